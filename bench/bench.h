@@ -1,0 +1,85 @@
+/*
+ * Shared helpers for the benchmarks: a monotonic clock, medians over
+ * repeated runs, the house output line, and callgrind instruction counts.
+ *
+ * Output: every figure is printed beside a baseline measured in the same run
+ * (this machine is shared and noisy; ratios hold where absolutes drift):
+ *
+ *   name: median X unit (min..max), baseline Y unit, ratio Z
+ *
+ * Under valgrind --tool=callgrind --collect-atstart=no, bench_cg_begin() and
+ * bench_cg_end() bracket exactly `ops` operations, so the Ir total of the run
+ * divided by ops is the instruction count per operation (repeatable, unlike
+ * time). scripts/run-bench.sh does that.
+ */
+#ifndef XENON_BENCH_H
+#define XENON_BENCH_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <valgrind/callgrind.h>
+
+static inline uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline int bench_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+struct bench_stat {
+	double median, min, max;
+};
+
+/* Sorts v[0..n) in place and summarises it. */
+static inline struct bench_stat bench_summarise(double *v, size_t n)
+{
+	struct bench_stat s = { 0, 0, 0 };
+
+	if (!n)
+		return s;
+	qsort(v, n, sizeof(*v), bench_cmp_double);
+	s.min = v[0];
+	s.max = v[n - 1];
+	s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+	return s;
+}
+
+static inline void bench_report(const char *name, const char *unit, struct bench_stat fig,
+				double baseline)
+{
+	printf("%s: median %.1f %s (%.1f..%.1f), baseline %.1f %s, ratio %.2f\n", name, fig.median,
+	       unit, fig.min, fig.max, baseline, unit, baseline > 0 ? fig.median / baseline : 0.0);
+	fflush(stdout);
+}
+
+static inline int bench_under_valgrind(void)
+{
+	return RUNNING_ON_VALGRIND;
+}
+
+static inline void bench_cg_begin(void)
+{
+	CALLGRIND_ZERO_STATS;
+	CALLGRIND_TOGGLE_COLLECT;
+}
+
+static inline void bench_cg_end(const char *name, unsigned long ops)
+{
+	CALLGRIND_TOGGLE_COLLECT;
+	CALLGRIND_DUMP_STATS_AT(name);
+	printf("callgrind-ops %s %lu\n", name, ops);
+	fflush(stdout);
+}
+
+#endif
