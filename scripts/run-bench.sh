@@ -6,7 +6,7 @@ set -u
 BUILD=${1:-build}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 for b in "$BUILD"/bench/bench-*; do
-	[ -x "$b" ] || continue
+	[ -f "$b" ] && [ -x "$b" ] || continue
 	name=${b##*/}
 	case $name in
 	bench-xs) "$b" "$BUILD/dom0/xenstored/xenon-xenstored" ;;
@@ -15,7 +15,7 @@ for b in "$BUILD"/bench/bench-*; do
 done
 command -v valgrind >/dev/null || exit 0
 for b in "$BUILD"/bench/bench-hv-*; do
-	[ -x "$b" ] || continue
+	[ -f "$b" ] && [ -x "$b" ] || continue
 	out=$(mktemp -d)
 	valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$out/cg.%p" \
 		"$b" --callgrind >"$out/stdout" 2>"$out/stderr" || { cat "$out/stderr"; continue; }
