@@ -1,0 +1,523 @@
+/*
+ * xenon-xenstored: the XenStore daemon, in the foreground.
+ *
+ * main() parses options into struct xsd_options, then brings the daemon up
+ * through init_steps[] in order (log, signals, loop, store, socket, pid file,
+ * readiness) and takes it down in reverse: after a failure only the steps
+ * that succeeded are undone, and SIGTERM/SIGINT leave through the same path,
+ * so a clean stop removes the socket and pid file and frees everything.
+ *
+ * Signals arrive through a signalfd in the event loop rather than through
+ * handlers, so there is no global state to share with a handler.
+ *
+ * Domains: INTRODUCE is accepted (xsd_introduce returns 0) but no ring is
+ * mapped yet, since there is no hypervisor to map it from. The ring transport
+ * (transport_ring.c) is ready for the process-domain work to connect.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "loop.h"
+#include "transport_socket.h"
+#include "xslog.h"
+
+#define DEFAULT_RUN_DIR "/run/xenstored"
+
+struct xsd_options {
+	const char *socket_path; /* --socket, or <run-dir>/socket */
+	const char *run_dir;
+	const char *log_file;
+	int ready_fd; /* -1: none */
+	int verbosity;
+	unsigned int spin_us;
+	struct xs_config cfg;
+	struct xs_socket_limits lim;
+};
+
+struct xsd {
+	struct xsd_options opt;
+	char socket_buf[PATH_MAX];
+	char pid_path[PATH_MAX];
+	struct xslog log;
+	struct xs_loop *loop;
+	sigset_t old_mask;
+	int sig_fd;
+	struct xs_loop_source sig_src;
+	struct xs_store *store;
+	struct xs_socket_server *srv;
+};
+
+/* ---- options ---- */
+
+static const char usage_text[] =
+	"NAME\n"
+	"    xenon-xenstored - the XenStore daemon\n"
+	"\n"
+	"SYNOPSIS\n"
+	"    xenon-xenstored [--run-dir DIR | --socket PATH] [--ready-fd N] [OPTION]...\n"
+	"\n"
+	"DESCRIPTION\n"
+	"    Serves the XenStore protocol on a UNIX stream socket, in the foreground.\n"
+	"    Socket clients are dom0 and privileged. Point Debian's tools at it with\n"
+	"    XENSTORED_PATH=<socket>. SIGTERM or SIGINT stops it cleanly.\n"
+	"\n"
+	"OPTIONS\n"
+	"    --run-dir DIR      socket DIR/socket, pid file DIR/xenstored.pid, log\n"
+	"                       DIR/xenstored.log (default " DEFAULT_RUN_DIR ")\n"
+	"    --socket PATH      listen on PATH instead (no pid file; log to stderr)\n"
+	"    --ready-fd N       write \"READY\\n\" to fd N and close it once listening\n"
+	"    --log-file PATH    log here instead\n"
+	"    -v, --verbose      log more (repeat for debug)\n"
+	"    --quota NAME=N     unprivileged-domain quota; NAME is one of nodes,\n"
+	"                       watches, outstanding, transactions, txn-nodes, perms,\n"
+	"                       node-size, path-max, memory\n"
+	"    --keep-released    RELEASE leaves /local/domain/<id> in place\n"
+	"    --max-clients N    socket clients at once (default 1024)\n"
+	"    --max-output BYTES unread replies and events before a client is dropped\n"
+	"                       (default 16 MiB)\n"
+	"    --spin-us N        poll this long before sleeping (default 0)\n"
+	"    -h, --help         this text\n"
+	"\n"
+	"EXIT STATUS\n"
+	"    0 after a clean stop, 1 if start-up failed, 2 on bad usage.\n";
+
+struct quota_name {
+	const char *name;
+	size_t offset;
+};
+
+static const struct quota_name quota_names[] = {
+	{ "nodes", offsetof(struct xs_quota, nodes) },
+	{ "watches", offsetof(struct xs_quota, watches) },
+	{ "outstanding", offsetof(struct xs_quota, outstanding) },
+	{ "transactions", offsetof(struct xs_quota, transactions) },
+	{ "txn-nodes", offsetof(struct xs_quota, txn_nodes) },
+	{ "perms", offsetof(struct xs_quota, perms) },
+	{ "node-size", offsetof(struct xs_quota, node_size) },
+	{ "path-max", offsetof(struct xs_quota, path_max) },
+	{ "memory", offsetof(struct xs_quota, memory) },
+};
+
+static int parse_uint(const char *s, unsigned long max, unsigned long *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || end == s || *end || s[0] == '-' || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int parse_quota(struct xs_quota *q, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	unsigned long v;
+	size_t i;
+
+	if (!eq || parse_uint(eq + 1, UINT_MAX, &v))
+		return -EINVAL;
+	for (i = 0; i < sizeof(quota_names) / sizeof(quota_names[0]); i++) {
+		const struct quota_name *qn = &quota_names[i];
+
+		if (strlen(qn->name) == (size_t)(eq - arg) && !strncmp(qn->name, arg, eq - arg)) {
+			*(unsigned int *)((char *)q + qn->offset) = (unsigned int)v;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+enum {
+	OPT_SOCKET = 256,
+	OPT_RUN_DIR,
+	OPT_READY_FD,
+	OPT_LOG_FILE,
+	OPT_QUOTA,
+	OPT_KEEP_RELEASED,
+	OPT_MAX_CLIENTS,
+	OPT_MAX_OUTPUT,
+	OPT_SPIN_US,
+};
+
+static const struct option long_options[] = {
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
+	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+	{ "log-file", required_argument, NULL, OPT_LOG_FILE },
+	{ "quota", required_argument, NULL, OPT_QUOTA },
+	{ "keep-released", no_argument, NULL, OPT_KEEP_RELEASED },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+	{ "spin-us", required_argument, NULL, OPT_SPIN_US },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Options taking a number; returns -EINVAL on a bad one. */
+static int parse_numeric_option(struct xsd_options *o, int opt, const char *arg)
+{
+	unsigned long v;
+
+	if (parse_uint(arg, INT_MAX, &v))
+		return -EINVAL;
+	switch (opt) {
+	case OPT_READY_FD:
+		o->ready_fd = (int)v;
+		break;
+	case OPT_MAX_CLIENTS:
+		o->lim.max_clients = (unsigned int)v;
+		break;
+	case OPT_MAX_OUTPUT:
+		o->lim.out_max = v;
+		break;
+	case OPT_SPIN_US:
+		o->spin_us = (unsigned int)v;
+		break;
+	}
+	return 0;
+}
+
+static int parse_one_option(struct xsd_options *o, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_SOCKET:
+		o->socket_path = arg;
+		return 0;
+	case OPT_RUN_DIR:
+		o->run_dir = arg;
+		return 0;
+	case OPT_LOG_FILE:
+		o->log_file = arg;
+		return 0;
+	case OPT_QUOTA:
+		return parse_quota(&o->cfg.quota, arg);
+	case OPT_KEEP_RELEASED:
+		o->cfg.keep_released_nodes = true;
+		return 0;
+	case 'v':
+		o->verbosity++;
+		return 0;
+	case OPT_READY_FD:
+	case OPT_MAX_CLIENTS:
+	case OPT_MAX_OUTPUT:
+	case OPT_SPIN_US:
+		return parse_numeric_option(o, opt, arg);
+	}
+	return -EINVAL;
+}
+
+/* Returns 0 to run, 1 to exit 0 (--help), -EINVAL for bad usage. */
+static int parse_options(struct xsd_options *o, int argc, char **argv)
+{
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	o->ready_fd = -1;
+	xs_config_defaults(&o->cfg);
+	xs_socket_limits_defaults(&o->lim);
+	while ((opt = getopt_long(argc, argv, "vh", long_options, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(usage_text, stdout);
+			return 1;
+		}
+		if (opt == '?' || parse_one_option(o, opt, optarg)) {
+			if (opt != '?')
+				fprintf(stderr, "xenon-xenstored: bad argument: %s\n",
+					argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "xenon-xenstored: unexpected argument: %s\n", argv[optind]);
+		return -EINVAL;
+	}
+	if (!o->socket_path && !o->run_dir)
+		o->run_dir = DEFAULT_RUN_DIR;
+	return 0;
+}
+
+/* ---- init steps ---- */
+
+static int path_join(char *buf, size_t size, const char *dir, const char *name)
+{
+	int n = snprintf(buf, size, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int log_init(struct xsd *d)
+{
+	char path[PATH_MAX];
+	const char *file = d->opt.log_file;
+	int err;
+
+	d->log.level = XSLOG_WARN + d->opt.verbosity;
+	d->log.fd = STDERR_FILENO;
+	if (d->opt.run_dir && mkdir(d->opt.run_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if (!file && d->opt.run_dir) {
+		err = path_join(path, sizeof(path), d->opt.run_dir, "xenstored.log");
+		if (err)
+			return err;
+		file = path;
+	}
+	if (!file)
+		return 0;
+	d->log.fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (d->log.fd < 0) {
+		err = -errno;
+		d->log.fd = STDERR_FILENO;
+		return err;
+	}
+	return 0;
+}
+
+static void log_fini(struct xsd *d)
+{
+	if (d->log.fd != STDERR_FILENO)
+		close(d->log.fd);
+	d->log.fd = STDERR_FILENO;
+}
+
+static int loop_init(struct xsd *d)
+{
+	return xs_loop_create(d->opt.spin_us, &d->loop);
+}
+
+static void loop_fini(struct xsd *d)
+{
+	xs_loop_destroy(d->loop);
+}
+
+static void signal_ready(struct xs_loop_source *src, uint32_t events)
+{
+	struct xsd *d = xs_container_of(src, struct xsd, sig_src);
+	struct signalfd_siginfo si;
+
+	if (read(d->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	xslog_printf(&d->log, XSLOG_INFO, "signal %u: stopping", si.ssi_signo);
+	xs_loop_stop(d->loop);
+}
+
+/* SIGTERM and SIGINT become readable events; SIGPIPE is ignored (sockets use
+ * MSG_NOSIGNAL, but the log may be a closed pipe). */
+static int signals_init(struct xsd *d)
+{
+	sigset_t mask;
+	int err;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, &d->old_mask) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	d->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sig_fd < 0) {
+		err = -errno;
+		goto out_restore_mask;
+	}
+	d->sig_src.ready = signal_ready;
+	err = xs_loop_add(d->loop, d->sig_fd, EPOLLIN, &d->sig_src);
+	if (err)
+		goto out_close;
+	return 0;
+
+out_close:
+	close(d->sig_fd);
+out_restore_mask:
+	sigprocmask(SIG_SETMASK, &d->old_mask, NULL);
+	return err;
+}
+
+static void signals_fini(struct xsd *d)
+{
+	xs_loop_del(d->loop, d->sig_fd);
+	close(d->sig_fd);
+	sigprocmask(SIG_SETMASK, &d->old_mask, NULL);
+}
+
+/* No hypervisor yet: accept the domain so the engine records it, but map no
+ * ring. The process-domain work replaces this with a real ring connection
+ * (transport_ring.c) over the domain's mapped page. */
+static int xsd_introduce(void *ctx, struct xs_store *s, unsigned int domid, uint64_t gfn,
+			 unsigned int port)
+{
+	struct xsd *d = ctx;
+
+	xslog_printf(&d->log, XSLOG_INFO,
+		     "introduce domain %u (gfn %#llx, port %u): accepted, no ring yet", domid,
+		     (unsigned long long)gfn, port);
+	return 0;
+}
+
+static int store_init(struct xsd *d)
+{
+	struct xs_domain_ops dops = {
+		.introduce = xsd_introduce,
+		.ctx = d,
+	};
+
+	d->opt.cfg.log = xslog_engine_hook;
+	d->opt.cfg.log_ctx = &d->log;
+	d->store = xs_store_create(&d->opt.cfg, &dops);
+	return d->store ? 0 : -ENOMEM;
+}
+
+static void store_fini(struct xsd *d)
+{
+	xs_store_destroy(d->store);
+}
+
+static int socket_init(struct xsd *d)
+{
+	const char *path = d->opt.socket_path;
+	int err;
+
+	if (!path) {
+		err = path_join(d->socket_buf, sizeof(d->socket_buf), d->opt.run_dir, "socket");
+		if (err)
+			return err;
+		path = d->socket_buf;
+	}
+	err = xs_socket_server_create(d->loop, d->store, path, &d->opt.lim, &d->log, &d->srv);
+	if (!err)
+		xslog_printf(&d->log, XSLOG_INFO, "listening on %s", path);
+	return err;
+}
+
+static void socket_fini(struct xsd *d)
+{
+	xs_socket_server_destroy(d->srv);
+}
+
+static int pidfile_init(struct xsd *d)
+{
+	char buf[32];
+	int fd, n, err;
+
+	if (!d->opt.run_dir)
+		return 0;
+	err = path_join(d->pid_path, sizeof(d->pid_path), d->opt.run_dir, "xenstored.pid");
+	if (err)
+		return err;
+	fd = open(d->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	err = write(fd, buf, (size_t)n) == n ? 0 : -EIO;
+	close(fd);
+	if (err)
+		unlink(d->pid_path);
+	return err;
+}
+
+static void pidfile_fini(struct xsd *d)
+{
+	if (d->opt.run_dir)
+		unlink(d->pid_path);
+}
+
+/* Last step: everything is up, so tell whoever waits on --ready-fd. */
+static int ready_init(struct xsd *d)
+{
+	static const char msg[] = "READY\n";
+	int fd = d->opt.ready_fd;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = write(fd, msg, sizeof(msg) - 1);
+	close(fd);
+	return n == (ssize_t)(sizeof(msg) - 1) ? 0 : -EIO;
+}
+
+struct init_step {
+	const char *name;
+	int (*init)(struct xsd *d);
+	void (*fini)(struct xsd *d);
+};
+
+static const struct init_step init_steps[] = {
+	{ "log", log_init, log_fini },
+	{ "event loop", loop_init, loop_fini },
+	{ "signals", signals_init, signals_fini },
+	{ "store", store_init, store_fini },
+	{ "socket", socket_init, socket_fini },
+	{ "pid file", pidfile_init, pidfile_fini },
+	{ "readiness", ready_init, NULL },
+};
+
+#define N_INIT_STEPS (sizeof(init_steps) / sizeof(init_steps[0]))
+
+static void xsd_down(struct xsd *d, size_t done)
+{
+	while (done--)
+		if (init_steps[done].fini)
+			init_steps[done].fini(d);
+}
+
+static int xsd_up(struct xsd *d)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < N_INIT_STEPS; i++) {
+		err = init_steps[i].init(d);
+		if (err) {
+			/* Whoever started us reads stderr; the log file keeps it too. */
+			fprintf(stderr, "xenon-xenstored: start-up failed at %s: %s\n",
+				init_steps[i].name, strerror(-err));
+			if (d->log.fd != STDERR_FILENO)
+				xslog_printf(&d->log, XSLOG_ERR, "start-up failed at %s: %s",
+					     init_steps[i].name, strerror(-err));
+			xsd_down(d, i);
+			return err;
+		}
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct xsd *d = calloc(1, sizeof(*d));
+	int err;
+
+	if (!d)
+		return 1;
+	d->log.fd = STDERR_FILENO;
+	d->log.level = XSLOG_WARN;
+	err = parse_options(&d->opt, argc, argv);
+	if (err) {
+		free(d);
+		return err > 0 ? 0 : 2;
+	}
+	err = xsd_up(d);
+	if (err) {
+		free(d);
+		return 1;
+	}
+	err = xs_loop_run(d->loop);
+	if (err)
+		xslog_printf(&d->log, XSLOG_ERR, "event loop: %s", strerror(-err));
+	xsd_down(d, N_INIT_STEPS);
+	free(d);
+	return err ? 1 : 0;
+}
