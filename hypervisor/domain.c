@@ -247,8 +247,10 @@ static void domain_gnttab_fini(struct domain_build *b)
 static void domain_reserve_fini(struct domain_build *b);
 static void domain_bind_fini(struct domain_build *b);
 
-/* Reserve ports in existing domains for a future domid (seed 002). Like
- * every step, it undoes its own partial work when it fails. */
+/* Reserve ports for a future domid (seed 002) in existing domains or in the
+ * new domain itself: the seed's dom0 reserves its own ports 121..126 for
+ * dom1..dom6 when it is created. Like every step, it undoes its own partial
+ * work when it fails. */
 static int domain_reserve_init(struct domain_build *b)
 {
 	const struct hv_domain_config *cfg = b->cfg;
@@ -259,7 +261,7 @@ static int domain_reserve_init(struct domain_build *b)
 		struct domain *owner = domain_lookup(b->hv, r->domid);
 
 		rc = -ESRCH;
-		if (!owner || owner == b->d)
+		if (!owner)
 			goto out_unreserve;
 		rc = evtchn_reserve_port(owner, r->port, r->remote_domid);
 		if (rc < 0)

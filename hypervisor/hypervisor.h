@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include <xen/xen.h>
+#include <xen/event_channel.h>
 
 #define XENON_PAGE_SHIFT 12
 #define XENON_PAGE_SIZE (1UL << XENON_PAGE_SHIFT)

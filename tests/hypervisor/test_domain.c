@@ -386,6 +386,36 @@ Test(domain, seed_002_prebound_channels)
 	cr_assert_eq(port_status(0, 123).status, EVTCHNSTAT_interdomain);
 }
 
+/* Seed 002 exactly as written: dom0 reserves its own ports 121..126 for
+ * dom1..dom6 when it is created, before any domU exists. */
+Test(domain, seed_002_dom0_reserves_at_creation)
+{
+	struct hv_domain_config cfg;
+	domid_t n, id;
+
+	hv_domain_config_defaults(&cfg);
+	cfg.domid = 0;
+	cfg.privileged = true;
+	cfg.nr_pages = 64;
+	cfg.nr_reserve = 6;
+	for (n = 1; n <= 6; n++)
+		cfg.reserve[n - 1] = (struct hv_evtchn_reserve){ .domid = 0,
+								 .port = 120 + n,
+								 .remote_domid = n };
+	cr_assert_eq(domain_create(fs->hv, &cfg, &id, NULL), 0);
+	cr_assert_eq(id, 0);
+	for (n = 1; n <= 6; n++) {
+		cr_assert_eq(port_status(0, 120 + n).status, EVTCHNSTAT_unbound);
+		cr_assert_eq(port_status(0, 120 + n).u.unbound.dom, n);
+	}
+	for (n = 1; n <= 6; n++) {
+		prebound_config(&cfg, n);
+		cr_assert_eq(domain_create(fs->hv, &cfg, &id, NULL), 0);
+		cr_assert_eq(port_status(0, 120 + n).status, EVTCHNSTAT_interdomain);
+		cr_assert_eq(port_status(n, 127).u.interdomain.port, 120 + n);
+	}
+}
+
 Test(domain, prebound_is_all_or_nothing)
 {
 	struct hv_domain_config cfg;
