@@ -13,7 +13,7 @@ n=0
 rc=0
 : >"$TAP.body"
 for f in "$BUILD"/fuzz/fuzz-*; do
-	[ -x "$f" ] || continue
+	[ -f "$f" ] && [ -x "$f" ] || continue
 	n=$((n + 1))
 	name=${f##*/fuzz-}
 	work=$(mktemp -d)
