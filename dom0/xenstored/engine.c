@@ -321,22 +321,36 @@ static struct xs_node *req_node(struct xs_req *r, const char *path, size_t len, 
 	return n;
 }
 
+/* The payload as exactly one path, resolved (what most node ops take). */
+static int req_onepath(struct xs_req *r, char *path, size_t *ret_len)
+{
+	const char *arg = req_onearg(r);
+
+	if (!arg)
+		return -ENOENT;
+	return req_path(r, arg, path, ret_len, false);
+}
+
+/* The node named by a one-path payload, checked for `perm`. */
+static struct xs_node *req_onenode(struct xs_req *r, unsigned int acc, unsigned int perm,
+				   int *ret_err)
+{
+	char path[XS_PATH_BUF];
+	size_t len;
+
+	*ret_err = req_onepath(r, path, &len);
+	if (*ret_err < 0)
+		return NULL;
+	return req_node(r, path, len, acc, perm, ret_err);
+}
+
 /* ---- node operations ---- */
 
 static int op_read(struct xs_req *r)
 {
-	const char *arg = req_onearg(r);
-	char path[XS_PATH_BUF];
-	struct xs_node *n;
-	size_t len;
 	int rc;
+	struct xs_node *n = req_onenode(r, XS_ACC_READ, XS_PERM_READ, &rc);
 
-	if (!arg)
-		return -ENOENT;
-	rc = req_path(r, arg, path, &len, false);
-	if (rc < 0)
-		return rc;
-	n = req_node(r, path, len, XS_ACC_READ, XS_PERM_READ, &rc);
 	if (!n)
 		return rc;
 	req_reply(r, node_value(n), n->value_len);
@@ -345,18 +359,9 @@ static int op_read(struct xs_req *r)
 
 static int op_directory(struct xs_req *r)
 {
-	const char *arg = req_onearg(r);
-	char path[XS_PATH_BUF];
-	struct xs_node *n;
-	size_t len;
 	int rc;
+	struct xs_node *n = req_onenode(r, XS_ACC_LIST, XS_PERM_READ, &rc);
 
-	if (!arg)
-		return -ENOENT;
-	rc = req_path(r, arg, path, &len, false);
-	if (rc < 0)
-		return rc;
-	n = req_node(r, path, len, XS_ACC_LIST, XS_PERM_READ, &rc);
 	if (!n)
 		return rc;
 	req_reply(r, n->children ? n->children->names : "", n->children ? n->children->len : 0);
@@ -403,18 +408,9 @@ static int op_directory_part(struct xs_req *r)
 
 static int op_get_perms(struct xs_req *r)
 {
-	const char *arg = req_onearg(r);
-	char path[XS_PATH_BUF];
-	struct xs_node *n;
-	size_t len;
 	int rc;
+	struct xs_node *n = req_onenode(r, XS_ACC_READ, XS_PERM_READ, &rc);
 
-	if (!arg)
-		return -ENOENT;
-	rc = req_path(r, arg, path, &len, false);
-	if (rc < 0)
-		return rc;
-	n = req_node(r, path, len, XS_ACC_READ, XS_PERM_READ, &rc);
 	if (!n)
 		return rc;
 	req_reply(r, r->s->out, perms_format(n->perms, n->nperms, r->s->out, XENSTORE_PAYLOAD_MAX));
@@ -498,14 +494,10 @@ static int op_write(struct xs_req *r)
 
 static int op_mkdir(struct xs_req *r)
 {
-	const char *arg = req_onearg(r);
 	char path[XS_PATH_BUF];
 	size_t len;
-	int rc;
+	int rc = req_onepath(r, path, &len);
 
-	if (!arg)
-		return -ENOENT;
-	rc = req_path(r, arg, path, &len, false);
 	if (rc < 0)
 		return rc;
 	return do_write(r, path, len, "", 0, true);
@@ -514,15 +506,11 @@ static int op_mkdir(struct xs_req *r)
 /* RM: a missing node under an existing parent is fine; RM / is EINVAL. */
 static int op_rm(struct xs_req *r)
 {
-	const char *arg = req_onearg(r);
 	char path[XS_PATH_BUF];
 	struct xs_node *n;
 	size_t len;
-	int rc;
+	int rc = req_onepath(r, path, &len);
 
-	if (!arg)
-		return -ENOENT;
-	rc = req_path(r, arg, path, &len, false);
 	if (rc < 0)
 		return rc;
 	if (len == 1)
