@@ -1,8 +1,8 @@
 /*
- * xs_bench: xenon-xenstored over its UNIX socket, against a baseline
+ * bench-xs: xenon-xenstored over its UNIX socket, against a baseline
  * measured in the same run.
  *
- * Usage: xs_bench PATH/TO/xenon-xenstored [REPS [DAEMON-ARGS...]]
+ * Usage: bench-xs PATH/TO/xenon-xenstored [REPS [DAEMON-ARGS...]]
  *
  * The client side is a lean raw xsd_sockmsg client (one send() per request,
  * buffered reads), not libxenstore, so the figures are the daemon's and the
@@ -16,6 +16,11 @@
  * adds nothing to a bare round trip. Times compare with the same number of
  * bare round trips (or one, for latencies): lower is better. RSS compares
  * with the idle daemon's.
+ *
+ * The xs-*-pipelined lines keep that convention on purpose: their baseline is
+ * the same bare *synchronous* round trips (22 per transaction, one per node),
+ * i.e. the ceiling of any client that waits for each reply. A ratio above 1
+ * (rates) or below 1 (times) is how far pipelining gets past that ceiling.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -152,7 +157,7 @@ static void cli_next(struct cli *c, struct xsd_sockmsg *h, const char **payload)
 		}
 		n = recv(c->fd, c->rbuf + c->rend, RBUF - c->rend, 0);
 		if (n <= 0) {
-			fprintf(stderr, "xs_bench: daemon closed the connection\n");
+			fprintf(stderr, "bench-xs: daemon closed the connection\n");
 			exit(1);
 		}
 		c->rend += (size_t)n;
@@ -172,7 +177,7 @@ static uint32_t cli_call(struct cli *c, uint32_t type, uint32_t tx, const void *
 		cli_next(c, &h, &payload);
 	} while (h.type == XS_WATCH_EVENT);
 	if (h.type == XS_ERROR && !allow_error) {
-		fprintf(stderr, "xs_bench: request %u failed: %.*s\n", type, (int)h.len, payload);
+		fprintf(stderr, "bench-xs: request %u failed: %.*s\n", type, (int)h.len, payload);
 		exit(1);
 	}
 	if (reply)
@@ -197,6 +202,79 @@ static size_t write_req(char *buf, const char *path, const char *value)
 	return pl + vl;
 }
 
+/* ---- pipelining: many requests in flight, replies strictly in order ---- */
+
+/* Requests a pipelined client keeps in flight. Enough that the daemon finds a
+ * batch on every wakeup and answers it with one send(), so a request costs
+ * the daemon's work rather than a round trip; few enough that the unread
+ * requests and replies (~64 x 70 bytes) stay far below the socket buffers and
+ * the daemon's out_high, so neither side's blocking send() can wait on a
+ * peer that is itself waiting for us to read, and the daemon never pauses us.
+ * We refill when half the window has been answered, one send() per refill. */
+#define PIPE_WINDOW 64
+#define PIPE_MSG_MAX (HDR + 128) /* the largest request we pipeline */
+
+struct batch {
+	size_t len;
+	char buf[PIPE_WINDOW * PIPE_MSG_MAX];
+};
+
+/* Appends a request to b; returns its req_id. */
+static uint32_t batch_add(struct cli *c, struct batch *b, uint32_t type, uint32_t tx, const void *p,
+			  size_t len)
+{
+	struct xsd_sockmsg h = {
+		.type = type, .req_id = ++c->req_id, .tx_id = tx, .len = (uint32_t)len
+	};
+
+	if (len > PIPE_MSG_MAX - HDR || b->len + HDR + len > sizeof(b->buf)) {
+		fprintf(stderr, "bench-xs: pipelined batch overflow\n");
+		exit(1);
+	}
+	memcpy(b->buf + b->len, &h, HDR);
+	memcpy(b->buf + b->len + HDR, p, len);
+	b->len += HDR + len;
+	return h.req_id;
+}
+
+static void batch_send(struct cli *c, struct batch *b)
+{
+	if (b->len && send(c->fd, b->buf, b->len, MSG_NOSIGNAL) != (ssize_t)b->len) {
+		perror("bench-xs: send");
+		exit(1);
+	}
+	b->len = 0;
+}
+
+/* Reads the next reply and checks it is the answer to (type, req_id) with
+ * exactly want_len bytes of want. Returns true; or false for an EAGAIN error
+ * if allow_eagain. Anything else exits. */
+static bool expect_reply(struct cli *c, uint32_t type, uint32_t req_id, const char *want,
+			 size_t want_len, bool allow_eagain)
+{
+	struct xsd_sockmsg h;
+	const char *p;
+
+	do {
+		cli_next(c, &h, &p);
+	} while (h.type == XS_WATCH_EVENT);
+	if (h.req_id != req_id) {
+		fprintf(stderr, "bench-xs: pipelined reply out of order: req_id %u, expected %u\n",
+			h.req_id, req_id);
+		exit(1);
+	}
+	if (h.type == XS_ERROR && allow_eagain && h.len == 7 && !memcmp(p, "EAGAIN", 7))
+		return false;
+	if (h.type != type || h.len != want_len || memcmp(p, want, want_len)) {
+		fprintf(stderr,
+			"bench-xs: pipelined request %u (type %u): got type %u, %u bytes \"%.*s\", "
+			"expected type %u, \"%.*s\"\n",
+			req_id, type, h.type, h.len, (int)h.len, p, type, (int)want_len, want);
+		exit(1);
+	}
+	return true;
+}
+
 /* ---- the daemon ---- */
 
 static char **daemon_argv(const struct bench *b, char *fdarg)
@@ -215,6 +293,28 @@ static char **daemon_argv(const struct bench *b, char *fdarg)
 	return argv;
 }
 
+/* The running daemon, for the exit(1) paths: killed and cleaned up at exit so
+ * a loud failure leaves no daemon holding our stdout or its run dir. */
+static struct bench *running;
+
+static void daemon_reap(struct bench *b, int sig)
+{
+	char cmd[128];
+	int status;
+
+	kill(b->pid, sig);
+	waitpid(b->pid, &status, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", b->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench-xs: could not remove %s\n", b->dir);
+}
+
+static void daemon_atexit(void)
+{
+	if (running)
+		daemon_reap(running, SIGKILL);
+}
+
 static void daemon_start(struct bench *b)
 {
 	char fdarg[16], line[16] = "";
@@ -223,7 +323,7 @@ static void daemon_start(struct bench *b)
 
 	snprintf(b->dir, sizeof(b->dir), "/tmp/xs-bench.XXXXXX");
 	if (!mkdtemp(b->dir) || pipe2(pfd, O_CLOEXEC) < 0) {
-		perror("xs_bench: setup");
+		perror("bench-xs: setup");
 		exit(1);
 	}
 	snprintf(b->socket, sizeof(b->socket), "%s/socket", b->dir);
@@ -238,23 +338,19 @@ static void daemon_start(struct bench *b)
 	p = (struct pollfd){ .fd = pfd[0], .events = POLLIN };
 	if (poll(&p, 1, 10000) != 1 || read(pfd[0], line, sizeof(line) - 1) < 5 ||
 	    strncmp(line, "READY", 5)) {
-		fprintf(stderr, "xs_bench: daemon did not become ready\n");
+		fprintf(stderr, "bench-xs: daemon did not become ready\n");
 		kill(b->pid, SIGKILL);
 		exit(1);
 	}
 	close(pfd[0]);
+	running = b;
+	atexit(daemon_atexit);
 }
 
 static void daemon_stop(struct bench *b)
 {
-	char cmd[128];
-	int status;
-
-	kill(b->pid, SIGTERM);
-	waitpid(b->pid, &status, 0);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", b->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "xs_bench: could not remove %s\n", b->dir);
+	running = NULL;
+	daemon_reap(b, SIGTERM);
 }
 
 static double daemon_rss_kib(const struct bench *b)
@@ -524,6 +620,75 @@ static void bench_transactions(const struct bench *b, struct baseline *bl)
 	cli_close(c);
 }
 
+/* The same transaction pipelined: START alone (the rest need its tx id),
+ * then the 20 operations and END in one send(), then their 21 replies.
+ * Returns false if END reported a conflict (EAGAIN): nothing was committed. */
+static bool one_transaction_pipelined(struct cli *c, struct batch *b)
+{
+	uint32_t ids[21], len;
+	const char *reply;
+	char req[64], path[32], *end;
+	unsigned long tx;
+	bool committed;
+
+	cli_call(c, XS_TRANSACTION_START, 0, "", 1, &reply, &len, false);
+	tx = strtoul(reply, &end, 10);
+	if (!tx || tx > UINT32_MAX || end != reply + len - 1 || *end) {
+		fprintf(stderr, "bench-xs: bad TRANSACTION_START reply\n");
+		exit(1);
+	}
+	for (int i = 0; i < 10; i++) {
+		len = (uint32_t)snprintf(path, sizeof(path), "/bench/tx/r%d", i) + 1;
+		ids[i] = batch_add(c, b, XS_READ, (uint32_t)tx, path, len);
+	}
+	for (int i = 0; i < 10; i++) {
+		snprintf(path, sizeof(path), "/bench/tx/w%d", i);
+		len = (uint32_t)write_req(req, path, "0123456789abcdef");
+		ids[10 + i] = batch_add(c, b, XS_WRITE, (uint32_t)tx, req, len);
+	}
+	ids[20] = batch_add(c, b, XS_TRANSACTION_END, (uint32_t)tx, "T", 2);
+	batch_send(c, b);
+	for (int i = 0; i < 10; i++)
+		expect_reply(c, XS_READ, ids[i], "y", 1, false); /* setup_tree's value */
+	for (int i = 10; i < 20; i++)
+		expect_reply(c, XS_WRITE, ids[i], "OK", 3, false);
+	committed = expect_reply(c, XS_TRANSACTION_END, ids[20], "OK", 3, true);
+	return committed;
+}
+
+static void bench_transactions_pipelined(const struct bench *b, struct baseline *bl)
+{
+	struct cli *c = cli_connect(b->socket);
+	struct batch *bt = calloc(1, sizeof(*bt));
+	double v[MAX_REPS];
+	long retries = 0, total = 0;
+
+	for (int r = 0; r < b->reps; r++) {
+		double t0, t;
+		long n = 0;
+
+		baseline_sample(bl);
+		t0 = now();
+		do {
+			/* A conflict retries the whole transaction. */
+			while (!one_transaction_pipelined(c, bt))
+				retries++;
+			n++;
+			t = now();
+		} while (t - t0 < RATE_SECONDS);
+		v[r] = (double)n / (t - t0);
+		total += n;
+	}
+	/* Baseline: 22 bare synchronous round trips, as for the line above. */
+	report("xs-txn-10r10w-pipelined", "tx/s", v, b->reps, baseline_rate(bl) / 22);
+	printf("  (xs-txn-10r10w-pipelined: %ld EAGAIN retries for %ld committed transactions; "
+	       "baseline = 22 synchronous seqpacket round trips)\n",
+	       retries, total);
+	baseline_rtt(bl);
+	free(bt);
+	cli_close(c);
+}
+
 /* ---- watch-event latency: write, then time to the last watcher ---- */
 
 /* Registers a watch and waits for both the ack and the initial event,
@@ -541,7 +706,7 @@ static void watch_register(struct cli *c, int id)
 	while (!acked || !fired) {
 		cli_next(c, &h, &p);
 		if (h.type == XS_ERROR) {
-			fprintf(stderr, "xs_bench: WATCH failed: %.*s\n", (int)h.len, p);
+			fprintf(stderr, "bench-xs: WATCH failed: %.*s\n", (int)h.len, p);
 			exit(1);
 		}
 		acked |= h.type == XS_WATCH;
@@ -564,7 +729,7 @@ static double watch_round(struct cli *writer, struct cli **w, int n, int ep)
 		int k = epoll_wait(ep, evs, 64, 5000);
 
 		if (k <= 0) {
-			fprintf(stderr, "xs_bench: watch event lost\n");
+			fprintf(stderr, "bench-xs: watch event lost\n");
 			exit(1);
 		}
 		for (int i = 0; i < k; i++) {
@@ -638,6 +803,36 @@ static double create_nodes(struct cli *c, const char *top, int count)
 	return now() - t0;
 }
 
+/* The same, pipelined: up to PIPE_WINDOW writes in flight, every reply
+ * checked in order. */
+static double create_nodes_pipelined(struct cli *c, const char *top, int count)
+{
+	struct batch *b = calloc(1, sizeof(*b));
+	uint32_t first = c->req_id + 1; /* reply k answers req_id first + k */
+	char path[64], req[128];
+	int sent = 0, done = 0;
+	double t0 = now(), t;
+
+	while (done < count) {
+		while (sent < count && sent - done < PIPE_WINDOW) {
+			snprintf(path, sizeof(path), "%s/%d/%d", top, sent / 100, sent % 100);
+			batch_add(c, b, XS_WRITE, 0, req,
+				  write_req(req, path, "0123456789abcdef0123456789abcdef"));
+			sent++;
+		}
+		batch_send(c, b);
+		do {
+			expect_reply(c, XS_WRITE, first + (uint32_t)done, "OK", 3, false);
+			done++;
+		} while (done < count && sent - done > PIPE_WINDOW / 2);
+	}
+	t = now() - t0;
+	free(b);
+	return t;
+}
+
+/* Both creation variants; the RSS line is taken after the first 100k
+ * creation that runs (still holding its nodes), whichever variant it was. */
 static void bench_nodes(const struct bench *b, struct baseline *bl, double idle_rss)
 {
 	static const int counts[] = { 10000, 100000 };
@@ -645,18 +840,27 @@ static void bench_nodes(const struct bench *b, struct baseline *bl, double idle_
 	double v[MAX_REPS], rss = 0;
 	char name[64], top[32];
 
-	for (size_t k = 0; k < 2; k++) {
-		for (int r = 0; r < b->reps; r++) {
-			baseline_sample(bl);
-			snprintf(top, sizeof(top), "/bench/n%d", r);
-			v[r] = create_nodes(c, top, counts[k]);
-			if (counts[k] == 100000 && r == 0)
-				rss = daemon_rss_kib(b);
-			cli_do(c, XS_RM, top, strlen(top) + 1);
+	for (int pipelined = 0; pipelined < 2; pipelined++) {
+		for (size_t k = 0; k < 2; k++) {
+			for (int r = 0; r < b->reps; r++) {
+				baseline_sample(bl);
+				snprintf(top, sizeof(top), "/bench/n%d", r);
+				v[r] = pipelined ? create_nodes_pipelined(c, top, counts[k])
+						 : create_nodes(c, top, counts[k]);
+				if (counts[k] == 100000 && !rss)
+					rss = daemon_rss_kib(b);
+				cli_do(c, XS_RM, top, strlen(top) + 1);
+			}
+			/* Baseline: one bare synchronous round trip per node, for
+			 * the pipelined lines too. */
+			if (pipelined)
+				snprintf(name, sizeof(name), "xs-create-%dk-pipelined",
+					 counts[k] / 1000);
+			else
+				snprintf(name, sizeof(name), "create %dk nodes", counts[k] / 1000);
+			report(name, "s", v, b->reps, counts[k] / baseline_rate(bl));
+			baseline_rtt(bl);
 		}
-		snprintf(name, sizeof(name), "create %dk nodes", counts[k] / 1000);
-		report(name, "s", v, b->reps, counts[k] / baseline_rate(bl));
-		baseline_rtt(bl);
 	}
 	printf("daemon RSS after 100k nodes: median %.0f KiB (%.0f..%.0f), baseline %.0f KiB idle, "
 	       "ratio %.3g\n",
@@ -709,6 +913,7 @@ int main(int argc, char **argv)
 	setup_tree(&b);
 	bench_rates(&b, &bl);
 	bench_transactions(&b, &bl);
+	bench_transactions_pipelined(&b, &bl);
 	bench_watches(&b, &bl);
 	bench_nodes(&b, &bl, idle_rss);
 	daemon_stop(&b);
