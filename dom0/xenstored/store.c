@@ -130,7 +130,8 @@ int children_add(struct xs_children **chp, const char *name, size_t len)
 	size_t need = (ch ? ch->len : 0) + len + 1;
 
 	if (!ch || need > ch->cap) {
-		size_t cap = ch ? ch->cap * 2 : 16;
+		/* A duplicated list may have cap == len == 0: never grow from 0. */
+		size_t cap = ch && ch->cap >= 8 ? ch->cap * 2 : 16;
 		struct xs_children *nc;
 
 		while (cap < need)

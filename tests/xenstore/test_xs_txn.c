@@ -260,3 +260,30 @@ Test(xs_txn, socket_conn_not_limited_to_ten)
 	for (int i = 0; i < 12; i++)
 		tx_start(c0);
 }
+
+/* Regression: a parent whose last child went away while a transaction kept
+ * its old version had an empty child list copied with no room; adding a
+ * child then looped forever (seen after RELEASE emptied /local/domain). */
+Test(xs_txn, add_child_after_emptying_under_open_txn, .timeout = 10)
+{
+	uint32_t tx = tx_start(c1);
+
+	expect_ok(c0, XS_RM, 0, P("/t/x"));
+	expect_ok(c0, XS_RM, 0, P("/t/y"));
+	expect_reply(c0, XS_DIRECTORY, 0, "", 0, P("/t"));
+	expect_ok(c0, XS_WRITE, 0, V("/t/z\0b"));
+	expect_reply(c0, XS_DIRECTORY, 0, V("z\0"), P("/t"));
+	expect_ok(c0, XS_MKDIR, 0, P("/t/w"));
+	expect_reply(c0, XS_DIRECTORY, 0, V("z\0w\0"), P("/t"));
+	expect_reply(c1, XS_DIRECTORY, tx, V("x\0y\0"), P("/t"));
+	expect_ok(c1, XS_TRANSACTION_END, tx, P("F"));
+
+	/* The same inside a transaction: its private copy of the emptied
+	 * parent's child list must have room to grow. */
+	expect_ok(c0, XS_RM, 0, P("/t/z"));
+	expect_ok(c0, XS_RM, 0, P("/t/w"));
+	tx = tx_start(c1);
+	expect_ok(c1, XS_MKDIR, tx, P("/t/n"));
+	expect_ok(c1, XS_TRANSACTION_END, tx, P("T"));
+	expect_reply(c0, XS_DIRECTORY, 0, V("n\0"), P("/t"));
+}
