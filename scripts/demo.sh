@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# `make demo`: xenon's main job as far as it exists today, self-contained.
-# (`xenon demo` with process domains replaces this in issue 4.)
+# `make demo`: xenon's main job, self-contained.
 #
+#   0. `xenon demo`: seed 002 with process domains -- its own xenon-hvd and
+#      xenstored in a private run dir, dom0 reserving 121..126, dom1..dom6
+#      created with port 127 bound to dom0:120+N, events both ways through
+#      handlers, seed 001's dynamic channel between dom1 and dom2, a table,
+#      everything torn down (see tools/xenon/demo.c);
 #   1. seed 002 on the hypervisor core: dom0 reserves ports 121..126 for
 #      dom1..dom6, each domU's port 127 is bound at creation, events flow
 #      both ways through hypercalls, plus seed 001's dynamic channel;
@@ -26,6 +30,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+echo "== 0. xenon demo: seed 002 with process domains =="
+"$BUILD/tools/xenon/xenon" demo --domains 6 --events "${DEMO_EVENTS:-1000}"
+
+echo
 echo "== 1. seed 002 on the hypervisor core =="
 "$BUILD/examples/seed002-core" --events "${EVENTS:-10000}"
 

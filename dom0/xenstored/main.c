@@ -10,9 +10,11 @@
  * Signals arrive through a signalfd in the event loop rather than through
  * handlers, so there is no global state to share with a handler.
  *
- * Domains: INTRODUCE is accepted (xsd_introduce returns 0) but no ring is
- * mapped yet, since there is no hypervisor to map it from. The ring transport
- * (transport_ring.c) is ready for the process-domain work to connect.
+ * Domains: under xenon-hvd (--hvd DIR, or XENON_RUN_DIR in the environment)
+ * INTRODUCE maps the domain's ring and binds its port through libxenon-dom0
+ * (hvd_link.c), and dead domains are released on VIRQ_DOM_EXC. Without a
+ * hypervisor, INTRODUCE is accepted (the engine records the domain) but no
+ * ring is mapped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +31,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "hvd_link.h"
 #include "loop.h"
 #include "transport_socket.h"
 #include "xslog.h"
@@ -39,7 +42,8 @@ struct xsd_options {
 	const char *socket_path; /* --socket, or <run-dir>/socket */
 	const char *run_dir;
 	const char *log_file;
-	int ready_fd; /* -1: none */
+	const char *hvd_dir; /* xenon-hvd's run dir, or NULL: no hypervisor */
+	int ready_fd;	     /* -1: none */
 	int verbosity;
 	unsigned int spin_us;
 	struct xs_config cfg;
@@ -57,6 +61,7 @@ struct xsd {
 	struct xs_loop_source sig_src;
 	struct xs_store *store;
 	struct xs_socket_server *srv;
+	struct xsd_hvd *hvd; /* NULL without xenon-hvd */
 };
 
 /* ---- options ---- */
@@ -79,6 +84,8 @@ static const char usage_text[] =
 	"    --socket PATH      listen on PATH instead (no pid file; log to stderr)\n"
 	"    --ready-fd N       write \"READY\\n\" to fd N and close it once listening\n"
 	"    --log-file PATH    log here instead\n"
+	"    --hvd DIR          serve domains' rings through xenon-hvd in DIR\n"
+	"                       (default: $XENON_RUN_DIR, if set)\n"
 	"    -v, --verbose      log more (repeat for debug)\n"
 	"    --quota NAME=N     unprivileged-domain quota; NAME is one of nodes,\n"
 	"                       watches, outstanding, transactions, txn-nodes, perms,\n"
@@ -152,6 +159,7 @@ enum {
 	OPT_MAX_CLIENTS,
 	OPT_MAX_OUTPUT,
 	OPT_SPIN_US,
+	OPT_HVD,
 };
 
 static const struct option long_options[] = {
@@ -164,6 +172,7 @@ static const struct option long_options[] = {
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
 	{ "spin-us", required_argument, NULL, OPT_SPIN_US },
+	{ "hvd", required_argument, NULL, OPT_HVD },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -204,6 +213,9 @@ static int parse_one_option(struct xsd_options *o, int opt, const char *arg)
 		return 0;
 	case OPT_LOG_FILE:
 		o->log_file = arg;
+		return 0;
+	case OPT_HVD:
+		o->hvd_dir = arg;
 		return 0;
 	case OPT_QUOTA:
 		return parse_quota(&o->cfg.quota, arg);
@@ -249,6 +261,8 @@ static int parse_options(struct xsd_options *o, int argc, char **argv)
 	}
 	if (!o->socket_path && !o->run_dir)
 		o->run_dir = DEFAULT_RUN_DIR;
+	if (!o->hvd_dir)
+		o->hvd_dir = getenv("XENON_RUN_DIR");
 	return 0;
 }
 
@@ -354,24 +368,34 @@ static void signals_fini(struct xsd *d)
 	sigprocmask(SIG_SETMASK, &d->old_mask, NULL);
 }
 
-/* No hypervisor yet: accept the domain so the engine records it, but map no
- * ring. The process-domain work replaces this with a real ring connection
- * (transport_ring.c) over the domain's mapped page. */
+/* Under xenon-hvd: a real ring (hvd_link.c). Without a hypervisor: accept
+ * the domain so the engine records it, but map no ring. */
 static int xsd_introduce(void *ctx, struct xs_store *s, unsigned int domid, uint64_t gfn,
 			 unsigned int port)
 {
 	struct xsd *d = ctx;
 
+	if (d->hvd)
+		return xsd_hvd_introduce(d->hvd, s, domid, gfn, port);
 	xslog_printf(&d->log, XSLOG_INFO,
 		     "introduce domain %u (gfn %#llx, port %u): accepted, no ring yet", domid,
 		     (unsigned long long)gfn, port);
 	return 0;
 }
 
+static void xsd_release(void *ctx, unsigned int domid)
+{
+	struct xsd *d = ctx;
+
+	if (d->hvd)
+		xsd_hvd_release(d->hvd, domid);
+}
+
 static int store_init(struct xsd *d)
 {
 	struct xs_domain_ops dops = {
 		.introduce = xsd_introduce,
+		.release = xsd_release,
 		.ctx = d,
 	};
 
@@ -384,6 +408,27 @@ static int store_init(struct xsd *d)
 static void store_fini(struct xsd *d)
 {
 	xs_store_destroy(d->store);
+}
+
+/* After the store (rings hold its connections), before the socket. */
+static int hvd_init(struct xsd *d)
+{
+	int err;
+
+	if (!d->opt.hvd_dir)
+		return 0;
+	err = xsd_hvd_create(d->opt.hvd_dir, d->loop, &d->log, &d->hvd);
+	if (!err) {
+		xsd_hvd_set_store(d->hvd, d->store);
+		xslog_printf(&d->log, XSLOG_INFO, "rings through xenon-hvd in %s", d->opt.hvd_dir);
+	}
+	return err;
+}
+
+static void hvd_fini(struct xsd *d)
+{
+	xsd_hvd_destroy(d->hvd);
+	d->hvd = NULL;
 }
 
 static int socket_init(struct xsd *d)
@@ -460,6 +505,7 @@ static const struct init_step init_steps[] = {
 	{ "event loop", loop_init, loop_fini },
 	{ "signals", signals_init, signals_fini },
 	{ "store", store_init, store_fini },
+	{ "xenon-hvd", hvd_init, hvd_fini },
 	{ "socket", socket_init, socket_fini },
 	{ "pid file", pidfile_init, pidfile_fini },
 	{ "readiness", ready_init, NULL },

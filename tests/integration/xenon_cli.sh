@@ -1,6 +1,6 @@
 #!/bin/bash
 # The xenon CLI without the hypervisor daemon: help and usage errors (exit
-# codes 0/2), the daemon-backed commands refusing honestly (exit 3),
+# codes 0/2), the daemon-backed commands with no daemon refusing honestly (exit 3),
 # `create --dry-run' on the seed-002 examples (text and JSON), overrides,
 # and config errors reported as FILE:LINE:COL (exit 1).
 # Usage: xenon_cli.sh PATH/TO/xenon PATH/TO/examples
@@ -67,8 +67,10 @@ Create a domain from an xl.cfg(5) file.
                  (e.g. memory=64 'name=\"web\"')" "$XENON" help create
 expect "xenon destroy --help" 0 "usage: xenon destroy DOMAIN
 Destroy a domain at once." "$XENON" destroy --help
-expect "xenon evtchn -h" 0 "usage: xenon evtchn [DOMAIN]
-List event channel ports and their states." "$XENON" evtchn -h
+expect "xenon evtchn -h" 0 "usage: xenon evtchn [--json] [DOMAIN]
+List event channel ports and their states.
+
+  --json  one JSON array of ports" "$XENON" evtchn -h
 expect_rc_grep "no command: usage, exit 2" 2 "usage: xenon [--run-dir DIR] COMMAND [ARGS...]" "$XENON"
 expect "unknown command: exit 2" 2 "xenon: unknown command \`frob' (see \`xenon help')" "$XENON" frob
 expect "help for an unknown command: exit 2" 2 "xenon: help: unknown command \`frob' (see \`xenon help')" "$XENON" help frob
@@ -80,14 +82,23 @@ usage: xenon create [-n|--dry-run] [--json] [-p] CONFIG [KEY=VALUE...]" "$XENON"
 expect_rc_grep "xenon version" 0 "(Xen interface 0x00040e00)" "$XENON" version
 expect_rc_grep "xenon --version" 0 "xenon " "$XENON" --version
 
-# ---- commands that need xenon-hvd say so, exit 3, no pretending ----
-for cmd in up down list destroy pause unpause shutdown reboot console evtchn graph; do
-	expect "$cmd: needs the hypervisor daemon" 3 \
-		"xenon: $cmd: needs the hypervisor daemon (xenon up), not built yet" "$XENON" $cmd dom1
+# ---- with no xenon-hvd in the run dir: exit 3, no pretending ----
+export XENON_RUN_DIR="$T/no-daemon"
+for cmd in list destroy pause unpause shutdown reboot evtchn; do
+	expect_rc_grep "$cmd without a daemon: exit 3" 3 \
+		"xenon: $cmd: no hypervisor daemon in $T/no-daemon (is \`xenon up' running?)" \
+		"$XENON" $cmd dom1
 done
-expect "create (not dry-run) checks the config, then needs the daemon" 3 \
-	"xenon: create: needs the hypervisor daemon (xenon up), not built yet" \
+expect_rc_grep "graph without a daemon: exit 3" 3 "xenon: graph: no hypervisor daemon" "$XENON" graph
+expect "down without a daemon: exit 3" 3 "xenon: down: no xenon-hvd running in $T/no-daemon" \
+	"$XENON" down
+expect "console: no back end yet, exit 3" 3 \
+	"xenon: console: no console back end yet; a domain's own output is in $T/no-daemon/domain-N.log" \
+	"$XENON" console dom1
+expect_rc_grep "create (not dry-run) checks the config, then needs the daemon" 3 \
+	"xenon: create: no hypervisor daemon in $T/no-daemon" \
 	"$XENON" create "$EXAMPLES/seed002/domU1.cfg"
+unset XENON_RUN_DIR
 
 # ---- create --dry-run on the seed-002 examples ----
 for n in 1 2 3 4 5 6; do
@@ -95,8 +106,8 @@ for n in 1 2 3 4 5 6; do
 	expect "dry-run domU$n.cfg" 0 "name                dom$n
 type                process
 domid               $n
-kernel              seed002-guest
-cmdline             seed002.peer=0 seed002.port=127
+kernel              seed002-demo-domu
+cmdline             seed002.port=127 seed002.events=10
 memory              4 MiB (1024 pages)
 maxmem              4 MiB (1024 pages)
 vcpus               1 (max 1)
@@ -105,7 +116,6 @@ on_reboot           restart
 on_crash            preserve
 max_event_channels  (hypervisor default)
 max_grant_frames    (hypervisor default)
-evtchn_reserve      dom0 port $p, unbound, accepts dom$n
 evtchn_bind         port 127 <-> dom0 port $p" "$XENON" create --dry-run "$EXAMPLES/seed002/domU$n.cfg"
 done
 
@@ -114,7 +124,7 @@ if python3 - "$json" <<'PY'; then ok "dry-run --json is JSON with the wiring"; e
 import json, sys
 d = json.loads(sys.argv[1])
 assert d["name"] == "dom2" and d["domid"] == 2 and d["nr_pages"] == 1024, d
-assert d["evtchn_reserve"] == [{"domain": 0, "port": 122, "remote": 2}], d
+assert d["evtchn_reserve"] == [], d
 assert d["evtchn_bind"] == [{"port": 127, "remote": 0, "remote_port": 122}], d
 assert d["disk"] == [] and d["vchan"] == [] and d["max_grant_frames"] is None, d
 PY

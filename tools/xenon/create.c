@@ -3,16 +3,35 @@
  *
  * Parses CONFIG (xl.cfg), applies KEY=VALUE overrides as xl create does,
  * and checks the result as a xenon domain config. With --dry-run it prints
- * the domain that would be created (text, or --json) and stops. Creating
- * for real goes through xenon-hvd (ctl.h): until that exists, a valid
- * config ends with the "needs the hypervisor daemon" exit.
+ * the domain that would be created (text, or --json) and stops.
+ *
+ * Creating, in xl's order (libxl__domain_make, libxl__build_post):
+ *   1. CREATE in xenon-hvd: the domain exists, paused, with its pre-bound
+ *      and reserved channels (all-or-nothing in the core), and its program
+ *      is started, waiting for its first unpause;
+ *   2. the store entries (store.h) with Debian's libxenstore;
+ *   3. INTRODUCE(N, store gfn, store port): xenstored connects the ring;
+ *   4. UNPAUSE unless -p.
+ * Any failure destroys what was made. Then a small monitor process (as xl's
+ * per-domain one) waits for the domain's end and carries out on_poweroff,
+ * on_reboot and on_crash, and removes the store entries of a domain that
+ * died (monitor.c).
+ *
+ * The kernel (the guest program) is found: as given if absolute; relative
+ * to the config file's folder if it has a `/'; a bare name in the config's
+ * folder, then in $XENON_GUEST_PATH (colon-separated), then in the build
+ * tree's examples/guests/ and examples/seed002/, then beside this program.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "xenon_dom0.h"
 #include "json.h"
+#include "store.h"
 #include "xenon.h"
 #include "xlcfg.h"
 
@@ -54,12 +73,13 @@ static int parse_opts(const struct xenon_ctx *ctx, int argc, char **argv, struct
 }
 
 /* The config file, then each KEY=VALUE as one more line of xl.cfg. */
-static int load_config(const struct create_opts *o, struct xlcfg **ret, struct xlcfg_err *err)
+static int load_config(const char *config, char **overrides, int nr_overrides, struct xlcfg **ret,
+		       struct xlcfg_err *err)
 {
-	int rc = xlcfg_parse_file(o->config, ret, err);
+	int rc = xlcfg_parse_file(config, ret, err);
 
-	for (int i = 0; !rc && i < o->nr_overrides; i++) {
-		const char *arg = o->overrides[i];
+	for (int i = 0; !rc && i < nr_overrides; i++) {
+		const char *arg = overrides[i];
 
 		if (!strchr(arg, '=')) {
 			snprintf(err->msg, sizeof(err->msg),
@@ -270,22 +290,242 @@ static void print_json(const struct xlcfg_domain *d)
 	json_finish(&j);
 }
 
-int xenon_cmd_create(const struct xenon_ctx *ctx, int argc, char **argv)
+int xenon_load_config(const struct xenon_ctx *ctx, const char *config, char **overrides,
+		      int nr_overrides, struct xlcfg_domain *dom)
 {
-	struct create_opts o = { 0 };
-	struct xlcfg_domain dom;
 	struct xlcfg *cfg = NULL;
 	struct xlcfg_err err;
 	int rc;
 
-	if ((rc = parse_opts(ctx, argc, argv, &o)))
+	if ((rc = load_config(config, overrides, nr_overrides, &cfg, &err)) ||
+	    (rc = xlcfg_domain_load(cfg, dom, stderr, &err)))
+		xenon_err(ctx, "%s", err.msg);
+	xlcfg_destroy(cfg);
+	return rc;
+}
+
+static bool try_dir(char *buf, size_t len, const char *dir, size_t dir_len, const char *name)
+{
+	if ((size_t)snprintf(buf, len, "%.*s/%s", (int)dir_len, dir, name) >= len)
+		return false;
+	return access(buf, X_OK) == 0;
+}
+
+/* The guest program's absolute path (see the top of this file). */
+static int resolve_kernel(const char *config, const char *kernel, char *buf, size_t len)
+{
+	const char *slash = config ? strrchr(config, '/') : NULL;
+	const char *path = getenv("XENON_GUEST_PATH");
+	char dir[PATH_MAX], found[PATH_MAX];
+	bool ok = false;
+
+	if (kernel[0] == '/') {
+		snprintf(found, sizeof(found), "%s", kernel);
+		ok = access(found, X_OK) == 0;
+	} else {
+		ok = try_dir(found, sizeof(found), config && slash ? config : ".",
+			     config && slash ? (size_t)(slash - config) : 1, kernel);
+	}
+	while (!ok && !strchr(kernel, '/') && path && *path) {
+		size_t n = strcspn(path, ":");
+
+		ok = n && try_dir(found, sizeof(found), path, n, kernel);
+		path += n + (path[n] == ':');
+	}
+	for (unsigned int i = 0; !ok && !strchr(kernel, '/') && i < 3; i++) {
+		static const char *const where[] = { "/../../examples/guests",
+						     "/../../examples/seed002", "" };
+
+		if (xenon_self_dir(dir, sizeof(dir) - 32))
+			break;
+		strcat(dir, where[i]);
+		ok = try_dir(found, sizeof(found), dir, strlen(dir), kernel);
+	}
+	if (!ok || !realpath(found, buf))
+		return -ENOENT;
+	(void)len;
+	return 0;
+}
+
+/* The program's argv: its path, then ARGV's strings. */
+static int make_argv(char *kernel, char *const argv[], char **out, size_t max)
+{
+	size_t n = 0;
+
+	out[n++] = kernel;
+	for (int i = 0; argv && argv[i]; i++) {
+		if (n + 1 >= max)
+			return -E2BIG;
+		out[n++] = argv[i];
+	}
+	out[n] = NULL;
+	return 0;
+}
+
+static int fill_request(const struct xlcfg_domain *dom, struct procdom_ctl_create *req)
+{
+	struct hv_domain_config hv;
+
+	xlcfg_domain_to_hv(dom, &hv);
+	memset(req, 0, sizeof(*req));
+	req->domid = hv.domid;
+	req->max_vcpus = hv.max_vcpus;
+	req->nr_pages = hv.nr_pages;
+	req->max_pages = hv.max_pages;
+	req->max_evtchn_ports = hv.max_evtchn_ports;
+	req->max_grant_frames = hv.max_grant_frames;
+	req->nr_reserve = hv.nr_reserve;
+	req->nr_bind = hv.nr_bind;
+	for (unsigned int i = 0; i < hv.nr_reserve && i < PROCDOM_CTL_MAX_PREBOUND; i++)
+		req->reserve[i] =
+			(struct procdom_ctl_reserve){ hv.reserve[i].domid, hv.reserve[i].port,
+						      hv.reserve[i].remote_domid, 0 };
+	for (unsigned int i = 0; i < hv.nr_bind && i < PROCDOM_CTL_MAX_PREBOUND; i++)
+		req->bind[i] = (struct procdom_ctl_bind){ hv.bind[i].port, hv.bind[i].remote_domid,
+							  hv.bind[i].remote_port, 0 };
+	if (hv.cmdline && strlen(hv.cmdline) >= sizeof(req->cmdline))
+		return -E2BIG;
+	snprintf(req->cmdline, sizeof(req->cmdline), "%s", hv.cmdline ? hv.cmdline : "");
+	return 0;
+}
+
+/* Steps 2-4 of the top comment, for a domain CREATE made. */
+static int finish_build(struct xenon_ctl *ctl, struct xs_handle *xs, const struct xlcfg_domain *dom,
+			domid_t domid, const struct procdom_ctl_created *c, const char *config,
+			const char *args, bool paused)
+{
+	struct xenon_store_domain sd = {
+		.domid = domid,
+		.name = dom->name,
+		.memory_kib = dom->memory_mib * 1024,
+		.maxmem_kib = dom->maxmem_mib * 1024,
+		.vcpus = dom->vcpus,
+		.store_gfn = c->store_gfn,
+		.console_gfn = c->console_gfn,
+		.store_port = c->store_evtchn,
+		.console_port = c->console_evtchn,
+		.config = config,
+		.args = args,
+	};
+	int rc;
+
+	if ((rc = xenon_store_write_domain(xs, &sd)) ||
+	    (rc = xenon_store_introduce(xs, domid, c->store_gfn, c->store_evtchn)))
 		return rc;
-	if (load_config(&o, &cfg, &err) || xlcfg_domain_load(cfg, &dom, stderr, &err)) {
-		fprintf(stderr, "xenon: create: %s\n", err.msg);
-		xlcfg_destroy(cfg);
+	return paused ? 0 : xenon_domain_unpause(ctl, domid);
+}
+
+int xenon_domain_build(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct xs_handle *xs,
+		       const struct xlcfg_domain *dom, char *const argv[], const char *config,
+		       const char *args, bool paused, domid_t *ret_domid, pid_t *ret_pid)
+{
+	char *prog_argv[PROCDOM_CTL_MAX_ARGV + 2];
+	struct procdom_ctl_create req;
+	struct procdom_ctl_created created;
+	char kernel[PATH_MAX];
+	uint32_t domid32;
+	domid_t domid;
+	int rc;
+
+	if (!xenon_store_find_name(xs, dom->name, &domid)) {
+		xenon_err(ctx, "a domain named `%s' exists already (domain %u)", dom->name, domid);
+		return -EEXIST;
+	}
+	if (resolve_kernel(config, dom->kernel, kernel, sizeof(kernel))) {
+		xenon_err(ctx,
+			  "kernel `%s' not found (beside the config, in $XENON_GUEST_PATH, "
+			  "in the build tree's examples, or beside xenon)",
+			  dom->kernel);
+		return -ENOENT;
+	}
+	if ((rc = fill_request(dom, &req)) ||
+	    (rc = make_argv(kernel, argv, prog_argv, sizeof(prog_argv) / sizeof(prog_argv[0])))) {
+		xenon_err(ctx, "command line or arguments too long");
+		return rc;
+	}
+	if ((rc = xenon_domain_create(ctl, &req, prog_argv, &domid32, &created))) {
+		xenon_err(ctx, "creating `%s' failed: %s", dom->name, strerror(-rc));
+		return rc;
+	}
+	domid = (domid_t)domid32;
+	if ((rc = finish_build(ctl, xs, dom, domid, &created, config, args, paused))) {
+		xenon_err(ctx, "building domain %u (`%s') failed: %s; destroyed", domid, dom->name,
+			  strerror(-rc));
+		xenon_domain_teardown(ctl, xs, domid);
+		return rc;
+	}
+	*ret_domid = domid;
+	if (ret_pid)
+		*ret_pid = created.pid;
+	return 0;
+}
+
+int xenon_domain_teardown(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid)
+{
+	char name[8];
+	bool in_store = xs && !xenon_store_read(xs, domid, "domid", name, sizeof(name));
+	int rc = xenon_domain_destroy(ctl, domid);
+	int rc2 = xs ? xenon_store_remove_domain(xs, domid) : 0;
+
+	if (rc == -ESRCH && in_store)
+		rc = 0; /* died on its own; its store entries were left */
+	return rc ? rc : rc2;
+}
+
+/* KEY=VALUE overrides, one per line: how reboot re-creates the domain. */
+static char *join_args(char **overrides, int n)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < n; i++)
+		len += strlen(overrides[i]) + 1;
+	if (!(s = calloc(1, len)))
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		strcat(s, overrides[i]);
+		strcat(s, "\n");
+	}
+	return s;
+}
+
+static int create_for_real(const struct xenon_ctx *ctx, const struct create_opts *o,
+			   const struct xlcfg_domain *dom)
+{
+	struct xenon_ctl *ctl = NULL;
+	struct xs_handle *xs = NULL;
+	char config[PATH_MAX], *args;
+	domid_t domid;
+	int rc;
+
+	if (!realpath(o->config, config)) {
+		xenon_err(ctx, "%s: %s", o->config, strerror(errno));
 		return XENON_EXIT_FAIL;
 	}
-	xlcfg_destroy(cfg);
+	if ((rc = xenon_connect(ctx, &ctl, &xs)))
+		return rc;
+	args = join_args(o->overrides, o->nr_overrides);
+	rc = xenon_domain_build(ctx, ctl, xs, dom, NULL, config, args, o->paused, &domid, NULL);
+	free(args);
+	if (!rc) {
+		printf("created domain %u (%s)%s\n", domid, dom->name, o->paused ? ", paused" : "");
+		fflush(stdout);
+		xenon_monitor_spawn(ctx, dom, domid);
+	}
+	xenon_disconnect(ctl, xs);
+	return rc ? XENON_EXIT_FAIL : XENON_EXIT_OK;
+}
+
+int xenon_cmd_create(const struct xenon_ctx *ctx, int argc, char **argv)
+{
+	struct create_opts o = { 0 };
+	struct xlcfg_domain dom;
+	int rc;
+
+	if ((rc = parse_opts(ctx, argc, argv, &o)))
+		return rc;
+	if (xenon_load_config(ctx, o.config, o.overrides, o.nr_overrides, &dom))
+		return XENON_EXIT_FAIL;
 	if (o.dry_run) {
 		if (o.json)
 			print_json(&dom);
@@ -293,7 +533,7 @@ int xenon_cmd_create(const struct xenon_ctx *ctx, int argc, char **argv)
 			print_text(&dom);
 		rc = fflush(stdout) ? XENON_EXIT_FAIL : XENON_EXIT_OK;
 	} else {
-		rc = xenon_cmd_needs_daemon(ctx, argc, argv);
+		rc = create_for_real(ctx, &o, &dom);
 	}
 	xlcfg_domain_fini(&dom);
 	return rc;

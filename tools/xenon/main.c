@@ -6,8 +6,8 @@
  *   xenon [--run-dir DIR] COMMAND [ARGS...]
  *   xenon help [COMMAND] | xenon --help | xenon COMMAND --help
  *
- * Exit codes: 0 success, 1 failure, 2 usage error, 3 the hypervisor daemon
- * is needed and is not running (or, for now, not built).
+ * Exit codes: 0 success, 1 failure, 2 usage error, 3 not available (no
+ * hypervisor daemon running in the run dir, or no back end for it yet).
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -20,10 +20,19 @@
 #define DEFAULT_RUN_DIR "/run/xenon"
 
 const struct xenon_cmd xenon_commands[] = {
-	{ "up", "start the hypervisor daemon (xenon-hvd) and dom0's services", "", NULL,
-	  xenon_cmd_needs_daemon },
-	{ "down", "stop the hypervisor daemon, destroying every domain", "", NULL,
-	  xenon_cmd_needs_daemon },
+	{ "up", "start the hypervisor daemon (xenon-hvd) and dom0's services",
+	  "[--run-dir DIR] [--foreground] [-v] [--hvd PATH] [--dom0-reserve PORT:DOMID,...]",
+	  "  --run-dir DIR     sockets, pid file and logs (default $XENON_RUN_DIR, /run/xenon)\n"
+	  "  --foreground      run xenon-hvd in this terminal instead (Ctrl-C stops it)\n"
+	  "  -v, --verbose     the daemon logs more (DIR/hvd.log)\n"
+	  "  --hvd PATH        the daemon to run (default $XENON_HVD, the build tree's,\n"
+	  "                    or the one beside this program)\n"
+	  "  --dom0-reserve L  dom0 ports reserved at dom0's creation, each accepting one\n"
+	  "                    domain to come (seed 002: 121:1,122:2,123:3,124:4,125:5,126:6)\n"
+	  "Returns once the daemon is ready; if it fails to start, its log is shown.\n",
+	  xenon_cmd_up },
+	{ "down", "stop the hypervisor daemon, destroying every domain", "[--run-dir DIR]",
+	  "  Exit 3 when no daemon runs there.\n", xenon_cmd_down },
 	{ "create", "create a domain from an xl.cfg(5) file",
 	  "[-n|--dry-run] [--json] [-p] CONFIG [KEY=VALUE...]",
 	  "  -n, --dry-run  parse and check CONFIG, print the domain it describes, create nothing\n"
@@ -33,20 +42,29 @@ const struct xenon_cmd xenon_commands[] = {
 	  "                 (e.g. memory=64 'name=\"web\"')\n",
 	  xenon_cmd_create },
 	{ "list", "list domains", "[--json] [DOMAIN...]", "  --json  one JSON array of domains\n",
-	  xenon_cmd_needs_daemon },
-	{ "destroy", "destroy a domain at once", "DOMAIN", NULL, xenon_cmd_needs_daemon },
-	{ "pause", "pause a domain's vCPUs", "DOMAIN", NULL, xenon_cmd_needs_daemon },
-	{ "unpause", "let a paused domain run again", "DOMAIN", NULL, xenon_cmd_needs_daemon },
+	  xenon_cmd_list },
+	{ "destroy", "destroy a domain at once", "DOMAIN", NULL, xenon_cmd_domain },
+	{ "pause", "pause a domain's vCPUs", "DOMAIN", NULL, xenon_cmd_domain },
+	{ "unpause", "let a paused domain run again", "DOMAIN", NULL, xenon_cmd_domain },
 	{ "shutdown", "ask a domain to shut down", "[-w] DOMAIN",
-	  "  -w, --wait  wait until the domain is gone\n", xenon_cmd_needs_daemon },
-	{ "reboot", "ask a domain to reboot", "[-w] DOMAIN",
-	  "  -w, --wait  wait until the domain has restarted\n", xenon_cmd_needs_daemon },
-	{ "console", "attach to a domain's console (Ctrl-] detaches)", "DOMAIN", NULL,
-	  xenon_cmd_needs_daemon },
-	{ "evtchn", "list event channel ports and their states", "[DOMAIN]", NULL,
-	  xenon_cmd_needs_daemon },
-	{ "graph", "print domains, event channels and grants as Graphviz DOT", "", NULL,
-	  xenon_cmd_needs_daemon },
+	  "  -w, --wait  wait until the domain is gone\n", xenon_cmd_domain },
+	{ "reboot", "reboot a domain: shut it down and create it again from its config", "DOMAIN",
+	  NULL, xenon_cmd_domain },
+	{ "console", "attach to a domain's console (Ctrl-] detaches)", "DOMAIN",
+	  "  Not available yet (exit 3): there is no console back end so far.\n",
+	  xenon_cmd_console },
+	{ "evtchn", "list event channel ports and their states", "[--json] [DOMAIN]",
+	  "  --json  one JSON array of ports\n", xenon_cmd_evtchn },
+	{ "graph", "print domains, event channels and grants as Graphviz DOT", "",
+	  "  Grants are not shown yet: xenon-hvd does not report them. Channels only.\n",
+	  xenon_cmd_graph },
+	{ "demo", "run seed 002 end to end in a private run dir, then tear it all down",
+	  "[--domains N] [--events N] [--keep] [-v]",
+	  "  --domains N  domUs wired to dom0 as in seed 002 (default 6, at most 64)\n"
+	  "  --events N   events each domU sends and expects answered (default 1000)\n"
+	  "  --keep       keep the run dir (its logs) instead of removing it\n"
+	  "  Exit 0 only if every event is accounted for.\n",
+	  xenon_cmd_demo },
 	{ "version", "print xenon's version and the Xen interface it implements", "", NULL,
 	  xenon_cmd_version },
 	{ "help", "describe the commands, or one command", "[COMMAND]", NULL, xenon_cmd_help },
@@ -89,7 +107,9 @@ void xenon_print_commands(FILE *f)
 	fprintf(f, "usage: xenon [--run-dir DIR] COMMAND [ARGS...]\n\nCommands:\n");
 	for (const struct xenon_cmd *c = xenon_commands; c->name; c++)
 		fprintf(f, "  %-9s %s\n", c->name, c->summary);
-	fprintf(f, "\nRun `xenon help COMMAND' for a command's arguments.\n");
+	fprintf(f, "\nRun `xenon help COMMAND' for a command's arguments.\n"
+		   "Exit status: 0 ok, 1 failure, 2 usage error, 3 not available (no xenon-hvd\n"
+		   "running in the run dir, or no back end for the command yet).\n");
 }
 
 static bool wants_help(int argc, char **argv)

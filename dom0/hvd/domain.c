@@ -1,0 +1,367 @@
+/*
+ * Domains in xenon-hvd: each one is a domain in the core plus a procdom
+ * domain (memfds, process, hypercall sockets), created and torn down
+ * together.
+ *
+ * Create (paused):  domid chosen -> procdom_domain_prepare (memory first:
+ *   the core builds the domain in it) -> domain_create -> domain_pause ->
+ *   spawn (if a program was named) -> fds into the loop.
+ * Destroy:  kill the process group and reap -> fds out of the loop ->
+ *   domain_destroy in the core (peers see their ports close, grants
+ *   reclaimed, VIRQ_DOM_EXC to dom0) -> procdom_domain_release (sockets
+ *   closed, memory unmapped).
+ * Crash: the pidfd turns readable (or a hypercall socket hangs up) while the
+ *   domain is live: marked dead and destroyed at the end of the iteration.
+ * Shutdown (SCHEDOP_shutdown from the guest, or SHUTDOWN from dom0): the core
+ *   records the reason and tells dom0 (VIRQ_DOM_EXC); xenon-hvd logs it and
+ *   destroys the domain at the end of the iteration. xenon-hvd does not know
+ *   on_poweroff/on_reboot: a toolstack wanting a restart creates it again.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <xen/sched.h>
+
+#include "hvd.h"
+
+static void hvd_domain_state(void *ctx, domid_t domid, int state)
+{
+	struct hvd *h = ctx;
+	struct hvd_domain *hd = hvd_domain_get(h, domid);
+
+	if (hd && domid != 0 && state == HV_DOMAIN_SHUTDOWN) {
+		hd->shutdown_pending = true;
+		h->have_deferred = true;
+	}
+}
+
+static void hvd_procdom_log(void *ctx, enum hv_log_level level, const char *msg)
+{
+	hvd_log(ctx, level, "%s", msg);
+}
+
+const struct procdom_hooks hvd_procdom_hooks_template = {
+	.local_kick = hvd_dom0_local_kick,
+	.domain_state = hvd_domain_state,
+	.log = hvd_procdom_log,
+};
+
+struct hvd_domain *hvd_domain_get(struct hvd *h, domid_t domid)
+{
+	return domid < DOMID_FIRST_RESERVED ? h->doms[domid] : NULL;
+}
+
+static struct hvd_domain *hvd_domain_new(struct hvd *h, domid_t domid, struct procdom_domain *pdom)
+{
+	struct hvd_domain *hd = calloc(1, sizeof(*hd));
+
+	if (!hd)
+		return NULL;
+	hd->h = h;
+	hd->domid = domid;
+	hd->pdom = pdom;
+	h->doms[domid] = hd;
+	return hd;
+}
+
+int hvd_dom0_create(struct hvd *h)
+{
+	struct procdom_domain_spec spec = {
+		.domid = 0, .max_vcpus = 1, .max_pages = HVD_DOM0_PAGES, .xen_pages = 64 + 8
+	};
+	struct hv_domain_config cfg;
+	struct procdom_domain *pdom;
+	int err;
+
+	err = procdom_domain_prepare(h->pd, &spec, &pdom);
+	if (err)
+		return err;
+	hv_domain_config_defaults(&cfg);
+	cfg.domid = 0;
+	cfg.privileged = true;
+	cfg.nr_pages = HVD_DOM0_PAGES;
+	cfg.nr_reserve = h->opt.nr_reserve;
+	memcpy(cfg.reserve, h->opt.reserve, sizeof(cfg.reserve));
+	err = domain_create(h->hv, &cfg, NULL, NULL);
+	if (!err)
+		err = procdom_domain_check_built(pdom);
+	if (!err && !hvd_domain_new(h, 0, pdom))
+		err = -ENOMEM;
+	if (err) {
+		domain_destroy(h->hv, 0);
+		procdom_domain_release(pdom);
+	}
+	return err;
+}
+
+/* ---- create ----------------------------------------------------------- */
+
+static void hvd_config_from_req(struct hv_domain_config *cfg, const struct procdom_ctl_create *r,
+				domid_t domid)
+{
+	unsigned int i;
+
+	hv_domain_config_defaults(cfg);
+	cfg->domid = domid;
+	cfg->max_vcpus = r->max_vcpus;
+	cfg->nr_pages = r->nr_pages;
+	cfg->max_pages = r->max_pages;
+	cfg->cmdline = r->cmdline;
+	cfg->mod_start = r->mod_start;
+	cfg->mod_len = r->mod_len;
+	cfg->max_evtchn_ports = r->max_evtchn_ports;
+	cfg->max_grant_frames = r->max_grant_frames;
+	cfg->nr_reserve = r->nr_reserve;
+	for (i = 0; i < r->nr_reserve; i++)
+		cfg->reserve[i] = (struct hv_evtchn_reserve){ (domid_t)r->reserve[i].domid,
+							      r->reserve[i].port,
+							      (domid_t)r->reserve[i].remote_domid };
+	cfg->nr_bind = r->nr_bind;
+	for (i = 0; i < r->nr_bind; i++)
+		cfg->bind[i] =
+			(struct hv_evtchn_bind){ r->bind[i].port, (domid_t)r->bind[i].remote_domid,
+						 r->bind[i].remote_port };
+}
+
+static int hvd_pick_domid(struct hvd *h, uint32_t want, domid_t *ret)
+{
+	if (want == DOMID_INVALID)
+		return procdom_free_domid(h->pd, 1, ret);
+	if (want == 0 || want >= DOMID_FIRST_RESERVED)
+		return -EINVAL;
+	if (h->doms[want])
+		return -EEXIST;
+	*ret = (domid_t)want;
+	return 0;
+}
+
+/* Put the process's fds into the loop. */
+static int hvd_domain_watch(struct hvd_domain *hd)
+{
+	unsigned int i, n = procdom_domain_vcpus(hd->pdom);
+	int err;
+
+	hd->pid_src = (struct hvd_source){ HVD_SRC_PIDFD, hd, 0 };
+	err = hvd_watch_fd(hd->h, procdom_domain_pidfd(hd->pdom), &hd->pid_src);
+	for (i = 0; !err && i < n; i++) {
+		hd->hc_src[i] = (struct hvd_source){ HVD_SRC_HC, hd, i };
+		err = hvd_watch_fd(hd->h, procdom_domain_hc_fd(hd->pdom, i), &hd->hc_src[i]);
+	}
+	return err;
+}
+
+static void hvd_domain_unwatch(struct hvd_domain *hd)
+{
+	unsigned int i, n = procdom_domain_vcpus(hd->pdom);
+	int fd;
+
+	if (procdom_domain_pidfd(hd->pdom) >= 0)
+		hvd_unwatch_fd(hd->h, procdom_domain_pidfd(hd->pdom));
+	for (i = 0; i < n; i++)
+		if ((fd = procdom_domain_hc_fd(hd->pdom, i)) >= 0)
+			hvd_unwatch_fd(hd->h, fd);
+}
+
+static int hvd_domain_start_process(struct hvd_domain *hd, char *const argv[], uint64_t si_gfn)
+{
+	char log_path[4200];
+	int err;
+
+	snprintf(log_path, sizeof(log_path), "%s/domain-%u.log", hd->h->opt.run_dir, hd->domid);
+	err = procdom_domain_spawn(hd->pdom, argv, log_path, si_gfn);
+	if (!err)
+		err = hvd_domain_watch(hd);
+	return err;
+}
+
+int hvd_domain_create(struct hvd *h, const struct procdom_ctl_create *req, char *const argv[],
+		      domid_t *ret_domid, struct procdom_ctl_created *ret)
+{
+	struct procdom_domain_spec spec = { .max_vcpus = req->max_vcpus };
+	struct hv_domain_layout layout;
+	struct hv_domain_config cfg;
+	struct procdom_domain *pdom;
+	struct hvd_domain *hd;
+	domid_t domid;
+	int err;
+
+	err = hvd_pick_domid(h, req->domid, &domid);
+	if (err)
+		return err;
+	spec.domid = domid;
+	spec.max_pages = req->max_pages ? req->max_pages : req->nr_pages;
+	spec.xen_pages = (req->max_grant_frames ? req->max_grant_frames : 64) + 8;
+	err = procdom_domain_prepare(h->pd, &spec, &pdom);
+	if (err)
+		return err;
+	hvd_config_from_req(&cfg, req, domid);
+	err = domain_create(h->hv, &cfg, NULL, &layout);
+	if (err) {
+		procdom_domain_release(pdom);
+		return err;
+	}
+	err = procdom_domain_check_built(pdom);
+	if (!err)
+		err = domain_pause(h->hv, domid);
+	hd = err ? NULL : hvd_domain_new(h, domid, pdom);
+	if (!err && !hd)
+		err = -ENOMEM;
+	if (!err && argv[0] && argv[0][0])
+		err = hvd_domain_start_process(hd, argv, layout.start_info_gfn);
+	if (err) {
+		hvd_log(h, HV_LOG_WARN, "d%u: create failed: %s", domid, strerror(-err));
+		if (hd)
+			hvd_domain_unwatch(hd);
+		procdom_domain_kill(pdom);
+		domain_destroy(h->hv, domid);
+		procdom_domain_release(pdom);
+		h->doms[domid] = NULL;
+		free(hd);
+		return err;
+	}
+	*ret_domid = domid;
+	*ret = (struct procdom_ctl_created){
+		.start_info_gfn = layout.start_info_gfn,
+		.shared_info_gfn = layout.shared_info_gfn,
+		.store_gfn = layout.store_gfn,
+		.console_gfn = layout.console_gfn,
+		.store_evtchn = layout.store_evtchn,
+		.console_evtchn = layout.console_evtchn,
+		.pid = procdom_domain_pid(pdom),
+	};
+	hvd_log(h, HV_LOG_INFO, "d%u: created (%u vCPUs, %llu pages, pid %d), paused", domid,
+		req->max_vcpus, (unsigned long long)req->nr_pages, (int)ret->pid);
+	return 0;
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+
+static void hvd_domain_teardown(struct hvd_domain *hd)
+{
+	struct hvd *h = hd->h;
+	domid_t domid = hd->domid;
+
+	hvd_domain_unwatch(hd);
+	procdom_domain_kill(hd->pdom);
+	domain_destroy(h->hv, domid);
+	procdom_domain_release(hd->pdom);
+	h->doms[domid] = NULL;
+	free(hd);
+	hvd_log(h, HV_LOG_INFO, "d%u: destroyed", domid);
+}
+
+/* The process dies now; the rest at the end of the loop iteration, since
+ * events of this batch may still point at hd (they see hd->dead). */
+int hvd_domain_destroy(struct hvd *h, domid_t domid)
+{
+	struct hvd_domain *hd = hvd_domain_get(h, domid);
+
+	if (domid == 0)
+		return -EPERM;
+	if (!hd || hd->dead)
+		return -ESRCH;
+	hd->dead = true;
+	h->have_deferred = true;
+	hvd_domain_unwatch(hd);
+	procdom_domain_kill(hd->pdom);
+	return 0;
+}
+
+int hvd_domain_pause(struct hvd *h, domid_t domid, bool pause)
+{
+	struct hvd_domain *hd = hvd_domain_get(h, domid);
+	struct hv_domain_info info;
+	int err;
+
+	if (domid == 0)
+		return -EPERM;
+	if (!hd)
+		return -ESRCH;
+	err = pause ? domain_pause(h->hv, domid) : domain_unpause(h->hv, domid);
+	if (err)
+		return err;
+	err = domain_getinfo(h->hv, domid, &info);
+	if (err)
+		return err;
+	if (!info.paused)
+		procdom_domain_start(hd->pdom);
+	return procdom_domain_stop(hd->pdom, info.paused);
+}
+
+int hvd_domain_shutdown(struct hvd *h, domid_t domid, unsigned int reason)
+{
+	if (domid == 0)
+		return -EPERM;
+	if (!hvd_domain_get(h, domid))
+		return -ESRCH;
+	if (reason > SHUTDOWN_MAX)
+		return -EINVAL;
+	return domain_shutdown(h->hv, domid, reason);
+}
+
+void hvd_domain_hc_ready(struct hvd_domain *hd, unsigned int vcpu)
+{
+	int err;
+
+	if (hd->dead)
+		return;
+	err = procdom_domain_serve(hd->pdom, vcpu);
+	if (err == -EPIPE)
+		hvd_domain_died(hd);
+}
+
+void hvd_domain_died(struct hvd_domain *hd)
+{
+	struct hvd *h = hd->h;
+	int status;
+
+	if (hd->dead)
+		return;
+	hd->dead = true;
+	h->have_deferred = true;
+	/* Stop polling now: a hung-up socket or exited pidfd stays readable. */
+	hvd_domain_unwatch(hd);
+	status = procdom_domain_reap(hd->pdom);
+	if (hd->shutdown_pending)
+		return;
+	hvd_log(h, HV_LOG_WARN, "d%u: process died (wait status %#x): destroying", hd->domid,
+		status);
+}
+
+void hvd_domains_reap(struct hvd *h)
+{
+	unsigned int id;
+
+	if (!h->have_deferred)
+		return;
+	h->have_deferred = false;
+	for (id = 1; id < DOMID_FIRST_RESERVED; id++) {
+		struct hvd_domain *hd = h->doms[id];
+		struct hv_domain_info info;
+
+		if (!hd || (!hd->dead && !hd->shutdown_pending))
+			continue;
+		if (hd->shutdown_pending && domain_getinfo(h->hv, hd->domid, &info) == 0)
+			hvd_log(h, HV_LOG_INFO, "d%u: shut down, reason %u", hd->domid,
+				info.shutdown_reason);
+		hvd_domain_teardown(hd);
+	}
+}
+
+void hvd_domains_destroy_all(struct hvd *h)
+{
+	unsigned int id;
+
+	for (id = 1; id < DOMID_FIRST_RESERVED; id++)
+		if (h->doms[id])
+			hvd_domain_teardown(h->doms[id]);
+	if (h->doms[0]) {
+		domain_destroy(h->hv, 0);
+		procdom_domain_release(h->doms[0]->pdom);
+		free(h->doms[0]);
+		h->doms[0] = NULL;
+	}
+}

@@ -1,0 +1,163 @@
+/*
+ * xenon-hvd internals: the daemon's one context and what its files share.
+ *
+ *   main.c     options, the ordered init table, the epoll loop, signals,
+ *              xenstored as a dom0 service child
+ *   domain.c   domains: create/destroy/pause/shutdown, death (pidfd), the
+ *              hypercall sockets
+ *   ctl.c      the control socket D/hvd.sock: connections, framing, ops
+ *   dom0.c     dom0: hypercalls on behalf of clients (scratch frames), port
+ *              ownership, event delivery to connections
+ *
+ * One thread. Everything that calls into the core runs from the loop, one
+ * event at a time, so the core's "serialise every call" contract holds
+ * without a lock. Work the core triggers from inside a call (a dom0 kick, a
+ * domain shutting down) is recorded in flags and done after the call
+ * returns, at the end of the loop iteration (hvd_after_events), never
+ * re-entering the core from its own callbacks.
+ */
+#ifndef XENON_HVD_H
+#define XENON_HVD_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hypervisor.h"
+#include "procdom.h"
+
+#define HVD_MAX_CONNS 256
+#define HVD_DOM0_PORTS 4096	    /* 2-level capacity */
+#define HVD_MAX_OWNED_PER_CONN 1024 /* dom0 ports one connection may own */
+#define HVD_DOM0_PAGES 64
+#define HVD_CONN_SNDBUF (1 << 20)
+
+enum hvd_source_kind {
+	HVD_SRC_SIGNAL,
+	HVD_SRC_TIMER,
+	HVD_SRC_CTL_LISTEN,
+	HVD_SRC_CONN,
+	HVD_SRC_HC,	  /* a domain's vCPU hypercall socket */
+	HVD_SRC_PIDFD,	  /* a domain's process */
+	HVD_SRC_XS_PIDFD, /* xenstored */
+	HVD_SRC_XS_READY, /* xenstored's readiness pipe */
+};
+
+/* What an epoll event points at. */
+struct hvd_source {
+	enum hvd_source_kind kind;
+	void *obj;
+	unsigned int vcpu; /* HVD_SRC_HC */
+};
+
+struct hvd_domain {
+	struct hvd *h;
+	domid_t domid;
+	struct procdom_domain *pdom;
+	struct hvd_source pid_src;
+	struct hvd_source hc_src[HV_MAX_VCPUS];
+	bool shutdown_pending; /* the core reported a shutdown: tear down after */
+	bool dead;	       /* process gone: tear down after this iteration */
+};
+
+struct hvd_conn {
+	struct hvd *h;
+	int fd;
+	unsigned int id;
+	struct hvd_source src;
+	unsigned int nr_owned;
+	bool dead; /* freed after this iteration */
+	struct hvd_conn *next;
+};
+
+struct hvd_options {
+	const char *run_dir;
+	const char *xenstored; /* path, or NULL: next to our own binary */
+	bool no_xenstored;
+	int ready_fd;
+	int verbosity;
+	unsigned int nr_reserve;
+	struct hv_evtchn_reserve reserve[HV_MAX_PREBOUND];
+};
+
+struct hvd {
+	struct hvd_options opt;
+	char sock_path[4096], pid_path[4096];
+	int log_fd;
+	int epfd;
+	int sig_fd;
+	sigset_t old_mask;
+	struct hvd_source sig_src, timer_src, listen_src;
+	bool stop;
+	int exit_code;
+
+	struct procdom *pd;
+	struct hypervisor *hv;
+	struct hvd_domain **doms; /* [DOMID_FIRST_RESERVED] */
+
+	int ctl_fd;
+	struct hvd_conn *conns;
+	unsigned int nr_conns, next_conn_id;
+	uint8_t *rxbuf; /* PROCDOM_CTL_MAX_MSG + 1 */
+
+	/* dom0 ports: which connection owns each, and whether it opened it
+	 * (then it is closed when the connection goes). */
+	struct hvd_conn *port_owner[HVD_DOM0_PORTS];
+	bool port_autoclose[HVD_DOM0_PORTS];
+	bool dom0_kicked;
+	bool have_deferred; /* a domain or connection awaits teardown */
+
+	/* xenstored, a dom0 service child. */
+	pid_t xs_pid;
+	int xs_pidfd, xs_ready_fd;
+	struct hvd_source xs_pid_src, xs_ready_src;
+	bool xs_ready;
+};
+
+/* main.c */
+void hvd_log(struct hvd *h, enum hv_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int hvd_watch_fd(struct hvd *h, int fd, struct hvd_source *src);
+void hvd_unwatch_fd(struct hvd *h, int fd);
+
+/* domain.c */
+extern const struct procdom_hooks hvd_procdom_hooks_template;
+int hvd_dom0_create(struct hvd *h);
+struct hvd_domain *hvd_domain_get(struct hvd *h, domid_t domid);
+/* CREATE: validated request -> new domain (paused). */
+struct procdom_ctl_create;
+struct procdom_ctl_created;
+int hvd_domain_create(struct hvd *h, const struct procdom_ctl_create *req, char *const argv[],
+		      domid_t *ret_domid, struct procdom_ctl_created *ret);
+int hvd_domain_destroy(struct hvd *h, domid_t domid);
+int hvd_domain_pause(struct hvd *h, domid_t domid, bool pause);
+int hvd_domain_shutdown(struct hvd *h, domid_t domid, unsigned int reason);
+void hvd_domain_hc_ready(struct hvd_domain *hd, unsigned int vcpu);
+void hvd_domain_died(struct hvd_domain *hd);
+/* Tear down domains marked dead or shut down. */
+void hvd_domains_reap(struct hvd *h);
+void hvd_domains_destroy_all(struct hvd *h);
+
+/* ctl.c */
+int hvd_ctl_init(struct hvd *h);
+void hvd_ctl_fini(struct hvd *h);
+void hvd_ctl_accept(struct hvd *h);
+void hvd_conn_ready(struct hvd_conn *c);
+void hvd_conns_reap(struct hvd *h);
+int hvd_conn_send(struct hvd_conn *c, const void *msg, size_t len, const void *payload, size_t plen,
+		  int fd);
+
+/* dom0.c */
+void hvd_dom0_local_kick(void *ctx, domid_t domid, unsigned int vcpu);
+void hvd_dom0_deliver(struct hvd *h);
+/* A hypercall as dom0 with buf copied to and from the scratch frames. */
+long hvd_dom0_hypercall(struct hvd *h, unsigned int op, uint64_t args[5], unsigned int buf_arg,
+			void *buf, size_t len);
+/* The HYPERCALL op for connection c; updates port ownership. */
+long hvd_dom0_client_hypercall(struct hvd_conn *c, struct procdom_ctl_hypercall *hc, void *buf);
+int hvd_dom0_watch(struct hvd_conn *c, int64_t port, bool watch);
+/* The connection goes: close the ports it opened, forget the others. */
+void hvd_dom0_conn_gone(struct hvd_conn *c);
+
+#endif

@@ -1,0 +1,669 @@
+/*
+ * xenon-hvd: the hypervisor daemon for process domains.
+ *
+ * It hosts the core (hypervisor/) with the process substrate (procdom)
+ * behind it, answers dom0's control socket D/hvd.sock, serves every domain's
+ * per-vCPU hypercall socket, and watches every domain's process. Design:
+ * docs/process-domains.md; wire protocol: substrate/proc/procdom_proto.h.
+ *
+ * Start-up is an ordered table (init_steps[]) undone in reverse on failure
+ * and at exit: log, signals, loop, substrate, core, dom0, control socket,
+ * pid file, xenstored. Readiness (--ready-fd) is signalled only when
+ * xenstored has said it is ready, which it can only do while we already
+ * serve the control socket (it binds VIRQ_DOM_EXC through it) -- so
+ * readiness is an event in the loop, not a blocking wait.
+ *
+ * SIGTERM/SIGINT: every domain is destroyed, xenstored stopped, the socket
+ * and pid file removed, exit 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hvd.h"
+
+extern char **environ;
+
+static const char usage_text[] =
+	"NAME\n"
+	"    xenon-hvd - the hypervisor daemon for process domains\n"
+	"\n"
+	"SYNOPSIS\n"
+	"    xenon-hvd --run-dir DIR [--ready-fd N] [OPTION]...\n"
+	"\n"
+	"DESCRIPTION\n"
+	"    Hosts the xenon hypervisor core; domains run as processes. dom0's\n"
+	"    clients talk to it on DIR/hvd.sock (mode 0600). It starts\n"
+	"    xenon-xenstored (DIR/xenstore) as a dom0 service.\n"
+	"\n"
+	"OPTIONS\n"
+	"    --run-dir DIR          socket, pid file, logs (created 0700)\n"
+	"    --ready-fd N           write \"READY\\n\" to fd N once serving\n"
+	"    --dom0-reserve LIST    PORT:DOMID,...: dom0 ports reserved for\n"
+	"                           domains to come (seed 002: 121:1,122:2,...)\n"
+	"    --xenstored PATH       the XenStore daemon (default: next to us)\n"
+	"    --no-xenstored         do not start one\n"
+	"    -v, --verbose          log more (repeat for debug)\n"
+	"    -h, --help             this text\n"
+	"\n"
+	"EXIT STATUS\n"
+	"    0 after SIGTERM/SIGINT, 1 if start-up or the loop failed, 2 on bad usage.\n";
+
+void hvd_log(struct hvd *h, enum hv_log_level level, const char *fmt, ...)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	char buf[512];
+	struct timespec ts;
+	va_list ap;
+	int n;
+
+	if ((int)level > HV_LOG_WARN + h->opt.verbosity)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = snprintf(buf, sizeof(buf), "%lld.%06ld xenon-hvd %s: ", (long long)ts.tv_sec,
+		     ts.tv_nsec / 1000, names[level]);
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	n = (int)strlen(buf);
+	buf[n++] = '\n';
+	if (write(h->log_fd, buf, (size_t)n) < 0) {
+		/* Nowhere left to complain. */
+	}
+}
+
+int hvd_watch_fd(struct hvd *h, int fd, struct hvd_source *src)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
+
+	return epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+void hvd_unwatch_fd(struct hvd *h, int fd)
+{
+	epoll_ctl(h->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/* ---- options ---------------------------------------------------------- */
+
+static int parse_reserve(struct hvd_options *o, const char *arg)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	int err = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+		unsigned long port, domid;
+		char *end;
+
+		port = strtoul(tok, &end, 10);
+		if (*end != ':' || end == tok) {
+			err = -EINVAL;
+			break;
+		}
+		domid = strtoul(end + 1, &end, 10);
+		if (*end || !port || port >= HVD_DOM0_PORTS || !domid ||
+		    domid >= DOMID_FIRST_RESERVED || o->nr_reserve >= HV_MAX_PREBOUND)
+			err = -EINVAL;
+		else
+			o->reserve[o->nr_reserve++] =
+				(struct hv_evtchn_reserve){ 0, (evtchn_port_t)port,
+							    (domid_t)domid };
+	}
+	free(copy);
+	return err;
+}
+
+enum { OPT_RUN_DIR = 256, OPT_READY_FD, OPT_RESERVE, OPT_XENSTORED, OPT_NO_XENSTORED };
+
+static const struct option long_options[] = {
+	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
+	{ "ready-fd", required_argument, NULL, OPT_READY_FD },
+	{ "dom0-reserve", required_argument, NULL, OPT_RESERVE },
+	{ "xenstored", required_argument, NULL, OPT_XENSTORED },
+	{ "no-xenstored", no_argument, NULL, OPT_NO_XENSTORED },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_one(struct hvd_options *o, int opt, const char *arg)
+{
+	char *end;
+
+	switch (opt) {
+	case OPT_RUN_DIR:
+		o->run_dir = arg;
+		return 0;
+	case OPT_READY_FD:
+		o->ready_fd = (int)strtol(arg, &end, 10);
+		return *end || end == arg || o->ready_fd < 0 ? -EINVAL : 0;
+	case OPT_RESERVE:
+		return parse_reserve(o, arg);
+	case OPT_XENSTORED:
+		o->xenstored = arg;
+		return 0;
+	case OPT_NO_XENSTORED:
+		o->no_xenstored = true;
+		return 0;
+	case 'v':
+		o->verbosity++;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+/* 0: run; 1: --help; -EINVAL: bad usage. */
+static int parse_options(struct hvd_options *o, int argc, char **argv)
+{
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	o->ready_fd = -1;
+	while ((opt = getopt_long(argc, argv, "vh", long_options, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(usage_text, stdout);
+			return 1;
+		}
+		if (opt == '?' || parse_one(o, opt, optarg)) {
+			fprintf(stderr, "xenon-hvd: bad argument: %s\n", argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc || !o->run_dir) {
+		fprintf(stderr, "xenon-hvd: %s\n",
+			o->run_dir ? "unexpected argument" : "--run-dir is required");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- init steps ------------------------------------------------------- */
+
+static int log_init(struct hvd *h)
+{
+	char path[4200];
+
+	if (mkdir(h->opt.run_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/hvd.log", h->opt.run_dir);
+	h->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (h->log_fd < 0) {
+		h->log_fd = STDERR_FILENO;
+		return -errno;
+	}
+	return 0;
+}
+
+static void log_fini(struct hvd *h)
+{
+	if (h->log_fd != STDERR_FILENO)
+		close(h->log_fd);
+	h->log_fd = STDERR_FILENO;
+}
+
+static int loop_init(struct hvd *h)
+{
+	h->epfd = epoll_create1(EPOLL_CLOEXEC);
+	return h->epfd < 0 ? -errno : 0;
+}
+
+static void loop_fini(struct hvd *h)
+{
+	close(h->epfd);
+}
+
+static int signals_init(struct hvd *h)
+{
+	sigset_t mask;
+	int err;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, &h->old_mask) < 0)
+		return -errno;
+	/* Clients and domains hang up: sends use MSG_NOSIGNAL, the log may be
+	 * a pipe. */
+	signal(SIGPIPE, SIG_IGN);
+	h->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (h->sig_fd < 0) {
+		err = -errno;
+		sigprocmask(SIG_SETMASK, &h->old_mask, NULL);
+		return err;
+	}
+	h->sig_src = (struct hvd_source){ HVD_SRC_SIGNAL, h, 0 };
+	err = hvd_watch_fd(h, h->sig_fd, &h->sig_src);
+	if (err) {
+		close(h->sig_fd);
+		sigprocmask(SIG_SETMASK, &h->old_mask, NULL);
+	}
+	return err;
+}
+
+static void signals_fini(struct hvd *h)
+{
+	hvd_unwatch_fd(h, h->sig_fd);
+	close(h->sig_fd);
+	sigprocmask(SIG_SETMASK, &h->old_mask, NULL);
+}
+
+static int substrate_init(struct hvd *h)
+{
+	struct procdom_hooks hooks = hvd_procdom_hooks_template;
+	int err;
+
+	hooks.ctx = h;
+	h->doms = calloc(DOMID_FIRST_RESERVED, sizeof(*h->doms));
+	if (!h->doms)
+		return -ENOMEM;
+	err = procdom_create(&hooks, &h->pd);
+	if (!err) {
+		h->timer_src = (struct hvd_source){ HVD_SRC_TIMER, h, 0 };
+		err = hvd_watch_fd(h, procdom_timer_fd(h->pd), &h->timer_src);
+		if (err)
+			procdom_destroy(h->pd);
+	}
+	if (err)
+		free(h->doms);
+	return err;
+}
+
+static void substrate_fini(struct hvd *h)
+{
+	hvd_unwatch_fd(h, procdom_timer_fd(h->pd));
+	procdom_destroy(h->pd);
+	free(h->doms);
+}
+
+static int core_init(struct hvd *h)
+{
+	h->hv = hv_create(&procdom_substrate_ops, h->pd, NULL);
+	if (!h->hv)
+		return -ENOMEM;
+	procdom_attach(h->pd, h->hv);
+	return 0;
+}
+
+static void core_fini(struct hvd *h)
+{
+	hv_destroy(h->hv);
+	procdom_attach(h->pd, NULL);
+}
+
+static int dom0_init(struct hvd *h)
+{
+	return hvd_dom0_create(h);
+}
+
+/* Every domain goes, dom0 last, while the core and substrate still exist. */
+static void dom0_fini(struct hvd *h)
+{
+	hvd_domains_destroy_all(h);
+}
+
+static int ctl_init(struct hvd *h)
+{
+	int n = snprintf(h->sock_path, sizeof(h->sock_path), "%s/hvd.sock", h->opt.run_dir);
+
+	if (n < 0 || (size_t)n >= sizeof(h->sock_path))
+		return -ENAMETOOLONG;
+	return hvd_ctl_init(h);
+}
+
+static int pidfile_init(struct hvd *h)
+{
+	char buf[32];
+	int fd, n, err;
+
+	snprintf(h->pid_path, sizeof(h->pid_path), "%s/hvd.pid", h->opt.run_dir);
+	fd = open(h->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	err = write(fd, buf, (size_t)n) == n ? 0 : -EIO;
+	close(fd);
+	if (err)
+		unlink(h->pid_path);
+	return err;
+}
+
+static void pidfile_fini(struct hvd *h)
+{
+	unlink(h->pid_path);
+}
+
+/* ---- xenstored, a dom0 service child ---------------------------------- */
+
+static int xs_find(struct hvd *h, char *buf, size_t size)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+	char *dir;
+
+	if (h->opt.xenstored) {
+		snprintf(buf, size, "%s", h->opt.xenstored);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = 0;
+	dir = dirname(self);
+	/* Installed side by side, or in the build tree (dom0/hvd, dom0/xenstored). */
+	snprintf(buf, size, "%s/xenon-xenstored", dir);
+	if (access(buf, X_OK) == 0)
+		return 0;
+	snprintf(buf, size, "%s/../xenstored/xenon-xenstored", dir);
+	return access(buf, X_OK) == 0 ? 0 : -ENOENT;
+}
+
+static int xs_spawn(struct hvd *h, const char *path, int ready_wr)
+{
+	char dir[4200], fdarg[16], hvdarg[4200];
+	char *argv[] = {
+		(char *)path, "--run-dir", dir, "--ready-fd", fdarg, "--hvd", hvdarg, NULL
+	};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none;
+	int err;
+
+	snprintf(dir, sizeof(dir), "%s/xenstore", h->opt.run_dir);
+	snprintf(hvdarg, sizeof(hvdarg), "%s", h->opt.run_dir);
+	snprintf(fdarg, sizeof(fdarg), "%d", ready_wr);
+	sigemptyset(&none);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	/* dup2 onto itself clears O_CLOEXEC on the readiness pipe only. */
+	posix_spawn_file_actions_adddup2(&fa, ready_wr, ready_wr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	posix_spawnattr_setsigmask(&attr, &none);
+	err = -posix_spawn(&h->xs_pid, path, &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return err;
+}
+
+static void xs_stop(struct hvd *h)
+{
+	int status;
+
+	if (h->xs_pid <= 0)
+		return;
+	kill(h->xs_pid, SIGTERM);
+	while (waitpid(h->xs_pid, &status, 0) < 0 && errno == EINTR)
+		;
+	h->xs_pid = 0;
+}
+
+static int xs_init(struct hvd *h)
+{
+	char path[PATH_MAX];
+	int pipefd[2], err;
+
+	h->xs_pidfd = h->xs_ready_fd = -1;
+	if (h->opt.no_xenstored)
+		return 0;
+	err = xs_find(h, path, sizeof(path));
+	if (err)
+		return err;
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	err = xs_spawn(h, path, pipefd[1]);
+	close(pipefd[1]);
+	if (err) {
+		close(pipefd[0]);
+		return err;
+	}
+	h->xs_ready_fd = pipefd[0];
+	h->xs_pidfd = (int)syscall(SYS_pidfd_open, h->xs_pid, 0);
+	h->xs_ready_src = (struct hvd_source){ HVD_SRC_XS_READY, h, 0 };
+	h->xs_pid_src = (struct hvd_source){ HVD_SRC_XS_PIDFD, h, 0 };
+	err = h->xs_pidfd < 0 ? -errno : hvd_watch_fd(h, h->xs_ready_fd, &h->xs_ready_src);
+	if (!err)
+		err = hvd_watch_fd(h, h->xs_pidfd, &h->xs_pid_src);
+	if (err) {
+		xs_stop(h);
+		close(h->xs_ready_fd);
+		if (h->xs_pidfd >= 0)
+			close(h->xs_pidfd);
+		return err;
+	}
+	hvd_log(h, HV_LOG_INFO, "xenstored started: %s, pid %d", path, (int)h->xs_pid);
+	return 0;
+}
+
+static void xs_fini(struct hvd *h)
+{
+	xs_stop(h);
+	if (h->xs_ready_fd >= 0) {
+		hvd_unwatch_fd(h, h->xs_ready_fd);
+		close(h->xs_ready_fd);
+	}
+	if (h->xs_pidfd >= 0) {
+		hvd_unwatch_fd(h, h->xs_pidfd);
+		close(h->xs_pidfd);
+	}
+	h->xs_ready_fd = h->xs_pidfd = -1;
+}
+
+static void signal_readiness(struct hvd *h)
+{
+	static const char msg[] = "READY\n";
+
+	hvd_log(h, HV_LOG_INFO, "ready on %s", h->sock_path);
+	if (h->opt.ready_fd < 0)
+		return;
+	if (write(h->opt.ready_fd, msg, sizeof(msg) - 1) != (ssize_t)(sizeof(msg) - 1))
+		hvd_log(h, HV_LOG_WARN, "readiness fd: %s", strerror(errno));
+	close(h->opt.ready_fd);
+	h->opt.ready_fd = -1;
+}
+
+/* Last step: without xenstored we are ready now; with it, when it is. */
+static int ready_init(struct hvd *h)
+{
+	if (h->opt.no_xenstored)
+		signal_readiness(h);
+	return 0;
+}
+
+static void xs_ready_event(struct hvd *h)
+{
+	char buf[16];
+	ssize_t n = read(h->xs_ready_fd, buf, sizeof(buf));
+
+	if (n > 0 && !h->xs_ready) {
+		h->xs_ready = true;
+		signal_readiness(h);
+		return;
+	}
+	if (n > 0 || n == -1)
+		return;
+	/* EOF: it closed the pipe, having said READY or not. */
+	hvd_unwatch_fd(h, h->xs_ready_fd);
+	if (!h->xs_ready) {
+		hvd_log(h, HV_LOG_ERR, "xenstored exited before it was ready");
+		h->stop = true;
+		h->exit_code = 1;
+	}
+}
+
+static void xs_died_event(struct hvd *h)
+{
+	int status = 0;
+
+	hvd_unwatch_fd(h, h->xs_pidfd);
+	waitpid(h->xs_pid, &status, WNOHANG);
+	h->xs_pid = 0;
+	/* Not restarted: its state (the store) is gone with it. */
+	hvd_log(h, HV_LOG_ERR, "xenstored exited (wait status %#x)", status);
+	if (!h->xs_ready) {
+		h->stop = true;
+		h->exit_code = 1;
+	}
+}
+
+struct init_step {
+	const char *name;
+	int (*init)(struct hvd *h);
+	void (*fini)(struct hvd *h);
+};
+
+static const struct init_step init_steps[] = {
+	{ "log", log_init, log_fini },
+	{ "event loop", loop_init, loop_fini },
+	{ "signals", signals_init, signals_fini },
+	{ "substrate", substrate_init, substrate_fini },
+	{ "core", core_init, core_fini },
+	{ "dom0", dom0_init, dom0_fini },
+	{ "control socket", ctl_init, hvd_ctl_fini },
+	{ "pid file", pidfile_init, pidfile_fini },
+	{ "xenstored", xs_init, xs_fini },
+	{ "readiness", ready_init, NULL },
+};
+
+#define N_INIT_STEPS (sizeof(init_steps) / sizeof(init_steps[0]))
+
+static void hvd_down(struct hvd *h, size_t done)
+{
+	while (done--)
+		if (init_steps[done].fini)
+			init_steps[done].fini(h);
+}
+
+static int hvd_up(struct hvd *h)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < N_INIT_STEPS; i++) {
+		err = init_steps[i].init(h);
+		if (err) {
+			fprintf(stderr, "xenon-hvd: start-up failed at %s: %s\n",
+				init_steps[i].name, strerror(-err));
+			hvd_log(h, HV_LOG_ERR, "start-up failed at %s: %s", init_steps[i].name,
+				strerror(-err));
+			hvd_down(h, i);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+static void signal_event(struct hvd *h)
+{
+	struct signalfd_siginfo si;
+
+	if (read(h->sig_fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	hvd_log(h, HV_LOG_INFO, "signal %u: stopping", si.ssi_signo);
+	h->stop = true;
+}
+
+static void dispatch(struct hvd *h, struct hvd_source *src)
+{
+	switch (src->kind) {
+	case HVD_SRC_SIGNAL:
+		signal_event(h);
+		break;
+	case HVD_SRC_TIMER:
+		procdom_timers_expired(h->pd);
+		break;
+	case HVD_SRC_CTL_LISTEN:
+		hvd_ctl_accept(h);
+		break;
+	case HVD_SRC_CONN:
+		hvd_conn_ready(src->obj);
+		break;
+	case HVD_SRC_HC:
+		hvd_domain_hc_ready(src->obj, src->vcpu);
+		break;
+	case HVD_SRC_PIDFD:
+		hvd_domain_died(src->obj);
+		break;
+	case HVD_SRC_XS_PIDFD:
+		xs_died_event(h);
+		break;
+	case HVD_SRC_XS_READY:
+		xs_ready_event(h);
+		break;
+	}
+}
+
+/* Work recorded during the events: dom0's events out to their owners,
+ * dead or shut-down domains and closed connections torn down. Repeated
+ * because a teardown (VIRQ_DOM_EXC) can kick dom0 again. */
+static void after_events(struct hvd *h)
+{
+	unsigned int i;
+
+	for (i = 0; i < 4 && (h->dom0_kicked || h->have_deferred); i++) {
+		hvd_dom0_deliver(h);
+		hvd_domains_reap(h);
+		hvd_conns_reap(h);
+	}
+}
+
+static int hvd_run(struct hvd *h)
+{
+	struct epoll_event evs[64];
+	int n, i;
+
+	while (!h->stop) {
+		n = epoll_wait(h->epfd, evs, 64, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (i = 0; i < n; i++)
+			dispatch(h, evs[i].data.ptr);
+		after_events(h);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct hvd *h = calloc(1, sizeof(*h));
+	int err;
+
+	if (!h)
+		return 1;
+	h->log_fd = STDERR_FILENO;
+	err = parse_options(&h->opt, argc, argv);
+	if (err) {
+		free(h);
+		return err > 0 ? 0 : 2;
+	}
+	if (hvd_up(h)) {
+		free(h);
+		return 1;
+	}
+	err = hvd_run(h);
+	if (err)
+		hvd_log(h, HV_LOG_ERR, "event loop: %s", strerror(-err));
+	hvd_down(h, N_INIT_STEPS);
+	err = err ? 1 : h->exit_code;
+	free(h);
+	return err;
+}

@@ -1,0 +1,111 @@
+/*
+ * pingpong: two domains bounce events over one interdomain channel.
+ *
+ *   extra = "pingpong.port=P pingpong.role=ping pingpong.n=N"   (one side)
+ *   extra = "pingpong.port=P pingpong.n=N"                      (the pong side)
+ *
+ * The port must already be interdomain (evtchn_bind / evtchn_reserve in the
+ * configs, as seed 002 does), or pingpong.peer=D pingpong.remote=R binds it
+ * here (EVTCHNOP_bind_interdomain to a port D allocated for us). The pong
+ * side's handler sends each event straight back (from upcall context); the
+ * ping side times N round trips and prints the median. Both power off.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "guest_args.h"
+
+#include <xen/sched.h>
+
+static volatile unsigned long pp_count;
+static evtchn_port_t pp_port;
+static int pp_pong;
+
+/* Upcall context: only guest memory and the library (procdom_rt.h rules). */
+static irqreturn_t pp_handler(int irq, void *dev_id)
+{
+	(void)irq;
+	(void)dev_id;
+	pp_count++;
+	if (pp_pong)
+		notify_remote_via_evtchn(pp_port);
+	return IRQ_HANDLED;
+}
+
+/* Sleep until the handler ran `want` times. Events off while testing, so
+ * SCHEDOP_block (which turns them on and checks) cannot miss one. */
+static void pp_wait(unsigned long want)
+{
+	xen_irq_disable();
+	while (pp_count < want) {
+		xen_block();
+		xen_irq_disable();
+	}
+	xen_irq_enable();
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void pp_ping(unsigned long n)
+{
+	uint64_t *rtt = calloc(n, sizeof(*rtt));
+	unsigned long i;
+
+	for (i = 0; rtt && i < n; i++) {
+		uint64_t t0 = procdom_now_ns();
+
+		notify_remote_via_evtchn(pp_port);
+		pp_wait(i + 1);
+		rtt[i] = procdom_now_ns() - t0;
+	}
+	if (!rtt)
+		return;
+	qsort(rtt, n, sizeof(*rtt), cmp_u64);
+	printf("pingpong: %lu round trips on port %u, median %llu ns (min %llu, max %llu)\n", n,
+	       pp_port, (unsigned long long)rtt[n / 2], (unsigned long long)rtt[0],
+	       (unsigned long long)rtt[n - 1]);
+	free(rtt);
+}
+
+static int pp_bind(const start_info_t *si)
+{
+	unsigned long peer = guest_arg(si, "pingpong.peer", ~0UL);
+	evtchn_port_t port;
+	int rc;
+
+	pp_port = (evtchn_port_t)guest_arg(si, "pingpong.port", 0);
+	if (peer != ~0UL) {
+		rc = evtchn_bind_interdomain(
+			(domid_t)peer, (evtchn_port_t)guest_arg(si, "pingpong.remote", 0), &port);
+		if (rc < 0)
+			return rc;
+		pp_port = port;
+	}
+	return bind_evtchn_to_irqhandler(pp_port, pp_handler, 0, "pingpong", NULL);
+}
+
+void start_kernel(start_info_t *si)
+{
+	unsigned long n = guest_arg(si, "pingpong.n", 10000);
+	int rc;
+
+	pp_pong = !guest_flag(si, "pingpong.role=ping");
+	rc = pp_bind(si);
+	if (rc < 0 || n == 0) {
+		printf("pingpong: cannot bind port %u: %d\n", pp_port, rc);
+		fflush(stdout);
+		xen_shutdown(SHUTDOWN_crash);
+	}
+	xen_irq_enable();
+	if (pp_pong)
+		pp_wait(n);
+	else
+		pp_ping(n);
+	printf("pingpong: %s done, %lu events handled\n", pp_pong ? "pong" : "ping", pp_count);
+	fflush(stdout);
+}

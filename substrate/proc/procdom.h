@@ -1,0 +1,142 @@
+/*
+ * procdom — the process substrate, host side: domains as Linux processes.
+ *
+ * This library is what xenon-hvd (dom0/hvd/) puts behind the core's
+ * struct substrate_ops. It owns, per domain:
+ *
+ *   memfd ram  max_pages frames        guest RAM, gfn at offset gfn * 4096
+ *   memfd evt  PROCDOM_EVT_SIZE        shared_info, one struct
+ *                                      procdom_vcpu_page per vCPU, the
+ *                                      fast-send table
+ *   memfd xen  xen_pages pages         grant-table frames (bounded free list)
+ *
+ * all three mapped MAP_SHARED here, so the core reads and writes guest memory
+ * directly; the domain's process maps the same memfds (procdom_proto.h). It
+ * also owns the domain's process (posix_spawn, own process group, a pidfd
+ * for death), one SOCK_SEQPACKET hypercall socket per vCPU, and the map
+ * changes (physmap_set) waiting for the domain's next hypercall reply.
+ *
+ * Nothing here runs a loop: the host polls the fds this library hands out
+ * (procdom_timer_fd, procdom_domain_pidfd, procdom_domain_hc_fd) and calls
+ * back in. Single-threaded, like the core it serves.
+ *
+ * Life of a domain:
+ *
+ *   procdom_domain_prepare(domid)      memfds, mappings (before the core
+ *                                      asks for pages)
+ *   domain_create(hv, domid)           the core builds it in those pages
+ *   procdom_domain_spawn(path, argv)   process started; its runtime maps
+ *                                      memory and sends PROCDOM_HC_BOOT
+ *   procdom_domain_start()             first unpause: BOOT is answered
+ *   ... procdom_domain_serve() per hypercall ...
+ *   procdom_domain_kill()              SIGKILL to the group, reaped
+ *   domain_destroy(hv, domid)          the core lets go of the pages
+ *   procdom_domain_release()           sockets closed, memory unmapped
+ */
+#ifndef XENON_PROCDOM_H
+#define XENON_PROCDOM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hypervisor.h"
+#include "procdom_proto.h"
+
+struct procdom;
+struct procdom_domain;
+
+/* What the host learns from the substrate. */
+struct procdom_hooks {
+	/* A vCPU of a domain with no process (dom0) was kicked: the host
+	 * delivers the event itself. Called from inside core calls: record,
+	 * act after the core returns. */
+	void (*local_kick)(void *ctx, domid_t domid, unsigned int vcpu);
+	/* substrate_ops.domain_state, passed on (same rule). Optional. */
+	void (*domain_state)(void *ctx, domid_t domid, int state);
+	void (*log)(void *ctx, enum hv_log_level level, const char *msg);
+	void *ctx;
+};
+
+/* The ops to hand hv_create() together with the struct procdom. */
+extern const struct substrate_ops procdom_substrate_ops;
+
+int procdom_create(const struct procdom_hooks *hooks, struct procdom **ret_pd);
+/* Releases every domain left (kills their processes). Accepts NULL. */
+void procdom_destroy(struct procdom *pd);
+/* The core this substrate serves (timers fire into it, hypercalls go to it). */
+void procdom_attach(struct procdom *pd, struct hypervisor *hv);
+
+/* Timers: one timerfd for all vCPUs. When it is readable, call
+ * procdom_timers_expired(): every vCPU timer due fires (hv_timer_fire). */
+int procdom_timer_fd(struct procdom *pd);
+void procdom_timers_expired(struct procdom *pd);
+
+struct procdom_domain_spec {
+	domid_t domid;
+	unsigned int max_vcpus;
+	uint64_t max_pages;
+	unsigned int xen_pages; /* grant frames + a few: the xen memfd */
+};
+
+/* Memory for a domain the core is about to create with spec->domid. */
+int procdom_domain_prepare(struct procdom *pd, const struct procdom_domain_spec *spec,
+			   struct procdom_domain **ret_d);
+/* Check after domain_create() that the core took shared_info from the evt
+ * memfd (see procdom.c); -EPROTO otherwise. */
+int procdom_domain_check_built(struct procdom_domain *d);
+/* Kill (if needed and not yet done) and free everything. Accepts NULL. The
+ * core must have destroyed the domain first (it frees pages into here). */
+void procdom_domain_release(struct procdom_domain *d);
+struct procdom_domain *procdom_lookup(struct procdom *pd, domid_t domid);
+/* Lowest domid >= from with no prepared domain, or -ENOSPC. */
+int procdom_free_domid(struct procdom *pd, domid_t from, domid_t *ret_domid);
+
+/*
+ * Start the domain's program: argv[0] is the path; fds ram, evt, xen and
+ * one hypercall socket per vCPU are inherited, named in XENON_BOOT; stdout
+ * and stderr go to log_path (appended); it leads its own process group.
+ * start_info_gfn goes in XENON_BOOT.
+ */
+int procdom_domain_spawn(struct procdom_domain *d, char *const argv[], const char *log_path,
+			 uint64_t start_info_gfn);
+/* First unpause: answer PROCDOM_HC_BOOT (now, or when it arrives). */
+void procdom_domain_start(struct procdom_domain *d);
+/* SIGSTOP / SIGCONT the process group (no-op without a process). */
+int procdom_domain_stop(struct procdom_domain *d, bool stop);
+/* SIGKILL the process group and reap the leader. Idempotent. */
+void procdom_domain_kill(struct procdom_domain *d);
+/* The process exited: reap it (no kill of the leader needed); returns its
+ * wait status, or -ECHILD. Other group members are killed. */
+int procdom_domain_reap(struct procdom_domain *d);
+
+domid_t procdom_domain_id(const struct procdom_domain *d);
+pid_t procdom_domain_pid(const struct procdom_domain *d);		     /* 0: none */
+int procdom_domain_pidfd(const struct procdom_domain *d);		     /* -1: none */
+int procdom_domain_hc_fd(const struct procdom_domain *d, unsigned int vcpu); /* -1: none */
+unsigned int procdom_domain_vcpus(const struct procdom_domain *d);
+int procdom_domain_ram_fd(const struct procdom_domain *d);
+uint64_t procdom_domain_max_pages(const struct procdom_domain *d);
+/* Host address of guest RAM frame gfn (bounds-checked; NULL beyond). */
+void *procdom_domain_ram(struct procdom_domain *d, uint64_t gfn);
+/* The domain's shared_info page (evt memfd offset 0). */
+struct shared_info *procdom_domain_shared_info(struct procdom_domain *d);
+
+/*
+ * Serve one message on vCPU's hypercall socket: a hypercall into the core,
+ * or a pseudo-hypercall (procdom_proto.h). Returns 0, or -EPIPE when the
+ * process closed the socket (it died or exits: the host tears down), or
+ * another negative errno after a protocol error (the reply says -EINVAL;
+ * the host may keep serving).
+ */
+int procdom_domain_serve(struct procdom_domain *d, unsigned int vcpu);
+
+/* Counters for tests and LIST. */
+struct procdom_stats {
+	unsigned int nr_domains;
+	uint64_t kicks_woken, kicks_signalled, kicks_local;
+	uint64_t hypercalls;
+};
+void procdom_get_stats(struct procdom *pd, struct procdom_stats *ret);
+
+#endif

@@ -1,0 +1,329 @@
+/*
+ * Hypercall sockets and map changes.
+ *
+ * One SOCK_SEQPACKET pair per vCPU: the domain's process holds one end, we
+ * hold the other (non-blocking; the host polls it). A request is exactly one
+ * struct procdom_hc_req; anything else gets a -EINVAL reply and is logged
+ * once per domain. File descriptors a guest sends are closed unread.
+ *
+ * Map changes: the core calls physmap_set(domid, gfn, page) with a host
+ * pointer. We turn the pointer back into (memfd, offset) by asking which
+ * region holds it: the domain's own evt (shared_info), xen (grant frames) or
+ * ram, or another domain's ram (a mapped grant, sent with that domain's ram
+ * memfd). Changes are coalesced per gfn, since only the last one matters,
+ * and leave with the domain's next reply:
+ *
+ *   GNTTABOP_map_grant_ref by d2 of d1's frame 7 at d2's gfn 300
+ *     -> physmap_set(d2, 300, d1.ram + 7*4096)
+ *     -> pending {gfn 300, FD, offset 7*4096, src d1}
+ *     -> reply: procdom_hc_rep{nr_maps 1} + procdom_map{300, 28672, FD,
+ *        fd_index 0} + SCM_RIGHTS [d1's ram memfd]
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "procdom_internal.h"
+
+int procdom_hc_init(struct procdom_domain *d)
+{
+	unsigned int i;
+
+	d->hc_fds = malloc(d->max_vcpus * sizeof(*d->hc_fds));
+	if (!d->hc_fds)
+		return -ENOMEM;
+	for (i = 0; i < d->max_vcpus; i++)
+		d->hc_fds[i] = -1;
+	return 0;
+}
+
+void procdom_hc_fini(struct procdom_domain *d)
+{
+	unsigned int i;
+
+	for (i = 0; d->hc_fds && i < d->max_vcpus; i++)
+		if (d->hc_fds[i] >= 0)
+			close(d->hc_fds[i]);
+	free(d->hc_fds);
+	d->hc_fds = NULL;
+	free(d->maps);
+	d->maps = NULL;
+	d->nr_maps = d->maps_cap = 0;
+}
+
+int procdom_domain_hc_fd(const struct procdom_domain *d, unsigned int vcpu)
+{
+	return vcpu < d->max_vcpus ? d->hc_fds[vcpu] : -1;
+}
+
+/* ---- map changes ------------------------------------------------------ */
+
+static bool procdom_resolve(struct procdom_domain *owner, const uint8_t *p,
+			    struct procdom_pending_map *m)
+{
+	if (owner->evt.base && p >= owner->evt.base && p < owner->evt.base + owner->evt.size) {
+		m->kind = PROCDOM_MAP_EVT;
+		m->offset = (uint64_t)(p - owner->evt.base);
+		return true;
+	}
+	if (owner->xen.base && p >= owner->xen.base && p < owner->xen.base + owner->xen.size) {
+		m->kind = PROCDOM_MAP_XEN;
+		m->offset = (uint64_t)(p - owner->xen.base);
+		return true;
+	}
+	if (owner->ram.base && p >= owner->ram.base && p < owner->ram.base + owner->ram.size) {
+		m->kind = PROCDOM_MAP_FD;
+		m->offset = (uint64_t)(p - owner->ram.base);
+		m->src = owner->domid;
+		return true;
+	}
+	return false;
+}
+
+/* What the guest must show at gfn for host page `page` (NULL: its own). */
+static void procdom_map_describe(struct procdom_domain *d, uint64_t gfn, const void *page,
+				 struct procdom_pending_map *m)
+{
+	struct procdom_domain *o;
+
+	*m = (struct procdom_pending_map){ .gfn = gfn, .src = d->domid };
+	if (!page) {
+		m->kind = gfn < d->max_pages ? PROCDOM_MAP_OWN_RAM : PROCDOM_MAP_HOLE;
+		return;
+	}
+	if (procdom_resolve(d, page, m)) {
+		if (m->kind == PROCDOM_MAP_FD && m->offset == gfn * PROCDOM_PAGE_SIZE)
+			m->kind = PROCDOM_MAP_OWN_RAM;
+		return;
+	}
+	for (o = d->pd->domains; o; o = o->next) {
+		if (o != d && procdom_resolve(o, page, m)) {
+			/* Only another domain's RAM may be shown to us. */
+			if (m->kind == PROCDOM_MAP_FD)
+				return;
+			break;
+		}
+	}
+	procdom_log(d->pd, HV_LOG_ERR, "d%u: gfn %#llx: page of unknown origin, left a hole",
+		    d->domid, (unsigned long long)gfn);
+	*m = (struct procdom_pending_map){ .gfn = gfn, .kind = PROCDOM_MAP_HOLE };
+}
+
+void procdom_maps_record(struct procdom_domain *d, uint64_t gfn, const void *page)
+{
+	struct procdom_pending_map m, *n;
+	unsigned int i;
+
+	procdom_map_describe(d, gfn, page, &m);
+	for (i = 0; i < d->nr_maps; i++) {
+		if (d->maps[i].gfn == gfn) {
+			d->maps[i] = m;
+			return;
+		}
+	}
+	/* Coalesced by gfn, so the list never outgrows the frame space. */
+	if (d->nr_maps == d->maps_cap) {
+		unsigned int cap = d->maps_cap ? d->maps_cap * 2 : 16;
+
+		n = realloc(d->maps, cap * sizeof(*n));
+		if (!n) {
+			procdom_log(d->pd, HV_LOG_ERR, "d%u: out of memory for map changes",
+				    d->domid);
+			return;
+		}
+		d->maps = n;
+		d->maps_cap = cap;
+	}
+	d->maps[d->nr_maps++] = m;
+}
+
+/* ---- replies ---------------------------------------------------------- */
+
+struct procdom_reply {
+	struct procdom_hc_rep rep;
+	struct procdom_map maps[PROCDOM_MAX_MAPS];
+	int fds[PROCDOM_MAX_MAPS];
+	unsigned int nr_fds;
+};
+
+static int procdom_reply_fd(struct procdom_reply *r, int fd)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nr_fds; i++)
+		if (r->fds[i] == fd)
+			return (int)i;
+	r->fds[r->nr_fds] = fd;
+	return (int)r->nr_fds++;
+}
+
+/* Move up to PROCDOM_MAX_MAPS pending changes into the reply. */
+static void procdom_reply_take_maps(struct procdom_domain *d, struct procdom_reply *r)
+{
+	unsigned int n = d->nr_maps < PROCDOM_MAX_MAPS ? d->nr_maps : PROCDOM_MAX_MAPS, i;
+
+	for (i = 0; i < n; i++) {
+		const struct procdom_pending_map *p = &d->maps[i];
+		struct procdom_map *m = &r->maps[i];
+		struct procdom_domain *src;
+
+		*m = (struct procdom_map){
+			.gfn = p->gfn, .offset = p->offset, .kind = p->kind, .fd_index = -1
+		};
+		if (p->kind != PROCDOM_MAP_FD)
+			continue;
+		src = procdom_lookup(d->pd, p->src);
+		if (src)
+			m->fd_index = procdom_reply_fd(r, src->ram.fd);
+		else
+			*m = (struct procdom_map){ .gfn = p->gfn,
+						   .kind = PROCDOM_MAP_HOLE,
+						   .fd_index = -1 };
+	}
+	memmove(d->maps, d->maps + n, (d->nr_maps - n) * sizeof(*d->maps));
+	d->nr_maps -= n;
+	r->rep.nr_maps = n;
+	r->rep.flags = d->nr_maps ? PROCDOM_REP_MORE_MAPS : 0;
+}
+
+static int procdom_reply_send(struct procdom_domain *d, unsigned int vcpu, struct procdom_reply *r)
+{
+	struct iovec iov[2] = {
+		{ &r->rep, sizeof(r->rep) },
+		{ r->maps, r->rep.nr_maps * sizeof(r->maps[0]) },
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * PROCDOM_MAX_MAPS)];
+		struct cmsghdr align;
+	} u;
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	struct cmsghdr *c;
+
+	if (r->nr_fds) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * r->nr_fds);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * r->nr_fds);
+		memcpy(CMSG_DATA(c), r->fds, sizeof(int) * r->nr_fds);
+	}
+	if (sendmsg(d->hc_fds[vcpu], &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* The guest sent requests without reading replies, or died:
+		 * only it suffers. */
+		procdom_log(d->pd, HV_LOG_WARN, "d%u v%u: reply lost: %s", d->domid, vcpu,
+			    strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int procdom_reply(struct procdom_domain *d, unsigned int vcpu, uint32_t seq, long ret,
+			 const struct hv_action_req *act)
+{
+	struct procdom_reply r;
+
+	memset(&r.rep, 0, sizeof(r.rep));
+	r.nr_fds = 0;
+	r.rep.ret = ret;
+	r.rep.seq = seq;
+	if (act) {
+		r.rep.action = act->action;
+		r.rep.deadline_ns = act->deadline_ns;
+	}
+	procdom_reply_take_maps(d, &r);
+	return procdom_reply_send(d, vcpu, &r);
+}
+
+void procdom_domain_start(struct procdom_domain *d)
+{
+	if (d->started)
+		return;
+	d->started = true;
+	if (d->boot_waiting) {
+		d->boot_waiting = false;
+		procdom_reply(d, 0, d->boot_seq, 0, NULL);
+	}
+}
+
+/* ---- requests --------------------------------------------------------- */
+
+/* One message; fds that came with it are closed. Returns bytes, 0 on EOF. */
+static ssize_t procdom_recv(int fd, struct procdom_hc_req *req, bool *ret_bad)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 16)];
+		struct cmsghdr align;
+	} u;
+	char spill[sizeof(*req) + 1];
+	struct iovec iov = { spill, sizeof(spill) };
+	struct msghdr mh = { .msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
+			     .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	*ret_bad = n != sizeof(*req) || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
+	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+			int *fds = (int *)CMSG_DATA(c);
+			size_t i, nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (i = 0; i < nfd; i++)
+				close(fds[i]);
+			*ret_bad = true;
+		}
+	}
+	if (!*ret_bad)
+		memcpy(req, spill, sizeof(*req));
+	return n;
+}
+
+static int procdom_serve_boot(struct procdom_domain *d, unsigned int vcpu, uint32_t seq)
+{
+	if (vcpu != 0 || d->boot_waiting)
+		return procdom_reply(d, vcpu, seq, -EINVAL, NULL);
+	if (d->started)
+		return procdom_reply(d, vcpu, seq, 0, NULL);
+	d->boot_waiting = true;
+	d->boot_seq = seq;
+	return 0;
+}
+
+int procdom_domain_serve(struct procdom_domain *d, unsigned int vcpu)
+{
+	struct procdom *pd = d->pd;
+	struct procdom_hc_req req;
+	struct hv_action_req act = { HV_ACT_NONE, 0 };
+	bool bad = false;
+	ssize_t n;
+	long ret;
+
+	if (vcpu >= d->max_vcpus || d->hc_fds[vcpu] < 0)
+		return -EINVAL;
+	n = procdom_recv(d->hc_fds[vcpu], &req, &bad);
+	if (n == -EAGAIN)
+		return 0;
+	if (n <= 0)
+		return n == 0 ? -EPIPE : (int)n;
+	if (bad) {
+		procdom_log(pd, HV_LOG_WARN, "d%u v%u: malformed hypercall message (%zd bytes)",
+			    d->domid, vcpu, n);
+		procdom_reply(d, vcpu, 0, -EINVAL, NULL);
+		return -EPROTO;
+	}
+	if (req.op == PROCDOM_HC_BOOT)
+		return procdom_serve_boot(d, vcpu, req.seq);
+	if (req.op == PROCDOM_HC_MAPS)
+		return procdom_reply(d, vcpu, req.seq, 0, NULL);
+	pd->stats.hypercalls++;
+	ret = pd->hv ? hypercall(pd->hv, d->domid, vcpu, req.op, req.args, &act) : -ENOSYS;
+	return procdom_reply(d, vcpu, req.seq, ret, &act);
+}

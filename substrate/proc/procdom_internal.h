@@ -1,0 +1,99 @@
+/*
+ * Definitions shared by procdom's files (procdom.c: context, memory,
+ * substrate ops, timers; procdom_spawn.c: processes; procdom_hc.c:
+ * hypercall sockets and map changes). Nothing outside substrate/proc/
+ * includes this.
+ */
+#ifndef XENON_PROCDOM_INTERNAL_H
+#define XENON_PROCDOM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "procdom.h"
+
+#define PROCDOM_XEN_EXTRA 8 /* xen pages beyond the grant frames */
+
+/* One mapped memfd. */
+struct procdom_region {
+	int fd;
+	uint8_t *base;
+	size_t size;
+};
+
+/* A map change waiting for the domain's next reply. The source is named
+ * by domid, not fd, so a source domain destroyed meanwhile becomes a hole
+ * instead of a dangling fd. */
+struct procdom_pending_map {
+	uint64_t gfn;
+	uint64_t offset;
+	uint32_t kind; /* enum procdom_map_kind */
+	domid_t src;   /* PROCDOM_MAP_FD: whose ram memfd */
+};
+
+struct procdom_domain {
+	struct procdom *pd;
+	domid_t domid;
+	unsigned int max_vcpus;
+	uint64_t max_pages;
+	struct procdom_domain *next; /* pd->domains list */
+
+	struct procdom_region ram, evt, xen;
+	/* Free xen pages: a stack of page indices, bounded by xen_pages. */
+	unsigned int xen_pages, nr_xen_free;
+	uint32_t *xen_free;
+	/* The core's first page request for a domain is its shared_info
+	 * (domain.c: info_shared_init runs before any other allocation); it
+	 * gets evt page 0, which the runtime and peers map. */
+	bool shared_info_given;
+
+	/* Process. */
+	pid_t pid;	   /* 0: none */
+	int pidfd;	   /* -1: none */
+	bool reaped;	   /* the leader has been waited for */
+	int *hc_fds;	   /* our ends, [max_vcpus], -1 when closed */
+	bool started;	   /* first unpause happened */
+	bool boot_waiting; /* PROCDOM_HC_BOOT arrived, not yet answered */
+	uint32_t boot_seq;
+	bool stopped; /* SIGSTOPped by us */
+
+	/* Pending map changes, coalesced by gfn (at most one per gfn below
+	 * max_gfn, so bounded by the guest's frame space). */
+	struct procdom_pending_map *maps;
+	unsigned int nr_maps, maps_cap;
+
+	/* Timers: absolute deadline per vCPU, 0 = none. */
+	uint64_t *timer_deadline;
+};
+
+struct procdom {
+	struct procdom_hooks hooks;
+	struct hypervisor *hv;
+	struct procdom_domain **by_id; /* [DOMID_FIRST_RESERVED] */
+	struct procdom_domain *domains;
+	unsigned int nr_domains;
+	int timer_fd;
+	uint64_t timer_programmed; /* 0: disarmed */
+	struct procdom_stats stats;
+};
+
+void procdom_log(struct procdom *pd, enum hv_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static inline struct procdom_vcpu_page *procdom_vcpu_page(struct procdom_domain *d,
+							  unsigned int vcpu)
+{
+	return (struct procdom_vcpu_page *)(d->evt.base + (size_t)(1 + vcpu) * PROCDOM_PAGE_SIZE);
+}
+
+/* procdom_hc.c */
+void procdom_maps_record(struct procdom_domain *d, uint64_t gfn, const void *page);
+void procdom_hc_fini(struct procdom_domain *d);
+int procdom_hc_init(struct procdom_domain *d);
+
+/* procdom_spawn.c */
+void procdom_process_fini(struct procdom_domain *d);
+
+#endif

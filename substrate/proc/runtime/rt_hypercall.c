@@ -1,0 +1,393 @@
+/*
+ * The platform's hypercall: one struct procdom_hc_req on the vCPU's socket,
+ * one reply (struct procdom_hc_rep + map changes + fds), the map changes
+ * applied, then the action carried out here (procdom_proto.h section 3):
+ *
+ *   guest code ─ xg_* ─> rt_hypercall(vcpu, op, args)
+ *                          │ fast: EVTCHNOP_send with a send-table entry
+ *                          │       SCHEDOP_block (local wait, same effect)
+ *                          │ slow: send req ──> xenon-hvd ──> reply
+ *                          │       check reply, apply maps, close fds
+ *                          │       action: YIELD / BLOCK / POLL / SHUTDOWN
+ *                          └─ rt_deliver(): pending, unmasked upcall runs
+ *
+ * A reply that breaks the protocol (size, seq, counts, kinds, bounds)
+ * changes nothing and the call returns -EIO; the first such reply is
+ * logged. A closed socket means xenon-hvd is gone: the domain is dead and
+ * the process exits with status 1.
+ */
+#include "rt_internal.h"
+#include "hypervisor.h" /* enum hv_action: the reply's action */
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <xen/sched.h>
+#include <xen/vcpu.h>
+
+#define RT_POLL_MAX 128 /* SCHEDOP_poll ports, Xen's limit */
+#define RT_REPLY_MAX (sizeof(struct procdom_hc_rep) + PROCDOM_MAX_MAPS * sizeof(struct procdom_map))
+
+unsigned int rt_current_vcpu(void *ctx)
+{
+	struct procdom_vcpu *v = rt_self();
+
+	(void)ctx;
+	return v ? v->id : 0;
+}
+
+void *rt_bounce(void *ctx, unsigned int vcpu, size_t *ret_len)
+{
+	struct procdom_rt *rt = ctx;
+
+	if (vcpu >= rt->boot.nr_vcpus)
+		return NULL;
+	*ret_len = RT_BOUNCE_PAGES * RT_PAGE_SIZE;
+	return rt->base + (1 + 2ULL * RT_BOUNCE_PAGES * vcpu) * RT_PAGE_SIZE;
+}
+
+/* Async-signal-safe: may run from an upcall signal. */
+void rt_log_bad_reply(struct procdom_rt *rt, const char *what)
+{
+	char line[RT_ERR_LEN + 64];
+	int n;
+
+	rt_stat_inc(&rt->stats.bad_replies);
+	if (__atomic_exchange_n(&rt->bad_reply_logged, true, __ATOMIC_RELAXED))
+		return;
+	n = snprintf(line, sizeof(line), "xenon-rt: bad hypercall reply from xenon-hvd: %s\n",
+		     what);
+	if (n > 0)
+		(void)!write(STDERR_FILENO, line,
+			     (size_t)n < sizeof(line) ? (size_t)n : sizeof(line));
+}
+
+int rt_reply_check(const struct procdom_rt *rt, const void *buf, size_t len, uint32_t seq,
+		   unsigned int nr_fds, const struct procdom_hc_rep **ret_rep,
+		   const struct procdom_map **ret_maps, char *err, size_t errlen)
+{
+	const struct procdom_hc_rep *rep = buf;
+
+	if (len < sizeof(*rep)) {
+		snprintf(err, errlen, "%zu bytes, shorter than the header", len);
+		return -EPROTO;
+	}
+	if (rep->seq != seq) {
+		snprintf(err, errlen, "seq %u, expected %u", rep->seq, seq);
+		return -EPROTO;
+	}
+	if (rep->nr_maps > PROCDOM_MAX_MAPS ||
+	    len != sizeof(*rep) + rep->nr_maps * sizeof(struct procdom_map)) {
+		snprintf(err, errlen, "%zu bytes for %u map changes", len, rep->nr_maps);
+		return -EPROTO;
+	}
+	if (rep->action > HV_ACT_SHUTDOWN) {
+		snprintf(err, errlen, "unknown action %u", rep->action);
+		return -EPROTO;
+	}
+	*ret_rep = rep;
+	*ret_maps = (const struct procdom_map *)(rep + 1);
+	return rt_maps_validate(rt, *ret_maps, rep->nr_maps, nr_fds, err, errlen);
+}
+
+/* ---- socket I/O ---------------------------------------------------- */
+
+static int rt_send_req(struct procdom_vcpu *v, const struct procdom_hc_req *req)
+{
+	ssize_t n;
+
+	do {
+		n = send(v->hc_fd, req, sizeof(*req), MSG_NOSIGNAL);
+	} while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(*req) ? 0 : -EPIPE;
+}
+
+/* Receive one reply; fds land in fds[] (count in *ret_nr_fds). */
+static ssize_t rt_recv_rep(struct procdom_vcpu *v, void *buf, int *fds, unsigned int *ret_nr_fds,
+			   bool *ret_trunc)
+{
+	union {
+		char buf[CMSG_SPACE(PROCDOM_MAX_MAPS * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = RT_REPLY_MAX };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	*ret_nr_fds = 0;
+	do {
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		n = recvmsg(v->hc_fd, &msg, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -EPIPE;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		size_t k, nr;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		nr = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (k = 0; k < nr && *ret_nr_fds < PROCDOM_MAX_MAPS; k++)
+			memcpy(&fds[(*ret_nr_fds)++], CMSG_DATA(c) + k * sizeof(int), sizeof(int));
+	}
+	*ret_trunc = (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+	return n;
+}
+
+static void rt_close_fds(const int *fds, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* ---- actions ------------------------------------------------------- */
+
+static bool rt_cond_upcall(void *arg)
+{
+	struct vcpu_info *vi = arg;
+
+	return __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST);
+}
+
+struct rt_poll_cond {
+	struct shared_info *s;
+	unsigned int nr;
+	evtchn_port_t ports[RT_POLL_MAX];
+};
+
+static bool rt_cond_poll(void *arg)
+{
+	struct rt_poll_cond *pc = arg;
+	unsigned int i;
+
+	for (i = 0; i < pc->nr; i++) {
+		evtchn_port_t p = pc->ports[i];
+		xen_ulong_t w = __atomic_load_n(&pc->s->evtchn_pending[p / XG_EVTCHN_BITS],
+						__ATOMIC_SEQ_CST);
+
+		if (w & ((xen_ulong_t)1 << (p % XG_EVTCHN_BITS)))
+			return true;
+	}
+	return false;
+}
+
+static void rt_wait_vcpu(struct procdom_vcpu *v, rt_cond_fn cond, void *arg, uint64_t deadline)
+{
+	bool slept;
+
+	rt_wait(&v->page->base, cond, arg, deadline, RT_SPIN_NS, &slept);
+	if (slept)
+		rt_stat_inc(&v->rt->stats.sleeps);
+}
+
+/* SCHEDOP_poll: the ports come from the guest's sched_poll (the core has
+ * checked it; still bounded here). No usable ports: wait on the deadline. */
+static void rt_act_poll(struct procdom_vcpu *v, const uint64_t args[5], uint64_t deadline)
+{
+	struct procdom_rt *rt = v->rt;
+	struct rt_poll_cond pc = { .s = rt->guest->shared_info };
+	const struct sched_poll *sp = rt_gpa_range(rt, args[1], sizeof(*sp));
+	const evtchn_port_t *ports = NULL;
+	unsigned int i;
+
+	if (sp && sp->nr_ports <= RT_POLL_MAX)
+		ports = rt_gpa_range(rt, (uint64_t)(uintptr_t)sp->ports.p,
+				     sp->nr_ports * sizeof(evtchn_port_t));
+	for (i = 0; ports && i < sp->nr_ports; i++) {
+		if (ports[i] < XG_NR_EVTCHNS)
+			pc.ports[pc.nr++] = ports[i];
+	}
+	rt_wait_vcpu(v, rt_cond_poll, &pc, deadline);
+}
+
+/* The shutdown reason: from the guest's own request when it made one, else
+ * from the reply (deadline_ns = reason + 1, procdom_proto.h (e)), else 0. */
+static int rt_shutdown_reason(struct procdom_rt *rt, unsigned long op, const uint64_t args[5],
+			      const struct procdom_hc_rep *rep)
+{
+	if (op == __HYPERVISOR_sched_op && args[0] == SCHEDOP_shutdown) {
+		const struct sched_shutdown *s = rt_gpa_range(rt, args[1], sizeof(*s));
+
+		if (s && s->reason <= SHUTDOWN_MAX)
+			return (int)s->reason;
+	}
+	if (op == __HYPERVISOR_sched_op && args[0] == SCHEDOP_remote_shutdown) {
+		const struct sched_remote_shutdown *s = rt_gpa_range(rt, args[1], sizeof(*s));
+
+		if (s && s->reason <= SHUTDOWN_MAX)
+			return (int)s->reason;
+	}
+	if (rep->deadline_ns >= 1 && rep->deadline_ns <= SHUTDOWN_MAX + 1)
+		return (int)(rep->deadline_ns - 1);
+	return SHUTDOWN_poweroff;
+}
+
+static void rt_act(struct procdom_vcpu *v, unsigned long op, const uint64_t args[5],
+		   const struct procdom_hc_rep *rep)
+{
+	switch (rep->action) {
+	case HV_ACT_YIELD:
+		sched_yield();
+		break;
+	case HV_ACT_BLOCK:
+		rt_wait_vcpu(v, rt_cond_upcall, v->rt->guest->vcpu[v->id].vcpu_info,
+			     rep->deadline_ns);
+		break;
+	case HV_ACT_POLL:
+		rt_act_poll(v, args, rep->deadline_ns);
+		break;
+	case HV_ACT_SHUTDOWN:
+		rt_vcpu_detach(v);
+		rt_exit(rt_shutdown_reason(v->rt, op, args, rep));
+	default:
+		break;
+	}
+}
+
+/* ---- the slow path ------------------------------------------------- */
+
+#define RT_MORE_MAPS_MAX 4096 /* PROCDOM_HC_MAPS rounds after one reply */
+
+static __attribute__((noreturn)) void rt_hvd_gone(void)
+{
+	static const char msg[] = "xenon-rt: hypercall socket closed: xenon-hvd is gone\n";
+
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	rt_exit(1);
+}
+
+/* One request and its reply, map changes applied; *ret_rep = the header.
+ * 0, or -EIO for a reply that breaks the protocol (logged once). */
+static int rt_roundtrip(struct procdom_vcpu *v, uint32_t op, const uint64_t args[5],
+			struct procdom_hc_rep *ret_rep)
+{
+	struct procdom_hc_req req = { .op = op, .seq = ++v->seq };
+	uint64_t buf[RT_REPLY_MAX / sizeof(uint64_t) + 1];
+	const struct procdom_hc_rep *rep;
+	const struct procdom_map *maps;
+	int fds[PROCDOM_MAX_MAPS];
+	unsigned int nr_fds = 0;
+	char err[RT_ERR_LEN] = "truncated datagram or control data";
+	bool trunc = false;
+	ssize_t n;
+	int rc;
+
+	if (args)
+		memcpy(req.args, args, sizeof(req.args));
+	rt_stat_inc(&v->rt->stats.hypercalls);
+	if (rt_send_req(v, &req) < 0 || (n = rt_recv_rep(v, buf, fds, &nr_fds, &trunc)) < 0)
+		rt_hvd_gone();
+	rc = trunc ? -EPROTO
+		   : rt_reply_check(v->rt, buf, (size_t)n, req.seq, nr_fds, &rep, &maps, err,
+				    sizeof(err));
+	if (rc == 0 && rt_maps_apply(v->rt, maps, rep->nr_maps, fds) < 0) {
+		snprintf(err, sizeof(err), "mmap of a map change failed");
+		rc = -EPROTO;
+	}
+	rt_close_fds(fds, nr_fds);
+	if (rc < 0) {
+		rt_log_bad_reply(v->rt, err);
+		return -EIO;
+	}
+	*ret_rep = *rep;
+	return 0;
+}
+
+/* PROCDOM_REP_MORE_MAPS: fetch the rest before the caller sees memory. */
+static int rt_more_maps(struct procdom_vcpu *v, uint32_t flags)
+{
+	struct procdom_hc_rep rep;
+	unsigned int i;
+
+	for (i = 0; (flags & PROCDOM_REP_MORE_MAPS) && i < RT_MORE_MAPS_MAX; i++) {
+		if (rt_roundtrip(v, PROCDOM_HC_MAPS, NULL, &rep) < 0)
+			return -EIO;
+		flags = rep.flags;
+	}
+	if (flags & PROCDOM_REP_MORE_MAPS) {
+		rt_log_bad_reply(v->rt, "map changes never end");
+		return -EIO;
+	}
+	return 0;
+}
+
+static long rt_hypercall_slow(struct procdom_vcpu *v, unsigned long op, const uint64_t args[5])
+{
+	struct procdom_hc_rep rep;
+
+	if (op > UINT32_MAX || (uint32_t)op == PROCDOM_HC_BOOT || (uint32_t)op == PROCDOM_HC_MAPS)
+		return -ENOSYS; /* the runtime's own pseudo-hypercalls */
+	if (rt_roundtrip(v, (uint32_t)op, args, &rep) < 0 || rt_more_maps(v, rep.flags) < 0)
+		return -EIO;
+	rt_act(v, op, args, &rep);
+	return (long)rep.ret;
+}
+
+int rt_hc_boot(struct procdom_vcpu *v)
+{
+	struct procdom_hc_rep rep;
+
+	if (rt_roundtrip(v, PROCDOM_HC_BOOT, NULL, &rep) < 0 || rt_more_maps(v, rep.flags) < 0)
+		return -EIO;
+	return rep.ret < 0 ? (int)rep.ret : 0;
+}
+
+/* ---- the fast paths ------------------------------------------------ */
+
+/* 1 with *ret set if carried out locally, 0 to take the socket. */
+static int rt_hypercall_fast(struct procdom_vcpu *v, unsigned long op, const uint64_t args[5],
+			     long *ret)
+{
+	struct procdom_rt *rt = v->rt;
+
+	if (!rt->fast || !rt->guest || !rt->guest->ready)
+		return 0;
+	if (op == __HYPERVISOR_event_channel_op && args[0] == EVTCHNOP_send) {
+		const struct evtchn_send *s = rt_gpa_range(rt, args[1], sizeof(*s));
+
+		if (!s || !rt_fast_send(rt, s->port))
+			return 0;
+		rt_stat_inc(&rt->stats.fast_sends);
+		*ret = 0;
+		return 1;
+	}
+	if (op == __HYPERVISOR_sched_op && args[0] == SCHEDOP_block) {
+		/* The core's hc_sched_block, done here: enable delivery, then
+		 * sleep only if nothing is pending. A wake comes from the
+		 * state word like any other (xenon-hvd's kick, a peer). */
+		struct vcpu_info *vi = rt->guest->vcpu[v->id].vcpu_info;
+
+		__atomic_store_n(&vi->evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
+		if (!rt_cond_upcall(vi))
+			rt_wait_vcpu(v, rt_cond_upcall, vi, 0);
+		rt_stat_inc(&rt->stats.local_blocks);
+		*ret = 0;
+		return 1;
+	}
+	return 0;
+}
+
+long rt_hypercall(void *ctx, unsigned int vcpu, unsigned long op, const uint64_t args[5])
+{
+	struct procdom_rt *rt = ctx;
+	struct procdom_vcpu *v = rt_self();
+	long ret;
+
+	/* Each vCPU thread speaks only on its own socket. */
+	if (!v || v->rt != rt || v->id != vcpu)
+		return -EINVAL;
+	v->in_runtime++;
+	if (!rt_hypercall_fast(v, op, args, &ret))
+		ret = rt_hypercall_slow(v, op, args);
+	v->in_runtime--;
+	rt_deliver(v);
+	return ret;
+}

@@ -1,0 +1,199 @@
+/*
+ * Runtime internals shared by its files and by tests/proc/. Nothing here is
+ * for guest programs (their header is procdom_rt.h).
+ *
+ * One struct procdom_rt per process (the runtime is the domain's "kernel
+ * platform"; a test builds its own instances, so no function below reaches
+ * a global except through the pointer it is given). The only process-wide
+ * state is the instance main() boots (rt_main.c) and the calling thread's
+ * vCPU (a thread-local, the per-CPU variable of a kernel).
+ *
+ * Address space of a domain process (base = the reserved window):
+ *
+ *   base                         base + max_pages*4096          base + max_gfn*4096
+ *   | ram memfd, MAP_SHARED      | overlay window: PROT_NONE holes, |
+ *   | gfn 0 .. max_pages-1       | shared_info (evt @0), grant      |
+ *   |                            | frames (xen @off), foreign pages |
+ *   +----------------------------+----------------------------------+
+ *   (RAM frames can be overlaid too: add_to_physmap, grant maps)
+ *
+ *   evt mapping (outside the window): shared_info | vCPU pages 0..31 | send table (ro)
+ *   peer slots 1..64 (outside): a peer's shared_info | vCPU pages
+ *
+ * Guest RAM use by the runtime: gfn 0 unused; gfns 1 .. 4*nr_vcpus are the
+ * vCPUs' bounce buffers (2 pages for calls, 2 for calls made by upcalls
+ * that interrupted guest code: see rt_upcall.c); procdom_alloc_pages()
+ * hands out the rest up to the builder's frames at the top.
+ */
+#ifndef XENON_PROCDOM_RT_INTERNAL_H
+#define XENON_PROCDOM_RT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xen_guest.h"
+#include "procdom_proto.h"
+#include "procdom_rt.h"
+
+#define RT_PAGE_SIZE 4096UL
+#define RT_MAX_VCPUS PROCDOM_EVT_MAX_VCPUS
+#define RT_MAX_GFN (1ULL << 24) /* 64 GiB of address space per domain, at most */
+#define RT_BOUNCE_PAGES 2	/* per vCPU, twice (calls, interrupt calls) */
+#define RT_SPIN_NS 20000ULL	/* POLLING before SLEEPING (floors.md) */
+#define RT_ERR_LEN 160
+
+/* ---- XENON_BOOT (rt_boot.c) ------------------------------------------ */
+
+struct procdom_boot {
+	unsigned int version;
+	domid_t domid;
+	unsigned int nr_vcpus;
+	int ram_fd, evt_fd, xen_fd;
+	int hc_fd[RT_MAX_VCPUS];
+	uint64_t max_pages, max_gfn, start_info_gfn;
+	uint64_t evt_pages, xen_pages; /* sizes of the evt and xen memfds */
+};
+
+/* Strict parse: every key exactly once, decimal numbers only, bounds and
+ * cross-field checks (see rt_boot.c). 0, or -EINVAL with a reason in err. */
+int procdom_boot_parse(const char *s, struct procdom_boot *ret, char *err, size_t errlen);
+
+/* ---- the instance ---------------------------------------------------- */
+
+struct procdom_rt;
+
+struct procdom_vcpu {
+	struct procdom_rt *rt;
+	unsigned int id;
+	int hc_fd;
+	uint32_t seq;
+	struct procdom_vcpu_page_ext *page; /* in the evt mapping */
+	/* > 0 while this thread is inside the runtime (socket, maps, wait):
+	 * the upcall signal then defers to the runtime's own delivery. */
+	volatile int in_runtime;
+	bool started;
+	void (*fn)(void *arg);
+	void *arg;
+	pthread_t thread;
+	uint8_t *irq_bounce; /* bounce buffer while an upcall interrupts guest code */
+};
+
+struct procdom_peer {
+	uint8_t *evt; /* shared_info + vCPU pages of the peer; NULL: slot empty */
+	size_t len;
+};
+
+struct procdom_rt {
+	struct procdom_boot boot;
+	uint8_t *base;	   /* the guest-physical window */
+	size_t window_len; /* max_gfn pages */
+	/* Bit per gfn: something accessible is mapped there (RAM, an overlay).
+	 * Written under map_lock, read lock-free (atomics). */
+	uint64_t *gfn_ok;
+	uint8_t *evt; /* this domain's evt memfd, [0, evt_len) */
+	size_t evt_len;
+	const struct procdom_send_entry *send_table; /* NULL: no fast path */
+	bool fast;				     /* fast send + local block allowed */
+	pthread_mutex_t map_lock;		     /* guards peers[] updates and alloc_next */
+	struct procdom_peer peers[PROCDOM_MAX_PEER_SLOTS + 1];
+	uint64_t alloc_next, alloc_end; /* procdom_alloc_pages() gfns */
+	struct xen_guest_platform platform;
+	struct xen_guest *guest;
+	struct procdom_vcpu vcpu[RT_MAX_VCPUS];
+	struct procdom_rt_stats stats; /* relaxed atomics */
+	bool bad_reply_logged;
+};
+
+/* ---- memory (rt_memory.c) -------------------------------------------- */
+
+/* Reserve the window, map RAM and evt. */
+int rt_memory_init(struct procdom_rt *rt, char *err, size_t errlen);
+void rt_memory_fini(struct procdom_rt *rt);
+/* After PROCDOM_HC_BOOT: check start_info's shared_info is shown; carve
+ * the bounce buffers and the allocator's range out of RAM. */
+int rt_memory_layout(struct procdom_rt *rt, char *err, size_t errlen);
+/* Check every map change of a reply against the domain's bounds and the
+ * fds that came with it, before anything is applied. 0 or -EPROTO. */
+int rt_maps_validate(const struct procdom_rt *rt, const struct procdom_map *maps,
+		     unsigned int nr_maps, unsigned int nr_fds, char *err, size_t errlen);
+/* Apply validated map changes (mmap MAP_FIXED in the window). 0 or -EIO. */
+int rt_maps_apply(struct procdom_rt *rt, const struct procdom_map *maps, unsigned int nr_maps,
+		  const int *fds);
+uint64_t rt_virt_to_gpa(void *ctx, const void *p);
+void *rt_gpa_to_virt(void *ctx, uint64_t gpa);
+/* gpa_to_virt for len bytes inside one mapped region, or NULL. */
+void *rt_gpa_range(struct procdom_rt *rt, uint64_t gpa, size_t len);
+
+/* ---- hypercalls (rt_hypercall.c) ------------------------------------- */
+
+long rt_hypercall(void *ctx, unsigned int vcpu, unsigned long op, const uint64_t args[5]);
+/* PROCDOM_HC_BOOT on vCPU 0 (waits for the first unpause), maps applied. */
+int rt_hc_boot(struct procdom_vcpu *v);
+unsigned int rt_current_vcpu(void *ctx);
+void *rt_bounce(void *ctx, unsigned int vcpu, size_t *ret_len);
+/* Parse one reply datagram (header + maps) already received. */
+int rt_reply_check(const struct procdom_rt *rt, const void *buf, size_t len, uint32_t seq,
+		   unsigned int nr_fds, const struct procdom_hc_rep **ret_rep,
+		   const struct procdom_map **ret_maps, char *err, size_t errlen);
+void rt_log_bad_reply(struct procdom_rt *rt, const char *what);
+
+/* ---- wait / wake (rt_wait.c): the floors.md protocol ------------------ */
+
+typedef bool (*rt_cond_fn)(void *arg);
+
+/* As the sleeper: POLLING for up to spin_ns checking cond, then SLEEPING,
+ * full fence, re-check, FUTEX_WAIT (shared) until woken or deadline_ns
+ * (CLOCK_MONOTONIC, 0 = none); the sleeper alone returns `state` to
+ * RUNNING. 0 when cond held, -ETIMEDOUT at the deadline. *ret_slept (may
+ * be NULL) says whether it went to sleep. */
+int rt_wait(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t deadline_ns,
+	    uint64_t spin_ns, bool *ret_slept);
+
+enum rt_notify_result { RT_NOTIFY_NONE, RT_NOTIFY_WOKE, RT_NOTIFY_SIGNAL };
+/* As the waker, after storing the data: full fence, read state; SLEEPING
+ * -> FUTEX_WAKE (shared), wakes++; RUNNING and want_signal and a tid ->
+ * tgkill(pid, tid, upcall signal), signals++; else nothing. */
+enum rt_notify_result rt_notify(struct procdom_vcpu_page *pg, bool want_signal);
+
+uint64_t rt_now_ns(void);
+
+/* ---- upcalls (rt_upcall.c) -------------------------------------------- */
+
+int rt_upcall_signal(void);
+int rt_upcall_install(void);
+/* Run the guest's upcall on the calling vCPU while pending and unmasked. */
+void rt_deliver(struct procdom_vcpu *v);
+struct procdom_vcpu *rt_self(void);
+void rt_set_self(struct procdom_vcpu *v);
+
+/* ---- the fast path (rt_fast.c) --------------------------------------- */
+
+/* EVTCHNOP_send of port in shared memory: 1 done, 0 take the hypercall. */
+int rt_fast_send(struct procdom_rt *rt, evtchn_port_t port);
+/* The 2-level send into a peer's pages (the core's evtchn_2l_set_pending
+ * + notify). Returns true if the port went 0 -> 1 pending; *ret_edge says
+ * whether upcall_pending went 0 -> 1. Exposed for tests. */
+bool rt_2l_send(struct shared_info *s, struct vcpu_info *vi, evtchn_port_t port, bool *ret_edge);
+
+/* ---- vCPUs (rt_vcpu.c) ----------------------------------------------- */
+
+/* Mark the calling thread as running vCPU v (tid, pid, state RUNNING). */
+void rt_vcpu_attach(struct procdom_vcpu *v);
+/* The calling vCPU stops: state STOPPED. */
+void rt_vcpu_detach(struct procdom_vcpu *v);
+/* Exit the process with a shutdown reason (flushes stdio unless in a
+ * signal handler). */
+__attribute__((noreturn)) void rt_exit(int status);
+
+/* The instance main() booted (NULL in tests that build their own). */
+struct procdom_rt *rt_instance(void);
+void rt_set_instance(struct procdom_rt *rt);
+
+static inline void rt_stat_inc(uint64_t *c)
+{
+	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
+}
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * main() of every guest program: boot the process domain, then run the
+ * guest's start_kernel() on vCPU 0.
+ *
+ * Boot is an ordered table of steps; a failing step unwinds the ones before
+ * it, in reverse (style rule 8), and the process exits 2 with the reason:
+ *
+ *   env        XENON_BOOT parsed strictly (rt_boot.c)
+ *   fds        every named fd open; close-on-exec
+ *   memory     window, RAM, evt (rt_memory.c)
+ *   vcpus      vCPU pages: vCPU 0 = this thread, the others STOPPED
+ *   signal     the upcall signal's handler
+ *   hvboot     PROCDOM_HC_BOOT: waits for the first unpause; its reply
+ *              shows shared_info; then bounce buffers and free RAM
+ *   guest      xen_guest_init() on start_info through the socket platform
+ *
+ * XENON_RT_SLOW=1 in the environment turns the fast paths off (every send
+ * and block goes to xenon-hvd): for comparisons and debugging.
+ */
+#include "rt_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xen/sched.h>
+
+struct rt_boot_step {
+	const char *name;
+	int (*init)(struct procdom_rt *rt, char *err, size_t errlen);
+	void (*fini)(struct procdom_rt *rt);
+};
+
+static int step_env(struct procdom_rt *rt, char *err, size_t errlen)
+{
+	const char *slow = getenv("XENON_RT_SLOW");
+
+	rt->fast = !(slow && strcmp(slow, "1") == 0);
+	return procdom_boot_parse(getenv(PROCDOM_BOOT_ENV), &rt->boot, err, errlen);
+}
+
+static int step_fd(int fd, char *err, size_t errlen)
+{
+	int flags = fcntl(fd, F_GETFD);
+
+	if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) {
+		snprintf(err, errlen, "fd %d is not open", fd);
+		return -EBADF;
+	}
+	return 0;
+}
+
+static int step_fds(struct procdom_rt *rt, char *err, size_t errlen)
+{
+	const struct procdom_boot *b = &rt->boot;
+	int rc = step_fd(b->ram_fd, err, errlen);
+	unsigned int i;
+
+	if (rc == 0)
+		rc = step_fd(b->evt_fd, err, errlen);
+	if (rc == 0)
+		rc = step_fd(b->xen_fd, err, errlen);
+	for (i = 0; rc == 0 && i < b->nr_vcpus; i++)
+		rc = step_fd(b->hc_fd[i], err, errlen);
+	return rc;
+}
+
+static int step_memory(struct procdom_rt *rt, char *err, size_t errlen)
+{
+	return rt_memory_init(rt, err, errlen);
+}
+
+static int step_vcpus(struct procdom_rt *rt, char *err, size_t errlen)
+{
+	unsigned int i;
+
+	(void)err;
+	(void)errlen;
+	for (i = 0; i < rt->boot.nr_vcpus; i++) {
+		struct procdom_vcpu *v = &rt->vcpu[i];
+
+		v->rt = rt;
+		v->id = i;
+		v->hc_fd = rt->boot.hc_fd[i];
+		v->page = (void *)(rt->evt + PROCDOM_EVT_VCPU_OFFSET(i));
+		if (i > 0)
+			__atomic_store_n(&v->page->base.state, PROCDOM_VCPU_STOPPED,
+					 __ATOMIC_SEQ_CST);
+	}
+	rt->vcpu[0].started = true;
+	rt_vcpu_attach(&rt->vcpu[0]);
+	return 0;
+}
+
+static void step_vcpus_fini(struct procdom_rt *rt)
+{
+	rt_vcpu_detach(&rt->vcpu[0]);
+	rt_set_self(NULL);
+}
+
+static int step_signal(struct procdom_rt *rt, char *err, size_t errlen)
+{
+	int rc = rt_upcall_install();
+
+	(void)rt;
+	if (rc < 0)
+		snprintf(err, errlen, "upcall signal: %s", strerror(-rc));
+	return rc;
+}
+
+static int step_hvboot(struct procdom_rt *rt, char *err, size_t errlen)
+{
+	int rc = rt_hc_boot(&rt->vcpu[0]);
+
+	if (rc < 0) {
+		snprintf(err, errlen, "PROCDOM_HC_BOOT: %s", strerror(-rc));
+		return rc;
+	}
+	return rt_memory_layout(rt, err, errlen);
+}
+
+static int step_guest(struct procdom_rt *rt, char *err, size_t errlen)
+{
+	start_info_t *si = (void *)(rt->base + rt->boot.start_info_gfn * RT_PAGE_SIZE);
+	int rc;
+
+	rt->platform = (struct xen_guest_platform){
+		.hypercall = rt_hypercall,
+		.virt_to_gpa = rt_virt_to_gpa,
+		.gpa_to_virt = rt_gpa_to_virt,
+		.current_vcpu = rt_current_vcpu,
+		.bounce = rt_bounce,
+		.ctx = rt,
+	};
+	rt->guest = calloc(1, sizeof(*rt->guest));
+	if (!rt->guest)
+		return -ENOMEM;
+	xen_guest_enter(rt->guest, 0);
+	rc = xen_guest_init(rt->guest, si, &rt->platform);
+	if (rc < 0) {
+		snprintf(err, errlen, "xen_guest_init: %s", strerror(-rc));
+		free(rt->guest);
+		rt->guest = NULL;
+	}
+	return rc;
+}
+
+static const struct rt_boot_step rt_boot_steps[] = {
+	{ "env", step_env, NULL },
+	{ "fds", step_fds, NULL },
+	{ "memory", step_memory, rt_memory_fini },
+	{ "vcpus", step_vcpus, step_vcpus_fini },
+	{ "signal", step_signal, NULL },
+	{ "hvboot", step_hvboot, NULL },
+	{ "guest", step_guest, NULL },
+};
+
+#define RT_NR_BOOT_STEPS (sizeof(rt_boot_steps) / sizeof(rt_boot_steps[0]))
+
+static int rt_boot(struct procdom_rt *rt)
+{
+	char err[RT_ERR_LEN] = "";
+	unsigned int i;
+	int rc = 0;
+
+	for (i = 0; i < RT_NR_BOOT_STEPS; i++) {
+		rc = rt_boot_steps[i].init(rt, err, sizeof(err));
+		if (rc < 0)
+			break;
+	}
+	if (rc == 0)
+		return 0;
+	fprintf(stderr, "xenon-rt: boot failed at '%s': %s\n", rt_boot_steps[i].name,
+		err[0] ? err : strerror(-rc));
+	while (i-- > 0) {
+		if (rt_boot_steps[i].fini)
+			rt_boot_steps[i].fini(rt);
+	}
+	return rc;
+}
+
+static int rt_argc;
+static char **rt_argv;
+
+char **procdom_args(int *ret_argc)
+{
+	*ret_argc = rt_argc;
+	return rt_argv;
+}
+
+int main(int argc, char **argv)
+{
+	static struct procdom_rt rt;
+	sigset_t set;
+
+	rt_argc = argc;
+	rt_argv = argv;
+	/* Blocked until a thread becomes a vCPU (rt_vcpu_attach unblocks it);
+	 * notifiers aim it at a vCPU's tid only, never at the process. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN + PROCDOM_UPCALL_SIGNAL_OFFSET);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	pthread_mutex_init(&rt.map_lock, NULL);
+	if (rt_boot(&rt) < 0)
+		return 2;
+	rt_set_instance(&rt);
+	start_kernel(rt.guest->start_info);
+	/* Returning from the kernel powers the domain off. */
+	xg_shutdown(rt.guest, SHUTDOWN_poweroff);
+	rt_exit(SHUTDOWN_poweroff);
+}

@@ -1,0 +1,185 @@
+#!/bin/bash
+# The xenon toolstack against the real daemons, in a private run dir: up
+# (readiness through the CLI's own --ready-fd pipe), create from the seed-002
+# configs, list --json, the store entries (Debian's xenstore-read), evtchn
+# showing the seed-002 wiring, pause/unpause, destroy, shutdown -w, reboot,
+# kill -9 of a domain's process (it leaves list, its store nodes go, dom0's
+# port reverts to unbound), graph, down (no process left), and `xenon demo'
+# end to end. Bounded waits only; processes are checked by pid; logs are
+# printed on failure.
+# Usage: xenon_toolstack.sh PATH/TO/xenon PATH/TO/examples
+set -u
+XENON=$1
+EXAMPLES=$2
+D=$(mktemp -d "${TMPDIR:-/tmp}/xenon-ts.XXXXXX")
+export XENON_RUN_DIR="$D/run"
+export XENSTORED_PATH="$D/run/xenstore/socket"
+N=0
+FAILED=0
+PIDS=() # every process we saw: none may survive
+
+ok() { N=$((N + 1)); echo "ok $N - $1"; }
+not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"; }
+check() {
+	local desc=$1
+	shift
+	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
+}
+
+# until_ok TRIES CMD...: CMD until it succeeds, TRIES times 100 ms at most.
+until_ok() {
+	local n=$1
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+dump_logs() {
+	for f in "$D"/run/hvd.log "$D"/run/hvd.stderr "$D"/run/monitor.log "$D"/run/domain-*.log \
+		"$D"/run/xenstore/xenstored.log "$D"/*.out; do
+		[ -s "$f" ] || continue
+		echo "# ---- $f ----"
+		tail -50 "$f" | sed 's/^/# /'
+	done
+}
+
+finish() {
+	"$XENON" down >/dev/null 2>&1
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+	[ "$FAILED" -gt 0 ] && dump_logs
+	echo "1..$N"
+	rm -rf "$D"
+	[ "$FAILED" -eq 0 ]
+}
+trap 'finish; exit $?' EXIT
+
+json_get() { # json_get PYTHON-EXPR: evaluated with d = xenon list --json
+	"$XENON" list --json | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
+}
+pid_of() { json_get "[x['pid'] for x in d if x['name']=='$1'][0]" 2>/dev/null; }
+in_list() { "$XENON" list --json | python3 -c "import json,sys; sys.exit(0 if any(x['name']=='$1' for x in json.load(sys.stdin)) else 1)"; }
+not_in_list() { ! in_list "$1"; }
+store_gone() { ! xenstore-read "/local/domain/$1/name" >/dev/null 2>&1; }
+port_state() { "$XENON" evtchn "$1" | awk -v p="$2" '$2 == p { print $3, $5 }'; }
+port_is() { [ "$(port_state "$1" "$2")" = "$3" ]; }
+
+# ---- up ----
+RESERVE=121:1,122:2,123:3,124:4,125:5,126:6
+check "xenon up returns once ready" "$XENON" up --dom0-reserve "$RESERVE"
+HVD=$(cat "$D/run/hvd.pid" 2>/dev/null)
+PIDS+=("$HVD")
+check "hvd.sock and the store socket exist" test -S "$D/run/hvd.sock" -a -S "$XENSTORED_PATH"
+out=$("$XENON" up 2>&1)
+check "a second up is refused (exit 1)" test $? = 1 -a -n "$(grep -F 'already running' <<<"$out")"
+check "dom0 reserved 121 for dom1 (unbound)" port_is 0 121 "unbound accepts"
+
+# ---- create ----
+for n in 1 2 3 4; do
+	out=$("$XENON" create "$EXAMPLES/seed002/domU$n.cfg" 2>&1)
+	check "create domU$n.cfg" test "$out" = "created domain $n (dom$n)"
+done
+out=$("$XENON" create "$EXAMPLES/seed002/domU1.cfg" domid=9 2>&1)
+check "a duplicate name is refused" test $? = 1 -a -n "$(grep -F "a domain named \`dom1' exists already" <<<"$out")"
+
+check "list --json: dom0 and dom1..4 running, with processes" python3 - "$("$XENON" list --json)" <<'PY'
+import json, sys
+d = {x["name"]: x for x in json.loads(sys.argv[1])}
+assert set(d) == {"Domain-0", "dom1", "dom2", "dom3", "dom4"}, d
+assert d["Domain-0"]["privileged"] and d["Domain-0"]["domid"] == 0
+for n in range(1, 5):
+    x = d["dom%d" % n]
+    assert x["domid"] == n and x["state"] == "running" and x["pid"] > 0, x
+    assert x["memory_kib"] == 4096 and x["vcpus"] == 1, x
+PY
+for n in 1 2 3 4; do PIDS+=("$(pid_of dom$n)"); done
+
+# ---- the store entries, read with Debian's client ----
+check "store: name and domid" test "$(xenstore-read /local/domain/1/name /local/domain/1/domid)" = "dom1
+1"
+check "store: memory/target in KiB" test "$(xenstore-read /local/domain/1/memory/target)" = 4096
+check "store: console type" test "$(xenstore-read /local/domain/1/console/type)" = xenconsoled
+sp=$(xenstore-read /local/domain/1/store/port)
+check "store: store/port is the domain's xenstore channel" \
+	test "$("$XENON" evtchn 1 | awk -v p="$sp" '$2 == p { print $6 }')" = xenstore
+check "store: home is dom0's, readable by the domain" \
+	test "$(xenstore-ls -p /local/domain/1 | grep '^name ' | grep -o '(.*)')" = "(n0,r1)"
+check "store: data/ is the domain's" test "$(xenstore-ls -p /local/domain/1 | grep '^data ' | grep -o '(.*)')" = "(n1)"
+
+# ---- event channels: the seed-002 wiring ----
+for n in 1 2 3 4; do
+	check "evtchn 0: port $((120 + n)) interdomain with dom$n:127" \
+		port_is 0 $((120 + n)) "interdomain dom$n:127"
+done
+check "evtchn 0: 125, 126 still reserved" port_is 0 126 "unbound accepts"
+check "evtchn dom3 --json: 127 bound to dom0:123" python3 - "$("$XENON" evtchn --json dom3)" <<'PY'
+import json, sys
+p = {x["port"]: x for x in json.loads(sys.argv[1])}
+assert p[127]["state"] == "interdomain" and p[127]["remote_domid"] == 0, p
+assert p[127]["remote_port"] == 123, p
+PY
+check "graph: DOT with the dom0<->dom2 channel" \
+	grep -qF 'd0 -> d2 [dir=both, label="122 <-> 127"];' <<<"$("$XENON" graph)"
+
+# ---- pause, unpause ----
+"$XENON" pause dom4
+check "pause: state paused" test "$(json_get "[x['state'] for x in d if x['domid']==4][0]")" = paused
+"$XENON" unpause 4
+check "unpause: state running" test "$(json_get "[x['state'] for x in d if x['domid']==4][0]")" = running
+
+# ---- destroy ----
+p2=$(pid_of dom2)
+check "destroy dom2" "$XENON" destroy dom2
+check "dom2 left list" not_in_list dom2
+check "dom2's process is gone" until_ok 50 eval "! kill -0 $p2 2>/dev/null"
+check "dom2's store home is gone" store_gone 2
+check "dom0:122 reverts to unbound, accepting dom2" port_is 0 122 "unbound accepts"
+check "re-creating dom2 binds again" "$XENON" create "$EXAMPLES/seed002/domU2.cfg"
+PIDS+=("$(pid_of dom2)")
+check "dom0:122 interdomain again" port_is 0 122 "interdomain dom2:127"
+
+# ---- shutdown -w, reboot ----
+check "shutdown -w dom3" "$XENON" shutdown -w dom3
+check "dom3 gone from list and store" eval "not_in_list dom3 && store_gone 3"
+p4=$(pid_of dom4)
+out=$("$XENON" reboot dom4 2>&1)
+check "reboot dom4" test "$out" = "rebooted domain 4 (dom4)"
+PIDS+=("$(pid_of dom4)")
+check "dom4 runs again, a new process" test -n "$(pid_of dom4)" -a "$(pid_of dom4)" != "$p4"
+
+# ---- a domain's process killed with -9 while it waits on dom0 ----
+p1=$(pid_of dom1)
+kill -9 "$p1"
+check "kill -9: dom1 leaves list" until_ok 50 not_in_list dom1
+check "kill -9: its store nodes go (the monitor)" until_ok 50 store_gone 1
+check "kill -9: dom0:121 reverts to unbound" port_is 0 121 "unbound accepts"
+
+# ---- down ----
+check "xenon down" "$XENON" down
+alive=
+# A zombie is dead: it only waits for init (its parent, `xenon up', is gone) to reap it.
+for p in "${PIDS[@]}"; do
+	st=$(ps -o stat= -p "$p" 2>/dev/null)
+	[ -n "$st" ] && [ "${st#Z}" = "$st" ] && alive="$alive $p"
+done
+check "no process left (hvd and every domain, by pid)" test -z "$alive"
+for p in $alive; do echo "#   alive: $(ps -o pid=,stat=,cmd= -p "$p")"; done
+check "socket and pid file removed" test ! -e "$D/run/hvd.sock" -a ! -e "$D/run/hvd.pid"
+check "down again: nothing there, exit 3" eval "\"$XENON\" down 2>/dev/null; test \$? = 3"
+
+# ---- xenon demo, end to end ----
+TMPDIR=$D timeout 120 "$XENON" demo --domains 6 --events 100 >"$D/demo.out" 2>&1
+rc=$?
+check "demo --domains 6 --events 100 exits 0" test "$rc" = 0
+check "demo: every event accounted for" grep -q "^every event accounted for" "$D/demo.out"
+check "demo: six seed-002 channels and the dynamic one" \
+	test "$(grep -cE '^dom[1-6] +127 <-> dom0:12[1-6] +100 +100 +100 .* ok$' "$D/demo.out")" = 6 -a \
+	-n "$(grep 'seed 001: dynamic' "$D/demo.out" | grep ' ok ')"
+run=$(sed -n 's/^xenon demo: run dir \([^,]*\),.*/\1/p' "$D/demo.out")
+dpid=$(sed -n 's/.*xenon-hvd pid \([0-9]*\);.*/\1/p' "$D/demo.out")
+check "demo: its run dir is gone" test -n "$run" -a ! -e "$run"
+check "demo: its xenon-hvd is gone" test -n "$dpid" -a -z "$(ps -o pid= -p "$dpid")"
+check "demo: no guest process left" test -z "$(pgrep -f "$run" 2>/dev/null)"
+[ "$rc" = 0 ] || cat "$D/demo.out" | sed 's/^/# /'

@@ -1,0 +1,194 @@
+/* The wait/wake protocol (lost-wake-up stress) and the fast send path. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "wake_stress.h"
+
+Test(wait, stress_loses_no_wakeup, .timeout = 120)
+{
+	struct wake_stress ws = { .n = 100000, .timeout_ns = 500000000ULL };
+
+	cr_assert_eq(wake_stress_run(&ws), 0);
+	cr_log_info("%llu round trips in %.2f s: %llu sleeps, %llu wakes, %llu lost, %llu stalls",
+		    (unsigned long long)ws.n, ws.elapsed_ns / 1e9, (unsigned long long)ws.sleeps,
+		    (unsigned long long)ws.wakes, (unsigned long long)ws.lost,
+		    (unsigned long long)ws.stalls);
+	cr_expect_eq(ws.lost, 0, "%llu lost wake-ups", (unsigned long long)ws.lost);
+	cr_expect_gt(ws.sleeps, 0, "the stress never slept: it tested nothing");
+	cr_expect_gt(ws.wakes, 0);
+}
+
+static bool never(void *arg)
+{
+	(void)arg;
+	return false;
+}
+
+Test(wait, deadline_and_state)
+{
+	struct procdom_vcpu_page pg = { .state = PROCDOM_VCPU_RUNNING };
+	uint64_t t0 = rt_now_ns();
+	bool slept;
+
+	cr_assert_eq(rt_wait(&pg, never, NULL, t0 + 2000000, 100000, &slept), -ETIMEDOUT);
+	cr_expect_geq(rt_now_ns() - t0, 2000000);
+	cr_expect(slept);
+	cr_expect_eq(pg.state, PROCDOM_VCPU_RUNNING, "the sleeper restores RUNNING");
+	/* A waker seeing RUNNING does nothing (no signal asked). */
+	cr_expect_eq(rt_notify(&pg, false), RT_NOTIFY_NONE);
+	pg.state = PROCDOM_VCPU_POLLING;
+	cr_expect_eq(rt_notify(&pg, true), RT_NOTIFY_NONE);
+	pg.state = PROCDOM_VCPU_SLEEPING;
+	cr_expect_eq(rt_notify(&pg, false), RT_NOTIFY_WOKE);
+	cr_expect_eq(pg.wakes, 1);
+	cr_expect_eq(pg.state, PROCDOM_VCPU_WOKEN, "the waker moves SLEEPING to WOKEN");
+	/* A second waker finds WOKEN: the wake is already on its way. */
+	cr_expect_eq(rt_notify(&pg, true), RT_NOTIFY_NONE);
+	cr_expect_eq(pg.wakes, 1);
+}
+
+/* ---- the 2-level send, as the core does it ---------------------------- */
+
+Test(fast, send_2l_edges)
+{
+	static struct shared_info s;
+	struct vcpu_info *vi = &s.vcpu_info[1];
+	bool edge;
+
+	memset(&s, 0, sizeof(s));
+	cr_expect(rt_2l_send(&s, vi, 130, &edge));
+	cr_expect(edge);
+	cr_expect(s.evtchn_pending[2] & (1UL << 2));
+	cr_expect(vi->evtchn_pending_sel & (1UL << 2));
+	cr_expect_eq(vi->evtchn_upcall_pending, 1);
+	/* Already pending: no new edge. */
+	cr_expect_not(rt_2l_send(&s, vi, 130, &edge));
+	cr_expect_not(edge);
+	/* Same word, other port: pending edge, selector already set. */
+	cr_expect(rt_2l_send(&s, vi, 131, &edge));
+	cr_expect_not(edge);
+	/* Masked port: pending set, nothing else. */
+	memset(&s, 0, sizeof(s));
+	s.evtchn_mask[0] = 1UL << 5;
+	cr_expect(rt_2l_send(&s, vi, 5, &edge));
+	cr_expect_not(edge);
+	cr_expect_eq(vi->evtchn_pending_sel, 0);
+	cr_expect_eq(vi->evtchn_upcall_pending, 0);
+}
+
+/* ---- the send table and a peer slot, the daemon's part simulated ------ */
+
+struct fast_pair {
+	struct procdom_rt rt;		  /* the sender */
+	int peer_evt;			  /* the receiver's evt memfd */
+	uint8_t *peer;			  /* the receiver's view of it */
+	struct procdom_send_entry *table; /* the daemon's writable view */
+};
+
+static void fast_pair_init(struct fast_pair *fp)
+{
+	int own = memfd_create("evt-a", 0);
+	struct procdom_map m = { .kind = PROCDOM_MAP_PEER_EVT, .gfn = 3, .fd_index = 0 };
+
+	memset(&fp->rt, 0, sizeof(fp->rt));
+	pthread_mutex_init(&fp->rt.map_lock, NULL);
+	cr_assert(ftruncate(own, PROCDOM_EVT_SIZE) == 0);
+	fp->table = mmap(NULL, PROCDOM_SEND_TABLE_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, own,
+			 PROCDOM_EVT_SEND_OFFSET);
+	cr_assert_neq(fp->table, MAP_FAILED);
+	fp->rt.send_table = mmap(NULL, PROCDOM_SEND_TABLE_BYTES, PROT_READ, MAP_SHARED, own,
+				 PROCDOM_EVT_SEND_OFFSET);
+	close(own);
+	fp->peer_evt = memfd_create("evt-b", 0);
+	cr_assert(ftruncate(fp->peer_evt, PROCDOM_EVT_SIZE) == 0);
+	fp->peer = mmap(NULL, PROCDOM_EVT_SEND_OFFSET, PROT_READ | PROT_WRITE, MAP_SHARED,
+			fp->peer_evt, 0);
+	cr_assert_eq(rt_maps_apply(&fp->rt, &m, 1, &fp->peer_evt), 0);
+}
+
+static void entry_set(struct procdom_send_entry *e, unsigned int slot, unsigned int vcpu,
+		      unsigned int port)
+{
+	/* What xenon-hvd does: seq odd, fields, seq even, release fences. */
+	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	e->peer_slot = (uint16_t)slot;
+	e->peer_vcpu = (uint16_t)vcpu;
+	e->remote_port = port;
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELAXED);
+}
+
+Test(fast, send_through_table)
+{
+	struct fast_pair fp;
+	struct shared_info *s;
+
+	fast_pair_init(&fp);
+	s = (struct shared_info *)fp.peer;
+	cr_expect_eq(rt_fast_send(&fp.rt, 10), 0, "no entry: hypercall");
+	entry_set(&fp.table[10], 3, 1, 200);
+	cr_expect_eq(rt_fast_send(&fp.rt, 10), 1);
+	cr_expect(s->evtchn_pending[200 / 64] & (1UL << (200 % 64)));
+	cr_expect_eq(s->vcpu_info[1].evtchn_upcall_pending, 1);
+	/* An entry being rewritten (odd seq), an empty slot, a bad port. */
+	fp.table[11].seq = 1;
+	fp.table[11].peer_slot = 3;
+	cr_expect_eq(rt_fast_send(&fp.rt, 11), 0);
+	entry_set(&fp.table[12], 4, 0, 1);
+	cr_expect_eq(rt_fast_send(&fp.rt, 12), 0, "slot 4 is not mapped");
+	entry_set(&fp.table[13], 3, 0, 5000);
+	cr_expect_eq(rt_fast_send(&fp.rt, 13), 0);
+	cr_expect_eq(rt_fast_send(&fp.rt, PROCDOM_SEND_TABLE_PORTS), 0);
+	/* Dropping the slot: sends fall back, the peer stays untouched. */
+	struct procdom_map drop = { .kind = PROCDOM_MAP_PEER_DROP, .gfn = 3, .fd_index = -1 };
+	cr_assert_eq(rt_maps_apply(&fp.rt, &drop, 1, NULL), 0);
+	cr_expect_eq(rt_fast_send(&fp.rt, 10), 0);
+}
+
+struct sleeper {
+	struct procdom_vcpu_page *pg;
+	struct vcpu_info *vi;
+	int rc;
+};
+
+static bool upcall_pending(void *arg)
+{
+	struct vcpu_info *vi = arg;
+
+	return __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST);
+}
+
+static void *sleeper_thread(void *arg)
+{
+	struct sleeper *sl = arg;
+
+	sl->rc = rt_wait(sl->pg, upcall_pending, sl->vi, rt_now_ns() + 5000000000ULL, 0, NULL);
+	return NULL;
+}
+
+Test(fast, send_wakes_a_sleeping_peer)
+{
+	struct fast_pair fp;
+	struct shared_info *s;
+	struct procdom_vcpu_page *pg;
+	struct sleeper sl;
+	pthread_t th;
+
+	fast_pair_init(&fp);
+	s = (struct shared_info *)fp.peer;
+	pg = (void *)(fp.peer + PROCDOM_EVT_VCPU_OFFSET(0));
+	sl = (struct sleeper){ pg, &s->vcpu_info[0], 1 };
+	entry_set(&fp.table[7], 3, 0, 9);
+	cr_assert_eq(pthread_create(&th, NULL, sleeper_thread, &sl), 0);
+	while (__atomic_load_n(&pg->state, __ATOMIC_SEQ_CST) != PROCDOM_VCPU_SLEEPING)
+		usleep(100);
+	usleep(1000);
+	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	pthread_join(th, NULL);
+	cr_expect_eq(sl.rc, 0);
+	cr_expect_eq(pg->wakes, 1);
+}
