@@ -319,6 +319,7 @@ void gs_remove_pump(struct guestsim *gs, int (*fn)(void *arg), void *arg)
 static void gs_wait(struct gs_domain *d, unsigned int vcpu, const struct hv_action_req *act)
 {
 	struct guestsim *gs = d->gs;
+	bool pumped, fired;
 	uint64_t next;
 
 	d->kicked[vcpu] = false;
@@ -327,7 +328,10 @@ static void gs_wait(struct gs_domain *d, unsigned int vcpu, const struct hv_acti
 			return;
 		if (act->deadline_ns && gs->now_ns >= act->deadline_ns)
 			return;
-		if (gs_run_pumps(gs) | gs_fire_due_timers(gs)) {
+		/* Both, every time: pumps and timers are independent sources. */
+		pumped = gs_run_pumps(gs);
+		fired = gs_fire_due_timers(gs);
+		if (pumped || fired) {
 			gs_deliver(gs);
 			continue;
 		}
