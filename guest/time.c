@@ -7,7 +7,10 @@
  * VCPU_SSHOTTMR_future, so a deadline already past fires at once, as
  * Linux's clockevent expects).
  *
- * System time comes from vcpu_info.time, read with the version protocol
+ * System time comes from the platform's now_ns() when it has one: a
+ * process domain reads the very clock xenon-hvd's core uses
+ * (CLOCK_MONOTONIC through the substrate), exactly, at the cost of a vDSO
+ * call. Otherwise from vcpu_info.time, read with the version protocol
  * (odd version = update in progress; a changed version = retry). The
  * xenon core publishes system_time when it refreshes the wallclock
  * (hv_update_wallclock) and leaves the TSC scale at zero, so the published
@@ -81,11 +84,14 @@ int xg_stop_timer(struct xen_guest *g)
  * field updates in the core's info_update_vcpu_time(). */
 uint64_t xg_system_time_ns(struct xen_guest *g)
 {
-	struct vcpu_info *vi = xg_vcpu_info(g, xg_current_vcpu(g));
+	struct vcpu_info *vi;
 	struct vcpu_time_info *t;
 	uint32_t version;
 	uint64_t now;
 
+	if (g->platform.now_ns)
+		return g->platform.now_ns(g->platform.ctx);
+	vi = xg_vcpu_info(g, xg_current_vcpu(g));
 	if (!vi)
 		return 0;
 	t = &vi->time;

@@ -70,6 +70,12 @@ struct xen_guest_platform {
 	 * least one page), for hypercall arguments that are not guest memory.
 	 * NULL: every argument must be guest memory (a kernel). */
 	void *(*bounce)(void *ctx, unsigned int vcpu, size_t *ret_len);
+	/* Optional: Xen system time now, in ns, on the hypervisor's own clock
+	 * (the one its timer deadlines use). A platform that can read that
+	 * clock directly -- a process domain: CLOCK_MONOTONIC, as xenon-hvd --
+	 * sets it, and xg_system_time_ns() prefers it to vcpu_time_info.
+	 * NULL: vcpu_time_info as published by the hypervisor. */
+	uint64_t (*now_ns)(void *ctx);
 	void *ctx;
 };
 

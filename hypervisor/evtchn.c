@@ -764,3 +764,24 @@ int evtchn_get_status(struct domain *d, evtchn_port_t port, struct evtchn_status
 	}
 	return 0;
 }
+
+int hv_evtchn_port_info(struct hypervisor *hv, domid_t domid, evtchn_port_t port,
+			struct evtchn_status *ret, bool *ret_peer_settable)
+{
+	struct domain *d = domain_lookup(hv, domid);
+	struct vcpu *v;
+	int err;
+
+	if (!d)
+		return -ESRCH;
+	ret->dom = domid;
+	ret->port = port;
+	err = evtchn_get_status(d, port, ret);
+	if (err)
+		return err;
+	v = domain_vcpu(d, ret->vcpu);
+	*ret_peer_settable = d->evtchn.ops == &evtchn_port_ops_2l && d->shared_info && v &&
+			     ret->vcpu < XEN_LEGACY_MAX_VCPUS && !v->vcpu_info_registered &&
+			     v->vcpu_info == &d->shared_info->vcpu_info[ret->vcpu];
+	return 0;
+}

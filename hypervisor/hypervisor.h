@@ -214,6 +214,18 @@ struct hv_action_req {
 long hypercall(struct hypervisor *hv, domid_t domid, unsigned int vcpu, unsigned long op,
 	       const uint64_t args[5], struct hv_action_req *ret_action);
 
+/*
+ * For substrates that deliver events outside the core (the process
+ * substrate's fast send path, procdom_proto.h (c)): port `port` of domain
+ * `domid` as EVTCHNOP_status reads it, without the privilege check, and in
+ * *ret_peer_settable whether a peer may set the port's event bits itself:
+ * the domain uses the 2-level ABI and the port's notify vCPU still has its
+ * legacy vcpu_info in shared_info (no VCPUOP_register_vcpu_info). -ESRCH:
+ * no such domain; -EINVAL: beyond its ports.
+ */
+int hv_evtchn_port_info(struct hypervisor *hv, domid_t domid, evtchn_port_t port,
+			struct evtchn_status *ret, bool *ret_peer_settable);
+
 /* A vCPU timer armed through substrate_ops.timer_arm expired. */
 void hv_timer_fire(struct hypervisor *hv, domid_t domid, unsigned int vcpu);
 

@@ -72,15 +72,25 @@ static void hvd_conn_free(struct hvd_conn *c)
 	free(c);
 }
 
-void hvd_ctl_fini(struct hvd *h)
+/* Every connection closed at once: a client blocked on a reply (xenstored
+ * unbinding its ports on its way out) sees the hang-up instead of waiting
+ * for a loop that no longer runs. Ports they opened close with them. */
+void hvd_ctl_close_conns(struct hvd *h)
 {
 	while (h->conns) {
 		struct hvd_conn *c = h->conns;
 
 		h->conns = c->next;
+		if (!c->dead)
+			hvd_dom0_conn_gone(c);
 		hvd_conn_free(c);
 	}
 	h->nr_conns = 0;
+}
+
+void hvd_ctl_fini(struct hvd *h)
+{
+	hvd_ctl_close_conns(h);
 	hvd_unwatch_fd(h, h->ctl_fd);
 	close(h->ctl_fd);
 	unlink(h->sock_path);

@@ -117,6 +117,11 @@ long hvd_dom0_hypercall(struct hvd *h, unsigned int op, uint64_t args[5], unsign
 	ret = hypercall(h->hv, 0, 0, op, args, NULL);
 	if (len)
 		memcpy(buf, scratch, len);
+	/* dom0 may close or reset a domU's channels: the fast path's send
+	 * tables follow the core before the client hears back. */
+	if (op == __HYPERVISOR_event_channel_op && args[0] != EVTCHNOP_send &&
+	    args[0] != EVTCHNOP_status && args[0] != EVTCHNOP_unmask)
+		procdom_evtchn_changed(h->pd, 0);
 	return ret;
 }
 

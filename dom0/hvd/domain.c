@@ -222,6 +222,9 @@ int hvd_domain_create(struct hvd *h, const struct procdom_ctl_create *req, char 
 		free(hd);
 		return err;
 	}
+	/* Pre-bound channels: the send tables of the new domain and its peers
+	 * (its own arrives with the PROCDOM_HC_BOOT reply). */
+	procdom_evtchn_changed(h->pd, domid);
 	*ret_domid = domid;
 	*ret = (struct procdom_ctl_created){
 		.start_info_gfn = layout.start_info_gfn,
@@ -351,13 +354,18 @@ void hvd_domains_reap(struct hvd *h)
 	}
 }
 
-void hvd_domains_destroy_all(struct hvd *h)
+void hvd_domains_destroy_domus(struct hvd *h)
 {
 	unsigned int id;
 
 	for (id = 1; id < DOMID_FIRST_RESERVED; id++)
 		if (h->doms[id])
 			hvd_domain_teardown(h->doms[id]);
+}
+
+void hvd_domains_destroy_all(struct hvd *h)
+{
+	hvd_domains_destroy_domus(h);
 	if (h->doms[0]) {
 		domain_destroy(h->hv, 0);
 		procdom_domain_release(h->doms[0]->pdom);

@@ -137,11 +137,15 @@ void hvd_domain_hc_ready(struct hvd_domain *hd, unsigned int vcpu);
 void hvd_domain_died(struct hvd_domain *hd);
 /* Tear down domains marked dead or shut down. */
 void hvd_domains_reap(struct hvd *h);
+/* Every domU torn down now (shutdown); dom0 stays. */
+void hvd_domains_destroy_domus(struct hvd *h);
 void hvd_domains_destroy_all(struct hvd *h);
 
 /* ctl.c */
 int hvd_ctl_init(struct hvd *h);
 void hvd_ctl_fini(struct hvd *h);
+/* Close every client connection now (shutdown: nobody waits on us). */
+void hvd_ctl_close_conns(struct hvd *h);
 void hvd_ctl_accept(struct hvd *h);
 void hvd_conn_ready(struct hvd_conn *c);
 void hvd_conns_reap(struct hvd *h);

@@ -13,14 +13,16 @@
  * serve the control socket (it binds VIRQ_DOM_EXC through it) -- so
  * readiness is an event in the loop, not a blocking wait.
  *
- * SIGTERM/SIGINT: every domain is destroyed, xenstored stopped, the socket
- * and pid file removed, exit 0.
+ * SIGTERM/SIGINT: every domain is destroyed, every control connection
+ * closed, xenstored stopped (SIGTERM, bounded wait, then SIGKILL), the
+ * socket and pid file removed, exit 0 (hvd_quiesce()).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -401,15 +403,40 @@ static int xs_spawn(struct hvd *h, const char *path, int ready_wr)
 	return err;
 }
 
+/* Bounded: xenstored gets XS_STOP_TIMEOUT_MS after SIGTERM, then SIGKILL
+ * (logged). Nothing of ours may still block it by then: the caller has
+ * closed its control connection (see hvd_quiesce()). */
+#define XS_STOP_TIMEOUT_MS 5000
+
+static bool xs_wait_exit(struct hvd *h, int timeout_ms)
+{
+	struct pollfd pfd = { h->xs_pidfd, POLLIN, 0 };
+	int rc;
+
+	if (h->xs_pidfd < 0)
+		return false;
+	while ((rc = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
+		;
+	return rc > 0;
+}
+
 static void xs_stop(struct hvd *h)
 {
-	int status;
+	int status = 0;
 
 	if (h->xs_pid <= 0)
 		return;
 	kill(h->xs_pid, SIGTERM);
+	if (!xs_wait_exit(h, XS_STOP_TIMEOUT_MS)) {
+		hvd_log(h, HV_LOG_ERR,
+			"xenstored (pid %d) still running %d ms after SIGTERM: SIGKILL",
+			(int)h->xs_pid, XS_STOP_TIMEOUT_MS);
+		kill(h->xs_pid, SIGKILL);
+	}
+	/* Exited, or SIGKILLed (which a stopped process obeys too): short. */
 	while (waitpid(h->xs_pid, &status, 0) < 0 && errno == EINTR)
 		;
+	hvd_log(h, HV_LOG_INFO, "xenstored stopped (wait status %#x)", status);
 	h->xs_pid = 0;
 }
 
@@ -642,6 +669,22 @@ static int hvd_run(struct hvd *h)
 	return 0;
 }
 
+/*
+ * The loop has stopped; undo the world before the init table unwinds.
+ * xenstored, told to stop, unbinds its ports through hvd.sock and waits for
+ * each reply -- which a daemon blocked in waitpid() for xenstored never
+ * sends (the hang this order exists for). So: domUs first (their processes
+ * killed and reaped, the core tears them down), then every control
+ * connection closed (a client blocked on us sees the hang-up), and only then
+ * xenstored stopped, with a bounded wait.
+ */
+static void hvd_quiesce(struct hvd *h)
+{
+	hvd_domains_destroy_domus(h);
+	hvd_ctl_close_conns(h);
+	xs_stop(h);
+}
+
 int main(int argc, char **argv)
 {
 	struct hvd *h = calloc(1, sizeof(*h));
@@ -662,6 +705,7 @@ int main(int argc, char **argv)
 	err = hvd_run(h);
 	if (err)
 		hvd_log(h, HV_LOG_ERR, "event loop: %s", strerror(-err));
+	hvd_quiesce(h);
 	hvd_down(h, N_INIT_STEPS);
 	err = err ? 1 : h->exit_code;
 	free(h);

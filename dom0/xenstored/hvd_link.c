@@ -167,8 +167,13 @@ static void xsd_hvd_events(struct xsd_hvd *x)
 		xenon_evtchn_unmask(x->xe, (evtchn_port_t)port);
 	}
 	if (port != -EAGAIN) {
-		xslog_printf(x->log, XSLOG_ERR, "xenon-hvd connection: %s", strerror(-port));
+		/* xenon-hvd is gone (it never restarts us, and we cannot serve a
+		 * ring without it): a dom0 service does not outlive its
+		 * hypervisor. Stop as on SIGTERM. */
+		xslog_printf(x->log, XSLOG_ERR, "xenon-hvd connection: %s: stopping",
+			     strerror(-port));
 		xs_loop_del(x->loop, xenon_evtchn_fd(x->xe));
+		xs_loop_stop(x->loop);
 	}
 }
 

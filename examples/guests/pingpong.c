@@ -72,6 +72,40 @@ static void pp_ping(unsigned long n)
 	free(rtt);
 }
 
+static void pp_stats(const char *what)
+{
+	struct procdom_rt_stats st;
+
+	procdom_rt_stats(&st);
+	printf("pingpong: %s stats: hypercalls %llu fast_sends %llu local_blocks %llu sleeps "
+	       "%llu\n",
+	       what, (unsigned long long)st.hypercalls, (unsigned long long)st.fast_sends,
+	       (unsigned long long)st.local_blocks, (unsigned long long)st.sleeps);
+}
+
+/* Poll our port's status (10 s at most) until the peer has let it go. */
+static void pp_after(unsigned long k)
+{
+	struct evtchn_status st;
+	struct procdom_rt_stats before, after;
+	uint64_t until = procdom_now_ns() + 10000000000ULL;
+	unsigned long i;
+
+	do {
+		st = (struct evtchn_status){ .dom = DOMID_SELF, .port = pp_port };
+		if (HYPERVISOR_event_channel_op(EVTCHNOP_status, &st) < 0)
+			break;
+	} while (st.status == EVTCHNSTAT_interdomain && procdom_now_ns() < until);
+	procdom_rt_stats(&before);
+	for (i = 0; i < k; i++)
+		notify_remote_via_evtchn(pp_port);
+	procdom_rt_stats(&after);
+	printf("pingpong: after the peer left (port status %u): %lu sends, %llu fast, "
+	       "%llu hypercalls\n",
+	       st.status, k, (unsigned long long)(after.fast_sends - before.fast_sends),
+	       (unsigned long long)(after.hypercalls - before.hypercalls));
+}
+
 static int pp_bind(const start_info_t *si)
 {
 	unsigned long peer = guest_arg(si, "pingpong.peer", ~0UL);
@@ -85,6 +119,10 @@ static int pp_bind(const start_info_t *si)
 		if (rc < 0)
 			return rc;
 		pp_port = port;
+		/* bind_interdomain marks the new end pending (Xen does, so a
+		 * binder re-checks its condition): not one of the peer's
+		 * replies, so drop it before events are on. */
+		clear_evtchn(pp_port);
 	}
 	return bind_evtchn_to_irqhandler(pp_port, pp_handler, 0, "pingpong", NULL);
 }
@@ -107,5 +145,14 @@ void start_kernel(start_info_t *si)
 	else
 		pp_ping(n);
 	printf("pingpong: %s done, %lu events handled\n", pp_pong ? "pong" : "ping", pp_count);
+	pp_stats(pp_pong ? "pong" : "ping");
+	if (pp_pong && guest_arg(si, "pingpong.close", 0)) {
+		struct evtchn_close cl = { .port = pp_port };
+
+		printf("pingpong: pong closes port %u: %ld\n", pp_port,
+		       HYPERVISOR_event_channel_op(EVTCHNOP_close, &cl));
+	}
+	if (!pp_pong && guest_arg(si, "pingpong.after", 0))
+		pp_after(guest_arg(si, "pingpong.after", 0));
 	fflush(stdout);
 }

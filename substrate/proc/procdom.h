@@ -131,11 +131,23 @@ struct shared_info *procdom_domain_shared_info(struct procdom_domain *d);
  */
 int procdom_domain_serve(struct procdom_domain *d, unsigned int vcpu);
 
+/*
+ * The fast send path (procdom_proto.h (c), procdom_send.c): something may
+ * have changed the event channels of domain `domid` (its own event-channel
+ * or vCPU hypercall, which procdom_domain_serve reports itself; a dom0
+ * event-channel hypercall: domid 0; a domain just created with pre-bound
+ * channels, once its process is spawned). The send tables of domid and of
+ * every domain it shares a channel with are re-derived from the core.
+ * Destruction needs no call: procdom_domain_release does it.
+ */
+void procdom_evtchn_changed(struct procdom *pd, domid_t domid);
+
 /* Counters for tests and LIST. */
 struct procdom_stats {
 	unsigned int nr_domains;
 	uint64_t kicks_woken, kicks_signalled, kicks_local;
 	uint64_t hypercalls;
+	uint64_t slow_sends; /* EVTCHNOP_send that came as a hypercall */
 };
 void procdom_get_stats(struct procdom *pd, struct procdom_stats *ret);
 

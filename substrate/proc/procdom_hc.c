@@ -159,10 +159,17 @@ static int procdom_reply_fd(struct procdom_reply *r, int fd)
 	return (int)r->nr_fds++;
 }
 
-/* Move up to PROCDOM_MAX_MAPS pending changes into the reply. */
+static int procdom_reply_fd_cb(void *ctx, int fd)
+{
+	return procdom_reply_fd(ctx, fd);
+}
+
+/* Move up to PROCDOM_MAX_MAPS pending changes into the reply: physmap
+ * changes first, then peer slot changes of the fast send path. */
 static void procdom_reply_take_maps(struct procdom_domain *d, struct procdom_reply *r)
 {
 	unsigned int n = d->nr_maps < PROCDOM_MAX_MAPS ? d->nr_maps : PROCDOM_MAX_MAPS, i;
+	bool more;
 
 	for (i = 0; i < n; i++) {
 		const struct procdom_pending_map *p = &d->maps[i];
@@ -184,8 +191,10 @@ static void procdom_reply_take_maps(struct procdom_domain *d, struct procdom_rep
 	}
 	memmove(d->maps, d->maps + n, (d->nr_maps - n) * sizeof(*d->maps));
 	d->nr_maps -= n;
+	n += procdom_send_take_maps(d, r->maps + n, PROCDOM_MAX_MAPS - n, procdom_reply_fd_cb, r,
+				    &more);
 	r->rep.nr_maps = n;
-	r->rep.flags = d->nr_maps ? PROCDOM_REP_MORE_MAPS : 0;
+	r->rep.flags = d->nr_maps || more ? PROCDOM_REP_MORE_MAPS : 0;
 }
 
 static int procdom_reply_send(struct procdom_domain *d, unsigned int vcpu, struct procdom_reply *r)
@@ -225,6 +234,7 @@ static int procdom_reply(struct procdom_domain *d, unsigned int vcpu, uint32_t s
 			 const struct hv_action_req *act)
 {
 	struct procdom_reply r;
+	int err;
 
 	memset(&r.rep, 0, sizeof(r.rep));
 	r.nr_fds = 0;
@@ -235,7 +245,9 @@ static int procdom_reply(struct procdom_domain *d, unsigned int vcpu, uint32_t s
 		r.rep.deadline_ns = act->deadline_ns;
 	}
 	procdom_reply_take_maps(d, &r);
-	return procdom_reply_send(d, vcpu, &r);
+	err = procdom_reply_send(d, vcpu, &r);
+	procdom_send_reply_done(d, err == 0);
+	return err;
 }
 
 void procdom_domain_start(struct procdom_domain *d)
@@ -297,6 +309,47 @@ static int procdom_serve_boot(struct procdom_domain *d, unsigned int vcpu, uint3
 	return 0;
 }
 
+/* The port of a slow EVTCHNOP_send, read back from guest RAM (0: cannot). */
+static evtchn_port_t procdom_send_port_of(struct procdom_domain *d, uint64_t gpa)
+{
+	const uint8_t *page = procdom_domain_ram(d, gpa / PROCDOM_PAGE_SIZE);
+	evtchn_port_t port;
+
+	if (!page || gpa % PROCDOM_PAGE_SIZE > PROCDOM_PAGE_SIZE - sizeof(port))
+		return 0;
+	memcpy(&port, page + gpa % PROCDOM_PAGE_SIZE, sizeof(port));
+	return port;
+}
+
+/*
+ * Keep the send tables true to the core (procdom_send.c) before the reply
+ * completes the hypercall: a close is complete only once no table names
+ * the port. Sends and unmasks change no binding; a slow send re-checks its
+ * own entry (cheap, and a missing entry costs every later send a
+ * hypercall). vCPU ops can move a vcpu_info out of shared_info.
+ */
+static void procdom_hc_after(struct procdom_domain *d, const struct procdom_hc_req *req)
+{
+	if (req->op == __HYPERVISOR_vcpu_op) {
+		procdom_evtchn_changed(d->pd, d->domid);
+		return;
+	}
+	if (req->op != __HYPERVISOR_event_channel_op)
+		return;
+	switch (req->args[0]) {
+	case EVTCHNOP_send:
+		d->pd->stats.slow_sends++;
+		procdom_send_port_check(d, procdom_send_port_of(d, req->args[1]));
+		break;
+	case EVTCHNOP_unmask:
+	case EVTCHNOP_status:
+		break;
+	default:
+		procdom_evtchn_changed(d->pd, d->domid);
+		break;
+	}
+}
+
 int procdom_domain_serve(struct procdom_domain *d, unsigned int vcpu)
 {
 	struct procdom *pd = d->pd;
@@ -325,5 +378,6 @@ int procdom_domain_serve(struct procdom_domain *d, unsigned int vcpu)
 		return procdom_reply(d, vcpu, req.seq, 0, NULL);
 	pd->stats.hypercalls++;
 	ret = pd->hv ? hypercall(pd->hv, d->domid, vcpu, req.op, req.args, &act) : -ENOSYS;
+	procdom_hc_after(d, &req);
 	return procdom_reply(d, vcpu, req.seq, ret, &act);
 }

@@ -33,6 +33,33 @@ struct procdom_pending_map {
 	domid_t src;   /* PROCDOM_MAP_FD: whose ram memfd */
 };
 
+/* Fast send path, per sender (procdom_send.c has the state machine). */
+enum procdom_slot_state {
+	PROCDOM_SLOT_FREE,	  /* nothing of a peer mapped in the domain */
+	PROCDOM_SLOT_MAP_QUEUED,  /* PEER_EVT waits for the next reply */
+	PROCDOM_SLOT_MAPPED,	  /* PEER_EVT sent: entries may name the slot */
+	PROCDOM_SLOT_DROP_QUEUED, /* unused; PEER_DROP waits for the next reply */
+};
+
+struct procdom_peer_slot {
+	domid_t peer;	    /* DOMID_INVALID unless MAP_QUEUED or MAPPED */
+	uint8_t state;	    /* enum procdom_slot_state */
+	bool in_reply;	    /* its change rides in the reply being sent */
+	unsigned int users; /* want[] entries naming the slot */
+};
+
+/* What entry p should say once its slot is MAPPED (slot 0: no entry). */
+struct procdom_send_want {
+	uint16_t slot, vcpu;
+	uint32_t port;
+};
+
+struct procdom_send {
+	struct procdom_peer_slot slot[PROCDOM_MAX_PEER_SLOTS + 1]; /* [0] unused */
+	struct procdom_send_want want[PROCDOM_SEND_TABLE_PORTS];
+	bool full_logged; /* running out of slots is logged once */
+};
+
 struct procdom_domain {
 	struct procdom *pd;
 	domid_t domid;
@@ -66,6 +93,10 @@ struct procdom_domain {
 
 	/* Timers: absolute deadline per vCPU, 0 = none. */
 	uint64_t *timer_deadline;
+
+	/* Send table state, allocated when the first entry is wanted. */
+	struct procdom_send *send;
+	bool releasing; /* destroyed in the core: no longer anyone's peer */
 };
 
 struct procdom {
@@ -92,6 +123,19 @@ static inline struct procdom_vcpu_page *procdom_vcpu_page(struct procdom_domain 
 void procdom_maps_record(struct procdom_domain *d, uint64_t gfn, const void *page);
 void procdom_hc_fini(struct procdom_domain *d);
 int procdom_hc_init(struct procdom_domain *d);
+
+/* procdom_send.c */
+/* A slow EVTCHNOP_send on p: make sure entry p is what the core says. */
+void procdom_send_port_check(struct procdom_domain *d, evtchn_port_t p);
+/* Before d's memory goes: no table names d any more. */
+void procdom_send_domain_gone(struct procdom_domain *d);
+/* Queued slot changes into a reply being built: at most `room` entries at
+ * maps; fd_index(ctx, fd) gives the reply's index of an fd. *ret_more:
+ * changes are left over. Then procdom_send_reply_done(d, sent). */
+unsigned int procdom_send_take_maps(struct procdom_domain *d, struct procdom_map *maps,
+				    unsigned int room, int (*fd_index)(void *ctx, int fd),
+				    void *ctx, bool *ret_more);
+void procdom_send_reply_done(struct procdom_domain *d, bool sent);
 
 /* procdom_spawn.c */
 void procdom_process_fini(struct procdom_domain *d);

@@ -13,6 +13,10 @@
  *      XENON_BOOT="v=1 domid=3 vcpus=2 ram=3 evt=4 xen=5 hc=6,7
  *                  max_pages=256 max_gfn=1280 start_info=255
  *                  evt_pages=3 xen_pages=72"
+ *    Optional (additive, still version 1): ppid=P, xenon-hvd's pid. The
+ *    runtime sets PR_SET_PDEATHSIG(SIGKILL), then refuses to boot if its
+ *    parent is not P (the daemon died before the prctl). A runtime thread
+ *    ends the process when vCPU 0's hypercall socket hangs up.
  *    The fd numbers are whatever xenon-hvd had; nothing else is inherited
  *    but 0, 1, 2 (stdin /dev/null; stdout and stderr the domain's log,
  *    D/domain-<domid>.log). The process leads its own process group:
@@ -227,7 +231,8 @@ struct procdom_send_entry {
  * (shared) and wakes++; RUNNING and an upcall_pending 0->1 edge -> tgkill
  * and signals++; POLLING -> nothing. Otherwise it takes the hypercall.
  *
- * What xenon-hvd must do (daemon side, TO IMPLEMENT):
+ * What xenon-hvd does (daemon side: procdom_send.c, which re-derives the
+ * tables from the core after every change rather than lazily):
  *  1. Size evt to PROCDOM_EVT_SIZE at creation (table all zero = no entries).
  *  2. When domain A's port p (< 1024) is or becomes interdomain to domain B
  *     (bind_interdomain by either side, pre-bound channels at creation),

@@ -44,11 +44,12 @@ static int procdom_boot_string(struct procdom_domain *d, const int *child_hc,
 	n = snprintf(buf, size,
 		     PROCDOM_BOOT_ENV "=v=%u domid=%u vcpus=%u ram=%d evt=%d xen=%d "
 				      "max_pages=%llu max_gfn=%llu start_info=%llu evt_pages=%u "
-				      "xen_pages=%u hc=",
+				      "xen_pages=%u ppid=%d hc=",
 		     PROCDOM_PROTO_VERSION, d->domid, d->max_vcpus, d->ram.fd, d->evt.fd, d->xen.fd,
 		     (unsigned long long)d->max_pages, (unsigned long long)(d->max_pages + 1024),
 		     (unsigned long long)start_info_gfn,
-		     (unsigned int)(PROCDOM_EVT_SIZE / PROCDOM_PAGE_SIZE), d->xen_pages);
+		     (unsigned int)(PROCDOM_EVT_SIZE / PROCDOM_PAGE_SIZE), d->xen_pages,
+		     (int)getpid());
 	if (n < 0 || (size_t)n >= size)
 		return -ENAMETOOLONG;
 	len = (size_t)n;

@@ -222,3 +222,24 @@ Test(guest_time, timer_handled_before_other_ports)
 	cr_assert_eq(order[0], -1, "timer first");
 	cr_assert_eq(order[1], (int)p);
 }
+
+/* A platform that reads the hypervisor's clock itself (a process domain):
+ * system time is that clock, exactly, not whatever vcpu_time_info last
+ * published (which a process domain's core never refreshes per call). */
+static uint64_t platform_now(void *ctx)
+{
+	(void)ctx;
+	return gs->now_ns;
+}
+
+Test(guest_time, platform_now_ns_is_preferred)
+{
+	struct xen_guest_platform saved = d1->guest->platform;
+
+	gs_clock_advance(gs, 7 * MS);
+	d1->guest->platform.now_ns = platform_now;
+	cr_assert_eq(xen_system_time_ns(), gs->now_ns);
+	gs_clock_advance(gs, 3 * MS + 1);
+	cr_assert_eq(xen_system_time_ns(), gs->now_ns, "follows the clock with no hypercall");
+	d1->guest->platform = saved;
+}

@@ -119,3 +119,15 @@ Test(boot, rejects_overlong)
 	s[sizeof(s) - 1] = '\0';
 	cr_assert_eq(parse(s, &b), -EINVAL);
 }
+
+Test(boot, ppid_is_optional_and_parsed)
+{
+	struct procdom_boot b;
+
+	cr_assert_eq(parse(GOOD, &b), 0);
+	cr_assert_eq(b.ppid, 0, "absent: no parent check");
+	cr_assert_eq(parse(GOOD " ppid=812", &b), 0);
+	cr_assert_eq(b.ppid, 812);
+	cr_assert_eq(parse(GOOD " ppid=812 ppid=812", &b), -EINVAL);
+	cr_assert_eq(parse(GOOD " ppid=-1", &b), -EINVAL);
+}

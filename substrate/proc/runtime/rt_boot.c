@@ -3,14 +3,16 @@
  * environment (procdom_proto.h, section 1), e.g.
  *
  *   v=1 domid=3 vcpus=2 ram=3 evt=4 xen=5 hc=6,7 max_pages=256 max_gfn=1280
- *   start_info=255 evt_pages=45 xen_pages=72
+ *   start_info=255 evt_pages=45 xen_pages=72 ppid=812
  *
  * Parsed strictly, because a half-understood boot record maps the wrong
  * memory: fields are separated by spaces (only ' '), every key appears exactly once, values are
  * plain decimal (no sign, no leading zeros, no overflow), unknown keys are errors. Cross checks:
- * version 1; 1 <= vcpus <= 32 and exactly `vcpus` hc fds; every fd distinct; 0 < max_pages <
- * max_gfn <= RT_MAX_GFN (the overlay window above RAM holds shared_info at least); start_info <
- * max_pages; evt_pages covers shared_info and every vCPU page; xen_pages <= RT_MAX_GFN.
+ * version 1; ppid (the spawning daemon's pid, for the parent-death check
+ * in rt_main.c) is the one optional key, absent from older daemons; 1 <= vcpus <= 32 and exactly
+ * `vcpus` hc fds; every fd distinct; 0 < max_pages < max_gfn <= RT_MAX_GFN (the overlay window
+ * above RAM holds shared_info at least); start_info < max_pages; evt_pages covers shared_info and
+ * every vCPU page; xen_pages <= RT_MAX_GFN.
  */
 #include "rt_internal.h"
 
@@ -35,6 +37,7 @@ enum boot_key {
 	K_SI,
 	K_EVTP,
 	K_XENP,
+	K_PPID, /* optional (added in v1): the parent that must outlive us */
 	K_NR
 };
 
@@ -42,6 +45,7 @@ static const char *const boot_keys[K_NR] = {
 	[K_V] = "v",	      [K_DOMID] = "domid",   [K_VCPUS] = "vcpus",    [K_RAM] = "ram",
 	[K_EVT] = "evt",      [K_XEN] = "xen",	     [K_HC] = "hc",	     [K_MAXP] = "max_pages",
 	[K_MAXG] = "max_gfn", [K_SI] = "start_info", [K_EVTP] = "evt_pages", [K_XENP] = "xen_pages",
+	[K_PPID] = "ppid",
 };
 
 static int boot_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -114,7 +118,7 @@ static int boot_field(struct procdom_boot *b, int key, const char *v, const char
 		[K_EVT] = INT_MAX,	  [K_XEN] = INT_MAX,
 		[K_MAXP] = RT_MAX_GFN,	  [K_MAXG] = RT_MAX_GFN,
 		[K_SI] = RT_MAX_GFN,	  [K_EVTP] = RT_MAX_GFN,
-		[K_XENP] = RT_MAX_GFN,
+		[K_XENP] = RT_MAX_GFN,	  [K_PPID] = INT_MAX,
 	};
 	uint64_t n;
 
@@ -152,6 +156,9 @@ static int boot_field(struct procdom_boot *b, int key, const char *v, const char
 		break;
 	case K_XENP:
 		b->xen_pages = n;
+		break;
+	case K_PPID:
+		b->ppid = (int)n;
 		break;
 	default:
 		b->start_info_gfn = n;
@@ -226,7 +233,7 @@ static int boot_fields(const char *s, struct procdom_boot *ret, unsigned int *nr
 		s = end + strspn(end, " ");
 	}
 	for (k = 0; k < K_NR; k++) {
-		if (!seen[k])
+		if (!seen[k] && k != K_PPID)
 			return boot_fail(err, errlen, "missing key '%s'", boot_keys[k]);
 	}
 	return 0;

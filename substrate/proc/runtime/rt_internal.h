@@ -54,6 +54,7 @@ struct procdom_boot {
 	int hc_fd[RT_MAX_VCPUS];
 	uint64_t max_pages, max_gfn, start_info_gfn;
 	uint64_t evt_pages, xen_pages; /* sizes of the evt and xen memfds */
+	int ppid;		       /* xenon-hvd's pid; 0: not given */
 };
 
 /* Strict parse: every key exactly once, decimal numbers only, bounds and
@@ -103,6 +104,8 @@ struct procdom_rt {
 	struct xen_guest *guest;
 	struct procdom_vcpu vcpu[RT_MAX_VCPUS];
 	struct procdom_rt_stats stats; /* relaxed atomics */
+	pthread_t watchdog;	       /* hangs up with xenon-hvd (rt_main.c) */
+	bool watchdog_started;
 	bool bad_reply_logged;
 };
 

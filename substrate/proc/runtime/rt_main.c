@@ -6,7 +6,11 @@
  * it, in reverse (style rule 8), and the process exits 2 with the reason:
  *
  *   env        XENON_BOOT parsed strictly (rt_boot.c)
+ *   parent     die with xenon-hvd: PR_SET_PDEATHSIG(SIGKILL), then check the
+ *              parent is still the one XENON_BOOT names (ppid=)
  *   fds        every named fd open; close-on-exec
+ *   watchdog   a thread that exits the process when vCPU 0's hypercall
+ *              socket hangs up
  *   memory     window, RAM, evt (rt_memory.c)
  *   vcpus      vCPU pages: vCPU 0 = this thread, the others STOPPED
  *   signal     the upcall signal's handler
@@ -24,7 +28,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <xen/sched.h>
 
@@ -40,6 +47,27 @@ static int step_env(struct procdom_rt *rt, char *err, size_t errlen)
 
 	rt->fast = !(slow && strcmp(slow, "1") == 0);
 	return procdom_boot_parse(getenv(PROCDOM_BOOT_ENV), &rt->boot, err, errlen);
+}
+
+/*
+ * A domain must not outlive its hypervisor. The kernel sends SIGKILL when
+ * the parent (xenon-hvd, single-threaded: the thread that spawned us is the
+ * process) exits; but if it died between posix_spawn and this prctl, we are
+ * already an orphan and no signal will come, so the parent is compared with
+ * the pid xenon-hvd wrote into XENON_BOOT -- after the prctl, so a death
+ * after the check still fires the signal.
+ */
+static int step_parent(struct procdom_rt *rt, char *err, size_t errlen)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+		snprintf(err, errlen, "PR_SET_PDEATHSIG: %s", strerror(errno));
+		return -errno;
+	}
+	if (rt->boot.ppid && getppid() != rt->boot.ppid) {
+		snprintf(err, errlen, "xenon-hvd (pid %d) is gone", rt->boot.ppid);
+		return -ESRCH;
+	}
+	return 0;
 }
 
 static int step_fd(int fd, char *err, size_t errlen)
@@ -66,6 +94,57 @@ static int step_fds(struct procdom_rt *rt, char *err, size_t errlen)
 	for (i = 0; rc == 0 && i < b->nr_vcpus; i++)
 		rc = step_fd(b->hc_fd[i], err, errlen);
 	return rc;
+}
+
+/*
+ * The watchdog: an idle domain sleeps on a futex and never touches its
+ * hypercall socket, so it would not notice xenon-hvd going. This thread
+ * waits for nothing but the hang-up of vCPU 0's socket (POLLRDHUP without
+ * POLLIN: replies do not wake it; POLLHUP is always reported) and ends the
+ * process. It is created before any thread becomes a vCPU, so it inherits
+ * main()'s mask with the upcall signal blocked and never runs an upcall.
+ */
+static void *rt_watchdog(void *arg)
+{
+	static const char msg[] = "xenon-rt: hypercall socket hung up: xenon-hvd is gone\n";
+	struct procdom_rt *rt = arg;
+	struct pollfd pfd = { rt->boot.hc_fd[0], POLLRDHUP, 0 };
+
+	while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+		;
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* Nowhere to report it. */
+	}
+	_exit(SHUTDOWN_crash);
+}
+
+#define RT_WATCHDOG_STACK (64 * 1024)
+
+static int step_watchdog(struct procdom_rt *rt, char *err, size_t errlen)
+{
+	pthread_attr_t attr;
+	int rc;
+
+	if (pthread_attr_init(&attr))
+		return -ENOMEM;
+	pthread_attr_setstacksize(&attr, RT_WATCHDOG_STACK);
+	rc = pthread_create(&rt->watchdog, &attr, rt_watchdog, rt);
+	pthread_attr_destroy(&attr);
+	if (rc) {
+		snprintf(err, errlen, "watchdog thread: %s", strerror(rc));
+		return -rc;
+	}
+	rt->watchdog_started = true;
+	return 0;
+}
+
+static void step_watchdog_fini(struct procdom_rt *rt)
+{
+	if (!rt->watchdog_started)
+		return;
+	pthread_cancel(rt->watchdog); /* poll() is a cancellation point */
+	pthread_join(rt->watchdog, NULL);
+	rt->watchdog_started = false;
 }
 
 static int step_memory(struct procdom_rt *rt, char *err, size_t errlen)
@@ -122,6 +201,15 @@ static int step_hvboot(struct procdom_rt *rt, char *err, size_t errlen)
 	return rt_memory_layout(rt, err, errlen);
 }
 
+/* Xen system time in a process domain: the core's clock is the substrate's
+ * now_ns(), CLOCK_MONOTONIC in xenon-hvd; the same clock here is exact, and
+ * timer deadlines the guest computes from it mean what the core thinks. */
+static uint64_t rt_platform_now_ns(void *ctx)
+{
+	(void)ctx;
+	return rt_now_ns();
+}
+
 static int step_guest(struct procdom_rt *rt, char *err, size_t errlen)
 {
 	start_info_t *si = (void *)(rt->base + rt->boot.start_info_gfn * RT_PAGE_SIZE);
@@ -133,6 +221,7 @@ static int step_guest(struct procdom_rt *rt, char *err, size_t errlen)
 		.gpa_to_virt = rt_gpa_to_virt,
 		.current_vcpu = rt_current_vcpu,
 		.bounce = rt_bounce,
+		.now_ns = rt_platform_now_ns,
 		.ctx = rt,
 	};
 	rt->guest = calloc(1, sizeof(*rt->guest));
@@ -150,7 +239,9 @@ static int step_guest(struct procdom_rt *rt, char *err, size_t errlen)
 
 static const struct rt_boot_step rt_boot_steps[] = {
 	{ "env", step_env, NULL },
+	{ "parent", step_parent, NULL },
 	{ "fds", step_fds, NULL },
+	{ "watchdog", step_watchdog, step_watchdog_fini },
 	{ "memory", step_memory, rt_memory_fini },
 	{ "vcpus", step_vcpus, step_vcpus_fini },
 	{ "signal", step_signal, NULL },

@@ -1,0 +1,453 @@
+/*
+ * bench-proc-create: process-domain creation to "ready", for 1, 10, 100 and
+ * 1000 domains kept alive together, beside a same-run baseline of
+ * posix_spawn of a tiny static program each (kept alive, then reaped).
+ *
+ * One domain's creation, timed end to end as a toolstack does it:
+ *
+ *   CREATE (xenon-hvd: memfds, core domain_create builds start_info,
+ *           paused, posix_spawn of the guest; its runtime maps memory and
+ *           waits in PROCDOM_HC_BOOT)
+ *   store:  /local/domain/N (dom0's, N reads) and N/data (N's); a watch on
+ *           N/data/ready; INTRODUCE (xenstored maps the ring, binds the port)
+ *   UNPAUSE
+ *   ready:  the guest (bench-proc-ready-guest) reached start_kernel, brought
+ *           up xenbus and wrote N/data/ready; the watch fires.
+ *
+ * The baseline per process: posix_spawn of bench-proc-tiny (static), which
+ * writes one byte on fd 3 when it runs; ready = that byte read.
+ *
+ * Memory per idle domain beyond its own pages, after all N are ready:
+ *   xenon-hvd: growth of Pss minus Pss_Shmem (the guests' memfds it maps
+ *     are the domains' own pages), per domain; xenstored: Pss growth;
+ *   each domain process: Pss minus Pss_Shmem (smaps_rollup), averaged;
+ *   kernel included: the drop of MemAvailable per domain (noisy).
+ * beside the tiny process's Pss and MemAvailable drop.
+ *
+ *   bench-proc-create [--counts 1,10,100,1000] [--pages N] [--hvd PATH]
+ * Programs are found beside this one (BUILD/bench) and in BUILD/dom0/hvd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+
+#include "bench.h"
+#include "xenon_dom0.h"
+
+extern char **environ;
+
+#define MAX_COUNT 4096
+#define READY_TIMEOUT_MS 30000
+
+struct mem {
+	double pss_kib, shmem_kib;
+};
+
+struct run {
+	char dir[PATH_MAX], run_dir[PATH_MAX + 8];
+	pid_t hvd, xsd;
+	struct xenon_ctl *ctl;
+	struct xs_handle *xs;
+	uint32_t domid[MAX_COUNT];
+	pid_t pid[MAX_COUNT];
+	double ms[MAX_COUNT];
+	unsigned int n;
+};
+
+static char self_dir[PATH_MAX], hvd_path[PATH_MAX], guest_path[PATH_MAX], tiny_path[PATH_MAX];
+static unsigned long nr_pages = 256;
+
+/* ---- /proc -------------------------------------------------------------- */
+
+static struct mem mem_of(pid_t pid)
+{
+	struct mem m = { 0, 0 };
+	char path[64], line[256];
+	unsigned long v;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return m;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Pss: %lu", &v) == 1)
+			m.pss_kib = (double)v;
+		else if (sscanf(line, "Pss_Shmem: %lu", &v) == 1)
+			m.shmem_kib = (double)v;
+	}
+	fclose(f);
+	return m;
+}
+
+static double mem_available_kib(void)
+{
+	char line[256];
+	unsigned long v = 0;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %lu", &v) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return (double)v;
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+/* posix_spawn with fd 3 = wr (unless -1); signals as default, unblocked. */
+static int spawn(const char *path, char *const argv[], int wr, pid_t *ret)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none;
+	int err;
+
+	sigemptyset(&none);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	if (wr >= 0)
+		posix_spawn_file_actions_adddup2(&fa, wr, 3);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	posix_spawnattr_setsigmask(&attr, &none);
+	err = posix_spawn(ret, path, &fa, &attr, argv, environ);
+	posix_spawnattr_destroy(&attr);
+	posix_spawn_file_actions_destroy(&fa);
+	return -err;
+}
+
+/* One byte (or a line) from fd within the timeout: 0, or -ETIMEDOUT/-EIO. */
+static int wait_byte(int fd, char *buf, size_t len)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	ssize_t n;
+	int rc;
+
+	while ((rc = poll(&pfd, 1, READY_TIMEOUT_MS)) < 0 && errno == EINTR)
+		;
+	if (rc == 0)
+		return -ETIMEDOUT;
+	n = read(fd, buf, len);
+	return n > 0 ? 0 : -EIO;
+}
+
+static void reap(pid_t pid, int sig)
+{
+	if (pid <= 0)
+		return;
+	kill(pid, sig);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* ---- the baseline --------------------------------------------------------- */
+
+struct baseline {
+	double ms[MAX_COUNT];
+	double pss_kib, avail_drop_kib; /* per process */
+};
+
+static int baseline_run(unsigned int n, struct baseline *b)
+{
+	char *argv[] = { tiny_path, NULL };
+	static pid_t pids[MAX_COUNT];
+	double avail0 = mem_available_kib(), pss = 0;
+	unsigned int i, made = 0;
+	int p[2], err = 0;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	for (i = 0; i < n && !err; i++, made++) {
+		uint64_t t0 = bench_now_ns();
+
+		err = spawn(tiny_path, argv, p[1], &pids[i]);
+		if (!err)
+			err = wait_byte(p[0], &c, 1);
+		b->ms[i] = (double)(bench_now_ns() - t0) / 1e6;
+	}
+	b->avail_drop_kib = (avail0 - mem_available_kib()) / n;
+	for (i = 0; i < made; i++)
+		pss += mem_of(pids[i]).pss_kib;
+	b->pss_kib = pss / n;
+	for (i = 0; i < made; i++)
+		reap(pids[i], SIGKILL);
+	close(p[0]);
+	close(p[1]);
+	return err;
+}
+
+/* ---- xenon-hvd and the domains ------------------------------------------- */
+
+static int run_up(struct run *r)
+{
+	char fdarg[] = "3", line[16], xs_sock[PATH_MAX + 32], pidfile[PATH_MAX + 32];
+	char *argv[] = { hvd_path, "--run-dir", r->run_dir, "--ready-fd", fdarg, NULL };
+	int p[2], err;
+	FILE *f;
+
+	snprintf(r->dir, sizeof(r->dir), "/tmp/bench-proc-create.XXXXXX");
+	if (!mkdtemp(r->dir) || pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	snprintf(r->run_dir, sizeof(r->run_dir), "%s/run", r->dir);
+	err = spawn(hvd_path, argv, p[1], &r->hvd);
+	close(p[1]);
+	if (!err)
+		err = wait_byte(p[0], line, sizeof(line));
+	close(p[0]);
+	if (!err)
+		err = xenon_ctl_open(r->run_dir, &r->ctl);
+	snprintf(xs_sock, sizeof(xs_sock), "%s/xenstore/socket", r->run_dir);
+	setenv("XENSTORED_PATH", xs_sock, 1);
+	if (!err && !(r->xs = xs_open(0)))
+		err = -errno;
+	snprintf(pidfile, sizeof(pidfile), "%s/xenstore/xenstored.pid", r->run_dir);
+	if (!err && (f = fopen(pidfile, "r"))) {
+		if (fscanf(f, "%d", &r->xsd) != 1)
+			r->xsd = 0;
+		fclose(f);
+	}
+	return err;
+}
+
+static void run_down(struct run *r)
+{
+	char cmd[PATH_MAX + 16];
+	unsigned int i;
+
+	for (i = 0; r->ctl && i < r->n; i++)
+		xenon_domain_destroy(r->ctl, r->domid[i]);
+	if (r->xs)
+		xs_close(r->xs);
+	xenon_ctl_close(r->ctl);
+	reap(r->hvd, SIGTERM);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", r->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench-proc-create: could not remove %s\n", r->dir);
+}
+
+static bool store_node(struct xs_handle *xs, const char *path, uint32_t domid, bool own)
+{
+	struct xs_permissions ro[2] = { { 0, XS_PERM_NONE }, { domid, XS_PERM_READ } };
+	struct xs_permissions rw[1] = { { domid, XS_PERM_NONE } };
+
+	return xs_mkdir(xs, XBT_NULL, path) &&
+	       xs_set_permissions(xs, XBT_NULL, path, own ? rw : ro, own ? 1 : 2);
+}
+
+/* Until /local/domain/N/data/ready exists (the watch fires on it). */
+static int wait_ready(struct run *r, const char *path)
+{
+	unsigned int num;
+
+	for (;;) {
+		unsigned int len;
+		char **ev;
+		void *v = xs_read(r->xs, XBT_NULL, path, &len);
+
+		if (v) {
+			free(v);
+			return 0;
+		}
+		ev = xs_read_watch(r->xs, &num);
+		if (!ev)
+			return -EIO;
+		free(ev);
+	}
+}
+
+static int domain_one(struct run *r, unsigned int i)
+{
+	char *argv[] = { guest_path, NULL }, home[64], data[80], ready[96];
+	struct procdom_ctl_create req;
+	struct procdom_ctl_created c;
+	uint32_t d;
+	int err;
+
+	xenon_create_defaults(&req);
+	req.nr_pages = nr_pages;
+	err = xenon_domain_create(r->ctl, &req, argv, &d, &c);
+	if (err)
+		return err;
+	r->domid[i] = d;
+	r->pid[i] = c.pid;
+	r->n = i + 1;
+	snprintf(home, sizeof(home), "/local/domain/%u", d);
+	snprintf(data, sizeof(data), "%s/data", home);
+	snprintf(ready, sizeof(ready), "%s/ready", data);
+	if (!store_node(r->xs, home, d, false) || !store_node(r->xs, data, d, true) ||
+	    !xs_watch(r->xs, ready, "ready") ||
+	    !xs_introduce_domain(r->xs, d, (unsigned long)c.store_gfn, c.store_evtchn))
+		return -EIO;
+	err = xenon_domain_unpause(r->ctl, d);
+	if (!err)
+		err = wait_ready(r, ready);
+	xs_unwatch(r->xs, ready, "ready");
+	return err;
+}
+
+struct domain_mem {
+	double hvd_kib, xsd_kib, proc_kib, own_kib, avail_drop_kib; /* per domain */
+};
+
+static int domains_run(struct run *r, unsigned int n, struct domain_mem *m)
+{
+	struct mem hvd0 = mem_of(r->hvd), xsd0 = mem_of(r->xsd), hvd1, xsd1;
+	double avail0 = mem_available_kib(), proc = 0, own = 0;
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i++) {
+		uint64_t t0 = bench_now_ns();
+
+		err = domain_one(r, i);
+		r->ms[i] = (double)(bench_now_ns() - t0) / 1e6;
+	}
+	if (err) {
+		fprintf(stderr, "bench-proc-create: domain %u of %u: %s\n", i, n, strerror(-err));
+		return err;
+	}
+	m->avail_drop_kib = (avail0 - mem_available_kib()) / n;
+	hvd1 = mem_of(r->hvd);
+	xsd1 = mem_of(r->xsd);
+	m->hvd_kib = ((hvd1.pss_kib - hvd1.shmem_kib) - (hvd0.pss_kib - hvd0.shmem_kib)) / n;
+	m->xsd_kib = (xsd1.pss_kib - xsd0.pss_kib) / n;
+	for (i = 0; i < n; i++) {
+		struct mem pm = mem_of(r->pid[i]);
+
+		proc += pm.pss_kib - pm.shmem_kib;
+		own += pm.shmem_kib;
+	}
+	m->proc_kib = proc / n;
+	m->own_kib = own / n;
+	return 0;
+}
+
+/* ---- report ------------------------------------------------------------- */
+
+static double median_of(const double *v, unsigned int n)
+{
+	static double tmp[MAX_COUNT];
+
+	memcpy(tmp, v, n * sizeof(*v));
+	return bench_summarise(tmp, n).median;
+}
+
+static void report(unsigned int n, struct run *r, struct baseline *b, const struct domain_mem *m)
+{
+	double first10 = 0, last10 = 0, tenth = n >= 10 ? r->ms[9] : 0;
+	double last = r->ms[n - 1], base = median_of(b->ms, n);
+	struct bench_stat s;
+	char name[64];
+
+	if (n >= 20) {
+		first10 = median_of(r->ms, 10);
+		last10 = median_of(r->ms + n - 10, 10);
+	}
+	s = bench_summarise(r->ms, n);
+	snprintf(name, sizeof(name), "proc-create-%u (ms per domain)", n);
+	printf("%s: median %.3f (%.3f..%.3f), baseline %.3f, ratio %.1f\n", name, s.median, s.min,
+	       s.max, base, s.median / base);
+	if (n >= 20)
+		printf("proc-create-%u: domain #%u %.3f ms vs #10 %.3f ms; median of the last 10 "
+		       "%.3f vs first 10 %.3f ms, ratio %.2f\n",
+		       n, n, last, tenth, last10, first10, last10 / first10);
+	printf("proc-create-%u mem per idle domain beyond its pages (KiB): hvd %.1f + xenstored "
+	       "%.1f + process %.1f = %.1f, baseline %.1f, ratio %.1f\n",
+	       n, m->hvd_kib, m->xsd_kib, m->proc_kib, m->hvd_kib + m->xsd_kib + m->proc_kib,
+	       b->pss_kib, (m->hvd_kib + m->xsd_kib + m->proc_kib) / b->pss_kib);
+	printf("proc-create-%u MemAvailable drop per domain (KiB, kernel included; own pages "
+	       "%.1f): %.1f, baseline %.1f\n",
+	       n, m->own_kib, m->avail_drop_kib, b->avail_drop_kib);
+	fflush(stdout);
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static int find_programs(const char *hvd)
+{
+	char exe[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (len < 0)
+		return -errno;
+	exe[len] = 0;
+	snprintf(self_dir, sizeof(self_dir), "%s", dirname(exe));
+	snprintf(hvd_path, sizeof(hvd_path), "%s", hvd ? hvd : "");
+	if (!hvd)
+		snprintf(hvd_path, sizeof(hvd_path), "%.*s/../dom0/hvd/xenon-hvd", PATH_MAX - 32,
+			 self_dir);
+	snprintf(guest_path, sizeof(guest_path), "%.*s/bench-proc-ready-guest", PATH_MAX - 32,
+		 self_dir);
+	snprintf(tiny_path, sizeof(tiny_path), "%.*s/bench-proc-tiny", PATH_MAX - 32, self_dir);
+	if (access(hvd_path, X_OK) || access(guest_path, X_OK) || access(tiny_path, X_OK))
+		return -ENOENT;
+	return 0;
+}
+
+static int one_count(unsigned int n)
+{
+	static struct run r;
+	static struct baseline b;
+	struct domain_mem m;
+	int err;
+
+	memset(&r, 0, sizeof(r));
+	err = baseline_run(n, &b);
+	if (err) {
+		fprintf(stderr, "bench-proc-create: baseline: %s\n", strerror(-err));
+		return err;
+	}
+	err = run_up(&r);
+	if (!err)
+		err = domains_run(&r, n, &m);
+	if (!err)
+		report(n, &r, &b, &m);
+	else
+		fprintf(stderr, "bench-proc-create: %u domains: %s\n", n, strerror(-err));
+	run_down(&r);
+	return err;
+}
+
+int main(int argc, char **argv)
+{
+	const char *counts = "1,10,100,1000", *hvd = NULL;
+	char *copy, *tok, *save = NULL;
+	int i, failed = 0;
+
+	for (i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--counts"))
+			counts = argv[i + 1];
+		else if (!strcmp(argv[i], "--pages"))
+			nr_pages = strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--hvd"))
+			hvd = argv[i + 1];
+	}
+	if (find_programs(hvd)) {
+		fprintf(stderr, "bench-proc-create: xenon-hvd, bench-proc-ready-guest or "
+				"bench-proc-tiny not found (run it from the build tree)\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	copy = strdup(counts);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		unsigned long n = strtoul(tok, NULL, 10);
+
+		if (n >= 1 && n <= MAX_COUNT)
+			failed |= one_count((unsigned int)n) != 0;
+	}
+	free(copy);
+	return failed;
+}
