@@ -63,6 +63,29 @@ static inline void bench_report(const char *name, const char *unit, struct bench
 	fflush(stdout);
 }
 
+/*
+ * One reported figure: a warm-up run of the measured loop, then `runs'
+ * (at most BENCH_MAX_RUNS) rounds of the measured loop beside its baseline,
+ * interleaved so that drift on a noisy machine hits both alike.
+ * loop(ctx, measured) returns ns per operation.
+ */
+#define BENCH_MAX_RUNS 64
+static inline void bench_figure_ns(const char *name, unsigned int runs,
+				   double (*loop)(void *ctx, int measured), void *ctx)
+{
+	double fig[BENCH_MAX_RUNS], base[BENCH_MAX_RUNS];
+	unsigned int r;
+
+	if (runs > BENCH_MAX_RUNS)
+		runs = BENCH_MAX_RUNS;
+	loop(ctx, 1); /* warm up */
+	for (r = 0; r < runs; r++) {
+		fig[r] = loop(ctx, 1);
+		base[r] = loop(ctx, 0);
+	}
+	bench_report(name, "ns", bench_summarise(fig, runs), bench_summarise(base, runs).median);
+}
+
 static inline int bench_under_valgrind(void)
 {
 	return RUNNING_ON_VALGRIND;

@@ -32,6 +32,7 @@ struct bench {
 	struct fake_substrate *fs;
 	struct domain *rx;
 	evtchn_port_t rx_port;
+	bool handle; /* the receiver handles each send (bench_loop) */
 	uint64_t args[5];
 	xen_ulong_t base_word;
 };
@@ -67,9 +68,8 @@ static void bench_setup(struct bench *b)
 	struct evtchn_send send;
 
 	memset(b, 0, sizeof(*b));
-	b->fs = fake_create(NULL);
-	if (!b->fs || fake_domain_create(b->fs, 0, true, 1, 64) != 0 ||
-	    fake_domain_create(b->fs, 1, false, 1, 64) != 1)
+	b->fs = fake_create_pair(1, 64);
+	if (!b->fs)
 		exit(1);
 	b->fs->quiet = true;
 	if (fake_hypercall(b->fs, 1, 0, __HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, &au,
@@ -87,9 +87,11 @@ static void bench_setup(struct bench *b)
 	b->args[1] = FAKE_SCRATCH_GPA;
 }
 
-/* ns per iteration of one loop kind. */
-static double bench_loop(struct bench *b, int kind, bool handle)
+/* ns per iteration of one loop kind (bench_figure_ns's loop). */
+static double bench_loop(void *ctx, int kind)
 {
+	struct bench *b = ctx;
+	bool handle = b->handle;
 	uint64_t t0 = bench_now_ns();
 	long i;
 
@@ -108,16 +110,8 @@ static double bench_loop(struct bench *b, int kind, bool handle)
 
 static void bench_figure(struct bench *b, const char *name, bool handle)
 {
-	double fig[BENCH_RUNS], base[BENCH_RUNS];
-	int r;
-
-	bench_loop(b, 1, handle); /* warm up */
-	for (r = 0; r < BENCH_RUNS; r++) {
-		fig[r] = bench_loop(b, 1, handle);
-		base[r] = bench_loop(b, 0, handle);
-	}
-	bench_report(name, "ns", bench_summarise(fig, BENCH_RUNS),
-		     bench_summarise(base, BENCH_RUNS).median);
+	b->handle = handle;
+	bench_figure_ns(name, BENCH_RUNS, bench_loop, b);
 }
 
 /* Callgrind: collect only inside the sends (and baseline ops). */

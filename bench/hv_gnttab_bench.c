@@ -76,9 +76,8 @@ static void bench_setup(struct bench *b)
 	uint8_t *page;
 
 	memset(b, 0, sizeof(*b));
-	b->fs = fake_create(NULL);
-	if (!b->fs || fake_domain_create(b->fs, 0, true, 1, 64) != 0 ||
-	    fake_domain_create(b->fs, 1, false, 1, 64) != 1)
+	b->fs = fake_create_pair(1, 64);
+	if (!b->fs)
 		exit(1);
 	b->fs->quiet = true;
 	e = (grant_entry_v1_t *)gnttab_shared_frame(domain_lookup(b->fs->hv, 1), 0) + 8;
@@ -99,9 +98,10 @@ static void bench_setup(struct bench *b)
 	b->unmap_args[2] = 1;
 }
 
-/* ns per pair (kind 1) or per baseline call (kind 0). */
-static double bench_loop(struct bench *b, int kind)
+/* ns per pair (kind 1) or per baseline call (kind 0), for bench_figure_ns. */
+static double bench_loop(void *ctx, int kind)
 {
+	struct bench *b = ctx;
 	uint64_t t0 = bench_now_ns();
 	long i;
 
@@ -114,20 +114,6 @@ static double bench_loop(struct bench *b, int kind)
 	/* The fake records every physmap_set; keep its arrays from mattering. */
 	fake_clear_records(b->fs);
 	return (double)(bench_now_ns() - t0) / BENCH_ITERS;
-}
-
-static void bench_figure(struct bench *b)
-{
-	double fig[BENCH_RUNS], base[BENCH_RUNS];
-	int r;
-
-	bench_loop(b, 1); /* warm up */
-	for (r = 0; r < BENCH_RUNS; r++) {
-		fig[r] = bench_loop(b, 1);
-		base[r] = bench_loop(b, 0);
-	}
-	bench_report("gnttab-map-unmap", "ns", bench_summarise(fig, BENCH_RUNS),
-		     bench_summarise(base, BENCH_RUNS).median);
 }
 
 static void bench_callgrind(struct bench *b, const char *name, int kind)
@@ -154,7 +140,7 @@ int main(int argc, char **argv)
 		bench_callgrind(&b, "gnttab-map-unmap", 1);
 		bench_callgrind(&b, "gnttab-map-unmap-baseline", 0);
 	} else {
-		bench_figure(&b);
+		bench_figure_ns("gnttab-map-unmap", BENCH_RUNS, bench_loop, &b);
 	}
 	fake_destroy(b.fs);
 	return 0;

@@ -312,6 +312,52 @@ static void xg_bind_unwind(struct xen_guest *g, int irq, bool bind_made_port)
 	xg_irq_release(g, irq, bind_made_port);
 }
 
+/* The second half of every *_to_irqhandler: request the irq a bind just
+ * returned (or pass its error on), unwinding that bind if the request
+ * fails. */
+static int xg_request_or_unwind(struct xen_guest *g, int irq, bool bind_made_port,
+				irq_handler_t handler, unsigned long irqflags, const char *devname,
+				void *dev_id)
+{
+	int rc;
+
+	if (irq < 0)
+		return irq;
+	rc = xg_request_irq(g, irq, handler, irqflags, devname, dev_id);
+	if (rc < 0) {
+		xg_bind_unwind(g, irq, bind_made_port);
+		return rc;
+	}
+	return irq;
+}
+
+/* A source (port, VIRQ, IPI) bound twice shares one irq, as in Linux:
+ * take another reference if it has one. */
+static bool xg_irq_share(struct xen_guest *g, int irq)
+{
+	if (irq == XG_IRQ_NONE)
+		return false;
+	g->irq_info[irq].refcnt++;
+	return true;
+}
+
+/* Issue a per-vCPU bind hypercall (cmd, op) that makes a fresh port, left
+ * by the hypervisor in *port, and give that port an irq; the port is closed
+ * again if no irq is free, so a failed bind leaves nothing behind. */
+static int xg_bind_new_port(struct xen_guest *g, int cmd, void *op, const evtchn_port_t *port,
+			    enum xen_irq_type type, unsigned int cpu, unsigned int index)
+{
+	long rc = xg_event_channel_op(g, cmd, op);
+	int irq;
+
+	if (rc < 0)
+		return (int)rc;
+	irq = xg_irq_setup(g, type, *port, cpu, index);
+	if (irq < 0)
+		(void)xg_evtchn_close(g, *port);
+	return irq;
+}
+
 /* ---- bindings -------------------------------------------------------- */
 
 int xg_bind_evtchn_to_irq(struct xen_guest *g, evtchn_port_t evtchn)
@@ -321,10 +367,8 @@ int xg_bind_evtchn_to_irq(struct xen_guest *g, evtchn_port_t evtchn)
 	if (!xg_port_ok(evtchn))
 		return -EINVAL;
 	irq = g->evtchn_to_irq[evtchn];
-	if (irq != XG_IRQ_NONE) {
-		g->irq_info[irq].refcnt++;
+	if (xg_irq_share(g, irq))
 		return irq;
-	}
 	return xg_irq_setup(g, IRQT_EVTCHN, evtchn, 0, 0);
 }
 
@@ -337,92 +381,50 @@ int xg_bind_evtchn_to_irq(struct xen_guest *g, evtchn_port_t evtchn)
 int xg_bind_evtchn_to_irqhandler(struct xen_guest *g, evtchn_port_t evtchn, irq_handler_t handler,
 				 unsigned long irqflags, const char *devname, void *dev_id)
 {
-	int irq = xg_bind_evtchn_to_irq(g, evtchn), rc;
-
-	if (irq < 0)
-		return irq;
-	rc = xg_request_irq(g, irq, handler, irqflags, devname, dev_id);
-	if (rc < 0) {
-		xg_bind_unwind(g, irq, false);
-		return rc;
-	}
-	return irq;
+	return xg_request_or_unwind(g, xg_bind_evtchn_to_irq(g, evtchn), false, handler, irqflags,
+				    devname, dev_id);
 }
 
 static int xg_bind_virq_to_irq(struct xen_guest *g, unsigned int virq, unsigned int cpu)
 {
 	struct evtchn_bind_virq op = { .virq = virq, .vcpu = cpu };
 	int irq;
-	long rc;
 
 	if (virq >= NR_VIRQS || cpu >= g->nr_vcpus)
 		return -EINVAL;
 	irq = g->vcpu[cpu].virq_to_irq[virq];
-	if (irq != XG_IRQ_NONE) {
-		g->irq_info[irq].refcnt++;
+	if (xg_irq_share(g, irq))
 		return irq;
-	}
-	rc = xg_event_channel_op(g, EVTCHNOP_bind_virq, &op);
-	if (rc < 0)
-		return (int)rc;
-	irq = xg_irq_setup(g, IRQT_VIRQ, op.port, cpu, virq);
-	if (irq < 0)
-		(void)xg_evtchn_close(g, op.port);
-	return irq;
+	return xg_bind_new_port(g, EVTCHNOP_bind_virq, &op, &op.port, IRQT_VIRQ, cpu, virq);
 }
 
 int xg_bind_virq_to_irqhandler(struct xen_guest *g, unsigned int virq, unsigned int cpu,
 			       irq_handler_t handler, unsigned long irqflags, const char *devname,
 			       void *dev_id)
 {
-	int irq = xg_bind_virq_to_irq(g, virq, cpu), rc;
-
-	if (irq < 0)
-		return irq;
-	rc = xg_request_irq(g, irq, handler, irqflags, devname, dev_id);
-	if (rc < 0) {
-		xg_bind_unwind(g, irq, true);
-		return rc;
-	}
-	return irq;
+	return xg_request_or_unwind(g, xg_bind_virq_to_irq(g, virq, cpu), true, handler, irqflags,
+				    devname, dev_id);
 }
 
 static int xg_bind_ipi_to_irq(struct xen_guest *g, unsigned int ipi, unsigned int cpu)
 {
 	struct evtchn_bind_ipi op = { .vcpu = cpu };
 	int irq;
-	long rc;
 
 	if (ipi >= XG_NR_IPIS || cpu >= g->nr_vcpus)
 		return -EINVAL;
 	irq = g->vcpu[cpu].ipi_to_irq[ipi];
-	if (irq != XG_IRQ_NONE) {
-		g->irq_info[irq].refcnt++;
+	if (xg_irq_share(g, irq))
 		return irq;
-	}
-	rc = xg_event_channel_op(g, EVTCHNOP_bind_ipi, &op);
-	if (rc < 0)
-		return (int)rc;
-	irq = xg_irq_setup(g, IRQT_IPI, op.port, cpu, ipi);
-	if (irq < 0)
-		(void)xg_evtchn_close(g, op.port);
-	return irq;
+	return xg_bind_new_port(g, EVTCHNOP_bind_ipi, &op, &op.port, IRQT_IPI, cpu, ipi);
 }
 
 int xg_bind_ipi_to_irqhandler(struct xen_guest *g, unsigned int ipi, unsigned int cpu,
 			      irq_handler_t handler, unsigned long irqflags, const char *devname,
 			      void *dev_id)
 {
-	int irq = xg_bind_ipi_to_irq(g, ipi, cpu), rc;
-
-	if (irq < 0)
-		return irq;
-	rc = xg_request_irq(g, irq, handler, irqflags, devname, dev_id);
-	if (rc < 0) {
-		xg_bind_unwind(g, irq, true);
-		return rc;
-	}
-	return irq;
+	return xg_request_or_unwind(g, xg_bind_ipi_to_irq(g, ipi, cpu), true, handler, irqflags,
+				    devname, dev_id);
 }
 
 int xg_bind_interdomain_evtchn_to_irqhandler(struct xen_guest *g, domid_t remote_domain,
@@ -441,12 +443,7 @@ int xg_bind_interdomain_evtchn_to_irqhandler(struct xen_guest *g, domid_t remote
 		(void)xg_evtchn_close(g, port);
 		return irq;
 	}
-	rc = xg_request_irq(g, irq, handler, irqflags, devname, dev_id);
-	if (rc < 0) {
-		xg_bind_unwind(g, irq, true);
-		return rc;
-	}
-	return irq;
+	return xg_request_or_unwind(g, irq, true, handler, irqflags, devname, dev_id);
 }
 
 void xg_unbind_from_irq(struct xen_guest *g, int irq)

@@ -106,26 +106,46 @@ void xg_call_end(struct xg_call *c)
 	c->vs->bounce_top = c->top0;
 }
 
-/* One hypercall (op, cmd, argument of len bytes, copied back). */
-static long xg_hc_cmd_arg(struct xen_guest *g, unsigned long op, uint64_t cmd, void *arg,
-			  size_t len)
+/* Which argument slot carries the buffer's address: the hypercalls differ
+ * (event_channel_op(cmd, arg) but vcpu_op(cmd, vcpuid, arg)). */
+enum xg_gpa_slot { XG_GPA_ARG1, XG_GPA_ARG2 };
+
+/*
+ * The body every wrapper shares: one hypercall op with args[0] = cmd, a
+ * buffer of len bytes (copied back if out) whose address goes in slot, and
+ * extra in the other slot. A NULL buffer passes address 0.
+ */
+static long xg_hc_buf(struct xen_guest *g, unsigned long op, uint64_t cmd, enum xg_gpa_slot slot,
+		      uint64_t extra, void *buf, size_t len, bool out)
 {
 	struct xg_call c;
 	uint64_t gpa;
 	long rc;
 
 	xg_call_begin(g, &c);
-	rc = xg_call_arg(&c, arg, len, true, &gpa);
-	if (rc == 0)
-		rc = xg_call_issue(&c, op, cmd, gpa, 0);
+	rc = xg_call_arg(&c, buf, len, out, &gpa);
+	if (rc == 0 && slot == XG_GPA_ARG1)
+		rc = xg_call_issue(&c, op, cmd, gpa, extra);
+	else if (rc == 0)
+		rc = xg_call_issue(&c, op, cmd, extra, gpa);
 	xg_call_end(&c);
 	return rc;
+}
+
+/* One hypercall (op, cmd, argument of len bytes, copied back). */
+static long xg_hc_cmd_arg(struct xen_guest *g, unsigned long op, uint64_t cmd, void *arg,
+			  size_t len)
+{
+	return xg_hc_buf(g, op, cmd, XG_GPA_ARG1, 0, arg, len, true);
 }
 
 static size_t xg_size_of(const uint16_t *table, size_t n, unsigned int cmd)
 {
 	return cmd < n ? table[cmd] : 0;
 }
+
+/* The argument size of cmd in one of the per-hypercall tables below. */
+#define XG_OP_SIZE(table, cmd) xg_size_of(table, XG_ARRAY_SIZE(table), (unsigned int)(cmd))
 
 /* ---- event_channel_op ------------------------------------------------ */
 
@@ -148,10 +168,8 @@ static const uint16_t xg_evtchn_op_size[] = {
 
 long xg_event_channel_op(struct xen_guest *g, int cmd, void *arg)
 {
-	size_t len =
-		xg_size_of(xg_evtchn_op_size, XG_ARRAY_SIZE(xg_evtchn_op_size), (unsigned int)cmd);
-
-	return xg_hc_cmd_arg(g, __HYPERVISOR_event_channel_op, (unsigned int)cmd, arg, len);
+	return xg_hc_cmd_arg(g, __HYPERVISOR_event_channel_op, (unsigned int)cmd, arg,
+			     XG_OP_SIZE(xg_evtchn_op_size, cmd));
 }
 
 /* ---- grant_table_op -------------------------------------------------- */
@@ -175,16 +193,8 @@ static const uint16_t xg_gnttab_op_size[] = {
 static long xg_gnttab_op_batch(struct xen_guest *g, unsigned int cmd, uint8_t *uop, size_t esz,
 			       unsigned int count)
 {
-	struct xg_call c;
-	uint64_t gpa;
-	long rc;
-
-	xg_call_begin(g, &c);
-	rc = xg_call_arg(&c, uop, esz * count, true, &gpa);
-	if (rc == 0)
-		rc = xg_call_issue(&c, __HYPERVISOR_grant_table_op, cmd, gpa, count);
-	xg_call_end(&c);
-	return rc;
+	return xg_hc_buf(g, __HYPERVISOR_grant_table_op, cmd, XG_GPA_ARG1, count, uop, esz * count,
+			 true);
 }
 
 /* Batches whose elements are not guest memory go through the bounce
@@ -192,7 +202,7 @@ static long xg_gnttab_op_batch(struct xen_guest *g, unsigned int cmd, uint8_t *u
  * the number of hypercalls. */
 long xg_grant_table_op(struct xen_guest *g, unsigned int cmd, void *uop, unsigned int count)
 {
-	size_t esz = xg_size_of(xg_gnttab_op_size, XG_ARRAY_SIZE(xg_gnttab_op_size), cmd);
+	size_t esz = XG_OP_SIZE(xg_gnttab_op_size, cmd);
 	struct xen_vcpu_state *vs = xg_vcpu(g, xg_current_vcpu(g));
 	unsigned int done = 0, chunk;
 	uint64_t gpa;
@@ -227,9 +237,8 @@ static const uint16_t xg_memory_op_size[] = {
 
 long xg_memory_op(struct xen_guest *g, unsigned int cmd, void *arg)
 {
-	size_t len = xg_size_of(xg_memory_op_size, XG_ARRAY_SIZE(xg_memory_op_size), cmd);
-
-	return xg_hc_cmd_arg(g, __HYPERVISOR_memory_op, cmd, arg, len);
+	return xg_hc_cmd_arg(g, __HYPERVISOR_memory_op, cmd, arg,
+			     XG_OP_SIZE(xg_memory_op_size, cmd));
 }
 
 /* ---- vcpu_op --------------------------------------------------------- */
@@ -243,17 +252,8 @@ static const uint16_t xg_vcpu_op_size[] = {
 
 long xg_vcpu_op(struct xen_guest *g, int cmd, unsigned int vcpuid, void *extra_args)
 {
-	size_t len = xg_size_of(xg_vcpu_op_size, XG_ARRAY_SIZE(xg_vcpu_op_size), (unsigned)cmd);
-	struct xg_call c;
-	uint64_t gpa;
-	long rc;
-
-	xg_call_begin(g, &c);
-	rc = xg_call_arg(&c, extra_args, len, true, &gpa);
-	if (rc == 0)
-		rc = xg_call_issue(&c, __HYPERVISOR_vcpu_op, (unsigned int)cmd, vcpuid, gpa);
-	xg_call_end(&c);
-	return rc;
+	return xg_hc_buf(g, __HYPERVISOR_vcpu_op, (unsigned int)cmd, XG_GPA_ARG2, vcpuid,
+			 extra_args, XG_OP_SIZE(xg_vcpu_op_size, cmd), true);
 }
 
 /* ---- sched_op, set_timer_op ------------------------------------------ */
@@ -268,20 +268,13 @@ static const uint16_t xg_sched_op_size[] = {
 
 long xg_sched_op(struct xen_guest *g, int cmd, void *arg)
 {
-	size_t len = xg_size_of(xg_sched_op_size, XG_ARRAY_SIZE(xg_sched_op_size), (unsigned)cmd);
-
-	return xg_hc_cmd_arg(g, __HYPERVISOR_sched_op, (unsigned int)cmd, arg, len);
+	return xg_hc_cmd_arg(g, __HYPERVISOR_sched_op, (unsigned int)cmd, arg,
+			     XG_OP_SIZE(xg_sched_op_size, cmd));
 }
 
 long xg_set_timer_op(struct xen_guest *g, uint64_t timeout)
 {
-	struct xg_call c;
-	long rc;
-
-	xg_call_begin(g, &c);
-	rc = xg_call_issue(&c, __HYPERVISOR_set_timer_op, timeout, 0, 0);
-	xg_call_end(&c);
-	return rc;
+	return xg_hc_buf(g, __HYPERVISOR_set_timer_op, timeout, XG_GPA_ARG1, 0, NULL, 0, false);
 }
 
 /* ---- xen_version, console_io ----------------------------------------- */
@@ -299,23 +292,14 @@ static const uint16_t xg_version_size[] = {
 
 long xg_xen_version(struct xen_guest *g, int cmd, void *arg)
 {
-	size_t len = xg_size_of(xg_version_size, XG_ARRAY_SIZE(xg_version_size), (unsigned)cmd);
-
-	return xg_hc_cmd_arg(g, __HYPERVISOR_xen_version, (unsigned int)cmd, arg, len);
+	return xg_hc_cmd_arg(g, __HYPERVISOR_xen_version, (unsigned int)cmd, arg,
+			     XG_OP_SIZE(xg_version_size, cmd));
 }
 
 static long xg_console_chunk(struct xen_guest *g, int cmd, char *str, size_t n)
 {
-	struct xg_call c;
-	uint64_t gpa;
-	long rc;
-
-	xg_call_begin(g, &c);
-	rc = xg_call_arg(&c, str, n, cmd == CONSOLEIO_read, &gpa);
-	if (rc == 0)
-		rc = xg_call_issue(&c, __HYPERVISOR_console_io, (unsigned int)cmd, n, gpa);
-	xg_call_end(&c);
-	return rc;
+	return xg_hc_buf(g, __HYPERVISOR_console_io, (unsigned int)cmd, XG_GPA_ARG2, n, str, n,
+			 cmd == CONSOLEIO_read);
 }
 
 /* Writes from outside guest memory go out in bounce-sized chunks. */
@@ -347,10 +331,8 @@ static const uint16_t xg_callback_op_size[] = {
 
 long xg_callback_op(struct xen_guest *g, int cmd, void *arg)
 {
-	size_t len = xg_size_of(xg_callback_op_size, XG_ARRAY_SIZE(xg_callback_op_size),
-				(unsigned int)cmd);
-
-	return xg_hc_cmd_arg(g, __HYPERVISOR_callback_op, (unsigned int)cmd, arg, len);
+	return xg_hc_cmd_arg(g, __HYPERVISOR_callback_op, (unsigned int)cmd, arg,
+			     XG_OP_SIZE(xg_callback_op_size, cmd));
 }
 
 static const uint16_t xg_hvm_op_size[] = {
@@ -361,7 +343,6 @@ static const uint16_t xg_hvm_op_size[] = {
 
 long xg_hvm_op(struct xen_guest *g, int op, void *arg)
 {
-	size_t len = xg_size_of(xg_hvm_op_size, XG_ARRAY_SIZE(xg_hvm_op_size), (unsigned int)op);
-
-	return xg_hc_cmd_arg(g, __HYPERVISOR_hvm_op, (unsigned int)op, arg, len);
+	return xg_hc_cmd_arg(g, __HYPERVISOR_hvm_op, (unsigned int)op, arg,
+			     XG_OP_SIZE(xg_hvm_op_size, op));
 }

@@ -150,6 +150,18 @@ int children_add(struct xs_children **chp, const char *name, size_t len)
 	return 0;
 }
 
+/* Add or drop path's own name in its parent's child list *chp (the store's
+ * and a transaction's parent edits both come here). */
+int children_edit(struct xs_children **chp, const char *path, size_t len, bool add)
+{
+	const char *base = path_basename(path, len);
+
+	if (add)
+		return children_add(chp, base, (size_t)(path + len - base));
+	children_del(*chp, base, (size_t)(path + len - base));
+	return 0;
+}
+
 void children_del(struct xs_children *ch, const char *name, size_t len)
 {
 	size_t off = 0;
@@ -557,43 +569,25 @@ void store_gc(struct xs_store *s)
 
 /* ---- modifications ---- */
 
-static int parent_add_child(struct xs_store *s, const char *path, size_t len)
+/* Add or drop path's name in its parent's child list, keeping the parent's
+ * old version for snapshots. A missing parent is an error only when adding:
+ * removing below a parent already gone has nothing left to edit. */
+static int parent_edit_child(struct xs_store *s, const char *path, size_t len, bool add)
 {
-	size_t plen = path_parent_len(path, len);
-	struct xs_node *parent = store_get(s, path, plen);
-	const char *base = path_basename(path, len);
+	struct xs_node *parent = store_get(s, path, path_parent_len(path, len));
 	int rc;
 
 	if (!parent)
-		return -ENOENT;
+		return add ? -ENOENT : 0;
 	rc = node_save_version(s, parent);
 	if (rc < 0)
 		return rc;
 	domain_node_charge(s, parent, -1);
-	rc = children_add(&parent->children, base, (size_t)(path + len - base));
+	rc = children_edit(&parent->children, path, len, add);
 	domain_node_charge(s, parent, 1);
 	if (rc == 0)
 		parent->gen = ++s->gen;
 	return rc;
-}
-
-static int parent_del_child(struct xs_store *s, const char *path, size_t len)
-{
-	size_t plen = path_parent_len(path, len);
-	struct xs_node *parent = store_get(s, path, plen);
-	const char *base = path_basename(path, len);
-	int rc;
-
-	if (!parent)
-		return 0;
-	rc = node_save_version(s, parent);
-	if (rc < 0)
-		return rc;
-	domain_node_charge(s, parent, -1);
-	children_del(parent->children, base, (size_t)(path + len - base));
-	domain_node_charge(s, parent, 1);
-	parent->gen = ++s->gen;
-	return 0;
 }
 
 /* Perms for a node created under parent: the parent's, except that a node an
@@ -653,7 +647,7 @@ static int store_create_one(struct xs_store *s, const char *path, size_t len, co
 		n = node_alloc_inherit(s, parent, creator, path, len, value, vlen);
 	if (!n)
 		return -ENOMEM;
-	rc = parent_add_child(s, path, len);
+	rc = parent_edit_child(s, path, len, true);
 	if (rc < 0) {
 		node_free(s, n);
 		return rc;
@@ -667,7 +661,7 @@ static int store_create_one(struct xs_store *s, const char *path, size_t len, co
 		rc = htab_insert(&s->nodes, n);
 	if (rc < 0) {
 		node_free(s, n);
-		(void)parent_del_child(s, path, len);
+		(void)parent_edit_child(s, path, len, false);
 		return rc;
 	}
 	domain_node_charge(s, n, 1);
@@ -675,7 +669,7 @@ static int store_create_one(struct xs_store *s, const char *path, size_t len, co
 }
 
 /* Create path, first creating missing ancestors (empty values, inherited
- * perms), top down and without recursion: paths may be 1500 levels deep. */
+ * perms), top down (path_child_len). */
 static int store_create(struct xs_store *s, const char *path, size_t len, const void *value,
 			size_t vlen, const uint32_t *perms, unsigned int nperms,
 			unsigned int creator)
@@ -687,14 +681,10 @@ static int store_create(struct xs_store *s, const char *path, size_t len, const 
 	while (have > 1 && !store_get(s, path, have))
 		have = path_parent_len(path, have);
 	while (have < plen) {
-		size_t end = have + 1;
-
-		while (end < plen && path[end] != '/')
-			end++;
-		rc = store_create_one(s, path, end, NULL, 0, NULL, 0, creator);
+		have = path_child_len(path, have, plen);
+		rc = store_create_one(s, path, have, NULL, 0, NULL, 0, creator);
 		if (rc < 0)
 			return rc;
-		have = end;
 	}
 	return store_create_one(s, path, len, value, vlen, perms, nperms, creator);
 }
@@ -844,7 +834,7 @@ int store_rm(struct xs_store *s, const char *path, size_t len)
 	rc = rm_subtree(s, buf, len, false);
 	if (rc < 0)
 		return rc;
-	return parent_del_child(s, path, len);
+	return parent_edit_child(s, path, len, false);
 }
 
 /* ---- lifecycle ---- */

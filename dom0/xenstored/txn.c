@@ -184,7 +184,6 @@ static int tnode_set(struct xs_txn *t, struct xs_tnode *tn, const void *value, s
 static int tx_parent_edit(struct xs_txn *t, const char *path, size_t len, bool add)
 {
 	size_t plen = path_parent_len(path, len);
-	const char *base = path_basename(path, len);
 	struct xs_tnode *tp;
 	struct xs_node *pn;
 	int rc = 0;
@@ -201,10 +200,7 @@ static int tx_parent_edit(struct xs_txn *t, const char *path, size_t len, bool a
 			return rc;
 	}
 	tp->flags |= TX_CHILDREN;
-	if (add)
-		return children_add(&tp->priv->children, base, (size_t)(path + len - base));
-	children_del(tp->priv->children, base, (size_t)(path + len - base));
-	return 0;
+	return children_edit(&tp->priv->children, path, len, add);
 }
 
 static int tx_create_one(struct xs_txn *t, const char *path, size_t len, const void *value,
@@ -262,14 +258,10 @@ int txn_write(struct xs_txn *t, const char *path, size_t len, const void *value,
 	while (have > 1 && !tx_view(t, path, have))
 		have = path_parent_len(path, have);
 	while (have < plen) {
-		size_t end = have + 1;
-
-		while (end < plen && path[end] != '/')
-			end++;
-		rc = tx_create_one(t, path, end, NULL, 0, NULL, 0, creator);
+		have = path_child_len(path, have, plen);
+		rc = tx_create_one(t, path, have, NULL, 0, NULL, 0, creator);
 		if (rc < 0)
 			return rc;
-		have = end;
 	}
 	return tx_create_one(t, path, len, value, vlen, perms, nperms, creator);
 }

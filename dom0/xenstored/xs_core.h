@@ -49,6 +49,18 @@ int path_canonical(const char *in, unsigned int domid, char *out, size_t *ret_le
 bool path_is_special(const char *p);
 size_t path_parent_len(const char *p, size_t len);
 const char *path_basename(const char *p, size_t len);
+
+/* The ancestor of p one component deeper than the one of length have, up to
+ * plen: ("/a/b/c", 2, 6) -> 4, "/a/b". Lets a creator walk missing ancestors
+ * top down without recursion (paths may be 1500 levels deep). */
+static inline size_t path_child_len(const char *p, size_t have, size_t plen)
+{
+	size_t end = have + 1;
+
+	while (end < plen && p[end] != '/')
+		end++;
+	return end;
+}
 int parse_uint(const char *s, unsigned long max, unsigned long *ret);
 
 /* ---- nodes and the versioned store (store.c) ----------------------------- */
@@ -123,6 +135,7 @@ void node_free(struct xs_store *s, struct xs_node *n);
 struct xs_children *children_dup(const struct xs_children *ch);
 int children_add(struct xs_children **chp, const char *name, size_t len);
 void children_del(struct xs_children *ch, const char *name, size_t len);
+int children_edit(struct xs_children **chp, const char *path, size_t len, bool add);
 /* C xenstored's accounting sizes: struct node_hdr and struct xs_permissions. */
 #define XS_ACC_NODE_HDR 16u
 #define XS_ACC_PERM 8u

@@ -235,7 +235,7 @@ int xlcfg_disk_parse(const char *spec, const struct xlcfg_pos *pos, struct xlcfg
 
 	memset(ret, 0, sizeof(*ret));
 	if ((rc = spec_split(spec, "target", &s)))
-		return derr(&d, "%s", rc == -ENOMEM ? "out of memory" : "too many parameters");
+		return derr(&d, "%s", spec_split_error(rc));
 	for (unsigned int i = 0; !rc && i < s.nr; i++)
 		rc = one_param(&d, &s.params[i]);
 	if (!rc)
@@ -257,16 +257,10 @@ void xlcfg_disk_fini(struct xlcfg_disk *disk)
 int xlcfg_disks_load(const struct xlcfg *cfg, struct xlcfg_domain *dom, struct xlcfg_err *err)
 {
 	const struct xlcfg_value *list;
-	int rc = xlcfg_get_string_list(cfg, "disk", &list, err);
+	int rc = spec_list_get(cfg, "disk", XLCFG_MAX_DISKS, &list, err);
 
-	if (rc == -ENOENT)
-		return 0;
-	if (rc)
+	if (rc || !list)
 		return rc;
-	if (list->nr_items > XLCFG_MAX_DISKS) {
-		xlcfg_errorf(err, &list->pos, "`disk' has more than %d items", XLCFG_MAX_DISKS);
-		return -E2BIG;
-	}
 	for (size_t i = 0; i < list->nr_items; i++) {
 		const struct xlcfg_value *item = list->items[i];
 		struct xlcfg_disk *disk = &dom->disks[dom->nr_disks];

@@ -57,6 +57,29 @@ void spec_free(struct spec *spec)
 	spec->nr = 0;
 }
 
+const char *spec_split_error(int rc)
+{
+	return rc == -ENOMEM ? "out of memory" : "too many parameters";
+}
+
+int spec_list_get(const struct xlcfg *cfg, const char *key, size_t max,
+		  const struct xlcfg_value **ret, struct xlcfg_err *err)
+{
+	int rc = xlcfg_get_string_list(cfg, key, ret, err);
+
+	if (rc == -ENOENT) {
+		*ret = NULL;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if ((*ret)->nr_items > max) {
+		xlcfg_errorf(err, &(*ret)->pos, "`%s' has more than %zu items", key, max);
+		return -E2BIG;
+	}
+	return 0;
+}
+
 int spec_number(const char *value, uint64_t max, uint64_t *ret)
 {
 	uint64_t n;

@@ -104,7 +104,7 @@ static int vchan_item(const struct xlcfg_value *item, size_t index, struct xlcfg
 	int rc = spec_split(item->str, NULL, &s);
 
 	if (rc)
-		return verr(&v, "%s", rc == -ENOMEM ? "out of memory" : "too many parameters");
+		return verr(&v, "%s", spec_split_error(rc));
 	for (unsigned int i = 0; !rc && i < s.nr; i++)
 		rc = vchan_param(&v, &s.params[i]);
 	if (!rc)
@@ -122,16 +122,10 @@ void xlcfg_vchan_fini(struct xlcfg_vchan *v)
 int xlcfg_vchan_load(const struct xlcfg *cfg, struct xlcfg_domain *dom, struct xlcfg_err *err)
 {
 	const struct xlcfg_value *list;
-	int rc = xlcfg_get_string_list(cfg, "vchan", &list, err);
+	int rc = spec_list_get(cfg, "vchan", XLCFG_MAX_VCHANS, &list, err);
 
-	if (rc == -ENOENT)
-		return 0;
-	if (rc)
+	if (rc || !list)
 		return rc;
-	if (list->nr_items > XLCFG_MAX_VCHANS) {
-		xlcfg_errorf(err, &list->pos, "`vchan' has more than %d items", XLCFG_MAX_VCHANS);
-		return -E2BIG;
-	}
 	for (size_t i = 0; i < list->nr_items; i++) {
 		struct xlcfg_vchan *v = &dom->vchans[dom->nr_vchans];
 

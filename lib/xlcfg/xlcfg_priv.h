@@ -24,6 +24,13 @@ struct spec {
 };
 int spec_split(const char *spec, const char *rest_key, struct spec *ret);
 void spec_free(struct spec *spec);
+/* spec_split's failure RC in words, for the caller's own error message. */
+const char *spec_split_error(int rc);
+
+/* The list of spec strings under KEY, at most MAX of them: 0 with *RET NULL
+ * if the key is absent (no items), -E2BIG (reported) if there are more. */
+int spec_list_get(const struct xlcfg *cfg, const char *key, size_t max,
+		  const struct xlcfg_value **ret, struct xlcfg_err *err);
 
 /* A number 0..MAX in a spec value: -EINVAL not a number, -ERANGE > MAX. */
 int spec_number(const char *value, uint64_t max, uint64_t *ret);

@@ -247,6 +247,27 @@ int fake_domain_create(struct fake_substrate *fs, domid_t domid, bool privileged
 	return rc < 0 ? rc : (int)got;
 }
 
+struct fake_substrate *fake_create_pair(unsigned int vcpus, uint64_t nr_pages)
+{
+	struct fake_substrate *fs = fake_create(NULL);
+
+	if (fs && (fake_domain_create(fs, 0, true, vcpus, nr_pages) != 0 ||
+		   fake_domain_create(fs, 1, false, vcpus, nr_pages) != 1)) {
+		fake_destroy(fs);
+		return NULL;
+	}
+	return fs;
+}
+
+struct fake_substrate *fake_create_quiet(const struct hv_config *cfg)
+{
+	struct fake_substrate *fs = fake_create(cfg);
+
+	if (fs)
+		fs->quiet = true;
+	return fs;
+}
+
 /* Walk [gpa, gpa+len) page by page through the core's view of domid. */
 static int fake_access(struct fake_substrate *fs, domid_t domid, uint64_t gpa, void *buf,
 		       size_t len, bool write)

@@ -99,6 +99,15 @@ void fake_destroy(struct fake_substrate *fs);
 int fake_domain_create(struct fake_substrate *fs, domid_t domid, bool privileged,
 		       unsigned int vcpus, uint64_t nr_pages);
 
+/* The two-domain world of most tests and benchmarks: a fake (default
+ * config) with privileged domain 0 and unprivileged domain 1, each with
+ * `vcpus' vCPUs and nr_pages of RAM. NULL, everything freed, on failure. */
+struct fake_substrate *fake_create_pair(unsigned int vcpus, uint64_t nr_pages);
+
+/* fake_create for a test that checks log lines through fs->logs rather
+ * than wanting them echoed to stderr. */
+struct fake_substrate *fake_create_quiet(const struct hv_config *cfg);
+
 /* Guest-physical access through the core's view (overlays included). */
 int fake_write(struct fake_substrate *fs, domid_t domid, uint64_t gpa, const void *buf, size_t len);
 int fake_read(struct fake_substrate *fs, domid_t domid, uint64_t gpa, void *buf, size_t len);

@@ -17,9 +17,8 @@ static struct fake_substrate *fs;
 
 static void setup(void)
 {
-	fs = fake_create(NULL);
+	fs = fake_create_quiet(NULL);
 	cr_assert(fs);
-	fs->quiet = true;
 }
 
 static void teardown(void)

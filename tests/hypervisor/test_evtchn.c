@@ -106,9 +106,8 @@ static domid_t make_domain(domid_t id, bool privileged, unsigned int vcpus, unsi
 static void setup_common(const struct evtchn_test_abi *a)
 {
 	abi = a;
-	fs = fake_create(NULL);
+	fs = fake_create_quiet(NULL);
 	cr_assert_not_null(fs);
-	fs->quiet = true;
 	make_domain(0, true, 2, 0);
 	make_domain(1, false, 2, 0);
 	make_domain(2, false, 1, 0);

@@ -44,9 +44,8 @@ static void create_dom(domid_t domid, bool privileged, uint64_t nr_pages, uint64
 
 static void setup_with(const struct hv_config *cfg)
 {
-	fs = fake_create(cfg);
+	fs = fake_create_quiet(cfg);
 	cr_assert_not_null(fs);
-	fs->quiet = true;
 	create_dom(0, true, NR_PAGES, 0);
 	create_dom(1, false, NR_PAGES, 0);
 	create_dom(2, false, NR_PAGES, NR_PAGES + 4);

@@ -30,9 +30,8 @@ static void setup(void)
 	struct hv_domain_config cfg;
 	domid_t id;
 
-	fs = fake_create(NULL);
+	fs = fake_create_quiet(NULL);
 	cr_assert(fs);
-	fs->quiet = true;
 	hv_domain_config_defaults(&cfg);
 	cfg.domid = DOM0;
 	cfg.privileged = true;

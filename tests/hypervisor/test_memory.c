@@ -19,9 +19,8 @@ static void setup(void)
 	struct hv_domain_config cfg;
 	domid_t id;
 
-	fs = fake_create(NULL);
+	fs = fake_create_quiet(NULL);
 	cr_assert(fs);
-	fs->quiet = true;
 	hv_domain_config_defaults(&cfg);
 	cfg.nr_pages = 64;
 	cfg.max_pages = 80;

@@ -31,15 +31,9 @@ Test(xs_store, initial_tree_is_c_xenstored)
 
 Test(xs_store, reply_echoes_header)
 {
-	struct xsd_sockmsg h = { XS_READ, 77, 0, sizeof("/tool") };
-
-	rec_clear(c0);
-	xs_conn_request(c0->c, &h, "/tool");
+	send_raw(c0, XS_READ, 77, P("/tool"));
 	cr_assert_eq(c0->n, 1);
-	cr_assert_eq(c0->msgs[0].hdr.type, XS_READ);
-	cr_assert_eq(c0->msgs[0].hdr.req_id, 77);
-	cr_assert_eq(c0->msgs[0].hdr.tx_id, 0);
-	cr_assert_eq(c0->msgs[0].hdr.len, 0);
+	expect_hdr(&c0->msgs[0], XS_READ, 77, 0, 0);
 }
 
 Test(xs_store, write_read_binary_values)

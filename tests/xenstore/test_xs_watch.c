@@ -24,19 +24,13 @@ TestSuite(xs_watch, .init = setup, .fini = teardown);
 /* Golden transcript: ack first, then the initial event with req_id 0. */
 Test(xs_watch, ack_then_initial_event)
 {
-	struct xsd_sockmsg h = { XS_WATCH, 42, 0, sizeof("/nonexistent\0tok") };
-
-	rec_clear(w);
-	xs_conn_request(w->c, &h, "/nonexistent\0tok");
+	send_raw(w, XS_WATCH, 42, P("/nonexistent\0tok"));
 	cr_assert_eq(w->n, 2);
 	cr_assert_eq(w->msgs[0].hdr.type, XS_WATCH);
 	cr_assert_eq(w->msgs[0].hdr.req_id, 42);
 	cr_assert_eq(w->msgs[0].hdr.len, 3);
 	cr_assert_str_eq(w->msgs[0].data, "OK");
-	cr_assert_eq(w->msgs[1].hdr.type, XS_WATCH_EVENT);
-	cr_assert_eq(w->msgs[1].hdr.req_id, 0);
-	cr_assert_eq(w->msgs[1].hdr.tx_id, 0);
-	cr_assert_eq(w->msgs[1].hdr.len, sizeof("/nonexistent\0tok"));
+	expect_hdr(&w->msgs[1], XS_WATCH_EVENT, 0, 0, sizeof("/nonexistent\0tok"));
 	cr_assert(memcmp(w->msgs[1].data, "/nonexistent\0tok", sizeof("/nonexistent\0tok")) == 0);
 }
 

@@ -88,6 +88,30 @@ static inline struct rec_msg *call(struct rec *r, uint32_t type, uint32_t tx, co
 	return NULL;
 }
 
+/* Send a request under a req_id the test picks, for tests of the reply
+ * headers themselves; the replies are left in r->msgs. */
+static inline void send_raw(struct rec *r, uint32_t type, uint32_t req_id, const void *p,
+			    size_t len)
+{
+	struct xsd_sockmsg h = { type, req_id, 0, (uint32_t)len };
+
+	rec_clear(r);
+	xs_conn_request(r->c, &h, p);
+}
+
+/* Every header field of one recorded reply. */
+static inline void expect_hdr_fn(int line, const struct rec_msg *m, uint32_t type, uint32_t req_id,
+				 uint32_t tx_id, uint32_t len)
+{
+	cr_assert_eq(m->hdr.type, type, "line %d: type %u want %u", line, m->hdr.type, type);
+	cr_assert_eq(m->hdr.req_id, req_id, "line %d: req_id %u want %u", line, m->hdr.req_id,
+		     req_id);
+	cr_assert_eq(m->hdr.tx_id, tx_id, "line %d: tx_id %u want %u", line, m->hdr.tx_id, tx_id);
+	cr_assert_eq(m->hdr.len, len, "line %d: len %u want %u", line, m->hdr.len, len);
+}
+
+#define expect_hdr(...) expect_hdr_fn(__LINE__, __VA_ARGS__)
+
 /* String literal payloads keep their final NUL: P("a\0b") is 4 bytes. */
 #define P(lit) lit, sizeof(lit)
 /* Without the final NUL, e.g. WRITE values: V("a\0b") is 3 bytes. */
