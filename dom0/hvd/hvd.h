@@ -42,6 +42,8 @@ enum hvd_source_kind {
 	HVD_SRC_PIDFD,	  /* a domain's process */
 	HVD_SRC_XS_PIDFD, /* xenstored */
 	HVD_SRC_XS_READY, /* xenstored's readiness pipe */
+	HVD_SRC_CD_PIDFD, /* xenon-consoled */
+	HVD_SRC_CD_READY, /* xenon-consoled's readiness pipe */
 };
 
 /* What an epoll event points at. */
@@ -75,6 +77,8 @@ struct hvd_options {
 	const char *run_dir;
 	const char *xenstored; /* path, or NULL: next to our own binary */
 	bool no_xenstored;
+	const char *consoled; /* path, or NULL: next to our own binary */
+	bool no_consoled;
 	int ready_fd;
 	int verbosity;
 	unsigned int nr_reserve;
@@ -113,6 +117,16 @@ struct hvd {
 	int xs_pidfd, xs_ready_fd;
 	struct hvd_source xs_pid_src, xs_ready_src;
 	bool xs_ready;
+
+	/* xenon-consoled, a dom0 service child started once xenstored is
+	 * ready, restarted if it dies (consoled.c). */
+	char cd_path[4096];
+	pid_t cd_pid;
+	int cd_pidfd, cd_ready_fd;
+	struct hvd_source cd_pid_src, cd_ready_src;
+	bool cd_ready, cd_ever_ready;
+	bool ready_signalled; /* --ready-fd written (once) */
+	int cd_restarts;
 };
 
 /* main.c */
@@ -120,6 +134,17 @@ void hvd_log(struct hvd *h, enum hv_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int hvd_watch_fd(struct hvd *h, int fd, struct hvd_source *src);
 void hvd_unwatch_fd(struct hvd *h, int fd);
+
+/* Every service said READY (or is not wanted): signal our readiness. */
+void hvd_services_ready(struct hvd *h);
+
+/* consoled.c */
+int hvd_cd_init(struct hvd *h);
+void hvd_cd_fini(struct hvd *h);
+int hvd_cd_start(struct hvd *h);
+void hvd_cd_stop(struct hvd *h);
+void hvd_cd_ready_event(struct hvd *h);
+void hvd_cd_died_event(struct hvd *h);
 
 /* domain.c */
 extern const struct procdom_hooks hvd_procdom_hooks_template;

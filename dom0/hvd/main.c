@@ -8,13 +8,15 @@
  *
  * Start-up is an ordered table (init_steps[]) undone in reverse on failure
  * and at exit: log, signals, loop, substrate, core, dom0, control socket,
- * pid file, xenstored. Readiness (--ready-fd) is signalled only when
- * xenstored has said it is ready, which it can only do while we already
- * serve the control socket (it binds VIRQ_DOM_EXC through it) -- so
+ * pid file, xenstored, consoled. Readiness (--ready-fd) is signalled only
+ * when xenstored, then xenon-consoled (started once xenstored is ready: it
+ * watches the store) have said they are ready, which they can only do while
+ * we already serve the control socket (they bind ports through it) -- so
  * readiness is an event in the loop, not a blocking wait.
  *
  * SIGTERM/SIGINT: every domain is destroyed, every control connection
- * closed, xenstored stopped (SIGTERM, bounded wait, then SIGKILL), the
+ * closed, consoled and xenstored stopped (SIGTERM, bounded wait, then
+ * SIGKILL), the
  * socket and pid file removed, exit 0 (hvd_quiesce()).
  */
 #include <errno.h>
@@ -51,7 +53,8 @@ static const char usage_text[] =
 	"DESCRIPTION\n"
 	"    Hosts the xenon hypervisor core; domains run as processes. dom0's\n"
 	"    clients talk to it on DIR/hvd.sock (mode 0600). It starts\n"
-	"    xenon-xenstored (DIR/xenstore) as a dom0 service.\n"
+	"    xenon-xenstored (DIR/xenstore) and then xenon-consoled (DIR/console,\n"
+	"    restarted if it dies) as dom0 services.\n"
 	"\n"
 	"OPTIONS\n"
 	"    --run-dir DIR          socket, pid file, logs (created 0700)\n"
@@ -59,7 +62,9 @@ static const char usage_text[] =
 	"    --dom0-reserve LIST    PORT:DOMID,...: dom0 ports reserved for\n"
 	"                           domains to come (seed 002: 121:1,122:2,...)\n"
 	"    --xenstored PATH       the XenStore daemon (default: next to us)\n"
-	"    --no-xenstored         do not start one\n"
+	"    --no-xenstored         do not start one (nor consoled)\n"
+	"    --consoled PATH        the console back end (default: next to us)\n"
+	"    --no-consoled          do not start one\n"
 	"    -v, --verbose          log more (repeat for debug)\n"
 	"    -h, --help             this text\n"
 	"\n"
@@ -132,7 +137,15 @@ static int parse_reserve(struct hvd_options *o, const char *arg)
 	return err;
 }
 
-enum { OPT_RUN_DIR = 256, OPT_READY_FD, OPT_RESERVE, OPT_XENSTORED, OPT_NO_XENSTORED };
+enum {
+	OPT_RUN_DIR = 256,
+	OPT_READY_FD,
+	OPT_RESERVE,
+	OPT_XENSTORED,
+	OPT_NO_XENSTORED,
+	OPT_CONSOLED,
+	OPT_NO_CONSOLED,
+};
 
 static const struct option long_options[] = {
 	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
@@ -140,6 +153,8 @@ static const struct option long_options[] = {
 	{ "dom0-reserve", required_argument, NULL, OPT_RESERVE },
 	{ "xenstored", required_argument, NULL, OPT_XENSTORED },
 	{ "no-xenstored", no_argument, NULL, OPT_NO_XENSTORED },
+	{ "consoled", required_argument, NULL, OPT_CONSOLED },
+	{ "no-consoled", no_argument, NULL, OPT_NO_CONSOLED },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -163,6 +178,12 @@ static int parse_one(struct hvd_options *o, int opt, const char *arg)
 		return 0;
 	case OPT_NO_XENSTORED:
 		o->no_xenstored = true;
+		return 0;
+	case OPT_CONSOLED:
+		o->consoled = arg;
+		return 0;
+	case OPT_NO_CONSOLED:
+		o->no_consoled = true;
 		return 0;
 	case 'v':
 		o->verbosity++;
@@ -495,6 +516,9 @@ static void signal_readiness(struct hvd *h)
 {
 	static const char msg[] = "READY\n";
 
+	if (h->ready_signalled)
+		return;
+	h->ready_signalled = true;
 	hvd_log(h, HV_LOG_INFO, "ready on %s", h->sock_path);
 	if (h->opt.ready_fd < 0)
 		return;
@@ -502,6 +526,15 @@ static void signal_readiness(struct hvd *h)
 		hvd_log(h, HV_LOG_WARN, "readiness fd: %s", strerror(errno));
 	close(h->opt.ready_fd);
 	h->opt.ready_fd = -1;
+}
+
+/* Ready when each wanted service is: xenstored, then consoled. */
+void hvd_services_ready(struct hvd *h)
+{
+	bool want_cd = !h->opt.no_xenstored && !h->opt.no_consoled;
+
+	if ((h->opt.no_xenstored || h->xs_ready) && (!want_cd || h->cd_ever_ready))
+		signal_readiness(h);
 }
 
 /* Last step: without xenstored we are ready now; with it, when it is. */
@@ -519,7 +552,14 @@ static void xs_ready_event(struct hvd *h)
 
 	if (n > 0 && !h->xs_ready) {
 		h->xs_ready = true;
-		signal_readiness(h);
+		n = hvd_cd_start(h);
+		if (n < 0) {
+			hvd_log(h, HV_LOG_ERR, "starting consoled: %s", strerror((int)-n));
+			h->stop = true;
+			h->exit_code = 1;
+			return;
+		}
+		hvd_services_ready(h);
 		return;
 	}
 	if (n > 0 || n == -1)
@@ -564,6 +604,7 @@ static const struct init_step init_steps[] = {
 	{ "control socket", ctl_init, hvd_ctl_fini },
 	{ "pid file", pidfile_init, pidfile_fini },
 	{ "xenstored", xs_init, xs_fini },
+	{ "consoled", hvd_cd_init, hvd_cd_fini },
 	{ "readiness", ready_init, NULL },
 };
 
@@ -634,6 +675,12 @@ static void dispatch(struct hvd *h, struct hvd_source *src)
 	case HVD_SRC_XS_READY:
 		xs_ready_event(h);
 		break;
+	case HVD_SRC_CD_PIDFD:
+		hvd_cd_died_event(h);
+		break;
+	case HVD_SRC_CD_READY:
+		hvd_cd_ready_event(h);
+		break;
 	}
 }
 
@@ -676,12 +723,14 @@ static int hvd_run(struct hvd *h)
  * sends (the hang this order exists for). So: domUs first (their processes
  * killed and reaped, the core tears them down), then every control
  * connection closed (a client blocked on us sees the hang-up), and only then
- * xenstored stopped, with a bounded wait.
+ * consoled (which drains each ring one last time) and xenstored stopped,
+ * each with a bounded wait.
  */
 static void hvd_quiesce(struct hvd *h)
 {
 	hvd_domains_destroy_domus(h);
 	hvd_ctl_close_conns(h);
+	hvd_cd_stop(h);
 	xs_stop(h);
 }
 

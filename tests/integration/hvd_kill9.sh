@@ -89,7 +89,20 @@ cfg ping.cfg ping 2 "pingpong.port=10 pingpong.n=100000000 pingpong.role=ping" \
 check "create pong (dom1, paused)" quiet timeout 10 env "$TAG" "$XENON" create -p "$T/pong.cfg"
 # The daemon's fds and our processes with dom1 alone: the state to return to.
 check "dom1's monitor is up" until_ok 100 test "$(tagged | wc -l)" -ge 4
-FDS0=$(fds)
+# dom1's monitor and the dom0 services open their connections asynchronously:
+# take the baseline once the count has held still for 10 samples (0.5 s).
+stable_fds() {
+	local i same=0 last=-1 n
+	for ((i = 0; i < 200 && same < 10; i++)); do
+		n=$(fds)
+		if [ "$n" = "$last" ]; then same=$((same + 1)); else same=0 last=$n; fi
+		sleep 0.05
+	done
+	echo "$last"
+}
+FDS0=$(stable_fds)
+fd_list() { for f in /proc/$H/fd/*; do echo "${f##*/} $(readlink "$f")"; done | sort; }
+fd_list >"$T/fds0"
 TAGGED0="$(tagged | tr '\n' ' ')"
 check "create ping (dom2), bound to dom1:10" quiet timeout 10 env "$TAG" "$XENON" create "$T/ping.cfg"
 check "unpause pong" quiet timeout 10 "$XENON" unpause 1
@@ -126,6 +139,7 @@ else
 fi
 check "kill -9: xenon-hvd's fds back to $FDS0" until_ok 100 fds_are "$FDS0"
 echo "#   hvd fds: with dom1 alone $FDS0, after dom2's death $(fds)"
+fd_list | diff "$T/fds0" - | sed 's/^/#   fd /' || true
 check "kill -9: the survivor dom1 still runs" eval "! gone $P1 && in_list 1"
 check "kill -9: the crash is logged" grep -q "d2: process died" "$RUN/hvd.log"
 

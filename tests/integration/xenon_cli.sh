@@ -92,8 +92,7 @@ done
 expect_rc_grep "graph without a daemon: exit 3" 3 "xenon: graph: no hypervisor daemon" "$XENON" graph
 expect "down without a daemon: exit 3" 3 "xenon: down: no xenon-hvd running in $T/no-daemon" \
 	"$XENON" down
-expect "console: no back end yet, exit 3" 3 \
-	"xenon: console: no console back end yet; a domain's own output is in $T/no-daemon/domain-N.log" \
+expect_rc_grep "console without a daemon: exit 3" 3 "xenon: console: no hypervisor daemon" \
 	"$XENON" console dom1
 expect_rc_grep "create (not dry-run) checks the config, then needs the daemon" 3 \
 	"xenon: create: no hypervisor daemon in $T/no-daemon" \

@@ -51,7 +51,9 @@ const struct xenon_cmd xenon_commands[] = {
 	{ "reboot", "reboot a domain: shut it down and create it again from its config", "DOMAIN",
 	  NULL, xenon_cmd_domain },
 	{ "console", "attach to a domain's console (Ctrl-] detaches)", "DOMAIN",
-	  "  Not available yet (exit 3): there is no console back end so far.\n",
+	  "  Copies stdin to the domain's console and its output to stdout (raw mode on a\n"
+	  "  terminal). Ctrl-] or the end of stdin detaches (exit 0); the domain going\n"
+	  "  away ends the session (exit 1). The full output is RUN_DIR/console/dN.log.\n",
 	  xenon_cmd_console },
 	{ "evtchn", "list event channel ports and their states", "[--json] [DOMAIN]",
 	  "  --json  one JSON array of ports\n", xenon_cmd_evtchn },

@@ -1,0 +1,108 @@
+/*
+ * xenon-consoled: the console back end, a dom0 service under xenon-hvd.
+ *
+ *   guest                 xenon-consoled                    D/console/
+ *   out[] --evtchn-->     drain: log first, then clients -> dN.log (append)
+ *   in[]  <--evtchn--     feed: what fits of a client     <- dN.sock clients
+ *
+ * One thread, one epoll loop. Domains are found through XenStore: the
+ * @introduceDomain watch (also fired at registration) rescans
+ * /local/domain/N/console/{ring-ref,port}; @releaseDomain, and a slow timer
+ * for domains never introduced, check liveness with xenon-hvd's LIST.
+ *
+ * Flow control, both ways, never dropping:
+ *  - output: bytes leave out[] only once the log has them (cons_ring_peek,
+ *    write, cons_ring_consume); then the guest is notified, so a guest
+ *    blocked on a full ring goes on. Attached clients get a copy, buffered
+ *    up to CD_CLIENT_BUF each; a client that falls further behind is
+ *    disconnected (logged) -- it never stalls the guest or the log.
+ *  - input: a client is read only as far as in[] has room; when it is full
+ *    the client's EPOLLIN is switched off until the guest's next event
+ *    (xcons_read() notifies after consuming).
+ */
+#ifndef XENON_CONSOLED_H
+#define XENON_CONSOLED_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cons_ring.h"
+#include "xenon_dom0.h"
+
+#define CD_MAX_CONSOLES 1024	   /* domains served at once */
+#define CD_MAX_CLIENTS 8	   /* attached clients per domain */
+#define CD_CLIENT_BUF (256 * 1024) /* output a client may lag behind */
+#define CD_LIST_MAX 1024	   /* rows asked of LIST */
+#define CD_LIVENESS_MS 1000	   /* the slow liveness check */
+
+enum cd_src_kind { CD_SRC_SIGNAL, CD_SRC_XS, CD_SRC_EVTCHN, CD_SRC_LISTEN, CD_SRC_CLIENT };
+
+struct cd_src {
+	enum cd_src_kind kind;
+	void *obj;
+};
+
+struct cd_console;
+
+struct cd_client {
+	struct cd_console *con;
+	int fd;
+	struct cd_src src;
+	uint32_t events; /* registered with epoll; 0: not registered */
+	bool in_blocked; /* in[] was full: not read until the guest consumes */
+	bool hung_up;	 /* the peer is gone: its output is discarded */
+	bool dead;	 /* freed after this iteration */
+	char *obuf;	 /* [CD_CLIENT_BUF], a byte ring */
+	size_t ohead, olen;
+};
+
+struct cd_console {
+	struct cd *cd;
+	unsigned int domid;
+	void *page;
+	struct cons_ring ring;
+	evtchn_port_t port; /* ours; 0: not bound */
+	int log_fd, listen_fd;
+	struct cd_src listen_src;
+	char sock_path[PATH_MAX];
+	struct cd_client *clients[CD_MAX_CLIENTS];
+	unsigned int nr_clients;
+	bool broken;	     /* bad indices or setup failed: not served */
+	bool dead;	     /* domain gone: freed after this iteration */
+	bool log_failing;    /* a log write failed (logged once until it works) */
+	bool clients_logged; /* CD_MAX_CLIENTS hit (logged once) */
+};
+
+struct cd {
+	const char *run_dir;
+	int ready_fd, verbosity;
+	char dir[PATH_MAX]; /* run_dir/console */
+	int log_fd, epfd, sig_fd;
+	struct xs_handle *xs;
+	struct xenon_evtchn *xe;
+	struct xenon_ctl *ctl;
+	struct cd_src sig_src, xs_src, ev_src;
+	struct cd_console *cons[CD_MAX_CONSOLES];
+	unsigned int nr_cons;
+	bool rescan, check_live, limit_logged, stop;
+	int exit_code;
+};
+
+/* main.c */
+void cd_log(struct cd *cd, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+enum { CD_ERR, CD_WARN, CD_INFO, CD_DEBUG };
+int cd_epoll_set(struct cd *cd, int fd, uint32_t old_events, uint32_t events, struct cd_src *src);
+
+/* console.c */
+void cd_console_attach(struct cd *cd, unsigned int domid, uint64_t gfn, evtchn_port_t port);
+void cd_console_service(struct cd_console *con);
+void cd_console_gone(struct cd_console *con);
+void cd_console_free(struct cd_console *con);
+void cd_console_accept(struct cd_console *con);
+void cd_client_ready(struct cd_client *c, uint32_t events);
+void cd_consoles_reap(struct cd *cd);
+struct cd_console *cd_console_by_domid(struct cd *cd, unsigned int domid);
+struct cd_console *cd_console_by_port(struct cd *cd, evtchn_port_t port);
+
+#endif

@@ -1,0 +1,468 @@
+/*
+ * xenon-consoled --run-dir D [--ready-fd N] [-v]: the console back end
+ * (design in consoled.h). xenon-hvd starts it once xenstored is ready, with
+ * its own run dir as D; it serves D/console/dN.{log,sock}.
+ *
+ * Start-up is an ordered table undone in reverse: log, signals, loop,
+ * xenon-hvd (an event channel handle and a control connection), XenStore
+ * (watches), readiness. SIGTERM/SIGINT: every console drained one last
+ * time and closed, exit 0. Losing xenon-hvd stops us too: without it no
+ * ring can be served.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+
+#include "consoled.h"
+
+static const char usage_text[] =
+	"Usage: xenon-consoled --run-dir DIR [--ready-fd N] [-v]\n"
+	"  The console back end for xenon-hvd's domains: each domain's output\n"
+	"  goes to DIR/console/dN.log; DIR/console/dN.sock attaches to it\n"
+	"  (`xenon console N`). Started by xenon-hvd; exits 0 on SIGTERM.\n";
+
+void cd_log(struct cd *cd, int level, const char *fmt, ...)
+{
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	char buf[512];
+	struct timespec ts;
+	va_list ap;
+	int n;
+
+	if (level > CD_WARN + cd->verbosity)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n = snprintf(buf, sizeof(buf), "%lld.%06ld xenon-consoled %s: ", (long long)ts.tv_sec,
+		     ts.tv_nsec / 1000, names[level]);
+	va_start(ap, fmt);
+	vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	n = (int)strlen(buf);
+	buf[n++] = '\n';
+	if (write(cd->log_fd, buf, (size_t)n) < 0) {
+		/* Nowhere left to complain. */
+	}
+}
+
+int cd_epoll_set(struct cd *cd, int fd, uint32_t old_events, uint32_t events, struct cd_src *src)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = src };
+	int op = !old_events ? EPOLL_CTL_ADD : !events ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;
+
+	if (!old_events && !events)
+		return 0;
+	return epoll_ctl(cd->epfd, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* ---- init steps ------------------------------------------------------- */
+
+static int log_init(struct cd *cd)
+{
+	char path[PATH_MAX + 16];
+	int n = snprintf(cd->dir, sizeof(cd->dir), "%s/console", cd->run_dir);
+
+	if (n < 0 || (size_t)n >= sizeof(cd->dir))
+		return -ENAMETOOLONG;
+	if (mkdir(cd->dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(path, sizeof(path), "%s/consoled.log", cd->dir);
+	cd->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (cd->log_fd < 0) {
+		cd->log_fd = STDERR_FILENO;
+		return -errno;
+	}
+	return 0;
+}
+
+static void log_fini(struct cd *cd)
+{
+	if (cd->log_fd != STDERR_FILENO)
+		close(cd->log_fd);
+	cd->log_fd = STDERR_FILENO;
+}
+
+static int loop_init(struct cd *cd)
+{
+	cd->epfd = epoll_create1(EPOLL_CLOEXEC);
+	return cd->epfd < 0 ? -errno : 0;
+}
+
+static void loop_fini(struct cd *cd)
+{
+	close(cd->epfd);
+}
+
+static int signals_init(struct cd *cd)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	/* Clients hang up: a write to one is an error, not a death. */
+	signal(SIGPIPE, SIG_IGN);
+	cd->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (cd->sig_fd < 0)
+		return -errno;
+	cd->sig_src = (struct cd_src){ CD_SRC_SIGNAL, cd };
+	return cd_epoll_set(cd, cd->sig_fd, 0, EPOLLIN, &cd->sig_src);
+}
+
+static void signals_fini(struct cd *cd)
+{
+	close(cd->sig_fd);
+}
+
+static int hvd_init(struct cd *cd)
+{
+	int err = xenon_evtchn_open(cd->run_dir, &cd->xe);
+
+	if (!err)
+		err = xenon_ctl_open(cd->run_dir, &cd->ctl);
+	if (!err) {
+		cd->ev_src = (struct cd_src){ CD_SRC_EVTCHN, cd };
+		err = cd_epoll_set(cd, xenon_evtchn_fd(cd->xe), 0, EPOLLIN, &cd->ev_src);
+	}
+	if (err) {
+		xenon_ctl_close(cd->ctl);
+		xenon_evtchn_close(cd->xe);
+	}
+	return err;
+}
+
+/* Consoles first: they unbind through the handle. */
+static void hvd_fini(struct cd *cd)
+{
+	while (cd->nr_cons) {
+		struct cd_console *con = cd->cons[--cd->nr_cons];
+
+		if (!con->dead && !con->broken && con->page)
+			cd_console_service(con); /* the last output */
+		cd_console_free(con);
+	}
+	xenon_ctl_close(cd->ctl);
+	xenon_evtchn_close(cd->xe);
+}
+
+static int xs_init(struct cd *cd)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/xenstore/socket", cd->run_dir);
+	/* libxenstore takes the socket from the environment only. */
+	if (setenv("XENSTORED_PATH", path, 1))
+		return -errno;
+	cd->xs = xs_open(0);
+	if (!cd->xs)
+		return errno ? -errno : -ECONNREFUSED;
+	/* Each fires once at registration: the first scan and check. */
+	if (!xs_watch(cd->xs, "@introduceDomain", "intro") ||
+	    !xs_watch(cd->xs, "@releaseDomain", "release")) {
+		xs_close(cd->xs);
+		return errno ? -errno : -EIO;
+	}
+	cd->xs_src = (struct cd_src){ CD_SRC_XS, cd };
+	return cd_epoll_set(cd, xs_fileno(cd->xs), 0, EPOLLIN, &cd->xs_src);
+}
+
+static void xs_fini(struct cd *cd)
+{
+	xs_close(cd->xs);
+}
+
+static int ready_init(struct cd *cd)
+{
+	static const char msg[] = "READY\n";
+
+	cd_log(cd, CD_INFO, "ready, serving %s", cd->dir);
+	if (cd->ready_fd < 0)
+		return 0;
+	if (write(cd->ready_fd, msg, sizeof(msg) - 1) != (ssize_t)(sizeof(msg) - 1))
+		cd_log(cd, CD_WARN, "readiness fd: %s", strerror(errno));
+	close(cd->ready_fd);
+	cd->ready_fd = -1;
+	return 0;
+}
+
+struct init_step {
+	const char *name;
+	int (*init)(struct cd *cd);
+	void (*fini)(struct cd *cd);
+};
+
+static const struct init_step init_steps[] = {
+	{ "log", log_init, log_fini },
+	{ "event loop", loop_init, loop_fini },
+	{ "signals", signals_init, signals_fini },
+	{ "xenon-hvd", hvd_init, hvd_fini },
+	{ "xenstore", xs_init, xs_fini },
+	{ "readiness", ready_init, NULL },
+};
+
+#define N_INIT_STEPS (sizeof(init_steps) / sizeof(init_steps[0]))
+
+static void cd_down(struct cd *cd, size_t done)
+{
+	while (done--)
+		if (init_steps[done].fini)
+			init_steps[done].fini(cd);
+}
+
+static int cd_up(struct cd *cd)
+{
+	for (size_t i = 0; i < N_INIT_STEPS; i++) {
+		int err = init_steps[i].init(cd);
+
+		if (err) {
+			fprintf(stderr, "xenon-consoled: start-up failed at %s: %s\n",
+				init_steps[i].name, strerror(-err));
+			cd_log(cd, CD_ERR, "start-up failed at %s: %s", init_steps[i].name,
+			       strerror(-err));
+			cd_down(cd, i);
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* ---- domains ---------------------------------------------------------- */
+
+static bool xs_read_ulong(struct cd *cd, unsigned int domid, const char *key, unsigned long *ret)
+{
+	char path[64], *val, *end;
+	unsigned int len;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/local/domain/%u/console/%s", domid, key);
+	val = xs_read(cd->xs, XBT_NULL, path, &len);
+	if (!val)
+		return false;
+	*ret = strtoul(val, &end, 0);
+	ok = len && !*end;
+	free(val);
+	return ok;
+}
+
+/* @introduceDomain: serve every domain with console keys not yet served. */
+static void cd_scan(struct cd *cd)
+{
+	unsigned int num = 0, i;
+	char **dirs = xs_directory(cd->xs, XBT_NULL, "/local/domain", &num);
+
+	for (i = 0; dirs && i < num; i++) {
+		unsigned long domid, gfn, port;
+		char *end;
+
+		domid = strtoul(dirs[i], &end, 10);
+		if (*end || !domid || domid >= DOMID_FIRST_RESERVED ||
+		    cd_console_by_domid(cd, (unsigned int)domid))
+			continue;
+		if (xs_read_ulong(cd, (unsigned int)domid, "ring-ref", &gfn) &&
+		    xs_read_ulong(cd, (unsigned int)domid, "port", &port) && port &&
+		    port < (1UL << 17))
+			cd_console_attach(cd, (unsigned int)domid, gfn, (evtchn_port_t)port);
+	}
+	free(dirs);
+}
+
+/* @releaseDomain or the slow timer: close consoles of domains gone. */
+static void cd_check_live(struct cd *cd)
+{
+	struct procdom_ctl_dominfo *info;
+	unsigned int i;
+	int n, k;
+
+	if (!cd->nr_cons)
+		return;
+	info = calloc(CD_LIST_MAX, sizeof(*info));
+	n = info ? xenon_domain_list(cd->ctl, info, CD_LIST_MAX) : -ENOMEM;
+	if (n < 0) {
+		cd_log(cd, CD_WARN, "listing domains: %s", strerror(-n));
+		free(info);
+		return;
+	}
+	for (i = 0; i < cd->nr_cons; i++) {
+		struct cd_console *con = cd->cons[i];
+		bool alive = false;
+
+		for (k = 0; k < n; k++)
+			if (info[k].domid == con->domid &&
+			    !(info[k].flags & (PROCDOM_DOMINFO_SHUTDOWN | PROCDOM_DOMINFO_DYING)))
+				alive = true;
+		if (!alive && !con->dead)
+			cd_console_gone(con);
+	}
+	free(info);
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+static void xs_event(struct cd *cd)
+{
+	char **w;
+
+	while ((w = xs_check_watch(cd->xs))) {
+		if (!strcmp(w[XS_WATCH_TOKEN], "intro"))
+			cd->rescan = true;
+		else
+			cd->check_live = true;
+		free(w);
+	}
+	if (errno != EAGAIN) {
+		cd_log(cd, CD_ERR, "xenstored connection: %s: stopping", strerror(errno));
+		cd_epoll_set(cd, xs_fileno(cd->xs), EPOLLIN, 0, &cd->xs_src);
+		cd->stop = true;
+		cd->exit_code = 1;
+	}
+}
+
+static void evtchn_event(struct cd *cd)
+{
+	int port;
+
+	/* A notify is a round trip that may queue events: drain until none. */
+	do {
+		while ((port = xenon_evtchn_pending(cd->xe)) >= 0) {
+			struct cd_console *con = cd_console_by_port(cd, (evtchn_port_t)port);
+
+			if (con)
+				cd_console_service(con);
+			xenon_evtchn_unmask(cd->xe, (evtchn_port_t)port);
+		}
+	} while (port == -EAGAIN && xenon_evtchn_has_queued(cd->xe));
+	if (port != -EAGAIN) {
+		cd_log(cd, CD_ERR, "xenon-hvd connection: %s: stopping", strerror(-port));
+		cd_epoll_set(cd, xenon_evtchn_fd(cd->xe), EPOLLIN, 0, &cd->ev_src);
+		cd->stop = true;
+	}
+}
+
+static void dispatch(struct cd *cd, struct cd_src *src, uint32_t events)
+{
+	struct signalfd_siginfo si;
+
+	switch (src->kind) {
+	case CD_SRC_SIGNAL:
+		if (read(cd->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+			cd_log(cd, CD_INFO, "signal %u: stopping", si.ssi_signo);
+			cd->stop = true;
+		}
+		break;
+	case CD_SRC_XS:
+		xs_event(cd);
+		break;
+	case CD_SRC_EVTCHN:
+		evtchn_event(cd);
+		break;
+	case CD_SRC_LISTEN:
+		cd_console_accept(src->obj);
+		break;
+	case CD_SRC_CLIENT:
+		cd_client_ready(src->obj, events);
+		break;
+	}
+}
+
+static int cd_run(struct cd *cd)
+{
+	struct epoll_event evs[64];
+	int n, i;
+
+	while (!cd->stop) {
+		n = epoll_wait(cd->epfd, evs, 64, cd->nr_cons ? CD_LIVENESS_MS : -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (i = 0; i < n; i++)
+			dispatch(cd, evs[i].data.ptr, evs[i].events);
+		if (cd->rescan)
+			cd_scan(cd);
+		if (cd->check_live || n == 0)
+			cd_check_live(cd);
+		cd->rescan = cd->check_live = false;
+		/* Client input notified the guest: events may wait in the queue. */
+		if (!cd->stop && xenon_evtchn_has_queued(cd->xe))
+			evtchn_event(cd);
+		cd_consoles_reap(cd);
+	}
+	return 0;
+}
+
+static int parse_options(struct cd *cd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "run-dir", required_argument, NULL, 'd' },
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			cd->run_dir = optarg;
+			break;
+		case 'r':
+			cd->ready_fd = (int)strtol(optarg, &end, 10);
+			if (*end || end == optarg || cd->ready_fd < 0)
+				return -EINVAL;
+			break;
+		case 'v':
+			cd->verbosity++;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		default:
+			return -EINVAL;
+		}
+	}
+	return optind < argc || !cd->run_dir ? -EINVAL : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cd *cd = calloc(1, sizeof(*cd));
+	int err;
+
+	if (!cd)
+		return 1;
+	cd->log_fd = STDERR_FILENO;
+	cd->ready_fd = -1;
+	err = parse_options(cd, argc, argv);
+	if (err) {
+		if (err < 0)
+			fputs(usage_text, stderr);
+		free(cd);
+		return err > 0 ? 0 : 2;
+	}
+	if (cd_up(cd)) {
+		free(cd);
+		return 1;
+	}
+	err = cd_run(cd);
+	if (err)
+		cd_log(cd, CD_ERR, "event loop: %s", strerror(-err));
+	cd_down(cd, N_INIT_STEPS);
+	err = err ? 1 : cd->exit_code;
+	free(cd);
+	return err;
+}
