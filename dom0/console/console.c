@@ -22,7 +22,7 @@
 struct cd_console *cd_console_by_domid(struct cd *cd, unsigned int domid)
 {
 	for (unsigned int i = 0; i < cd->nr_cons; i++)
-		if (cd->cons[i]->domid == domid)
+		if (cd->cons[i]->domid == domid && !cd->cons[i]->dead)
 			return cd->cons[i];
 	return NULL;
 }
@@ -391,7 +391,8 @@ static int console_setup(struct cd_console *con, uint64_t gfn, evtchn_port_t por
 	return console_listen(con);
 }
 
-void cd_console_attach(struct cd *cd, unsigned int domid, uint64_t gfn, evtchn_port_t port)
+void cd_console_attach(struct cd *cd, unsigned int domid, int32_t pid, uint64_t gfn,
+		       evtchn_port_t port)
 {
 	struct cd_console *con;
 	int rc;
@@ -406,7 +407,9 @@ void cd_console_attach(struct cd *cd, unsigned int domid, uint64_t gfn, evtchn_p
 	con = calloc(1, sizeof(*con));
 	if (!con)
 		return;
-	*con = (struct cd_console){ .cd = cd, .domid = domid, .log_fd = -1, .listen_fd = -1 };
+	*con = (struct cd_console){
+		.cd = cd, .domid = domid, .pid = pid, .log_fd = -1, .listen_fd = -1
+	};
 	cd->cons[cd->nr_cons++] = con;
 	rc = console_setup(con, gfn, port);
 	if (rc < 0) {

@@ -9,6 +9,10 @@
  * @introduceDomain watch (also fired at registration) rescans
  * /local/domain/N/console/{ring-ref,port}; @releaseDomain, and a slow timer
  * for domains never introduced, check liveness with xenon-hvd's LIST.
+ * Domids are reused (lowest free): a console belongs to one domain, the
+ * domid and LIST's pid together, so a new domain behind an old id (even one
+ * created before we saw the old one's release) gets a console of its own,
+ * and stale store entries of dead domains are never attached.
  *
  * Flow control, both ways, never dropping:
  *  - output: bytes leave out[] only once the log has them (cons_ring_peek,
@@ -60,6 +64,7 @@ struct cd_client {
 struct cd_console {
 	struct cd *cd;
 	unsigned int domid;
+	int32_t pid; /* LIST's pid: which domain of that domid (ids are reused) */
 	void *page;
 	struct cons_ring ring;
 	evtchn_port_t port; /* ours; 0: not bound */
@@ -95,7 +100,8 @@ enum { CD_ERR, CD_WARN, CD_INFO, CD_DEBUG };
 int cd_epoll_set(struct cd *cd, int fd, uint32_t old_events, uint32_t events, struct cd_src *src);
 
 /* console.c */
-void cd_console_attach(struct cd *cd, unsigned int domid, uint64_t gfn, evtchn_port_t port);
+void cd_console_attach(struct cd *cd, unsigned int domid, int32_t pid, uint64_t gfn,
+		       evtchn_port_t port);
 void cd_console_service(struct cd_console *con);
 void cd_console_gone(struct cd_console *con);
 void cd_console_free(struct cd_console *con);

@@ -257,26 +257,79 @@ static bool xs_read_ulong(struct cd *cd, unsigned int domid, const char *key, un
 	return ok;
 }
 
-/* @introduceDomain: serve every domain with console keys not yet served. */
+/* LIST: how many rows, or -errno (logged); *ret is freed by the caller. */
+static int cd_list(struct cd *cd, struct procdom_ctl_dominfo **ret)
+{
+	struct procdom_ctl_dominfo *info = calloc(CD_LIST_MAX, sizeof(*info));
+	int n = info ? xenon_domain_list(cd->ctl, info, CD_LIST_MAX) : -ENOMEM;
+
+	if (n < 0) {
+		cd_log(cd, CD_WARN, "listing domains: %s", strerror(-n));
+		free(info);
+		info = NULL;
+	}
+	*ret = info;
+	return n;
+}
+
+/* The running (not shut down, not dying) domain domid in a LIST; or NULL. */
+static const struct procdom_ctl_dominfo *cd_live(const struct procdom_ctl_dominfo *info, int n,
+						 unsigned int domid)
+{
+	for (int k = 0; k < n; k++)
+		if (info[k].domid == domid &&
+		    !(info[k].flags & (PROCDOM_DOMINFO_SHUTDOWN | PROCDOM_DOMINFO_DYING)))
+			return &info[k];
+	return NULL;
+}
+
+/*
+ * @introduceDomain: serve every running domain with console keys not yet
+ * served. A console of the same domid but another domain (pid) is an
+ * earlier domain whose release we have not seen yet: it is closed first.
+ * Store entries of domains not running (nobody removes a dead domain's
+ * home) are left alone: attaching them could only fail, and a failed
+ * console kept under a domid would hide the next domain given that id.
+ */
 static void cd_scan(struct cd *cd)
 {
+	struct procdom_ctl_dominfo *info;
 	unsigned int num = 0, i;
-	char **dirs = xs_directory(cd->xs, XBT_NULL, "/local/domain", &num);
+	char **dirs;
+	int n = cd_list(cd, &info);
 
+	if (n < 0)
+		return;
+	dirs = xs_directory(cd->xs, XBT_NULL, "/local/domain", &num);
 	for (i = 0; dirs && i < num; i++) {
+		const struct procdom_ctl_dominfo *d;
+		struct cd_console *con;
 		unsigned long domid, gfn, port;
 		char *end;
 
 		domid = strtoul(dirs[i], &end, 10);
-		if (*end || !domid || domid >= DOMID_FIRST_RESERVED ||
-		    cd_console_by_domid(cd, (unsigned int)domid))
+		if (*end || !domid || domid >= DOMID_FIRST_RESERVED)
+			continue;
+		d = cd_live(info, n, (unsigned int)domid);
+		if (!d)
+			continue;
+		con = cd_console_by_domid(cd, (unsigned int)domid);
+		if (con && con->pid == d->pid)
 			continue;
 		if (xs_read_ulong(cd, (unsigned int)domid, "ring-ref", &gfn) &&
 		    xs_read_ulong(cd, (unsigned int)domid, "port", &port) && port &&
-		    port < (1UL << 17))
-			cd_console_attach(cd, (unsigned int)domid, gfn, (evtchn_port_t)port);
+		    port < (1UL << 17)) {
+			if (con) {
+				cd_log(cd, CD_INFO, "d%lu: a new domain (pid %d, was %d)", domid,
+				       (int)d->pid, (int)con->pid);
+				cd_console_gone(con);
+			}
+			cd_console_attach(cd, (unsigned int)domid, d->pid, gfn,
+					  (evtchn_port_t)port);
+		}
 	}
 	free(dirs);
+	free(info);
 }
 
 /* @releaseDomain or the slow timer: close consoles of domains gone. */
@@ -284,26 +337,18 @@ static void cd_check_live(struct cd *cd)
 {
 	struct procdom_ctl_dominfo *info;
 	unsigned int i;
-	int n, k;
+	int n;
 
 	if (!cd->nr_cons)
 		return;
-	info = calloc(CD_LIST_MAX, sizeof(*info));
-	n = info ? xenon_domain_list(cd->ctl, info, CD_LIST_MAX) : -ENOMEM;
-	if (n < 0) {
-		cd_log(cd, CD_WARN, "listing domains: %s", strerror(-n));
-		free(info);
+	n = cd_list(cd, &info);
+	if (n < 0)
 		return;
-	}
 	for (i = 0; i < cd->nr_cons; i++) {
 		struct cd_console *con = cd->cons[i];
-		bool alive = false;
+		const struct procdom_ctl_dominfo *d = cd_live(info, n, con->domid);
 
-		for (k = 0; k < n; k++)
-			if (info[k].domid == con->domid &&
-			    !(info[k].flags & (PROCDOM_DOMINFO_SHUTDOWN | PROCDOM_DOMINFO_DYING)))
-				alive = true;
-		if (!alive && !con->dead)
+		if ((!d || d->pid != con->pid) && !con->dead)
 			cd_console_gone(con);
 	}
 	free(info);
@@ -390,10 +435,11 @@ static int cd_run(struct cd *cd)
 			return -errno;
 		for (i = 0; i < n; i++)
 			dispatch(cd, evs[i].data.ptr, evs[i].events);
-		if (cd->rescan)
-			cd_scan(cd);
+		/* Releases first: a domid freed and reused in one batch. */
 		if (cd->check_live || n == 0)
 			cd_check_live(cd);
+		if (cd->rescan)
+			cd_scan(cd);
 		cd->rescan = cd->check_live = false;
 		/* Client input notified the guest: events may wait in the queue. */
 		if (!cd->stop && xenon_evtchn_has_queued(cd->xe))
