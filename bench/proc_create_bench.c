@@ -24,7 +24,11 @@
  *   kernel included: the drop of MemAvailable per domain (noisy).
  * beside the tiny process's Pss and MemAvailable drop.
  *
- *   bench-proc-create [--counts 1,10,100,1000] [--pages N] [--hvd PATH]
+ *   bench-proc-create [--breakdown] [--no-consoled] [--counts 1,10,100,1000]
+ *                     [--pages N] [--hvd PATH]
+ * --breakdown also prints the phases' medians and the last domain process's
+ * smaps by mapping; --no-consoled runs xenon-hvd without its console back
+ * end (to see its share).
  * Programs are found beside this one (BUILD/bench) and in BUILD/dom0/hvd.
  */
 #include <errno.h>
@@ -63,11 +67,15 @@ struct run {
 	uint32_t domid[MAX_COUNT];
 	pid_t pid[MAX_COUNT];
 	double ms[MAX_COUNT];
+	/* Phases of ms[i] (--breakdown): CREATE; the store entries, watch and
+	 * INTRODUCE; UNPAUSE to the ready watch. */
+	double create_ms[MAX_COUNT], store_ms[MAX_COUNT], ready_ms[MAX_COUNT];
 	unsigned int n;
 };
 
 static char self_dir[PATH_MAX], hvd_path[PATH_MAX], guest_path[PATH_MAX], tiny_path[PATH_MAX];
 static unsigned long nr_pages = 256;
+static bool breakdown, no_consoled;
 
 /* ---- /proc -------------------------------------------------------------- */
 
@@ -103,6 +111,58 @@ static double mem_available_kib(void)
 	if (f)
 		fclose(f);
 	return (double)v;
+}
+
+/*
+ * Where one domain process's memory goes (Pss minus Pss_Shmem, KiB), by
+ * mapping: printed under --breakdown for the last domain created. Anonymous
+ * mappings are named by size, so thread stacks and malloc arenas stand out.
+ * The memfds are the domain's own pages (Pss_Shmem, which per-mapping smaps
+ * does not split out), so they are left out.
+ */
+static void breakdown_print(pid_t pid, unsigned int n)
+{
+	char path[64], line[512], name[256] = "", perms[8];
+	unsigned long lo = 0, hi = 0, v, pss = 0, shm = 0;
+	double total = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return;
+	printf("proc-create-%u breakdown of the last domain process (KiB Pss - Pss_Shmem):\n", n);
+	for (;;) {
+		bool eof = !fgets(line, sizeof(line), f);
+		int off = 0;
+
+		if (eof || sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &off) == 3) {
+			if (name[0] && pss > shm && !strstr(name, "/memfd:")) {
+				printf("  %7.1f  %s\n", (double)(pss - shm), name);
+				total += (double)(pss - shm);
+			}
+			if (eof)
+				break;
+			snprintf(name, sizeof(name), "%s %s", perms, line + off);
+			name[strcspn(name, "\n")] = 0;
+			if (!line[off] || line[off] == '\n')
+				snprintf(name, sizeof(name), "%s [anon %lu KiB at %lx]", perms,
+					 (hi - lo) / 1024, lo);
+			pss = shm = 0;
+		} else if (sscanf(line, "Pss: %lu", &v) == 1) {
+			pss = v;
+		} else if (sscanf(line, "Pss_Shmem: %lu", &v) == 1) {
+			shm = v;
+		}
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r"))) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "VmPTE: %lu", &v) == 1)
+				printf("  %7.1f  page tables (VmPTE, not in Pss)\n", (double)v);
+		fclose(f);
+	}
+	printf("  %7.1f  total\n", total);
 }
 
 /* ---- processes ---------------------------------------------------------- */
@@ -194,7 +254,9 @@ static int baseline_run(unsigned int n, struct baseline *b)
 static int run_up(struct run *r)
 {
 	char fdarg[] = "3", line[16], xs_sock[PATH_MAX + 32], pidfile[PATH_MAX + 32];
-	char *argv[] = { hvd_path, "--run-dir", r->run_dir, "--ready-fd", fdarg, NULL };
+	char *argv[] = { hvd_path,     "--run-dir", r->run_dir,
+			 "--ready-fd", fdarg,	    no_consoled ? "--no-consoled" : NULL,
+			 NULL };
 	int p[2], err;
 	FILE *f;
 
@@ -273,6 +335,7 @@ static int domain_one(struct run *r, unsigned int i)
 	char *argv[] = { guest_path, NULL }, home[64], data[80], ready[96];
 	struct procdom_ctl_create req;
 	struct procdom_ctl_created c;
+	uint64_t t0 = bench_now_ns(), t1, t2;
 	uint32_t d;
 	int err;
 
@@ -281,6 +344,7 @@ static int domain_one(struct run *r, unsigned int i)
 	err = xenon_domain_create(r->ctl, &req, argv, &d, &c);
 	if (err)
 		return err;
+	t1 = bench_now_ns();
 	r->domid[i] = d;
 	r->pid[i] = c.pid;
 	r->n = i + 1;
@@ -291,9 +355,13 @@ static int domain_one(struct run *r, unsigned int i)
 	    !xs_watch(r->xs, ready, "ready") ||
 	    !xs_introduce_domain(r->xs, d, (unsigned long)c.store_gfn, c.store_evtchn))
 		return -EIO;
+	t2 = bench_now_ns();
 	err = xenon_domain_unpause(r->ctl, d);
 	if (!err)
 		err = wait_ready(r, ready);
+	r->create_ms[i] = (double)(t1 - t0) / 1e6;
+	r->store_ms[i] = (double)(t2 - t1) / 1e6;
+	r->ready_ms[i] = (double)(bench_now_ns() - t2) / 1e6;
 	xs_unwatch(r->xs, ready, "ready");
 	return err;
 }
@@ -413,10 +481,17 @@ static int one_count(unsigned int n)
 	err = run_up(&r);
 	if (!err)
 		err = domains_run(&r, n, &m);
+	if (err)
+		fprintf(stderr, "bench-proc-create: %u domains: %s\n", n, strerror(-err));
 	if (!err)
 		report(n, &r, &b, &m);
-	else
-		fprintf(stderr, "bench-proc-create: %u domains: %s\n", n, strerror(-err));
+	if (!err && breakdown) {
+		printf("proc-create-%u phases (median ms): CREATE %.3f, store entries + watch + "
+		       "INTRODUCE %.3f, UNPAUSE to ready %.3f\n",
+		       n, median_of(r.create_ms, n), median_of(r.store_ms, n),
+		       median_of(r.ready_ms, n));
+		breakdown_print(r.pid[n - 1], n);
+	}
 	run_down(&r);
 	return err;
 }
@@ -427,7 +502,15 @@ int main(int argc, char **argv)
 	char *copy, *tok, *save = NULL;
 	int i, failed = 0;
 
-	for (i = 1; i + 1 < argc; i += 2) {
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--breakdown"))
+			breakdown = true;
+		else if (!strcmp(argv[i], "--no-consoled"))
+			no_consoled = true;
+		else
+			break;
+	}
+	for (; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--counts"))
 			counts = argv[i + 1];
 		else if (!strcmp(argv[i], "--pages"))

@@ -9,15 +9,8 @@
  * nothing due and re-arms for the earliest deadline left. So arming is O(1)
  * and an expiry costs one pass over the live vCPUs.
  *
- * Kick (the floors.md wake-up protocol, waker side, as corrected by
- * procdom_proto.h (f); the same steps as rt_notify() in runtime/rt_wait.c,
- * which a peer's fast send runs): the core has stored the pending bits and
- * upcall_pending with seq_cst RMWs; a full fence here then the read of the
- * vCPU's state word pairs with the vCPU storing SLEEPING, fencing, and
- * re-reading evtchn_upcall_pending before it futex-waits: either we see
- * SLEEPING, or it sees upcall_pending and does not sleep. Seeing SLEEPING
- * we CAS it to WOKEN and FUTEX_WAKE only if the CAS won, so a wake that
- * arrives before the FUTEX_WAIT is not lost (the word no longer matches).
+ * Kick: procdom_vcpu_page_kick() (procdom_kick.c) on the vCPU's page, the
+ * waker side of the floors.md wake-up protocol.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -395,43 +388,19 @@ static int procdom_op_physmap_set(void *sub, domid_t domid, uint64_t gfn, void *
 
 static void procdom_kick_process(struct procdom_domain *d, unsigned int vcpu)
 {
-	struct procdom_vcpu_page *vp = procdom_vcpu_page(d, vcpu);
-	uint32_t state;
-	int32_t tid;
+	/* Signal only a started, unreaped process: its pid is still ours. */
+	pid_t pid = d->started && !d->reaped ? d->pid : 0;
 
-	/* (W) Full fence: pairs with the vCPU's fence (S) between storing
-	 * SLEEPING and re-reading evtchn_upcall_pending (rt_wait in
-	 * runtime/rt_wait.c; file comment). */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	state = __atomic_load_n(&vp->state, __ATOMIC_SEQ_CST);
-	if (state == PROCDOM_VCPU_SLEEPING) {
-		/* Change the futex word, do not merely wake (procdom_proto.h
-		 * (f)): a FUTEX_WAKE landing between the sleeper's re-check and
-		 * its FUTEX_WAIT finds no waiter, and a word still reading
-		 * SLEEPING lets that FUTEX_WAIT sleep through the event. With
-		 * WOKEN in the word the late FUTEX_WAIT returns at once. The CAS
-		 * pairs with the sleeper's seq_cst store of SLEEPING before each
-		 * FUTEX_WAIT; losing it means the sleeper rewrote the word (it
-		 * is awake and re-checks) or another waker (a peer's fast send,
-		 * rt_notify) won and its wake is on the way. */
-		if (!__atomic_compare_exchange_n(&vp->state, &state, PROCDOM_VCPU_WOKEN, false,
-						 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-			return;
-		__atomic_fetch_add(&vp->wakes, 1, __ATOMIC_RELAXED);
-		syscall(SYS_futex, &vp->state, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	switch (procdom_vcpu_page_kick(procdom_vcpu_page(d, vcpu), pid)) {
+	case PROCDOM_KICK_WOKE:
 		d->pd->stats.kicks_woken++;
-	} else if (state == PROCDOM_VCPU_RUNNING && d->started && !d->reaped) {
-		/* The guest wrote tid; tgkill only reaches threads of its own
-		 * process, so a lying guest can only signal itself. */
-		tid = __atomic_load_n(&vp->tid, __ATOMIC_RELAXED);
-		if (tid <= 0)
-			return;
-		__atomic_fetch_add(&vp->signals, 1, __ATOMIC_RELAXED);
-		syscall(SYS_tgkill, d->pid, tid, SIGRTMIN + PROCDOM_UPCALL_SIGNAL_OFFSET);
+		break;
+	case PROCDOM_KICK_SIGNALLED:
 		d->pd->stats.kicks_signalled++;
+		break;
+	case PROCDOM_KICK_NONE:
+		break;
 	}
-	/* POLLING sees upcall_pending by itself; WOKEN: a wake is in flight
-	 * and the sleeper re-checks after it; STOPPED looks at start. */
 }
 
 static void procdom_op_kick(void *sub, domid_t domid, unsigned int vcpu)

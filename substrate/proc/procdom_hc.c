@@ -246,7 +246,7 @@ static int procdom_reply(struct procdom_domain *d, unsigned int vcpu, uint32_t s
 	}
 	procdom_reply_take_maps(d, &r);
 	err = procdom_reply_send(d, vcpu, &r);
-	procdom_send_reply_done(d, err == 0);
+	procdom_send_reply_done(d, vcpu, err == 0);
 	return err;
 }
 
@@ -366,6 +366,7 @@ int procdom_domain_serve(struct procdom_domain *d, unsigned int vcpu)
 		return 0;
 	if (n <= 0)
 		return n == 0 ? -EPIPE : (int)n;
+	procdom_send_request_seen(d, vcpu);
 	if (bad) {
 		procdom_log(pd, HV_LOG_WARN, "d%u v%u: malformed hypercall message (%zd bytes)",
 			    d->domid, vcpu, n);

@@ -39,6 +39,7 @@ enum procdom_slot_state {
 	PROCDOM_SLOT_MAP_QUEUED,  /* PEER_EVT waits for the next reply */
 	PROCDOM_SLOT_MAPPED,	  /* PEER_EVT sent: entries may name the slot */
 	PROCDOM_SLOT_DROP_QUEUED, /* unused; PEER_DROP waits for the next reply */
+	PROCDOM_SLOT_DROP_SENT,	  /* PEER_DROP sent; vCPUs in drop_wait not yet past it */
 };
 
 struct procdom_peer_slot {
@@ -46,6 +47,10 @@ struct procdom_peer_slot {
 	uint8_t state;	    /* enum procdom_slot_state */
 	bool in_reply;	    /* its change rides in the reply being sent */
 	unsigned int users; /* want[] entries naming the slot */
+	/* DROP_SENT: bit v = vCPU v has not yet shown it is past the drop
+	 * (procdom_send.c, "Slot reuse"); drop_vcpu got the PEER_DROP. */
+	uint32_t drop_wait;
+	unsigned int drop_vcpu;
 };
 
 /* What entry p should say once its slot is MAPPED (slot 0: no entry). */
@@ -57,7 +62,8 @@ struct procdom_send_want {
 struct procdom_send {
 	struct procdom_peer_slot slot[PROCDOM_MAX_PEER_SLOTS + 1]; /* [0] unused */
 	struct procdom_send_want want[PROCDOM_SEND_TABLE_PORTS];
-	bool full_logged; /* running out of slots is logged once */
+	unsigned int nr_drops_sent; /* slots in DROP_SENT */
+	bool full_logged;	    /* running out of slots is logged once */
 };
 
 struct procdom_domain {
@@ -94,8 +100,10 @@ struct procdom_domain {
 	/* Timers: absolute deadline per vCPU, 0 = none. */
 	uint64_t *timer_deadline;
 
-	/* Send table state, allocated when the first entry is wanted. */
+	/* Send table state, allocated when the first entry is wanted; the
+	 * domains that have one are on pd->senders (through send_next). */
 	struct procdom_send *send;
+	struct procdom_domain *send_next;
 	bool releasing; /* destroyed in the core: no longer anyone's peer */
 };
 
@@ -105,6 +113,9 @@ struct procdom {
 	struct procdom_domain **by_id; /* [DOMID_FIRST_RESERVED] */
 	struct procdom_domain *domains;
 	unsigned int nr_domains;
+	/* Domains with send state (procdom_send.c): only they can name a
+	 * peer, so a change walks them, not every domain. */
+	struct procdom_domain *senders;
 	int timer_fd;
 	uint64_t timer_programmed; /* 0: disarmed */
 	struct procdom_stats stats;
@@ -135,7 +146,10 @@ void procdom_send_domain_gone(struct procdom_domain *d);
 unsigned int procdom_send_take_maps(struct procdom_domain *d, struct procdom_map *maps,
 				    unsigned int room, int (*fd_index)(void *ctx, int fd),
 				    void *ctx, bool *ret_more);
-void procdom_send_reply_done(struct procdom_domain *d, bool sent);
+void procdom_send_reply_done(struct procdom_domain *d, unsigned int vcpu, bool sent);
+/* A request arrived on vCPU vcpu's socket: it is past every drop sent
+ * before (it applied its own replies' drops and is in no fast send). */
+void procdom_send_request_seen(struct procdom_domain *d, unsigned int vcpu);
 
 /* procdom_spawn.c */
 void procdom_process_fini(struct procdom_domain *d);

@@ -15,8 +15,9 @@
  *                  evt_pages=3 xen_pages=72"
  *    Optional (additive, still version 1): ppid=P, xenon-hvd's pid. The
  *    runtime sets PR_SET_PDEATHSIG(SIGKILL), then refuses to boot if its
- *    parent is not P (the daemon died before the prctl). A runtime thread
- *    ends the process when vCPU 0's hypercall socket hangs up.
+ *    parent is not P (the daemon died before the prctl). Without ppid (an
+ *    older daemon) a runtime thread ends the process when vCPU 0's
+ *    hypercall socket hangs up instead.
  *    The fd numbers are whatever xenon-hvd had; nothing else is inherited
  *    but 0, 1, 2 (stdin /dev/null; stdout and stderr the domain's log,
  *    D/domain-<domid>.log). The process leads its own process group:
@@ -256,7 +257,11 @@ struct procdom_send_entry {
  *     a spurious event. When A holds no entry to B any more, xenon-hvd may
  *     release slot k with { kind = PROCDOM_MAP_PEER_DROP, gfn = k,
  *     fd_index = -1 } on a later reply; it must not give slot k to another
- *     peer before that drop was sent.
+ *     peer before every vCPU is past that drop: the vCPU whose reply
+ *     carried it has sent a later request (it applied the drop), and each
+ *     other vCPU RUNNING when it was sent has sent a request since or been
+ *     seen not RUNNING (procdom_send.c, "Slot reuse"). Replies of
+ *     different vCPUs are applied by different threads in any order.
  *  4. Nothing else: the wake (futex / signal) is done by the sender exactly
  *     as xenon-hvd's kick would, and counted in the peer's vCPU page.
  * Trust: the docs' model -- a domain holding a channel to B can disturb B's

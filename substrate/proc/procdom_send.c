@@ -20,7 +20,8 @@
  * Slots, per sender, each naming one peer:
  *
  *   FREE --(an entry wants B)--> MAP_QUEUED --(reply with PEER_EVT k sent)-->
- *   MAPPED --(no entry uses k)--> DROP_QUEUED --(reply with PEER_DROP sent)--> FREE
+ *   MAPPED --(no entry uses k)--> DROP_QUEUED --(reply with PEER_DROP sent)-->
+ *   DROP_SENT --(every vCPU past the drop)--> FREE
  *   MAP_QUEUED --(no entry uses k before the reply)--> FREE   (nothing was sent)
  *
  * Entries naming slot k are published only while k is MAPPED, so A never
@@ -30,6 +31,23 @@
  * another peer before its drop has left: A may still have the old peer
  * mapped there. A send racing a take-down sets at worst one stale pending
  * bit in the old peer (the design's stated hazard).
+ *
+ * Slot reuse across vCPUs. Slot changes ride on whichever vCPU's reply
+ * leaves next, and each vCPU thread applies its own replies; a sender on
+ * another vCPU may have read slot k's mapping just before. So when k is
+ * dropped on vCPU v's reply and then given to peer C on vCPU w's reply, a
+ * thread could still send through k's old peer B -- or v could apply the
+ * drop after w applied C's map -- while entries name k for C. Hence
+ * DROP_SENT: k is not reused until every vCPU is past the drop:
+ *   - v has sent another request (the runtime applies a reply's map
+ *     changes before it returns, so before its next request);
+ *   - any other vCPU w has sent a request since (one outstanding request
+ *     per vCPU: w was then in a hypercall or finished whatever fast send it
+ *     had started), or its page says it is not RUNNING (STOPPED, or inside
+ *     rt_wait, which it entered after any send). A vCPU not RUNNING when
+ *     the drop left is not waited for at all.
+ * A slot whose vCPUs stay idle stays DROP_SENT; a sender then has one slot
+ * fewer, never a wrong one.
  *
  * Entry writes follow the seqcount of procdom_proto.h (c); the reader is
  * rt_send_lookup() in runtime/rt_fast.c. xenon-hvd is single-threaded, the
@@ -90,6 +108,50 @@ static void send_slot_put(struct procdom_domain *d, unsigned int k)
 	s->state = s->state == PROCDOM_SLOT_MAPPED ? PROCDOM_SLOT_DROP_QUEUED : PROCDOM_SLOT_FREE;
 }
 
+/* DROP_SENT slot k: vCPUs past the drop leave drop_wait (see "Slot reuse");
+ * empty, k is FREE. seen: a request arrived from that vCPU (-1: none). */
+static void send_drop_check(struct procdom_domain *d, unsigned int k, int seen)
+{
+	struct procdom_peer_slot *s = &d->send->slot[k];
+	unsigned int v;
+
+	for (v = 0; s->drop_wait && v < d->max_vcpus && v < 32; v++) {
+		if (!(s->drop_wait & (1u << v)))
+			continue;
+		if ((int)v == seen || (v != s->drop_vcpu &&
+				       __atomic_load_n(&procdom_vcpu_page(d, v)->state,
+						       __ATOMIC_SEQ_CST) != PROCDOM_VCPU_RUNNING))
+			s->drop_wait &= ~(1u << v);
+	}
+	if (!s->drop_wait) {
+		s->state = PROCDOM_SLOT_FREE;
+		d->send->nr_drops_sent--;
+	}
+}
+
+void procdom_send_request_seen(struct procdom_domain *d, unsigned int vcpu)
+{
+	unsigned int k;
+
+	for (k = 1; d->send && d->send->nr_drops_sent && k <= PROCDOM_MAX_PEER_SLOTS; k++)
+		if (d->send->slot[k].state == PROCDOM_SLOT_DROP_SENT)
+			send_drop_check(d, k, (int)vcpu);
+}
+
+/* The vCPUs a drop sent on vCPU v's reply waits for: v, and every other
+ * vCPU RUNNING now. */
+static uint32_t send_drop_waiters(struct procdom_domain *d, unsigned int v)
+{
+	uint32_t mask = 1u << v;
+	unsigned int w;
+
+	for (w = 0; w < d->max_vcpus && w < 32; w++)
+		if (__atomic_load_n(&procdom_vcpu_page(d, w)->state, __ATOMIC_SEQ_CST) ==
+		    PROCDOM_VCPU_RUNNING)
+			mask |= 1u << w;
+	return mask;
+}
+
 /* The slot showing peer b (taking a reference), a new one, or 0 if all are
  * taken (logged once per domain). */
 static unsigned int send_slot_get(struct procdom_domain *d, domid_t b)
@@ -97,6 +159,9 @@ static unsigned int send_slot_get(struct procdom_domain *d, domid_t b)
 	struct procdom_send *st = d->send;
 	unsigned int k, free_k = 0;
 
+	for (k = 1; st->nr_drops_sent && k <= PROCDOM_MAX_PEER_SLOTS; k++)
+		if (st->slot[k].state == PROCDOM_SLOT_DROP_SENT)
+			send_drop_check(d, k, -1);
 	for (k = 1; k <= PROCDOM_MAX_PEER_SLOTS; k++) {
 		if (st->slot[k].peer == b && st->slot[k].users) {
 			st->slot[k].users++;
@@ -184,7 +249,26 @@ static int send_state_get(struct procdom_domain *d)
 	}
 	for (k = 0; k <= PROCDOM_MAX_PEER_SLOTS; k++)
 		d->send->slot[k].peer = DOMID_INVALID;
+	d->send_next = d->pd->senders;
+	d->pd->senders = d;
 	return 0;
+}
+
+static void send_state_put(struct procdom_domain *d)
+{
+	struct procdom_domain **pp;
+
+	if (!d->send)
+		return;
+	for (pp = &d->pd->senders; *pp; pp = &(*pp)->send_next) {
+		if (*pp == d) {
+			*pp = d->send_next;
+			break;
+		}
+	}
+	free(d->send);
+	d->send = NULL;
+	d->send_next = NULL;
 }
 
 /* Re-derive d's whole table. With `peers`, mark in it every domain d's
@@ -235,16 +319,28 @@ static bool send_has_any(const struct procdom_domain *d)
 	return false;
 }
 
+static bool peer_bit(const uint8_t *peers, domid_t b)
+{
+	return peers[b / 8] & (1u << (b % 8));
+}
+
+/*
+ * Cost: x's own ports, the domains x's ports name (a bitmap, looked up by
+ * id) and the domains with send state (pd->senders). A domain without send
+ * state and without a channel to x cannot have an entry to change, so
+ * creating the 1000th domain does not walk the other 999.
+ */
 void procdom_evtchn_changed(struct procdom *pd, domid_t domid)
 {
 	struct procdom_domain *x = procdom_lookup(pd, domid), *o;
+	unsigned int b;
 	uint8_t *peers;
 
 	if (!x || !x->pid) {
 		/* dom0 (or a process-less domain) binds only channels without a
 		 * table entry, but may close or reset another domain's: re-derive
 		 * every table that has an entry. */
-		for (o = pd->domains; o; o = o->next)
+		for (o = pd->senders; o; o = o->send_next)
 			if (send_has_any(o))
 				send_sync(o, NULL);
 		return;
@@ -255,10 +351,22 @@ void procdom_evtchn_changed(struct procdom *pd, domid_t domid)
 		return;
 	}
 	send_sync(x, peers);
-	for (o = pd->domains; o; o = o->next)
-		if (o != x &&
-		    ((peers[o->domid / 8] & (1u << (o->domid % 8))) || send_has_peer(o, domid)))
+	/* Senders naming x (a channel may just have closed) ... */
+	for (o = pd->senders; o; o = o->send_next)
+		if (o != x && !peer_bit(peers, o->domid) && send_has_peer(o, domid))
 			send_sync(o, NULL);
+	/* ... and every domain x's ports name, which may now want an entry.
+	 * (send_sync may put o on pd->senders: done above already.) */
+	for (b = 0; b < DOMID_FIRST_RESERVED; b += 8) {
+		unsigned int i;
+
+		for (i = 0; peers[b / 8] && i < 8; i++) {
+			o = peer_bit(peers, (domid_t)(b + i)) ? procdom_lookup(pd, (domid_t)(b + i))
+							      : NULL;
+			if (o && o != x)
+				send_sync(o, NULL);
+		}
+	}
 	free(peers);
 }
 
@@ -288,7 +396,7 @@ void procdom_send_domain_gone(struct procdom_domain *d)
 	evtchn_port_t p;
 
 	d->releasing = true;
-	for (o = d->pd->domains; o; o = o->next) {
+	for (o = d->pd->senders; o; o = o->send_next) {
 		if (o == d || !send_has_peer(o, d->domid))
 			continue;
 		send_sync(o, NULL);
@@ -297,8 +405,7 @@ void procdom_send_domain_gone(struct procdom_domain *d)
 			    o->send->slot[o->send->want[p].slot].peer == d->domid)
 				send_set(o, p, false, 0, o->send->want[p]);
 	}
-	free(d->send);
-	d->send = NULL;
+	send_state_put(d);
 }
 
 /* ---- slot changes riding on replies ---------------------------------- */
@@ -336,7 +443,7 @@ unsigned int procdom_send_take_maps(struct procdom_domain *d, struct procdom_map
 	return n;
 }
 
-void procdom_send_reply_done(struct procdom_domain *d, bool sent)
+void procdom_send_reply_done(struct procdom_domain *d, unsigned int vcpu, bool sent)
 {
 	bool mapped = false;
 	unsigned int k;
@@ -354,7 +461,10 @@ void procdom_send_reply_done(struct procdom_domain *d, bool sent)
 			s->state = PROCDOM_SLOT_MAPPED;
 			mapped = true;
 		} else if (s->state == PROCDOM_SLOT_DROP_QUEUED) {
-			s->state = PROCDOM_SLOT_FREE;
+			s->state = PROCDOM_SLOT_DROP_SENT;
+			s->drop_vcpu = vcpu;
+			s->drop_wait = send_drop_waiters(d, vcpu);
+			d->send->nr_drops_sent++;
 		}
 	}
 	/* Only now, after the reply naming the slot has left, may entries

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "procdom.h"
 #include "wake_stress.h"
 
 Test(wait, stress_loses_no_wakeup, .timeout = 120)
@@ -13,6 +14,32 @@ Test(wait, stress_loses_no_wakeup, .timeout = 120)
 
 	cr_assert_eq(wake_stress_run(&ws), 0);
 	cr_log_info("%llu round trips in %.2f s: %llu sleeps, %llu wakes, %llu lost, %llu stalls",
+		    (unsigned long long)ws.n, ws.elapsed_ns / 1e9, (unsigned long long)ws.sleeps,
+		    (unsigned long long)ws.wakes, (unsigned long long)ws.lost,
+		    (unsigned long long)ws.stalls);
+	cr_expect_eq(ws.lost, 0, "%llu lost wake-ups", (unsigned long long)ws.lost);
+	cr_expect_gt(ws.sleeps, 0, "the stress never slept: it tested nothing");
+	cr_expect_gt(ws.wakes, 0);
+}
+
+/* xenon-hvd's kick, the function procdom.c's kick op calls, as the waker. */
+static void hvd_kick(struct procdom_vcpu_page *pg)
+{
+	procdom_vcpu_page_kick(pg, 0);
+}
+
+/* The daemon's kick (procdom_vcpu_page_kick, whose SLEEPING -> WOKEN CAS
+ * fixed lost wake-ups) across fork() on a shared memfd page, as xenon-hvd
+ * and a domain share an evt page. */
+Test(wait, kick_across_fork_loses_no_wakeup, .timeout = 120)
+{
+	struct wake_stress ws = {
+		.n = 100000, .timeout_ns = 500000000ULL, .waker = hvd_kick, .fork = true
+	};
+
+	cr_assert_eq(wake_stress_run(&ws), 0);
+	cr_log_info("kick: %llu round trips in %.2f s: %llu sleeps, %llu wakes, %llu lost, "
+		    "%llu stalls",
 		    (unsigned long long)ws.n, ws.elapsed_ns / 1e9, (unsigned long long)ws.sleeps,
 		    (unsigned long long)ws.wakes, (unsigned long long)ws.lost,
 		    (unsigned long long)ws.stalls);

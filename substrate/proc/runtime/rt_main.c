@@ -9,7 +9,8 @@
  *   parent     die with xenon-hvd: PR_SET_PDEATHSIG(SIGKILL), then check the
  *              parent is still the one XENON_BOOT names (ppid=)
  *   fds        every named fd open; close-on-exec
- *   watchdog   a thread that exits the process when vCPU 0's hypercall
+ *   watchdog   only for a daemon that did not name itself (no ppid=): a
+ *              thread that exits the process when vCPU 0's hypercall
  *              socket hangs up
  *   memory     window, RAM, evt (rt_memory.c)
  *   vcpus      vCPU pages: vCPU 0 = this thread, the others STOPPED
@@ -25,6 +26,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,11 +101,20 @@ static int step_fds(struct procdom_rt *rt, char *err, size_t errlen)
 
 /*
  * The watchdog: an idle domain sleeps on a futex and never touches its
- * hypercall socket, so it would not notice xenon-hvd going. This thread
- * waits for nothing but the hang-up of vCPU 0's socket (POLLRDHUP without
- * POLLIN: replies do not wake it; POLLHUP is always reported) and ends the
- * process. It is created before any thread becomes a vCPU, so it inherits
- * main()'s mask with the upcall signal blocked and never runs an upcall.
+ * hypercall socket, so without PR_SET_PDEATHSIG it would not notice
+ * xenon-hvd going. This thread waits for nothing but the hang-up of vCPU 0's
+ * socket (POLLRDHUP without POLLIN: replies do not wake it; POLLHUP is
+ * always reported) and ends the process. It is created before any thread
+ * becomes a vCPU, so it inherits main()'s mask with the upcall signal
+ * blocked and never runs an upcall.
+ *
+ * It is needed only when XENON_BOOT has no ppid (an older daemon): then
+ * step_parent cannot tell whether the parent died before the prctl. With
+ * ppid the death signal covers every way xenon-hvd can go (it is
+ * single-threaded, so its one thread's exit is its death; it never execs),
+ * and xenon-hvd itself closes a domain's sockets only after killing the
+ * process group. So a current daemon's domain runs no watchdog: one thread,
+ * its stack and its kernel task fewer per idle domain.
  */
 static void *rt_watchdog(void *arg)
 {
@@ -118,13 +130,16 @@ static void *rt_watchdog(void *arg)
 	_exit(SHUTDOWN_crash);
 }
 
-#define RT_WATCHDOG_STACK (64 * 1024)
+/* It only polls: the smallest stack pthreads allows, rounded up. */
+#define RT_WATCHDOG_STACK (PTHREAD_STACK_MIN > 16384 ? PTHREAD_STACK_MIN : 16384)
 
 static int step_watchdog(struct procdom_rt *rt, char *err, size_t errlen)
 {
 	pthread_attr_t attr;
 	int rc;
 
+	if (rt->boot.ppid)
+		return 0; /* PR_SET_PDEATHSIG covers it (above) */
 	if (pthread_attr_init(&attr))
 		return -ENOMEM;
 	pthread_attr_setstacksize(&attr, RT_WATCHDOG_STACK);
@@ -210,6 +225,25 @@ static uint64_t rt_platform_now_ns(void *ctx)
 	return rt_now_ns();
 }
 
+/*
+ * The guest library's state (struct xen_guest: the port and irq tables, the
+ * grant free list, per-vCPU state; ~80 KiB, all written by xen_guest_init)
+ * is the guest kernel's own data: in Xen it lives in the guest's RAM, and so
+ * it does here, taken from the top of procdom_alloc_pages()'s range. On the
+ * process heap it was 80 KiB of private memory per idle domain beyond the
+ * domain's pages. It is not a frame the guest may hand out (procdom_alloc
+ * no longer reaches it), though the guest can reach it, as it can its heap.
+ */
+static struct xen_guest *rt_guest_alloc(struct procdom_rt *rt)
+{
+	uint64_t pages = (sizeof(struct xen_guest) + RT_PAGE_SIZE - 1) / RT_PAGE_SIZE;
+
+	if (rt->alloc_end - rt->alloc_next < pages)
+		return NULL;
+	rt->alloc_end -= pages;
+	return (void *)(rt->base + rt->alloc_end * RT_PAGE_SIZE);
+}
+
 static int step_guest(struct procdom_rt *rt, char *err, size_t errlen)
 {
 	start_info_t *si = (void *)(rt->base + rt->boot.start_info_gfn * RT_PAGE_SIZE);
@@ -224,15 +258,17 @@ static int step_guest(struct procdom_rt *rt, char *err, size_t errlen)
 		.now_ns = rt_platform_now_ns,
 		.ctx = rt,
 	};
-	rt->guest = calloc(1, sizeof(*rt->guest));
-	if (!rt->guest)
+	rt->guest = rt_guest_alloc(rt);
+	if (!rt->guest) {
+		snprintf(err, errlen, "no guest RAM for the guest state (%zu bytes)",
+			 sizeof(*rt->guest));
 		return -ENOMEM;
+	}
 	xen_guest_enter(rt->guest, 0);
 	rc = xen_guest_init(rt->guest, si, &rt->platform);
 	if (rc < 0) {
 		snprintf(err, errlen, "xen_guest_init: %s", strerror(-rc));
-		free(rt->guest);
-		rt->guest = NULL;
+		rt->guest = NULL; /* its pages stay the allocator's: we exit */
 	}
 	return rc;
 }
@@ -289,6 +325,10 @@ int main(int argc, char **argv)
 
 	rt_argc = argc;
 	rt_argv = argv;
+	/* One malloc arena: a vCPU thread's first malloc (a printf) would
+	 * otherwise reserve a 64 MiB arena and dirty its first pages, per
+	 * vCPU, for allocations that are rare and small. */
+	mallopt(M_ARENA_MAX, 1);
 	/* Blocked until a thread becomes a vCPU (rt_vcpu_attach unblocks it);
 	 * notifiers aim it at a vCPU's tid only, never at the process. */
 	sigemptyset(&set);
