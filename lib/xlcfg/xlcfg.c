@@ -557,8 +557,12 @@ static int concat_lists(struct parser *p, struct xlcfg_value *prev, struct xlcfg
 			    XLCFG_MAX_LIST);
 	if (!(items = malloc((n ? n : 1) * sizeof(*items))))
 		return oom(p);
-	memcpy(items, prev->items, prev->nr_items * sizeof(*items));
-	memcpy(items + prev->nr_items, v->items, v->nr_items * sizeof(*items));
+	/* An empty list may have no array at all: memcpy from NULL is undefined
+	 * even for 0 bytes (fuzz/corpus/xlcfg/regress-empty-list-concat). */
+	if (prev->nr_items)
+		memcpy(items, prev->items, prev->nr_items * sizeof(*items));
+	if (v->nr_items)
+		memcpy(items + prev->nr_items, v->items, v->nr_items * sizeof(*items));
 	free(v->items);
 	v->items = items;
 	v->nr_items = n;
