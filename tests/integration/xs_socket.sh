@@ -145,7 +145,7 @@ def client_limit():
         try:
             if call(c, XS_READ, b"/sock/p\0")[3] == b"value":
                 return None
-        except (EOFError, ConnectionResetError):
+        except (EOFError, ConnectionResetError, BrokenPipeError):
             pass
     return "no client accepted after one left"
 
