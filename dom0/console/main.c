@@ -10,22 +10,18 @@
  * ring can be served.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <xenstore.h>
 
 #include "consoled.h"
+#include "daemon.h"
 
 static const char usage_text[] =
 	"Usage: xenon-consoled --run-dir DIR [--ready-fd N] [-v]\n"
@@ -35,25 +31,13 @@ static const char usage_text[] =
 
 void cd_log(struct cd *cd, int level, const char *fmt, ...)
 {
-	static const char *const names[] = { "error", "warning", "info", "debug" };
-	char buf[512];
-	struct timespec ts;
 	va_list ap;
-	int n;
 
 	if (level > CD_WARN + cd->verbosity)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	n = snprintf(buf, sizeof(buf), "%lld.%06ld xenon-consoled %s: ", (long long)ts.tv_sec,
-		     ts.tv_nsec / 1000, names[level]);
 	va_start(ap, fmt);
-	vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	daemon_vlog(cd->log_fd, "xenon-consoled", (enum daemon_log_level)level, fmt, ap);
 	va_end(ap);
-	n = (int)strlen(buf);
-	buf[n++] = '\n';
-	if (write(cd->log_fd, buf, (size_t)n) < 0) {
-		/* Nowhere left to complain. */
-	}
 }
 
 int cd_epoll_set(struct cd *cd, int fd, uint32_t old_events, uint32_t events, struct cd_src *src)
@@ -68,67 +52,69 @@ int cd_epoll_set(struct cd *cd, int fd, uint32_t old_events, uint32_t events, st
 
 /* ---- init steps ------------------------------------------------------- */
 
-static int log_init(struct cd *cd)
+/* Steps take void *: one table type (struct daemon_step) for every daemon. */
+
+static int log_init(void *ctx)
 {
+	struct cd *cd = ctx;
 	char path[PATH_MAX + 16];
 	int n = snprintf(cd->dir, sizeof(cd->dir), "%s/console", cd->run_dir);
+	int fd;
 
 	if (n < 0 || (size_t)n >= sizeof(cd->dir))
 		return -ENAMETOOLONG;
-	if (mkdir(cd->dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
 	snprintf(path, sizeof(path), "%s/consoled.log", cd->dir);
-	cd->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (cd->log_fd < 0) {
-		cd->log_fd = STDERR_FILENO;
-		return -errno;
-	}
+	fd = daemon_log_open(cd->dir, path);
+	if (fd < 0)
+		return fd;
+	cd->log_fd = fd;
 	return 0;
 }
 
-static void log_fini(struct cd *cd)
+static void log_fini(void *ctx)
 {
-	if (cd->log_fd != STDERR_FILENO)
-		close(cd->log_fd);
-	cd->log_fd = STDERR_FILENO;
+	struct cd *cd = ctx;
+
+	daemon_log_close(&cd->log_fd);
 }
 
-static int loop_init(struct cd *cd)
+static int loop_init(void *ctx)
 {
+	struct cd *cd = ctx;
+
 	cd->epfd = epoll_create1(EPOLL_CLOEXEC);
 	return cd->epfd < 0 ? -errno : 0;
 }
 
-static void loop_fini(struct cd *cd)
+static void loop_fini(void *ctx)
 {
+	struct cd *cd = ctx;
+
 	close(cd->epfd);
 }
 
-static int signals_init(struct cd *cd)
+/* The mask is not restored: we exit right after the table unwinds. */
+static int signals_init(void *ctx)
 {
-	sigset_t mask;
+	struct cd *cd = ctx;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return -errno;
-	/* Clients hang up: a write to one is an error, not a death. */
-	signal(SIGPIPE, SIG_IGN);
-	cd->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	cd->sig_fd = daemon_signals_open(NULL);
 	if (cd->sig_fd < 0)
-		return -errno;
+		return cd->sig_fd;
 	cd->sig_src = (struct cd_src){ CD_SRC_SIGNAL, cd };
 	return cd_epoll_set(cd, cd->sig_fd, 0, EPOLLIN, &cd->sig_src);
 }
 
-static void signals_fini(struct cd *cd)
+static void signals_fini(void *ctx)
 {
-	close(cd->sig_fd);
+	struct cd *cd = ctx;
+
+	daemon_signals_close(cd->sig_fd, NULL);
 }
 
-static int hvd_init(struct cd *cd)
+static int hvd_init(void *ctx)
 {
+	struct cd *cd = ctx;
 	int err = xenon_evtchn_open(cd->run_dir, &cd->xe);
 
 	if (!err)
@@ -145,8 +131,10 @@ static int hvd_init(struct cd *cd)
 }
 
 /* Consoles first: they unbind through the handle. */
-static void hvd_fini(struct cd *cd)
+static void hvd_fini(void *ctx)
 {
+	struct cd *cd = ctx;
+
 	while (cd->nr_cons) {
 		struct cd_console *con = cd->cons[--cd->nr_cons];
 
@@ -158,8 +146,9 @@ static void hvd_fini(struct cd *cd)
 	xenon_evtchn_close(cd->xe);
 }
 
-static int xs_init(struct cd *cd)
+static int xs_init(void *ctx)
 {
+	struct cd *cd = ctx;
 	char path[PATH_MAX + 32];
 
 	snprintf(path, sizeof(path), "%s/xenstore/socket", cd->run_dir);
@@ -179,32 +168,26 @@ static int xs_init(struct cd *cd)
 	return cd_epoll_set(cd, xs_fileno(cd->xs), 0, EPOLLIN, &cd->xs_src);
 }
 
-static void xs_fini(struct cd *cd)
+static void xs_fini(void *ctx)
 {
+	struct cd *cd = ctx;
+
 	xs_close(cd->xs);
 }
 
-static int ready_init(struct cd *cd)
+static int ready_init(void *ctx)
 {
-	static const char msg[] = "READY\n";
+	struct cd *cd = ctx;
+	int err;
 
 	cd_log(cd, CD_INFO, "ready, serving %s", cd->dir);
-	if (cd->ready_fd < 0)
-		return 0;
-	if (write(cd->ready_fd, msg, sizeof(msg) - 1) != (ssize_t)(sizeof(msg) - 1))
-		cd_log(cd, CD_WARN, "readiness fd: %s", strerror(errno));
-	close(cd->ready_fd);
-	cd->ready_fd = -1;
+	err = daemon_ready(&cd->ready_fd);
+	if (err)
+		cd_log(cd, CD_WARN, "readiness fd: %s", strerror(-err));
 	return 0;
 }
 
-struct init_step {
-	const char *name;
-	int (*init)(struct cd *cd);
-	void (*fini)(struct cd *cd);
-};
-
-static const struct init_step init_steps[] = {
+static const struct daemon_step init_steps[] = {
 	{ "log", log_init, log_fini },
 	{ "event loop", loop_init, loop_fini },
 	{ "signals", signals_init, signals_fini },
@@ -215,28 +198,9 @@ static const struct init_step init_steps[] = {
 
 #define N_INIT_STEPS (sizeof(init_steps) / sizeof(init_steps[0]))
 
-static void cd_down(struct cd *cd, size_t done)
+static void up_failed(void *ctx, const char *step, int err)
 {
-	while (done--)
-		if (init_steps[done].fini)
-			init_steps[done].fini(cd);
-}
-
-static int cd_up(struct cd *cd)
-{
-	for (size_t i = 0; i < N_INIT_STEPS; i++) {
-		int err = init_steps[i].init(cd);
-
-		if (err) {
-			fprintf(stderr, "xenon-consoled: start-up failed at %s: %s\n",
-				init_steps[i].name, strerror(-err));
-			cd_log(cd, CD_ERR, "start-up failed at %s: %s", init_steps[i].name,
-			       strerror(-err));
-			cd_down(cd, i);
-			return err;
-		}
-	}
-	return 0;
+	cd_log(ctx, CD_ERR, "start-up failed at %s: %s", step, strerror(-err));
 }
 
 /* ---- domains ---------------------------------------------------------- */
@@ -398,12 +362,13 @@ static void evtchn_event(struct cd *cd)
 
 static void dispatch(struct cd *cd, struct cd_src *src, uint32_t events)
 {
-	struct signalfd_siginfo si;
+	unsigned int signo;
 
 	switch (src->kind) {
 	case CD_SRC_SIGNAL:
-		if (read(cd->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-			cd_log(cd, CD_INFO, "signal %u: stopping", si.ssi_signo);
+		signo = daemon_signal_read(cd->sig_fd);
+		if (signo) {
+			cd_log(cd, CD_INFO, "signal %u: stopping", signo);
 			cd->stop = true;
 		}
 		break;
@@ -500,14 +465,14 @@ int main(int argc, char **argv)
 		free(cd);
 		return err > 0 ? 0 : 2;
 	}
-	if (cd_up(cd)) {
+	if (daemon_up(init_steps, N_INIT_STEPS, cd, "xenon-consoled", up_failed)) {
 		free(cd);
 		return 1;
 	}
 	err = cd_run(cd);
 	if (err)
 		cd_log(cd, CD_ERR, "event loop: %s", strerror(-err));
-	cd_down(cd, N_INIT_STEPS);
+	daemon_down(init_steps, N_INIT_STEPS, cd);
 	err = err ? 1 : cd->exit_code;
 	free(cd);
 	return err;

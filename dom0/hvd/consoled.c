@@ -11,21 +11,14 @@
  * our life, so a back end that crashes on start cannot spin.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "hvd.h"
-
-extern char **environ;
 
 #define HVD_CD_MAX_RESTARTS 5
 #define HVD_CD_STOP_TIMEOUT_MS 5000
@@ -33,23 +26,12 @@ extern char **environ;
 /* Beside us when installed, or in the build tree (dom0/hvd, dom0/console). */
 static int cd_find(struct hvd *h)
 {
-	char self[PATH_MAX], *dir;
-	ssize_t n;
-
 	if (h->opt.consoled) {
 		snprintf(h->cd_path, sizeof(h->cd_path), "%s", h->opt.consoled);
 		return access(h->cd_path, X_OK) == 0 ? 0 : -errno;
 	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return -errno;
-	self[n] = 0;
-	dir = dirname(self);
-	snprintf(h->cd_path, sizeof(h->cd_path), "%s/xenon-consoled", dir);
-	if (access(h->cd_path, X_OK) == 0)
-		return 0;
-	snprintf(h->cd_path, sizeof(h->cd_path), "%s/../console/xenon-consoled", dir);
-	return access(h->cd_path, X_OK) == 0 ? 0 : -ENOENT;
+	return daemon_find_beside_self("xenon-consoled", "../console/xenon-consoled", h->cd_path,
+				       sizeof(h->cd_path));
 }
 
 int hvd_cd_init(struct hvd *h)
@@ -61,29 +43,15 @@ int hvd_cd_init(struct hvd *h)
 	return cd_find(h);
 }
 
-static int cd_spawn(struct hvd *h, int ready_wr)
+static int cd_spawn(struct hvd *h)
 {
 	char fdarg[16];
 	char *argv[] = { h->cd_path,   "--run-dir", (char *)h->opt.run_dir,
 			 "--ready-fd", fdarg,	    h->opt.verbosity ? "-v" : NULL,
 			 NULL };
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none;
-	int err;
 
-	snprintf(fdarg, sizeof(fdarg), "%d", ready_wr);
-	sigemptyset(&none);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	/* dup2 onto itself clears O_CLOEXEC on the readiness pipe only. */
-	posix_spawn_file_actions_adddup2(&fa, ready_wr, ready_wr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	posix_spawnattr_setsigmask(&attr, &none);
-	err = -posix_spawn(&h->cd_pid, h->cd_path, &fa, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return err;
+	return daemon_child_start(h->cd_path, argv, fdarg, sizeof(fdarg), &h->cd_pid,
+				  &h->cd_ready_fd);
 }
 
 static void cd_close_fds(struct hvd *h)
@@ -102,24 +70,18 @@ static void cd_close_fds(struct hvd *h)
 /* Once xenstored is ready (and again after a death); 0 when not wanted. */
 int hvd_cd_start(struct hvd *h)
 {
-	int pipefd[2], err;
+	int err;
 
 	if (h->opt.no_consoled || h->opt.no_xenstored)
 		return 0;
 	h->cd_ready = false;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
-	err = cd_spawn(h, pipefd[1]);
-	close(pipefd[1]);
-	if (err) {
-		close(pipefd[0]);
+	err = cd_spawn(h);
+	if (err)
 		return err;
-	}
-	h->cd_ready_fd = pipefd[0];
-	h->cd_pidfd = (int)syscall(SYS_pidfd_open, h->cd_pid, 0);
+	h->cd_pidfd = daemon_pidfd_open(h->cd_pid);
 	h->cd_ready_src = (struct hvd_source){ HVD_SRC_CD_READY, h, 0 };
 	h->cd_pid_src = (struct hvd_source){ HVD_SRC_CD_PIDFD, h, 0 };
-	err = h->cd_pidfd < 0 ? -errno : hvd_watch_fd(h, h->cd_ready_fd, &h->cd_ready_src);
+	err = h->cd_pidfd < 0 ? h->cd_pidfd : hvd_watch_fd(h, h->cd_ready_fd, &h->cd_ready_src);
 	if (!err)
 		err = hvd_watch_fd(h, h->cd_pidfd, &h->cd_pid_src);
 	if (err) {
@@ -130,29 +92,18 @@ int hvd_cd_start(struct hvd *h)
 	return 0;
 }
 
+static void cd_log_hook(void *ctx, enum daemon_log_level level, const char *msg)
+{
+	hvd_log(ctx, (enum hv_log_level)level, "%s", msg);
+}
+
 /* Bounded like xenstored's stop: SIGTERM, HVD_CD_STOP_TIMEOUT_MS, SIGKILL. */
 void hvd_cd_stop(struct hvd *h)
 {
-	struct pollfd pfd = { h->cd_pidfd, POLLIN, 0 };
-	int status = 0, rc = 0;
+	struct daemon_logger lg = { cd_log_hook, h };
 
-	if (h->cd_pid > 0) {
-		kill(h->cd_pid, SIGTERM);
-		while (h->cd_pidfd >= 0 && (rc = poll(&pfd, 1, HVD_CD_STOP_TIMEOUT_MS)) < 0 &&
-		       errno == EINTR)
-			;
-		if (rc <= 0) {
-			hvd_log(h, HV_LOG_ERR,
-				"consoled (pid %d) still running %d ms after "
-				"SIGTERM: SIGKILL",
-				(int)h->cd_pid, HVD_CD_STOP_TIMEOUT_MS);
-			kill(h->cd_pid, SIGKILL);
-		}
-		while (waitpid(h->cd_pid, &status, 0) < 0 && errno == EINTR)
-			;
-		hvd_log(h, HV_LOG_INFO, "consoled stopped (wait status %#x)", status);
-		h->cd_pid = 0;
-	}
+	daemon_child_stop("consoled", h->cd_pid, h->cd_pidfd, HVD_CD_STOP_TIMEOUT_MS, &lg);
+	h->cd_pid = 0;
 	cd_close_fds(h);
 }
 

@@ -20,28 +20,18 @@
  * socket and pid file removed, exit 0 (hvd_quiesce()).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "hvd.h"
-
-extern char **environ;
 
 static const char usage_text[] =
 	"NAME\n"
@@ -73,25 +63,19 @@ static const char usage_text[] =
 
 void hvd_log(struct hvd *h, enum hv_log_level level, const char *fmt, ...)
 {
-	static const char *const names[] = { "error", "warning", "info", "debug" };
-	char buf[512];
-	struct timespec ts;
 	va_list ap;
-	int n;
 
 	if ((int)level > HV_LOG_WARN + h->opt.verbosity)
 		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	n = snprintf(buf, sizeof(buf), "%lld.%06ld xenon-hvd %s: ", (long long)ts.tv_sec,
-		     ts.tv_nsec / 1000, names[level]);
 	va_start(ap, fmt);
-	vsnprintf(buf + n, sizeof(buf) - (size_t)n - 1, fmt, ap);
+	daemon_vlog(h->log_fd, "xenon-hvd", (enum daemon_log_level)level, fmt, ap);
 	va_end(ap);
-	n = (int)strlen(buf);
-	buf[n++] = '\n';
-	if (write(h->log_fd, buf, (size_t)n) < 0) {
-		/* Nowhere left to complain. */
-	}
+}
+
+/* The library's lines (service child stops) go to our log. */
+static void hvd_log_hook(void *ctx, enum daemon_log_level level, const char *msg)
+{
+	hvd_log(ctx, (enum hv_log_level)level, "%s", msg);
 }
 
 int hvd_watch_fd(struct hvd *h, int fd, struct hvd_source *src)
@@ -219,76 +203,70 @@ static int parse_options(struct hvd_options *o, int argc, char **argv)
 
 /* ---- init steps ------------------------------------------------------- */
 
-static int log_init(struct hvd *h)
-{
-	char path[4200];
+/* Steps take void *: one table type (struct daemon_step) for every daemon. */
 
-	if (mkdir(h->opt.run_dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+static int log_init(void *ctx)
+{
+	struct hvd *h = ctx;
+	char path[4200];
+	int fd;
+
 	snprintf(path, sizeof(path), "%s/hvd.log", h->opt.run_dir);
-	h->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (h->log_fd < 0) {
-		h->log_fd = STDERR_FILENO;
-		return -errno;
-	}
+	fd = daemon_log_open(h->opt.run_dir, path);
+	if (fd < 0)
+		return fd;
+	h->log_fd = fd;
 	return 0;
 }
 
-static void log_fini(struct hvd *h)
+static void log_fini(void *ctx)
 {
-	if (h->log_fd != STDERR_FILENO)
-		close(h->log_fd);
-	h->log_fd = STDERR_FILENO;
+	struct hvd *h = ctx;
+
+	daemon_log_close(&h->log_fd);
 }
 
-static int loop_init(struct hvd *h)
+static int loop_init(void *ctx)
 {
+	struct hvd *h = ctx;
+
 	h->epfd = epoll_create1(EPOLL_CLOEXEC);
 	return h->epfd < 0 ? -errno : 0;
 }
 
-static void loop_fini(struct hvd *h)
+static void loop_fini(void *ctx)
 {
+	struct hvd *h = ctx;
+
 	close(h->epfd);
 }
 
-static int signals_init(struct hvd *h)
+static int signals_init(void *ctx)
 {
-	sigset_t mask;
+	struct hvd *h = ctx;
 	int err;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, &h->old_mask) < 0)
-		return -errno;
-	/* Clients and domains hang up: sends use MSG_NOSIGNAL, the log may be
-	 * a pipe. */
-	signal(SIGPIPE, SIG_IGN);
-	h->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (h->sig_fd < 0) {
-		err = -errno;
-		sigprocmask(SIG_SETMASK, &h->old_mask, NULL);
-		return err;
-	}
+	h->sig_fd = daemon_signals_open(&h->old_mask);
+	if (h->sig_fd < 0)
+		return h->sig_fd;
 	h->sig_src = (struct hvd_source){ HVD_SRC_SIGNAL, h, 0 };
 	err = hvd_watch_fd(h, h->sig_fd, &h->sig_src);
-	if (err) {
-		close(h->sig_fd);
-		sigprocmask(SIG_SETMASK, &h->old_mask, NULL);
-	}
+	if (err)
+		daemon_signals_close(h->sig_fd, &h->old_mask);
 	return err;
 }
 
-static void signals_fini(struct hvd *h)
+static void signals_fini(void *ctx)
 {
+	struct hvd *h = ctx;
+
 	hvd_unwatch_fd(h, h->sig_fd);
-	close(h->sig_fd);
-	sigprocmask(SIG_SETMASK, &h->old_mask, NULL);
+	daemon_signals_close(h->sig_fd, &h->old_mask);
 }
 
-static int substrate_init(struct hvd *h)
+static int substrate_init(void *ctx)
 {
+	struct hvd *h = ctx;
 	struct procdom_hooks hooks = hvd_procdom_hooks_template;
 	int err;
 
@@ -308,15 +286,19 @@ static int substrate_init(struct hvd *h)
 	return err;
 }
 
-static void substrate_fini(struct hvd *h)
+static void substrate_fini(void *ctx)
 {
+	struct hvd *h = ctx;
+
 	hvd_unwatch_fd(h, procdom_timer_fd(h->pd));
 	procdom_destroy(h->pd);
 	free(h->doms);
 }
 
-static int core_init(struct hvd *h)
+static int core_init(void *ctx)
 {
+	struct hvd *h = ctx;
+
 	h->hv = hv_create(&procdom_substrate_ops, h->pd, NULL);
 	if (!h->hv)
 		return -ENOMEM;
@@ -324,25 +306,28 @@ static int core_init(struct hvd *h)
 	return 0;
 }
 
-static void core_fini(struct hvd *h)
+static void core_fini(void *ctx)
 {
+	struct hvd *h = ctx;
+
 	hv_destroy(h->hv);
 	procdom_attach(h->pd, NULL);
 }
 
-static int dom0_init(struct hvd *h)
+static int dom0_init(void *ctx)
 {
-	return hvd_dom0_create(h);
+	return hvd_dom0_create(ctx);
 }
 
 /* Every domain goes, dom0 last, while the core and substrate still exist. */
-static void dom0_fini(struct hvd *h)
+static void dom0_fini(void *ctx)
 {
-	hvd_domains_destroy_all(h);
+	hvd_domains_destroy_all(ctx);
 }
 
-static int ctl_init(struct hvd *h)
+static int ctl_init(void *ctx)
 {
+	struct hvd *h = ctx;
 	int n = snprintf(h->sock_path, sizeof(h->sock_path), "%s/hvd.sock", h->opt.run_dir);
 
 	if (n < 0 || (size_t)n >= sizeof(h->sock_path))
@@ -350,78 +335,49 @@ static int ctl_init(struct hvd *h)
 	return hvd_ctl_init(h);
 }
 
-static int pidfile_init(struct hvd *h)
+static void ctl_fini(void *ctx)
 {
-	char buf[32];
-	int fd, n, err;
-
-	snprintf(h->pid_path, sizeof(h->pid_path), "%s/hvd.pid", h->opt.run_dir);
-	fd = open(h->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	err = write(fd, buf, (size_t)n) == n ? 0 : -EIO;
-	close(fd);
-	if (err)
-		unlink(h->pid_path);
-	return err;
+	hvd_ctl_fini(ctx);
 }
 
-static void pidfile_fini(struct hvd *h)
+static int pidfile_init(void *ctx)
 {
-	unlink(h->pid_path);
+	struct hvd *h = ctx;
+
+	snprintf(h->pid_path, sizeof(h->pid_path), "%s/hvd.pid", h->opt.run_dir);
+	return daemon_pidfile_write(h->pid_path);
+}
+
+static void pidfile_fini(void *ctx)
+{
+	struct hvd *h = ctx;
+
+	daemon_pidfile_remove(h->pid_path);
 }
 
 /* ---- xenstored, a dom0 service child ---------------------------------- */
 
 static int xs_find(struct hvd *h, char *buf, size_t size)
 {
-	char self[PATH_MAX];
-	ssize_t n;
-	char *dir;
-
 	if (h->opt.xenstored) {
 		snprintf(buf, size, "%s", h->opt.xenstored);
 		return 0;
 	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return -errno;
-	self[n] = 0;
-	dir = dirname(self);
 	/* Installed side by side, or in the build tree (dom0/hvd, dom0/xenstored). */
-	snprintf(buf, size, "%s/xenon-xenstored", dir);
-	if (access(buf, X_OK) == 0)
-		return 0;
-	snprintf(buf, size, "%s/../xenstored/xenon-xenstored", dir);
-	return access(buf, X_OK) == 0 ? 0 : -ENOENT;
+	return daemon_find_beside_self("xenon-xenstored", "../xenstored/xenon-xenstored", buf,
+				       size);
 }
 
-static int xs_spawn(struct hvd *h, const char *path, int ready_wr)
+static int xs_spawn(struct hvd *h, const char *path)
 {
 	char dir[4200], fdarg[16], hvdarg[4200];
 	char *argv[] = {
 		(char *)path, "--run-dir", dir, "--ready-fd", fdarg, "--hvd", hvdarg, NULL
 	};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none;
-	int err;
 
 	snprintf(dir, sizeof(dir), "%s/xenstore", h->opt.run_dir);
 	snprintf(hvdarg, sizeof(hvdarg), "%s", h->opt.run_dir);
-	snprintf(fdarg, sizeof(fdarg), "%d", ready_wr);
-	sigemptyset(&none);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&attr);
-	/* dup2 onto itself clears O_CLOEXEC on the readiness pipe only. */
-	posix_spawn_file_actions_adddup2(&fa, ready_wr, ready_wr);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	posix_spawnattr_setsigmask(&attr, &none);
-	err = -posix_spawn(&h->xs_pid, path, &fa, &attr, argv, environ);
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return err;
+	return daemon_child_start(path, argv, fdarg, sizeof(fdarg), &h->xs_pid, &h->xs_ready_fd);
 }
 
 /* Bounded: xenstored gets XS_STOP_TIMEOUT_MS after SIGTERM, then SIGKILL
@@ -429,62 +385,32 @@ static int xs_spawn(struct hvd *h, const char *path, int ready_wr)
  * closed its control connection (see hvd_quiesce()). */
 #define XS_STOP_TIMEOUT_MS 5000
 
-static bool xs_wait_exit(struct hvd *h, int timeout_ms)
-{
-	struct pollfd pfd = { h->xs_pidfd, POLLIN, 0 };
-	int rc;
-
-	if (h->xs_pidfd < 0)
-		return false;
-	while ((rc = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
-		;
-	return rc > 0;
-}
-
 static void xs_stop(struct hvd *h)
 {
-	int status = 0;
+	struct daemon_logger lg = { hvd_log_hook, h };
 
-	if (h->xs_pid <= 0)
-		return;
-	kill(h->xs_pid, SIGTERM);
-	if (!xs_wait_exit(h, XS_STOP_TIMEOUT_MS)) {
-		hvd_log(h, HV_LOG_ERR,
-			"xenstored (pid %d) still running %d ms after SIGTERM: SIGKILL",
-			(int)h->xs_pid, XS_STOP_TIMEOUT_MS);
-		kill(h->xs_pid, SIGKILL);
-	}
-	/* Exited, or SIGKILLed (which a stopped process obeys too): short. */
-	while (waitpid(h->xs_pid, &status, 0) < 0 && errno == EINTR)
-		;
-	hvd_log(h, HV_LOG_INFO, "xenstored stopped (wait status %#x)", status);
+	daemon_child_stop("xenstored", h->xs_pid, h->xs_pidfd, XS_STOP_TIMEOUT_MS, &lg);
 	h->xs_pid = 0;
 }
 
-static int xs_init(struct hvd *h)
+static int xs_init(void *ctx)
 {
+	struct hvd *h = ctx;
 	char path[PATH_MAX];
-	int pipefd[2], err;
+	int err;
 
 	h->xs_pidfd = h->xs_ready_fd = -1;
 	if (h->opt.no_xenstored)
 		return 0;
 	err = xs_find(h, path, sizeof(path));
+	if (!err)
+		err = xs_spawn(h, path);
 	if (err)
 		return err;
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return -errno;
-	err = xs_spawn(h, path, pipefd[1]);
-	close(pipefd[1]);
-	if (err) {
-		close(pipefd[0]);
-		return err;
-	}
-	h->xs_ready_fd = pipefd[0];
-	h->xs_pidfd = (int)syscall(SYS_pidfd_open, h->xs_pid, 0);
+	h->xs_pidfd = daemon_pidfd_open(h->xs_pid);
 	h->xs_ready_src = (struct hvd_source){ HVD_SRC_XS_READY, h, 0 };
 	h->xs_pid_src = (struct hvd_source){ HVD_SRC_XS_PIDFD, h, 0 };
-	err = h->xs_pidfd < 0 ? -errno : hvd_watch_fd(h, h->xs_ready_fd, &h->xs_ready_src);
+	err = h->xs_pidfd < 0 ? h->xs_pidfd : hvd_watch_fd(h, h->xs_ready_fd, &h->xs_ready_src);
 	if (!err)
 		err = hvd_watch_fd(h, h->xs_pidfd, &h->xs_pid_src);
 	if (err) {
@@ -498,8 +424,10 @@ static int xs_init(struct hvd *h)
 	return 0;
 }
 
-static void xs_fini(struct hvd *h)
+static void xs_fini(void *ctx)
 {
+	struct hvd *h = ctx;
+
 	xs_stop(h);
 	if (h->xs_ready_fd >= 0) {
 		hvd_unwatch_fd(h, h->xs_ready_fd);
@@ -514,18 +442,15 @@ static void xs_fini(struct hvd *h)
 
 static void signal_readiness(struct hvd *h)
 {
-	static const char msg[] = "READY\n";
+	int err;
 
 	if (h->ready_signalled)
 		return;
 	h->ready_signalled = true;
 	hvd_log(h, HV_LOG_INFO, "ready on %s", h->sock_path);
-	if (h->opt.ready_fd < 0)
-		return;
-	if (write(h->opt.ready_fd, msg, sizeof(msg) - 1) != (ssize_t)(sizeof(msg) - 1))
-		hvd_log(h, HV_LOG_WARN, "readiness fd: %s", strerror(errno));
-	close(h->opt.ready_fd);
-	h->opt.ready_fd = -1;
+	err = daemon_ready(&h->opt.ready_fd);
+	if (err)
+		hvd_log(h, HV_LOG_WARN, "readiness fd: %s", strerror(-err));
 }
 
 /* Ready when each wanted service is: xenstored, then consoled. */
@@ -538,8 +463,10 @@ void hvd_services_ready(struct hvd *h)
 }
 
 /* Last step: without xenstored we are ready now; with it, when it is. */
-static int ready_init(struct hvd *h)
+static int ready_init(void *ctx)
 {
+	struct hvd *h = ctx;
+
 	if (h->opt.no_xenstored)
 		signal_readiness(h);
 	return 0;
@@ -588,63 +515,46 @@ static void xs_died_event(struct hvd *h)
 	}
 }
 
-struct init_step {
-	const char *name;
-	int (*init)(struct hvd *h);
-	void (*fini)(struct hvd *h);
-};
+static int cd_init(void *ctx)
+{
+	return hvd_cd_init(ctx);
+}
 
-static const struct init_step init_steps[] = {
+static void cd_fini(void *ctx)
+{
+	hvd_cd_fini(ctx);
+}
+
+static const struct daemon_step init_steps[] = {
 	{ "log", log_init, log_fini },
 	{ "event loop", loop_init, loop_fini },
 	{ "signals", signals_init, signals_fini },
 	{ "substrate", substrate_init, substrate_fini },
 	{ "core", core_init, core_fini },
 	{ "dom0", dom0_init, dom0_fini },
-	{ "control socket", ctl_init, hvd_ctl_fini },
+	{ "control socket", ctl_init, ctl_fini },
 	{ "pid file", pidfile_init, pidfile_fini },
 	{ "xenstored", xs_init, xs_fini },
-	{ "consoled", hvd_cd_init, hvd_cd_fini },
+	{ "consoled", cd_init, cd_fini },
 	{ "readiness", ready_init, NULL },
 };
 
 #define N_INIT_STEPS (sizeof(init_steps) / sizeof(init_steps[0]))
 
-static void hvd_down(struct hvd *h, size_t done)
+static void up_failed(void *ctx, const char *step, int err)
 {
-	while (done--)
-		if (init_steps[done].fini)
-			init_steps[done].fini(h);
-}
-
-static int hvd_up(struct hvd *h)
-{
-	size_t i;
-	int err;
-
-	for (i = 0; i < N_INIT_STEPS; i++) {
-		err = init_steps[i].init(h);
-		if (err) {
-			fprintf(stderr, "xenon-hvd: start-up failed at %s: %s\n",
-				init_steps[i].name, strerror(-err));
-			hvd_log(h, HV_LOG_ERR, "start-up failed at %s: %s", init_steps[i].name,
-				strerror(-err));
-			hvd_down(h, i);
-			return err;
-		}
-	}
-	return 0;
+	hvd_log(ctx, HV_LOG_ERR, "start-up failed at %s: %s", step, strerror(-err));
 }
 
 /* ---- the loop --------------------------------------------------------- */
 
 static void signal_event(struct hvd *h)
 {
-	struct signalfd_siginfo si;
+	unsigned int signo = daemon_signal_read(h->sig_fd);
 
-	if (read(h->sig_fd, &si, sizeof(si)) != sizeof(si))
+	if (!signo)
 		return;
-	hvd_log(h, HV_LOG_INFO, "signal %u: stopping", si.ssi_signo);
+	hvd_log(h, HV_LOG_INFO, "signal %u: stopping", signo);
 	h->stop = true;
 }
 
@@ -747,7 +657,7 @@ int main(int argc, char **argv)
 		free(h);
 		return err > 0 ? 0 : 2;
 	}
-	if (hvd_up(h)) {
+	if (daemon_up(init_steps, N_INIT_STEPS, h, "xenon-hvd", up_failed)) {
 		free(h);
 		return 1;
 	}
@@ -755,7 +665,7 @@ int main(int argc, char **argv)
 	if (err)
 		hvd_log(h, HV_LOG_ERR, "event loop: %s", strerror(-err));
 	hvd_quiesce(h);
-	hvd_down(h, N_INIT_STEPS);
+	daemon_down(init_steps, N_INIT_STEPS, h);
 	err = err ? 1 : h->exit_code;
 	free(h);
 	return err;

@@ -17,19 +17,16 @@
  * ring is mapped.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
-#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "engine.h"
 #include "hvd_link.h"
 #include "loop.h"
@@ -275,97 +272,89 @@ static int path_join(char *buf, size_t size, const char *dir, const char *name)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static int log_init(struct xsd *d)
+/* Steps take void *: one table type (struct daemon_step) for every daemon. */
+
+static int log_init(void *ctx)
 {
+	struct xsd *d = ctx;
 	char path[PATH_MAX];
 	const char *file = d->opt.log_file;
-	int err;
+	int err, fd;
 
 	d->log.level = XSLOG_WARN + d->opt.verbosity;
 	d->log.fd = STDERR_FILENO;
-	if (d->opt.run_dir && mkdir(d->opt.run_dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	/* The run dir is made even when --log-file puts the log elsewhere. */
+	fd = daemon_log_open(d->opt.run_dir, NULL);
+	if (fd < 0)
+		return fd;
 	if (!file && d->opt.run_dir) {
 		err = path_join(path, sizeof(path), d->opt.run_dir, "xenstored.log");
 		if (err)
 			return err;
 		file = path;
 	}
-	if (!file)
-		return 0;
-	d->log.fd = open(file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (d->log.fd < 0) {
-		err = -errno;
-		d->log.fd = STDERR_FILENO;
-		return err;
-	}
+	fd = daemon_log_open(NULL, file);
+	if (fd < 0)
+		return fd;
+	d->log.fd = fd;
 	return 0;
 }
 
-static void log_fini(struct xsd *d)
+static void log_fini(void *ctx)
 {
-	if (d->log.fd != STDERR_FILENO)
-		close(d->log.fd);
-	d->log.fd = STDERR_FILENO;
+	struct xsd *d = ctx;
+
+	daemon_log_close(&d->log.fd);
 }
 
-static int loop_init(struct xsd *d)
+static int loop_init(void *ctx)
 {
+	struct xsd *d = ctx;
+
 	return xs_loop_create(d->opt.spin_us, &d->loop);
 }
 
-static void loop_fini(struct xsd *d)
+static void loop_fini(void *ctx)
 {
+	struct xsd *d = ctx;
+
 	xs_loop_destroy(d->loop);
 }
 
 static void signal_ready(struct xs_loop_source *src, uint32_t events)
 {
 	struct xsd *d = xs_container_of(src, struct xsd, sig_src);
-	struct signalfd_siginfo si;
+	unsigned int signo = daemon_signal_read(d->sig_fd);
 
-	if (read(d->sig_fd, &si, sizeof(si)) != sizeof(si))
+	if (!signo)
 		return;
-	xslog_printf(&d->log, XSLOG_INFO, "signal %u: stopping", si.ssi_signo);
+	xslog_printf(&d->log, XSLOG_INFO, "signal %u: stopping", signo);
 	xs_loop_stop(d->loop);
 }
 
 /* SIGTERM and SIGINT become readable events; SIGPIPE is ignored (sockets use
  * MSG_NOSIGNAL, but the log may be a closed pipe). */
-static int signals_init(struct xsd *d)
+static int signals_init(void *ctx)
 {
-	sigset_t mask;
+	struct xsd *d = ctx;
 	int err;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, &d->old_mask) < 0)
-		return -errno;
-	signal(SIGPIPE, SIG_IGN);
-	d->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d->sig_fd < 0) {
-		err = -errno;
-		goto out_restore_mask;
-	}
+	d->sig_fd = daemon_signals_open(&d->old_mask);
+	if (d->sig_fd < 0)
+		return d->sig_fd;
 	d->sig_src.ready = signal_ready;
 	err = xs_loop_add(d->loop, d->sig_fd, EPOLLIN, &d->sig_src);
 	if (err)
-		goto out_close;
-	return 0;
-
-out_close:
-	close(d->sig_fd);
-out_restore_mask:
-	sigprocmask(SIG_SETMASK, &d->old_mask, NULL);
+		daemon_signals_close(d->sig_fd, &d->old_mask);
 	return err;
 }
 
-static void signals_fini(struct xsd *d)
+static void signals_fini(void *ctx)
 {
+	struct xsd *d = ctx;
+
 	xs_loop_del(d->loop, d->sig_fd);
-	close(d->sig_fd);
-	sigprocmask(SIG_SETMASK, &d->old_mask, NULL);
+	daemon_signals_close(d->sig_fd, &d->old_mask);
 }
 
 /* Under xenon-hvd: a real ring (hvd_link.c). Without a hypervisor: accept
@@ -391,8 +380,9 @@ static void xsd_release(void *ctx, unsigned int domid)
 		xsd_hvd_release(d->hvd, domid);
 }
 
-static int store_init(struct xsd *d)
+static int store_init(void *ctx)
 {
+	struct xsd *d = ctx;
 	struct xs_domain_ops dops = {
 		.introduce = xsd_introduce,
 		.release = xsd_release,
@@ -405,14 +395,17 @@ static int store_init(struct xsd *d)
 	return d->store ? 0 : -ENOMEM;
 }
 
-static void store_fini(struct xsd *d)
+static void store_fini(void *ctx)
 {
+	struct xsd *d = ctx;
+
 	xs_store_destroy(d->store);
 }
 
 /* After the store (rings hold its connections), before the socket. */
-static int hvd_init(struct xsd *d)
+static int hvd_init(void *ctx)
 {
+	struct xsd *d = ctx;
 	int err;
 
 	if (!d->opt.hvd_dir)
@@ -425,14 +418,17 @@ static int hvd_init(struct xsd *d)
 	return err;
 }
 
-static void hvd_fini(struct xsd *d)
+static void hvd_fini(void *ctx)
 {
+	struct xsd *d = ctx;
+
 	xsd_hvd_destroy(d->hvd);
 	d->hvd = NULL;
 }
 
-static int socket_init(struct xsd *d)
+static int socket_init(void *ctx)
 {
+	struct xsd *d = ctx;
 	const char *path = d->opt.socket_path;
 	int err;
 
@@ -448,59 +444,41 @@ static int socket_init(struct xsd *d)
 	return err;
 }
 
-static void socket_fini(struct xsd *d)
+static void socket_fini(void *ctx)
 {
+	struct xsd *d = ctx;
+
 	xs_socket_server_destroy(d->srv);
 }
 
-static int pidfile_init(struct xsd *d)
+static int pidfile_init(void *ctx)
 {
-	char buf[32];
-	int fd, n, err;
+	struct xsd *d = ctx;
+	int err;
 
 	if (!d->opt.run_dir)
 		return 0;
 	err = path_join(d->pid_path, sizeof(d->pid_path), d->opt.run_dir, "xenstored.pid");
-	if (err)
-		return err;
-	fd = open(d->pid_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	err = write(fd, buf, (size_t)n) == n ? 0 : -EIO;
-	close(fd);
-	if (err)
-		unlink(d->pid_path);
-	return err;
+	return err ? err : daemon_pidfile_write(d->pid_path);
 }
 
-static void pidfile_fini(struct xsd *d)
+static void pidfile_fini(void *ctx)
 {
+	struct xsd *d = ctx;
+
 	if (d->opt.run_dir)
-		unlink(d->pid_path);
+		daemon_pidfile_remove(d->pid_path);
 }
 
 /* Last step: everything is up, so tell whoever waits on --ready-fd. */
-static int ready_init(struct xsd *d)
+static int ready_init(void *ctx)
 {
-	static const char msg[] = "READY\n";
-	int fd = d->opt.ready_fd;
-	ssize_t n;
+	struct xsd *d = ctx;
 
-	if (fd < 0)
-		return 0;
-	n = write(fd, msg, sizeof(msg) - 1);
-	close(fd);
-	return n == (ssize_t)(sizeof(msg) - 1) ? 0 : -EIO;
+	return daemon_ready(&d->opt.ready_fd) ? -EIO : 0;
 }
 
-struct init_step {
-	const char *name;
-	int (*init)(struct xsd *d);
-	void (*fini)(struct xsd *d);
-};
-
-static const struct init_step init_steps[] = {
+static const struct daemon_step init_steps[] = {
 	{ "log", log_init, log_fini },
 	{ "event loop", loop_init, loop_fini },
 	{ "signals", signals_init, signals_fini },
@@ -513,32 +491,13 @@ static const struct init_step init_steps[] = {
 
 #define N_INIT_STEPS (sizeof(init_steps) / sizeof(init_steps[0]))
 
-static void xsd_down(struct xsd *d, size_t done)
+/* stderr has it already (daemon_up()); the log file keeps it too. */
+static void up_failed(void *ctx, const char *step, int err)
 {
-	while (done--)
-		if (init_steps[done].fini)
-			init_steps[done].fini(d);
-}
+	struct xsd *d = ctx;
 
-static int xsd_up(struct xsd *d)
-{
-	size_t i;
-	int err;
-
-	for (i = 0; i < N_INIT_STEPS; i++) {
-		err = init_steps[i].init(d);
-		if (err) {
-			/* Whoever started us reads stderr; the log file keeps it too. */
-			fprintf(stderr, "xenon-xenstored: start-up failed at %s: %s\n",
-				init_steps[i].name, strerror(-err));
-			if (d->log.fd != STDERR_FILENO)
-				xslog_printf(&d->log, XSLOG_ERR, "start-up failed at %s: %s",
-					     init_steps[i].name, strerror(-err));
-			xsd_down(d, i);
-			return err;
-		}
-	}
-	return 0;
+	if (d->log.fd != STDERR_FILENO)
+		xslog_printf(&d->log, XSLOG_ERR, "start-up failed at %s: %s", step, strerror(-err));
 }
 
 int main(int argc, char **argv)
@@ -555,7 +514,7 @@ int main(int argc, char **argv)
 		free(d);
 		return err > 0 ? 0 : 2;
 	}
-	err = xsd_up(d);
+	err = daemon_up(init_steps, N_INIT_STEPS, d, "xenon-xenstored", up_failed);
 	if (err) {
 		free(d);
 		return 1;
@@ -563,7 +522,7 @@ int main(int argc, char **argv)
 	err = xs_loop_run(d->loop);
 	if (err)
 		xslog_printf(&d->log, XSLOG_ERR, "event loop: %s", strerror(-err));
-	xsd_down(d, N_INIT_STEPS);
+	daemon_down(init_steps, N_INIT_STEPS, d);
 	free(d);
 	return err ? 1 : 0;
 }
