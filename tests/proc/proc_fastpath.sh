@@ -7,46 +7,12 @@
 #   proc_fastpath.sh XENON_CLI GUESTS_DIR
 # No timing enters a verdict: the counters are exact.
 set -u
-X=$1
-G=$2
-D=$(mktemp -d /tmp/xenon-proc-fastpath.XXXXXX)
+PROC_NAME=proc-fastpath
+. "$(dirname "$0")/proc_lib.sh" "$1" "$2"
 N=2000
-fail=0
-R=
-down() {
-	[ -n "$R" ] && timeout 10 "$X" $R down >/dev/null 2>&1
-	if [ -n "$R" ] && [ -f "$RD/hvd.pid" ]; then
-		kill -9 -- "-$(cat "$RD/hvd.pid")" 2>/dev/null
-	fi
-}
-cleanup() {
-	down
-	if [ $fail -ne 0 ]; then
-		for f in "$D"/*/hvd.log "$D"/*/domain-*.log; do
-			[ -f "$f" ] && { echo "--- $f"; tail -20 "$f"; }
-		done
-	fi
-	rm -rf "$D"
-}
-trap cleanup EXIT
-up() { # part name
-	down
-	RD="$D/$1"
-	R="--run-dir $RD"
-	timeout 20 "$X" $R up >/dev/null || { echo "Bail out! xenon up"; fail=1; exit 1; }
-}
-check() { # name, file, pattern
-	if grep -q "$3" "$2" 2>/dev/null; then echo "ok - $1"; else echo "not ok - $1"; fail=1; fi
-}
 check_min() { # name, file, "ping"/"pong", minimum fast_sends
 	v=$(sed -n "s/.*$3 stats: .* fast_sends \([0-9]*\) .*/\1/p" "$2" 2>/dev/null | head -1)
 	if [ -n "$v" ] && [ "$v" -ge "$4" ]; then echo "ok - $1"; else echo "not ok - $1 ($v < $4)"; fail=1; fi
-}
-wait_log() { # file, pattern: until it appears (20 s)
-	i=0
-	while [ $i -lt 200 ] && ! grep -q "$2" "$1" 2>/dev/null; do
-		sleep 0.1; i=$((i + 1))
-	done
 }
 cfg() { # file, name, domid, extra, [more lines]
 	printf 'name = "%s"\ntype = "process"\nkernel = "%s"\nmemory = 4\nvcpus = 1\ndomid = %s\nextra = "%s"\n%s\n' \
