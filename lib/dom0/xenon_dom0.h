@@ -91,4 +91,73 @@ int xenon_evtchn_unmask(struct xenon_evtchn *xe, evtchn_port_t port);
 int xenon_evtchn_pending(struct xenon_evtchn *xe);
 bool xenon_evtchn_has_queued(const struct xenon_evtchn *xe);
 
+/* ---- grant maps (libxengnttab) ---------------------------------------- */
+/*
+ * A handle of its own (its own hvd.sock connection), as xengnttab_open():
+ * grants mapped through it are dom0's mappings in the core (the granter sees
+ * GTF_reading/GTF_writing, `xenon graph` shows them) and are unmapped when
+ * it is closed or its process dies -- xenon-hvd undoes them when the
+ * connection hangs up, firing their unmap notifies.
+ *
+ * Pages arrive as the granting domain's ram memfd (SCM_RIGHTS) and are
+ * mapped by offset, so a mapping is the granter's frame itself, not a copy.
+ * prot is PROT_READ or PROT_READ | PROT_WRITE; PROT_READ maps with
+ * GNTMAP_readonly (and a read-only mmap), which a read-only grant requires.
+ * Failures set errno (NULL results) or return -errno: EINVAL (bad ref,
+ * count 0 or > XENON_GNTTAB_MAX_BATCH), EACCES (grant not for dom0, or
+ * read-only and write asked), ESRCH (no such domain), E2BIG (the handle's
+ * mapping limit), ENOMEM. GNTST_* codes map to errnos as Linux's gntdev does.
+ */
+struct xenon_gnttab;
+
+#define XENON_GNTTAB_MAX_BATCH 1024   /* refs one map call takes */
+#define XENON_GNTTAB_MAX_MAPPED 65536 /* pages one handle holds mapped */
+
+int xenon_gnttab_open(const char *run_dir, struct xenon_gnttab **ret_xgt);
+void xenon_gnttab_close(struct xenon_gnttab *xgt); /* accepts NULL; unmaps all */
+/* Map count grants of one domain, contiguous in our address space. */
+void *xenon_gnttab_map_grant_refs(struct xenon_gnttab *xgt, uint32_t count, uint32_t domid,
+				  const uint32_t *refs, int prot);
+void *xenon_gnttab_map_grant_ref(struct xenon_gnttab *xgt, uint32_t domid, uint32_t ref, int prot);
+/* start/count exactly as one map call returned them. */
+int xenon_gnttab_unmap(struct xenon_gnttab *xgt, void *start, uint32_t count);
+/* As xengnttab_set_unmap_notify(): when the page holding addr is unmapped
+ * (xenon_gnttab_unmap, close, or the client's death), xenon-hvd first writes
+ * 0 to the byte at notify_offset within that page (if >= 0) and then sends on
+ * dom0's notify_port (if >= 0). One notify per mapping call (the first page's
+ * notify wins, as in gntdev). */
+int xenon_gnttab_set_unmap_notify(struct xenon_gnttab *xgt, void *addr, int32_t notify_offset,
+				  int32_t notify_port);
+/* GNTTABOP_copy with local buffers, as xengnttab_grant_copy() (the segment
+ * type is libxengnttab's own, <xengnttab.h>): each segment's status gets a
+ * GNTST_* code; returns 0 if the call was made (check statuses), -errno
+ * otherwise. At most XENON_GNTTAB_MAX_BATCH segments of <= 4096 bytes. */
+struct xengnttab_grant_copy_segment;
+int xenon_gnttab_grant_copy(struct xenon_gnttab *xgt, uint32_t count,
+			    struct xengnttab_grant_copy_segment *segs);
+
+/* ---- granting dom0 pages (libxengntshr / gntalloc) -------------------- */
+/*
+ * dom0's own pages, granted to another domain: xenon-hvd allocates fresh
+ * zeroed frames of dom0's RAM, writes dom0's grant entries for them, and
+ * sends dom0's ram memfd; the caller maps them by offset. Unsharing (or the
+ * handle closing, or the client dying) ends the grants; a frame still mapped
+ * by the peer is kept (not reused) until the peer unmaps it or dies, as
+ * Linux's gntalloc does. Errors as above; ENOSPC: dom0 has no free frame.
+ */
+struct xenon_gntshr;
+
+int xenon_gntshr_open(const char *run_dir, struct xenon_gntshr **ret_xgs);
+void xenon_gntshr_close(struct xenon_gntshr *xgs); /* accepts NULL; unshares all */
+/* count zeroed pages granted to domid (read-only unless writable); refs[i]
+ * is page i's grant ref. Returns the address or NULL with errno. */
+void *xenon_gntshr_share_pages(struct xenon_gntshr *xgs, uint32_t domid, uint32_t count,
+			       uint32_t *refs, bool writable);
+/* One page, with an unshare notify as xengntshr_share_page_notify(): on
+ * unshare/close/death, the byte at notify_offset (if >= 0) is zeroed and
+ * dom0's notify_port (if >= 0) signalled. */
+void *xenon_gntshr_share_page_notify(struct xenon_gntshr *xgs, uint32_t domid, bool writable,
+				     int32_t notify_offset, int32_t notify_port, uint32_t *ret_ref);
+int xenon_gntshr_unshare(struct xenon_gntshr *xgs, void *start, uint32_t count);
+
 #endif
