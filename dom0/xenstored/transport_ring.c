@@ -53,13 +53,79 @@ struct xs_ring {
 	struct xs_conn *conn;
 	struct xs_inbuf in;
 	struct xs_outq out;
-	bool failed;	  /* stopped: intf->error is set */
-	bool in_kick;	  /* replies are pushed once, at the end of the kick */
-	bool moved;	  /* something to signal the guest about */
-	bool logged_drop; /* a watch event was dropped (logged once) */
+	bool failed;	   /* stopped: intf->error is set */
+	bool in_kick;	   /* replies are pushed once, at the end of the kick */
+	bool moved;	   /* something to signal the guest about */
+	bool logged_drop;  /* a watch event was dropped (logged once) */
+	bool logged_quota; /* the outstanding quota was reached (logged once) */
+	/* Responses not yet fully read by the guest: the stream offset (bytes
+	 * ever queued) at which each ends, oldest first, in a growable FIFO. */
+	uint64_t queued, written;
+	uint64_t *resp_end;
+	unsigned int resp_head, resp_count, resp_cap;
 };
 
 static int ring_send(void *transport, const struct xsd_sockmsg *hdr, const void *payload);
+
+/* Remembers where a response frame ends in the stream of queued bytes;
+ * called once the frame is queued, before `queued` counts it. */
+static int resp_track(struct xs_ring *r, const struct xsd_sockmsg *hdr)
+{
+	unsigned int i, cap;
+	uint64_t *n;
+
+	if (r->resp_count == r->resp_cap) {
+		cap = r->resp_cap ? r->resp_cap * 2 : 8;
+		n = malloc(cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		for (i = 0; i < r->resp_count; i++)
+			n[i] = r->resp_end[(r->resp_head + i) % r->resp_cap];
+		free(r->resp_end);
+		r->resp_end = n;
+		r->resp_cap = cap;
+		r->resp_head = 0;
+	}
+	r->resp_end[(r->resp_head + r->resp_count) % r->resp_cap] =
+		r->queued + sizeof(*hdr) + hdr->len;
+	r->resp_count++;
+	return 0;
+}
+
+/* n more bytes reached the guest: responses ending by then are done. */
+static void resp_written(struct xs_ring *r, size_t n)
+{
+	r->written += n;
+	while (r->resp_count && r->resp_end[r->resp_head] <= r->written) {
+		r->resp_head = (r->resp_head + 1) % r->resp_cap;
+		r->resp_count--;
+	}
+}
+
+static void resp_reset(struct xs_ring *r)
+{
+	r->queued = r->written = 0;
+	r->resp_head = r->resp_count = 0;
+}
+
+/* May another request be run? Within the output bound and the quota. */
+static bool ring_may_take(struct xs_ring *r)
+{
+	struct xs_quota q;
+
+	if (xs_outq_len(&r->out) >= RING_OUT_HIGH)
+		return false;
+	xs_conn_quota(r->conn, &q);
+	if (r->resp_count < q.outstanding)
+		return true;
+	if (!r->logged_quota)
+		xslog_printf(r->log, XSLOG_WARN,
+			     "domain %u: %u requests outstanding, its quota; waiting for it to "
+			     "read responses (logged once)",
+			     r->domid, r->resp_count);
+	r->logged_quota = true;
+	return false;
+}
 
 static const struct xs_conn_ops ring_conn_ops = {
 	.send = ring_send,
@@ -126,6 +192,7 @@ static int ring_write(struct xs_ring *r, size_t *ret_n)
 	ring_wmb();
 	RING_WRITE_ONCE(intf->rsp_prod, prod + (XENSTORE_RING_IDX)n);
 	xs_outq_consume(&r->out, n);
+	resp_written(r, n);
 	*ret_n = n;
 	return 0;
 }
@@ -172,6 +239,11 @@ static int ring_send(void *transport, const struct xsd_sockmsg *hdr, const void 
 		r->logged_drop = true;
 		return 0;
 	}
+	/* A response that cannot be tracked (no memory) is still sent; it
+	 * just does not count against the quota. */
+	if (hdr->type != XS_WATCH_EVENT)
+		resp_track(r, hdr);
+	r->queued += sizeof(*hdr) + hdr->len;
 	if (!r->in_kick) {
 		ring_push(r);
 		ring_signal(r);
@@ -186,7 +258,7 @@ static void ring_process(struct xs_ring *r)
 	const char *payload;
 	int rc;
 
-	while (!r->failed && xs_outq_len(&r->out) < RING_OUT_HIGH) {
+	while (!r->failed && ring_may_take(r)) {
 		rc = xs_inbuf_next(&r->in, &hdr, &payload);
 		if (rc < 0) {
 			ring_fail(r, XENSTORE_ERROR_PROTO,
@@ -205,7 +277,7 @@ static bool ring_pass(struct xs_ring *r)
 	size_t room, n = 0;
 	char *dst;
 
-	if (xs_outq_len(&r->out) < RING_OUT_HIGH) {
+	if (ring_may_take(r)) {
 		dst = xs_inbuf_space(&r->in, &room);
 		if (ring_read(r, dst, room, &n) < 0) {
 			ring_fail(r, XENSTORE_ERROR_RINGIDX, "request ring indices out of range");
@@ -245,6 +317,7 @@ static int ring_reconnect(struct xs_ring *r)
 	r->conn = NULL;
 	xs_inbuf_reset(&r->in);
 	xs_outq_reset(&r->out);
+	resp_reset(r);
 	err = ring_connect(r);
 	if (err) {
 		ring_fail(r, XENSTORE_ERROR_COMM, "reconnection failed");
@@ -331,5 +404,6 @@ void xs_ring_destroy(struct xs_ring *r)
 	xs_conn_destroy(r->conn);
 	xs_inbuf_fini(&r->in);
 	xs_outq_fini(&r->out);
+	free(r->resp_end);
 	free(r);
 }

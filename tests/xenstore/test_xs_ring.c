@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -450,4 +451,61 @@ Test(ring, watch_event_from_another_connection)
 	cr_assert_eq(h.type, XS_WATCH_EVENT);
 	cr_assert_eq(h.req_id, 0);
 	cr_assert_eq(memcmp(r, "data/e/k\0tok", 13), 0, "relative watch, relative event");
+}
+
+/* The `outstanding` quota: with the guest not reading its responses, no
+ * more than the quota's worth of requests run beyond what the response ring
+ * itself holds; the rest wait (unparsed) and run once it reads. Requests
+ * alternate a READ with a 200-byte reply and a WRITE of a new node, so the
+ * nodes present after one kick tell how many requests ran. */
+Test(ring, outstanding_quota_bounds_requests_in_flight)
+{
+	static const char q[] = "1\0outstanding\0"
+				"3";
+	static const char dir[] = "/local/domain/1/data";
+	char value[200], buf[XENSTORE_RING_SIZE], r[XENSTORE_PAYLOAD_MAX + 1];
+	struct xsd_sockmsg h;
+	size_t off = 0, len;
+	uint32_t i, n, got = 0, nodes = 0;
+
+	cr_assert_eq(priv_call(XS_SET_QUOTA, q, sizeof(q)), XS_SET_QUOTA, "%s", fx.cap.payload);
+	memset(value, 'x', sizeof(value));
+	memcpy(value, "data/o", 7);
+	guest_call(XS_WRITE, 1, value, sizeof(value), &h, r);
+	cr_assert_eq(h.type, XS_WRITE, "%s", r);
+	for (n = 0;; n++) {
+		char payload[32];
+
+		if (n % 2)
+			len = (size_t)snprintf(payload, sizeof(payload), "data/w%u", n) + 2;
+		else
+			len = 7, memcpy(payload, "data/o", 7);
+		if (n % 2)
+			payload[len - 1] = 'v';
+		if (off + sizeof(h) + len > sizeof(buf))
+			break;
+		h = (struct xsd_sockmsg){ .type = n % 2 ? XS_WRITE : XS_READ,
+					  .req_id = 100 + n,
+					  .len = (uint32_t)len };
+		memcpy(buf + off, &h, sizeof(h));
+		memcpy(buf + off + sizeof(h), payload, len);
+		off += sizeof(h) + len;
+	}
+	cr_assert_eq(guest_write(buf, off), off);
+	cr_assert_eq(xs_ring_kick(fx.ring), 0);
+	cr_assert_eq(priv_call(XS_DIRECTORY, dir, sizeof(dir)), XS_DIRECTORY, "%s", fx.cap.payload);
+	for (i = 0; i < fx.cap.hdr.len; i += (uint32_t)strlen(fx.cap.payload + i) + 1)
+		nodes += fx.cap.payload[i] == 'w';
+	/* rsp holds 4 READ replies (16 + 200 bytes) and the WRITE replies
+	 * between them; then 3 more may wait: at most 5 WRITEs ran. */
+	cr_assert_leq(nodes, 5, "%u of %u WRITEs ran with the guest not reading", nodes, n / 2);
+	for (i = 0; i < 1000 && got < n; i++) {
+		cr_assert_eq(xs_ring_kick(fx.ring), 0);
+		guest_drain();
+		while (guest_reply(&h, r)) {
+			cr_assert_eq(h.req_id, 100 + got, "in order");
+			got++;
+		}
+	}
+	cr_assert_eq(got, n, "every request answered once the guest reads");
 }
