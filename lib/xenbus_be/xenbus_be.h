@@ -12,10 +12,23 @@
  * that appears becomes a struct xbbe_dev and its driver's probe() runs; the
  * back end then writes its features and goes InitWait; on the front end's
  * Initialised (or Connected) it reads ring refs + port and calls connect();
- * on Closing/Closed, the front end's nodes vanishing, or its domain dying
- * (@releaseDomain), disconnect() runs and the back end goes Closed; when
- * the toolstack removes the back-end directory the device is freed
- * (remove()). All callbacks run from xbbe_dispatch(), in the caller's thread.
+ * on Closing/Closed disconnect() runs and the back end follows (Closing,
+ * Closed); the front end's Initialising after Closed is a reconnect (back to
+ * InitWait, no new probe). When the toolstack removes the back-end
+ * directory, disconnect() and remove() run and the device is freed.
+ *
+ * A front end that is gone for good -- its directory vanished after we had
+ * seen it, or its domain was introduced and @releaseDomain says it no longer
+ * is -- gets disconnect(), Closed, and then the library removes the
+ * device's back-end directory ITSELF (and <type>/<fe> when it was the
+ * domain's last device), then remove(). In Xen that is the toolstack's
+ * job; xenon has no per-domain toolstack daemon that outlives a crash. The
+ * removal checks, in one transaction, that our state node still reads
+ * Closed, so a device the toolstack has meanwhile re-created for a new
+ * domain with the same domid is left alone (and a known device whose state
+ * node reads other than what we wrote is such a new incarnation: removed
+ * and probed again). All callbacks run from xbbe_dispatch(), in the
+ * caller's thread; the library is not thread-safe.
  */
 #ifndef XENBUS_BE_H
 #define XENBUS_BE_H
@@ -55,24 +68,47 @@ struct xbbe_dev {
 	void *priv; /* the driver's */
 };
 
-/* Watch /local/domain/<self>/backend/<drv->type> on xs (owned by the
- * caller, which must not read its watches itself). */
+/* Devices one back end serves at once (its xenstored watches: one per
+ * device). More are ignored, logged once. */
+#define XBBE_MAX_DEVICES 256
+/* Watch events one xbbe_dispatch() handles: a front end flipping its state
+ * forever cannot keep the caller there. libxenstore keeps xbbe_fd()
+ * readable while events remain, so the next poll() comes straight back. */
+#define XBBE_DISPATCH_MAX 4096
+
+/* Watch /local/domain/<self>/backend/<drv->type> and @releaseDomain on xs
+ * (owned by the caller, which must not read its watches itself: one xbbe
+ * per xs handle). Nothing is probed before the first xbbe_dispatch(). */
 int xbbe_create(struct xs_handle *xs, unsigned int self, const struct xbbe_driver *drv,
 		struct xbbe **ret_be);
 void xbbe_destroy(struct xbbe *be); /* accepts NULL; disconnects and removes all */
 /* Pollable: readable when xbbe_dispatch() has work (the xs watch fd). */
 int xbbe_fd(const struct xbbe *be);
-/* Process every pending watch event; never blocks. */
+/* Process every pending watch event (at most XBBE_DISPATCH_MAX); never
+ * blocks on a watch, only on the store's replies. Returns the number of
+ * events handled, or -errno if the store connection failed. */
 int xbbe_dispatch(struct xbbe *be);
+/* Where the library's messages go (default: stderr, "xenbus_be: ..."). */
+void xbbe_set_log(struct xbbe *be, void (*log)(void *ctx, const char *msg), void *ctx);
+/* Lower the device limit (tests); values above XBBE_MAX_DEVICES are cut. */
+void xbbe_set_max_devices(struct xbbe *be, unsigned int max);
+/* How many devices the back end holds now (probed or refused). */
+unsigned int xbbe_nr_devices(const struct xbbe *be);
 
+/* Write our state (no-op if unchanged). Like every write here it checks,
+ * in the same transaction, that our directory still exists: -ENOENT when
+ * the toolstack removed it, and nothing is re-created. */
 int xbbe_switch_state(struct xbbe_dev *dev, enum xenbus_state state);
-/* Read "<frontend>/<node>" or "<nodename>/<node>". */
+/* Read an unsigned decimal from "<frontend>/<node>" (the front end's own
+ * directory, never ours): -ENOENT absent, -EINVAL not a number (a value
+ * the front end controls: no sign, blanks, junk or overflow). */
 int xbbe_read_frontend_uint(struct xbbe_dev *dev, const char *node, unsigned long *ret);
 char *xbbe_read(struct xbbe_dev *dev, const char *node); /* own node; malloc'd or NULL */
 __attribute__((format(printf, 3, 4))) int xbbe_printf(struct xbbe_dev *dev, const char *node,
 						      const char *fmt, ...);
-/* Report a fatal device error (error/<nodename> + Closing), as
- * xenbus_dev_fatal(). */
+/* Report a fatal device error, as xenbus_dev_fatal(): "<-err> <message>"
+ * in /local/domain/<self>/error/backend/<type>/<fe>/<id>/error (removed
+ * with the device), logged, and the device goes Closing. */
 __attribute__((format(printf, 3, 4))) void xbbe_fatal(struct xbbe_dev *dev, int err,
 						      const char *fmt, ...);
 

@@ -226,6 +226,64 @@ static int fill(struct disk_parse *d, struct xlcfg_disk *out)
 	return 0;
 }
 
+/* A parameter after a named target that xl would have swallowed into it:
+ * `key=value' with a key of ours, or a flag. */
+static bool is_param(const char *part)
+{
+	const char *eq = strchr(part, '=');
+
+	for (unsigned int i = S_FORMAT; eq && i < NR_SLOTS; i++)
+		if (strlen(names[i]) == (size_t)(eq - part) && !strncmp(part, names[i], eq - part))
+			return true;
+	return !eq && (!strcmp(part, "cdrom") || !strcmp(part, "discard") ||
+		       !strcmp(part, "no-discard") || !strcmp(part, "direct-io-safe"));
+}
+
+/*
+ * xl's `target=' takes the rest of the spec, commas and all, so it must come
+ * last. Written first -- "target=/img, vdev=xvda, access=rw" -- xl would
+ * take the whole rest as the file name. When every comma-separated part
+ * after the target is one of our parameters, that is surely what was
+ * meant: they are split off again. A path with ", vdev=" in it still
+ * works written last... as long as something that is no parameter follows.
+ */
+static void split_named_target(struct spec *s)
+{
+	struct spec_param *t = s->nr ? &s->params[s->nr - 1] : NULL;
+	char *value, *comma, *p;
+	unsigned int n = 0;
+
+	if (!t || !t->value || strcmp(t->key, "target") || !strchr(t->value, ','))
+		return;
+	value = (char *)t->value; /* points into s->copy, which is ours */
+	for (p = strchr(value, ','); p; p = strchr(p + 1, ',')) {
+		char part[64];
+		size_t len = strcspn(p + 1 + strspn(p + 1, " \t"), ",");
+
+		snprintf(part, sizeof(part), "%.*s", (int)len, p + 1 + strspn(p + 1, " \t"));
+		if (len >= sizeof(part) || !is_param(part))
+			return;
+		n++;
+	}
+	if (s->nr + n > XLCFG_MAX_SPEC_PARAMS)
+		return;
+	comma = strchr(value, ',');
+	for (p = comma; p; p = strchr(p + 1, ',')) {
+		char *start = p + 1 + strspn(p + 1, " \t"), *eq;
+
+		s->params[s->nr].key = start;
+		s->params[s->nr].value = NULL;
+		if ((eq = strchr(start, '=')) && eq < start + strcspn(start, ","))
+			s->params[s->nr].value = eq + 1;
+		s->nr++;
+	}
+	for (p = comma; p; p = strchr(p + 1, ','))
+		*p = '\0'; /* ends each part, and the target */
+	for (unsigned int i = s->nr - n; i < s->nr; i++)
+		if (s->params[i].value)
+			((char *)s->params[i].value)[-1] = '\0';
+}
+
 int xlcfg_disk_parse(const char *spec, const struct xlcfg_pos *pos, struct xlcfg_disk *ret,
 		     struct xlcfg_err *err)
 {
@@ -236,6 +294,7 @@ int xlcfg_disk_parse(const char *spec, const struct xlcfg_pos *pos, struct xlcfg
 	memset(ret, 0, sizeof(*ret));
 	if ((rc = spec_split(spec, "target", &s)))
 		return derr(&d, "%s", spec_split_error(rc));
+	split_named_target(&s);
 	for (unsigned int i = 0; !rc && i < s.nr; i++)
 		rc = one_param(&d, &s.params[i]);
 	if (!rc)
@@ -276,5 +335,62 @@ int xlcfg_disks_load(const struct xlcfg *cfg, struct xlcfg_domain *dom, struct x
 			}
 		}
 	}
+	return 0;
+}
+
+/* "a" -> 0, "z" -> 25, "aa" -> 26: the letters of a vdev, bijective base 26. */
+static int vdev_disk(const char **p, unsigned long *ret)
+{
+	unsigned long n = 0;
+	size_t len = strspn(*p, "abcdefghijklmnopqrstuvwxyz");
+
+	if (len < 1 || len > 4)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		n = n * 26 + (unsigned long)((*p)[i] - 'a' + 1);
+	*p += len;
+	*ret = n - 1;
+	return 0;
+}
+
+static int vdev_partition(const char *p, unsigned long *ret)
+{
+	uint64_t n = 0;
+
+	if (!*p) {
+		*ret = 0;
+		return 0;
+	}
+	if (p[0] == '0' || xlcfg_parse_u64(p, &n) || n > 255)
+		return -EINVAL;
+	*ret = (unsigned long)n;
+	return 0;
+}
+
+int xlcfg_vdev_devid(const char *vdev, uint32_t *ret)
+{
+	static const unsigned int ide_major[] = { 3, 22, 33, 34, 56, 57, 88, 89, 90, 91 };
+	const char *p = vdev;
+	unsigned long disk, part;
+	int kind = !strncmp(p, "xvd", 3)  ? 0
+		   : !strncmp(p, "sd", 2) ? 1
+		   : !strncmp(p, "hd", 2) ? 2
+					  : -1;
+
+	if (kind < 0)
+		return -EINVAL;
+	p += kind == 0 ? 3 : 2;
+	if (vdev_disk(&p, &disk) || vdev_partition(p, &part))
+		return -EINVAL;
+	if (kind == 0 && disk < 16 && part < 16)
+		*ret = 202u << 8 | disk << 4 | part;
+	else if (kind == 0 && disk < (1u << 20))
+		*ret = 1u << 28 | disk << 8 | part;
+	else if (kind == 1 && disk < 16 && part < 16)
+		*ret = 8u << 8 | disk << 4 | part;
+	else if (kind == 2 && disk < 20 && part < 64)
+		*ret = ide_major[disk / 2] << 8 | (disk % 2) << 6 | part;
+	else
+		return -EINVAL;
 	return 0;
 }

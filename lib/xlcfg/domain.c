@@ -62,6 +62,11 @@ static bool valid_name(const char *n)
 	       len;
 }
 
+bool xlcfg_valid_domain_name(const char *n)
+{
+	return valid_name(n);
+}
+
 static int required_string(const struct xlcfg *cfg, const char *key, const char *why,
 			   const char **ret, struct xlcfg_err *err)
 {

@@ -160,14 +160,30 @@ struct xlcfg_disk {
 };
 
 /* vchan = [ "<vchanspec>", ... ], a xenon key (xl has none): a libxenvchan
- * channel set up at creation, e.g.
+ * channel set up at creation. Two forms:
+ *
+ *   "name=echo, peer=2"            or   "name=echo, peer=client-dom"
+ *       this domain is the server towards peer (a domid, or the name of a
+ *       domain that exists at creation). The toolstack creates
+ *       /local/domain/<this>/data/vchan/<peerid>/<name>, owned by this
+ *       domain and readable by the peer, so the ring-ref and event-channel
+ *       nodes the server writes there are readable by the client, and
+ *       records the pairing in /local/domain/<this>/device/vchan/<n>/
+ *       {name,peer,path}. Optional read=/write= as below.
+ *
  *   "peer=0,path=data/vchan/echo,role=server,read=4096,write=4096"
- * peer: the other end's domid; path: the XenStore directory the server
- * advertises the ring in (relative: under the server's home); role: this
- * domain's end; read/write: the server's minimum ring sizes in bytes. */
+ *       the explicit form: path is the XenStore directory the server
+ *       advertises the ring in (relative: under the server's home); role is
+ *       this domain's end; read/write the server's minimum ring sizes in
+ *       bytes. A server's relative path is set up as above; a client's is
+ *       the server's business.
+ */
+#define XLCFG_VCHAN_NAME_MAX 64
 struct xlcfg_vchan {
-	domid_t peer;
-	char *path;
+	domid_t peer;	 /* DOMID_INVALID when given by name */
+	char *peer_name; /* peer=NAME, resolved at creation; else NULL */
+	char *name;	 /* name= form; NULL in the path= form */
+	char *path;	 /* path= form; NULL in the name= form */
 	bool server;
 	uint32_t read_min, write_min; /* server only; 0: library default */
 };
@@ -213,5 +229,11 @@ const char *xlcfg_action_name(enum xlcfg_action a);
 int xlcfg_disk_parse(const char *spec, const struct xlcfg_pos *pos, struct xlcfg_disk *ret,
 		     struct xlcfg_err *err);
 void xlcfg_disk_fini(struct xlcfg_disk *disk);
+/* The virtual-device number Linux's blkfront decodes from a vdev name
+ * (Xen's docs/misc/vbd-interface.txt): xvdX[N] -> 202<<8 | disk<<4 | N
+ * (disks >= 16 or partitions >= 16: 1<<28 | disk<<8 | N), sdX[N] ->
+ * 8<<8 | disk<<4 | N (disks < 16), hdX[N] -> the IDE majors 3, 22, 33, ...
+ * | (disk%2)<<6 | N. -EINVAL for a name it cannot encode. */
+int xlcfg_vdev_devid(const char *vdev, uint32_t *ret);
 
 #endif /* XENON_XLCFG_H */

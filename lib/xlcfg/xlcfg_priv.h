@@ -47,5 +47,7 @@ int xlcfg_evtchn_load(const struct xlcfg *cfg, struct xlcfg_domain *dom, struct 
 int xlcfg_vchan_load(const struct xlcfg *cfg, struct xlcfg_domain *dom, struct xlcfg_err *err);
 int xlcfg_disks_load(const struct xlcfg *cfg, struct xlcfg_domain *dom, struct xlcfg_err *err);
 void xlcfg_vchan_fini(struct xlcfg_vchan *v);
+/* The `name' key's rule (domain.c), for names of other domains. */
+bool xlcfg_valid_domain_name(const char *n);
 
 #endif /* XENON_XLCFG_PRIV_H */

@@ -2,7 +2,8 @@
 # The xenon toolstack against the real daemons, in a private run dir: up
 # (readiness through the CLI's own --ready-fd pipe), create from the seed-002
 # configs, list --json, the store entries (Debian's xenstore-read), evtchn
-# showing the seed-002 wiring, pause/unpause, destroy, shutdown -w, reboot,
+# showing the seed-002 wiring, disk/vchan device entries (created with Xen's
+# permissions, gone with destroy), pause/unpause, destroy, shutdown -w, reboot,
 # kill -9 of a domain's process (it leaves list, its store nodes go, dom0's
 # port reverts to unbound), graph, down (no process left), and `xenon demo'
 # end to end. Bounded waits only; processes are checked by pid; logs are
@@ -122,6 +123,70 @@ assert p[127]["remote_port"] == 123, p
 PY
 check "graph: DOT with the dom0<->dom2 channel" \
 	grep -qF 'd0 -> d2 [dir=both, label="122 <-> 127"];' <<<"$("$XENON" graph)"
+
+# ---- devices: disk and vchan entries appear with create, vanish with destroy ----
+mkdir -p "$D/dev" && head -c 1048576 /dev/zero >"$D/dev/disk.img" && : >"$D/dev/ro.img"
+cat >"$D/dev/devices.cfg" <<CFG
+name = "devdom"
+kernel = "seed002-demo-domu"
+memory = 4
+disk = [ 'target=disk.img, vdev=xvda, access=rw, format=raw', 'ro.img,raw,xvdb,ro' ]
+vchan = [ 'name=echo, peer=dom2', 'name=ctl, peer=0' ]
+CFG
+perms_of() { xenstore-ls -p "${1%/*}" | grep "^${1##*/} " | grep -o '([^()]*)$'; }
+out=$("$XENON" create -p "$D/dev/devices.cfg" 2>&1)
+DD=$(sed -n 's/^created domain \([0-9]*\) (devdom), paused$/\1/p' <<<"$out")
+check "create -p a domain with two disks and two vchans" test -n "$DD"
+[ -n "$DD" ] || echo "# $out"
+BE=/local/domain/0/backend/vbd/$DD/51712
+FE=/local/domain/$DD/device/vbd/51712
+check "disk: back end entries (params absolute, mode w, file, xvda)" test \
+	"$(xenstore-read $BE/frontend $BE/frontend-id $BE/online $BE/params $BE/mode $BE/type \
+		$BE/device-type $BE/dev $BE/removable $BE/bootable 2>&1)" = "$FE
+$DD
+1
+$(realpath "$D/dev/disk.img")
+w
+file
+disk
+xvda
+0
+1"
+check "disk: back end state Initialising (or InitWait if a back end runs)" \
+	grep -qxE '1|2' <<<"$(xenstore-read $BE/state)"
+check "disk: front end entries (virtual-device 202<<8)" test \
+	"$(xenstore-read $FE/backend $FE/backend-id $FE/state $FE/virtual-device $FE/device-type 2>&1)" = "$BE
+0
+1
+51712
+disk"
+check "disk: back dir dom0's, readable by the domain" test "$(perms_of $BE)" = "(n0,r$DD)"
+check "disk: front dir the domain's, readable by dom0" test "$(perms_of $FE)" = "(n$DD,r0)"
+check "disk: xvdb read-only, devid 51728" \
+	test "$(xenstore-read /local/domain/0/backend/vbd/$DD/51728/mode)" = r
+VC=/local/domain/$DD/data/vchan/2/echo
+check "vchan: server dir the domain's, readable by the peer (dom2 by name)" \
+	test "$(perms_of $VC)" = "(n$DD,r2)"
+check "vchan: pairing recorded under device/vchan/0" test \
+	"$(xenstore-read /local/domain/$DD/device/vchan/0/name /local/domain/$DD/device/vchan/0/peer \
+		/local/domain/$DD/device/vchan/0/path 2>&1)" = "echo
+2
+$VC"
+check "vchan: peer=0 dir readable by dom0" \
+	test "$(perms_of /local/domain/$DD/data/vchan/0/ctl)" = "(n$DD,r0)"
+check "destroy devdom" "$XENON" destroy devdom
+check "destroy: back-end directories gone" \
+	eval "! xenstore-ls /local/domain/0/backend/vbd/$DD >/dev/null 2>&1"
+check "destroy: front end home gone" store_gone "$DD"
+out=$("$XENON" create -p "$D/dev/devices.cfg" 'disk=["nothere.img,raw,xvda,rw"]' 2>&1)
+check "a missing image is refused, naming the disk" test $? = 1 -a \
+	-n "$(grep -F "disk \`xvda': image \`$D/dev/nothere.img': No such file" <<<"$out")"
+out=$("$XENON" create -p "$D/dev/devices.cfg" 'disk=["disk.img,qcow2,xvda,rw"]' 2>&1)
+check "a qcow2 disk is refused" test $? = 1 -a -n "$(grep -F "format \`qcow2' is not supported" <<<"$out")"
+out=$("$XENON" create -p "$D/dev/devices.cfg" 'vchan=["name=x, peer=nobody"]' 2>&1)
+check "a vchan peer that is no domain is refused" test $? = 1 -a \
+	-n "$(grep -F "vchan \`x': peer \`nobody' is not a domain" <<<"$out")"
+check "refused creations leave no domain" not_in_list devdom
 
 # ---- pause, unpause ----
 "$XENON" pause dom4

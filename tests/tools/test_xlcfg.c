@@ -891,6 +891,6 @@ Test(vchan, ok_and_errors)
 	dom_fails(BASE "domid = 3\nvchan = [ 'peer=3,path=x,role=server' ]\n",
 		  SRC ":4:11: `vchan' item 1: peer 3 is the domain being created");
 	dom_fails(BASE "vchan = [ 'peer=0,pth=x' ]\n",
-		  SRC ":3:11: `vchan' item 1: unknown parameter `pth' (expected peer, path, role, "
-		      "read, write)");
+		  SRC ":3:11: `vchan' item 1: unknown parameter `pth' (expected name, peer, path, "
+		      "role, read, write)");
 }

@@ -12,6 +12,24 @@
  *   2. the store entries (store.h) with Debian's libxenstore;
  *   3. INTRODUCE(N, store gfn, store port): xenstored connects the ring;
  *   4. UNPAUSE unless -p.
+ * Devices (disk = [...], vchan = [...]) are checked before step 1 (the
+ * image exists, a peer named by name exists) and written in step 2, in one
+ * transaction of their own, with Xen's permissions:
+ *
+ *   /local/domain/0/backend/vbd/<fe>/<devid>/   owner dom0, <fe> may read
+ *       frontend, frontend-id, online=1, state=1 (Initialising),
+ *       params=<absolute image path>, mode=w|r, type=file,
+ *       device-type=disk|cdrom, dev=<vdev>, removable=0, bootable=1
+ *   /local/domain/<fe>/device/vbd/<devid>/      owner <fe>, dom0 may read
+ *       backend, backend-id=0, state=1, virtual-device=<devid>, device-type
+ *   /local/domain/<fe>/data/vchan/<peer>/<name>/  owner <fe>, <peer> may read
+ *   /local/domain/<fe>/device/vchan/<n>/{name,peer,path}   the pairing
+ *
+ * <devid> is the vdev's Linux encoding (xvda = 202<<8 = 51712, see
+ * xlcfg_vdev_devid()). The back end's directories go when the domain is
+ * destroyed (xenon_domain_teardown()); when the domain dies on its own the
+ * back-end service removes them (lib/xenbus_be).
+ *
  * Any failure destroys what was made. Then a small monitor process (as xl's
  * per-domain one) waits for the domain's end and carries out on_poweroff,
  * on_reboot and on_crash, and removes the store entries of a domain that
@@ -28,6 +46,9 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/stat.h>
+#include <xenstore.h>
 
 #include "xenon_dom0.h"
 #include "json.h"
@@ -132,9 +153,18 @@ static void print_channels(const struct xlcfg_domain *d)
 		print_disk(&d->disks[i]);
 	for (unsigned int i = 0; i < d->nr_vchans; i++) {
 		const struct xlcfg_vchan *v = &d->vchans[i];
+		char peer[XENON_NAME_BUF];
 
-		printf("vchan               %s with dom%u at %s", v->server ? "server" : "client",
-		       v->peer, v->path);
+		if (v->peer_name)
+			snprintf(peer, sizeof(peer), "%s", v->peer_name);
+		else
+			snprintf(peer, sizeof(peer), "dom%u", v->peer);
+		if (v->name)
+			printf("vchan               server with %s, name %s (data/vchan/<peer>/%s)",
+			       peer, v->name, v->name);
+		else
+			printf("vchan               %s with %s at %s",
+			       v->server ? "server" : "client", peer, v->path);
 		if (v->server)
 			printf(", read %u, write %u", v->read_min, v->write_min);
 		printf("\n");
@@ -226,7 +256,14 @@ static void json_disk(struct json *j, const struct xlcfg_disk *d)
 static void json_vchan(struct json *j, const struct xlcfg_vchan *v)
 {
 	json_begin_object(j);
-	json_uint_or_null(j, "peer", v->peer, false);
+	if (v->peer_name) {
+		json_key(j, "peer");
+		json_string(j, v->peer_name);
+	} else {
+		json_uint_or_null(j, "peer", v->peer, false);
+	}
+	json_key(j, "name");
+	json_string(j, v->name);
 	json_key(j, "path");
 	json_string(j, v->path);
 	json_key(j, "role");
@@ -389,10 +426,244 @@ static int fill_request(const struct xlcfg_domain *dom, struct procdom_ctl_creat
 	return 0;
 }
 
+/* ---- devices (see the top of this file) ---- */
+
+#define DEV_TXN_RETRIES 16
+#define BACKEND_ROOT "/local/domain/0/backend"
+
+/* What the config's devices become, worked out before CREATE so that a
+ * missing image or peer fails before anything exists. */
+struct dev_plan {
+	char params[XLCFG_MAX_DISKS][PATH_MAX]; /* absolute image paths ("" for none) */
+	uint32_t devid[XLCFG_MAX_DISKS];
+	domid_t peer[XLCFG_MAX_VCHANS];
+};
+
+/* TARGET as given if absolute, else beside CONFIG (or in the working
+ * directory without one); it must exist and be a regular file. */
+static int disk_image(const struct xenon_ctx *ctx, const char *config, const struct xlcfg_disk *d,
+		      char *buf)
+{
+	const char *slash = config ? strrchr(config, '/') : NULL;
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (d->target[0] == '/' || !slash)
+		snprintf(path, sizeof(path), "%s", d->target);
+	else if ((size_t)snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - config), config,
+				  d->target) >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (!realpath(path, buf) || stat(buf, &st)) {
+		xenon_err(ctx, "disk `%s': image `%s': %s", d->vdev, path, strerror(errno));
+		return -ENOENT;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		xenon_err(ctx, "disk `%s': image `%s' is not a regular file (raw images only)",
+			  d->vdev, buf);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int plan_disk(const struct xenon_ctx *ctx, const char *config, const struct xlcfg_disk *d,
+		     struct dev_plan *plan, unsigned int i)
+{
+	if (d->backend && strcmp(d->backend, "0") && strcmp(d->backend, "Domain-0")) {
+		xenon_err(ctx, "disk `%s': backend `%s' is not supported (dom0 serves every disk)",
+			  d->vdev, d->backend);
+		return -EINVAL;
+	}
+	if (xlcfg_vdev_devid(d->vdev, &plan->devid[i])) {
+		xenon_err(ctx, "disk `%s': vdev has no virtual-device number (xvdX, sdX, hdX)",
+			  d->vdev);
+		return -EINVAL;
+	}
+	plan->params[i][0] = '\0';
+	return d->target ? disk_image(ctx, config, d, plan->params[i]) : 0;
+}
+
+static int plan_devices(const struct xenon_ctx *ctx, struct xs_handle *xs,
+			const struct xlcfg_domain *dom, const char *config, struct dev_plan *plan)
+{
+	int rc;
+
+	for (unsigned int i = 0; i < dom->nr_disks; i++)
+		if ((rc = plan_disk(ctx, config, &dom->disks[i], plan, i)))
+			return rc;
+	for (unsigned int i = 0; i < dom->nr_vchans; i++) {
+		const struct xlcfg_vchan *v = &dom->vchans[i];
+
+		plan->peer[i] = v->peer;
+		if (v->peer_name && xenon_store_find_name(xs, v->peer_name, &plan->peer[i])) {
+			xenon_err(ctx, "vchan `%s': peer `%s' is not a domain", v->name,
+				  v->peer_name);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+struct dev_txn {
+	struct xs_handle *xs;
+	xs_transaction_t t;
+	domid_t fe;
+	bool failed;
+	int err;
+};
+
+static void dev_fail(struct dev_txn *t)
+{
+	if (!t->failed) {
+		t->failed = true;
+		t->err = errno ? -errno : -EIO;
+	}
+}
+
+/* DIR/KEY = VALUE (KEY NULL: DIR itself, a directory), with PERMS. */
+static void dev_put(struct dev_txn *t, const char *dir, const char *key, const char *value,
+		    const struct xs_permissions *perms)
+{
+	char path[PATH_MAX + 64];
+
+	if (t->failed)
+		return;
+	if (key)
+		snprintf(path, sizeof(path), "%s/%s", dir, key);
+	else
+		snprintf(path, sizeof(path), "%s", dir);
+	if ((key ? !xs_write(t->xs, t->t, path, value, strlen(value))
+		 : !xs_mkdir(t->xs, t->t, path)) ||
+	    !xs_set_permissions(t->xs, t->t, path, (struct xs_permissions *)perms, 2))
+		dev_fail(t);
+}
+
+static void write_disk(struct dev_txn *t, const struct xlcfg_disk *d, const char *params,
+		       uint32_t devid)
+{
+	const struct xs_permissions be_perms[2] = { { 0, XS_PERM_NONE }, { t->fe, XS_PERM_READ } };
+	const struct xs_permissions fe_perms[2] = { { t->fe, XS_PERM_NONE }, { 0, XS_PERM_READ } };
+	const char *type = d->cdrom ? "cdrom" : "disk";
+	char be[128], fe[128], id[16];
+
+	snprintf(be, sizeof(be), BACKEND_ROOT "/vbd/%u", t->fe);
+	dev_put(t, be, NULL, NULL, be_perms);
+	snprintf(be, sizeof(be), BACKEND_ROOT "/vbd/%u/%u", t->fe, devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", t->fe, devid);
+	snprintf(id, sizeof(id), "%u", t->fe);
+	dev_put(t, be, NULL, NULL, be_perms);
+	dev_put(t, be, "frontend", fe, be_perms);
+	dev_put(t, be, "frontend-id", id, be_perms);
+	dev_put(t, be, "online", "1", be_perms);
+	dev_put(t, be, "state", "1", be_perms);
+	dev_put(t, be, "params", params, be_perms);
+	dev_put(t, be, "mode", d->readonly ? "r" : "w", be_perms);
+	dev_put(t, be, "type", "file", be_perms);
+	dev_put(t, be, "device-type", type, be_perms);
+	dev_put(t, be, "dev", d->vdev, be_perms);
+	dev_put(t, be, "removable", d->cdrom ? "1" : "0", be_perms);
+	dev_put(t, be, "bootable", "1", be_perms);
+	snprintf(id, sizeof(id), "%u", devid);
+	dev_put(t, fe, NULL, NULL, fe_perms);
+	dev_put(t, fe, "backend", be, fe_perms);
+	dev_put(t, fe, "backend-id", "0", fe_perms);
+	dev_put(t, fe, "state", "1", fe_perms);
+	dev_put(t, fe, "virtual-device", id, fe_perms);
+	dev_put(t, fe, "device-type", type, fe_perms);
+}
+
+/* The channel's directory as an absolute path (see xlcfg.h): the server's
+ * is in its home; a client's relative path is in the peer's. */
+static void vchan_dir(const struct xlcfg_vchan *v, domid_t self, domid_t peer, char *buf,
+		      size_t len)
+{
+	if (v->name)
+		snprintf(buf, len, "/local/domain/%u/data/vchan/%u/%s", self, peer, v->name);
+	else if (v->path[0] == '/')
+		snprintf(buf, len, "%s", v->path);
+	else
+		snprintf(buf, len, "/local/domain/%u/%s", v->server ? self : peer, v->path);
+}
+
+static void write_vchan(struct dev_txn *t, const struct xlcfg_vchan *v, unsigned int n,
+			domid_t peer)
+{
+	const struct xs_permissions dir_perms[2] = { { t->fe, XS_PERM_NONE },
+						     { peer, XS_PERM_READ } };
+	const struct xs_permissions own[2] = { { t->fe, XS_PERM_NONE }, { 0, XS_PERM_READ } };
+	char dir[PATH_MAX], rec[96], home[48], id[16];
+
+	vchan_dir(v, t->fe, peer, dir, sizeof(dir));
+	snprintf(home, sizeof(home), "/local/domain/%u/", t->fe);
+	/* Only the server sets the directory up, and only in its own home. */
+	if (v->server && !strncmp(dir, home, strlen(home)))
+		dev_put(t, dir, NULL, NULL, dir_perms);
+	snprintf(rec, sizeof(rec), "/local/domain/%u/device/vchan/%u", t->fe, n);
+	snprintf(id, sizeof(id), "%u", peer);
+	dev_put(t, rec, NULL, NULL, own);
+	dev_put(t, rec, "name", v->name ? v->name : "", own);
+	dev_put(t, rec, "peer", id, own);
+	dev_put(t, rec, "path", dir, own);
+	dev_put(t, rec, "role", v->server ? "server" : "client", own);
+}
+
+static void write_device_entries(struct dev_txn *t, const struct xlcfg_domain *dom,
+				 const struct dev_plan *plan)
+{
+	char stale[64];
+
+	/* A back-end directory left by a domain with this domid that died
+	 * unseen must not be served as this one's. */
+	snprintf(stale, sizeof(stale), BACKEND_ROOT "/vbd/%u", t->fe);
+	xs_rm(t->xs, t->t, stale);
+	for (unsigned int i = 0; i < dom->nr_disks; i++)
+		write_disk(t, &dom->disks[i], plan->params[i], plan->devid[i]);
+	for (unsigned int i = 0; i < dom->nr_vchans; i++)
+		write_vchan(t, &dom->vchans[i], i, plan->peer[i]);
+}
+
+static int write_devices(struct xs_handle *xs, const struct xlcfg_domain *dom, domid_t domid,
+			 const struct dev_plan *plan)
+{
+	if (!dom->nr_disks && !dom->nr_vchans)
+		return 0;
+	for (int i = 0; i < DEV_TXN_RETRIES; i++) {
+		struct dev_txn t = { .xs = xs, .fe = domid };
+
+		if ((t.t = xs_transaction_start(xs)) == XBT_NULL)
+			return errno ? -errno : -EIO;
+		write_device_entries(&t, dom, plan);
+		if (t.failed) {
+			xs_transaction_end(xs, t.t, true);
+			return t.err;
+		}
+		if (xs_transaction_end(xs, t.t, false))
+			return 0;
+		if (errno != EAGAIN)
+			return -errno;
+	}
+	return -EAGAIN;
+}
+
+int xenon_remove_backends(struct xs_handle *xs, domid_t domid)
+{
+	unsigned int n = 0;
+	char **types = xs_directory(xs, XBT_NULL, BACKEND_ROOT, &n);
+	char path[128];
+	int rc = 0;
+
+	for (unsigned int i = 0; types && i < n; i++) {
+		snprintf(path, sizeof(path), BACKEND_ROOT "/%.32s/%u", types[i], domid);
+		if (!xs_rm(xs, XBT_NULL, path) && errno != ENOENT && !rc)
+			rc = -errno;
+	}
+	free(types);
+	return rc;
+}
+
 /* Steps 2-4 of the top comment, for a domain CREATE made. */
 static int finish_build(struct xenon_ctl *ctl, struct xs_handle *xs, const struct xlcfg_domain *dom,
 			domid_t domid, const struct procdom_ctl_created *c, const char *config,
-			const char *args, bool paused)
+			const char *args, const struct dev_plan *plan, bool paused)
 {
 	struct xenon_store_domain sd = {
 		.domid = domid,
@@ -410,6 +681,7 @@ static int finish_build(struct xenon_ctl *ctl, struct xs_handle *xs, const struc
 	int rc;
 
 	if ((rc = xenon_store_write_domain(xs, &sd)) ||
+	    (rc = write_devices(xs, dom, domid, plan)) ||
 	    (rc = xenon_store_introduce(xs, domid, c->store_gfn, c->store_evtchn)))
 		return rc;
 	return paused ? 0 : xenon_domain_unpause(ctl, domid);
@@ -420,6 +692,7 @@ int xenon_domain_build(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struc
 		       const char *args, bool paused, domid_t *ret_domid, pid_t *ret_pid)
 {
 	char *prog_argv[PROCDOM_CTL_MAX_ARGV + 2];
+	struct dev_plan *plan;
 	struct procdom_ctl_create req;
 	struct procdom_ctl_created created;
 	char kernel[PATH_MAX];
@@ -443,21 +716,27 @@ int xenon_domain_build(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struc
 		xenon_err(ctx, "command line or arguments too long");
 		return rc;
 	}
+	if (!(plan = calloc(1, sizeof(*plan))))
+		return -ENOMEM;
+	if ((rc = plan_devices(ctx, xs, dom, config, plan)))
+		goto out_free_plan;
 	if ((rc = xenon_domain_create(ctl, &req, prog_argv, &domid32, &created))) {
 		xenon_err(ctx, "creating `%s' failed: %s", dom->name, strerror(-rc));
-		return rc;
+		goto out_free_plan;
 	}
 	domid = (domid_t)domid32;
-	if ((rc = finish_build(ctl, xs, dom, domid, &created, config, args, paused))) {
+	if ((rc = finish_build(ctl, xs, dom, domid, &created, config, args, plan, paused))) {
 		xenon_err(ctx, "building domain %u (`%s') failed: %s; destroyed", domid, dom->name,
 			  strerror(-rc));
 		xenon_domain_teardown(ctl, xs, domid);
-		return rc;
+		goto out_free_plan;
 	}
 	*ret_domid = domid;
 	if (ret_pid)
 		*ret_pid = created.pid;
-	return 0;
+out_free_plan:
+	free(plan);
+	return rc;
 }
 
 int xenon_domain_teardown(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid)
@@ -466,6 +745,10 @@ int xenon_domain_teardown(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t d
 	bool in_store = xs && !xenon_store_read(xs, domid, "domid", name, sizeof(name));
 	int rc = xenon_domain_destroy(ctl, domid);
 	int rc2 = xs ? xenon_store_remove_domain(xs, domid) : 0;
+
+	/* The back ends see their directories go: disconnect and remove. */
+	if (xs)
+		xenon_remove_backends(xs, domid);
 
 	if (rc == -ESRCH && in_store)
 		rc = 0; /* died on its own; its store entries were left */

@@ -3,7 +3,9 @@
  *
  * destroy: DESTROY in xenon-hvd (the process is killed, every port closes
  *   so peers see it, grants are reclaimed), then RELEASE in the store and
- *   /local/domain/N removed.
+ *   /local/domain/N removed, and the domain's back-end directories
+ *   (/local/domain/0/backend/<type>/N): each back end sees its device go,
+ *   disconnects and frees it.
  * pause/unpause: the domain's vCPUs stop/run (SIGSTOP/SIGCONT of its
  *   process behind the scenes).
  * shutdown/reboot: the PV request first -- control/shutdown = "poweroff" or
@@ -50,6 +52,7 @@ static int wait_gone(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid)
 		if (pfd.revents && (ev = xs_read_watch(xs, &n)))
 			free(ev);
 	}
+	xenon_remove_backends(xs, domid);
 	return xenon_store_remove_domain(xs, domid);
 }
 
