@@ -26,14 +26,19 @@
  *
  *   bench-proc-create [--breakdown] [--no-consoled] [--counts 1,10,100,1000]
  *                     [--pages N] [--hvd PATH]
- * --breakdown also prints the phases' medians and the last domain process's
- * smaps by mapping; --no-consoled runs xenon-hvd without its console back
- * end (to see its share).
+ * --breakdown also prints the phases' medians (overall, and first 10 vs last
+ * 10) and the last domain process's smaps by mapping; --no-consoled runs
+ * xenon-hvd without its console back end (to see its share). The run
+ * directory (domain and console logs are created there, one file each per
+ * domain) is made in $TMPDIR, default /tmp: creating a file costs 30-500 us
+ * on an ext4 without a journal that saw many recent deletions, ~10 us on
+ * tmpfs (/run on most systems).
  * Programs are found beside this one (BUILD/bench) and in BUILD/dom0/hvd.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <dirent.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -70,7 +75,10 @@ struct run {
 	/* Phases of ms[i] (--breakdown): CREATE; the store entries, watch and
 	 * INTRODUCE; UNPAUSE to the ready watch. */
 	double create_ms[MAX_COUNT], store_ms[MAX_COUNT], ready_ms[MAX_COUNT];
-	unsigned int n;
+	/* CPU time per domain of every process involved (us, below). */
+	double cpu_ms[MAX_COUNT];
+	pid_t daemons[4]; /* xenon-hvd, xenstored, consoled, spawner */
+	unsigned int n, nr_daemons;
 };
 
 static char self_dir[PATH_MAX], hvd_path[PATH_MAX], guest_path[PATH_MAX], tiny_path[PATH_MAX];
@@ -165,6 +173,86 @@ static void breakdown_print(pid_t pid, unsigned int n)
 	printf("  %7.1f  total\n", total);
 }
 
+/* ---- CPU time ------------------------------------------------------------ */
+
+/*
+ * Wall-clock figures on a shared machine are at the mercy of its other
+ * load; CPU time is not (much). So each domain's creation is also counted
+ * as the on-CPU time (schedstat, ns) it cost every process involved: the
+ * daemons (xenon-hvd, xenstored, consoled, the spawner), the domain process
+ * up to ready, and this program as the toolstack; the baseline's is this
+ * program's posix_spawn plus the tiny process up to its byte.
+ */
+static uint64_t cpu_ns_of(pid_t pid)
+{
+	char dir[64], path[128];
+	unsigned long long v;
+	uint64_t sum = 0;
+	struct dirent *e;
+	DIR *d;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	if (!(d = opendir(dir)))
+		return 0;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%.20s/schedstat", dir, e->d_name);
+		if ((f = fopen(path, "r"))) {
+			if (fscanf(f, "%llu", &v) == 1)
+				sum += v;
+			fclose(f);
+		}
+	}
+	closedir(d);
+	return sum;
+}
+
+static uint64_t self_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* xenon-hvd's service children (by name: domain processes are its
+ * children too). */
+static void find_daemons(struct run *r)
+{
+	char path[64], comm[32];
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+	int pid, ppid;
+	FILE *f;
+
+	r->daemons[0] = r->hvd;
+	r->daemons[1] = r->xsd;
+	r->nr_daemons = 2;
+	while (d && (e = readdir(d)) && r->nr_daemons < 4) {
+		snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fscanf(f, "%d (%31[^)]) %*c %d", &pid, comm, &ppid) == 3 && ppid == r->hvd &&
+		    (!strcmp(comm, "xenon-consoled") || !strcmp(comm, "xenon-spawner")))
+			r->daemons[r->nr_daemons++] = pid;
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+}
+
+static uint64_t daemons_cpu_ns(const struct run *r)
+{
+	uint64_t sum = 0;
+	unsigned int i;
+
+	for (i = 0; i < r->nr_daemons; i++)
+		sum += cpu_ns_of(r->daemons[i]);
+	return sum;
+}
+
 /* ---- processes ---------------------------------------------------------- */
 
 /* posix_spawn with fd 3 = wr (unless -1); signals as default, unblocked. */
@@ -215,7 +303,7 @@ static void reap(pid_t pid, int sig)
 /* ---- the baseline --------------------------------------------------------- */
 
 struct baseline {
-	double ms[MAX_COUNT];
+	double ms[MAX_COUNT], cpu_ms[MAX_COUNT];
 	double pss_kib, avail_drop_kib; /* per process */
 };
 
@@ -231,12 +319,13 @@ static int baseline_run(unsigned int n, struct baseline *b)
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	for (i = 0; i < n && !err; i++, made++) {
-		uint64_t t0 = bench_now_ns();
+		uint64_t c0 = self_cpu_ns(), t0 = bench_now_ns();
 
 		err = spawn(tiny_path, argv, p[1], &pids[i]);
 		if (!err)
 			err = wait_byte(p[0], &c, 1);
 		b->ms[i] = (double)(bench_now_ns() - t0) / 1e6;
+		b->cpu_ms[i] = (double)(self_cpu_ns() - c0 + cpu_ns_of(pids[i])) / 1e6;
 	}
 	b->avail_drop_kib = (avail0 - mem_available_kib()) / n;
 	for (i = 0; i < made; i++)
@@ -257,10 +346,11 @@ static int run_up(struct run *r)
 	char *argv[] = { hvd_path,     "--run-dir", r->run_dir,
 			 "--ready-fd", fdarg,	    no_consoled ? "--no-consoled" : NULL,
 			 NULL };
+	const char *tmp = getenv("TMPDIR");
 	int p[2], err;
 	FILE *f;
 
-	snprintf(r->dir, sizeof(r->dir), "/tmp/bench-proc-create.XXXXXX");
+	snprintf(r->dir, sizeof(r->dir), "%s/bench-proc-create.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(r->dir) || pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	snprintf(r->run_dir, sizeof(r->run_dir), "%s/run", r->dir);
@@ -377,11 +467,15 @@ static int domains_run(struct run *r, unsigned int n, struct domain_mem *m)
 	unsigned int i;
 	int err = 0;
 
+	find_daemons(r);
 	for (i = 0; i < n && !err; i++) {
-		uint64_t t0 = bench_now_ns();
+		uint64_t d0 = daemons_cpu_ns(r), c0 = self_cpu_ns(), t0 = bench_now_ns(), c1;
 
 		err = domain_one(r, i);
 		r->ms[i] = (double)(bench_now_ns() - t0) / 1e6;
+		c1 = self_cpu_ns() - c0;
+		c1 += daemons_cpu_ns(r) - d0 + (err ? 0 : cpu_ns_of(r->pid[i]));
+		r->cpu_ms[i] = (double)c1 / 1e6;
 	}
 	if (err) {
 		fprintf(stderr, "bench-proc-create: domain %u of %u: %s\n", i, n, strerror(-err));
@@ -432,6 +526,19 @@ static void report(unsigned int n, struct run *r, struct baseline *b, const stru
 		printf("proc-create-%u: domain #%u %.3f ms vs #10 %.3f ms; median of the last 10 "
 		       "%.3f vs first 10 %.3f ms, ratio %.2f\n",
 		       n, n, last, tenth, last10, first10, last10 / first10);
+	if (n >= 20) {
+		first10 = median_of(r->cpu_ms, 10);
+		last10 = median_of(r->cpu_ms + n - 10, 10);
+	}
+	s = bench_summarise(r->cpu_ms, n);
+	base = median_of(b->cpu_ms, n);
+	printf("proc-create-%u CPU ms per domain (all processes involved): median %.3f "
+	       "(%.3f..%.3f), baseline %.3f, ratio %.1f",
+	       n, s.median, s.min, s.max, base, s.median / base);
+	if (n >= 20)
+		printf("; last 10 %.3f vs first 10 %.3f, ratio %.2f", last10, first10,
+		       last10 / first10);
+	printf("\n");
 	printf("proc-create-%u mem per idle domain beyond its pages (KiB): hvd %.1f + xenstored "
 	       "%.1f + process %.1f = %.1f, baseline %.1f, ratio %.1f\n",
 	       n, m->hvd_kib, m->xsd_kib, m->proc_kib, m->hvd_kib + m->xsd_kib + m->proc_kib,
@@ -440,6 +547,21 @@ static void report(unsigned int n, struct run *r, struct baseline *b, const stru
 	       "%.1f): %.1f, baseline %.1f\n",
 	       n, m->own_kib, m->avail_drop_kib, b->avail_drop_kib);
 	fflush(stdout);
+}
+
+/* Where growth comes from: each phase's median over the first and the last
+ * 10 domains. */
+static void phases_ends(struct run *r, unsigned int n)
+{
+	unsigned int last = n - 10;
+
+	if (n < 20)
+		return;
+	printf("proc-create-%u phases, first 10 -> last 10 (median ms): CREATE %.3f -> %.3f, "
+	       "store %.3f -> %.3f, ready %.3f -> %.3f\n",
+	       n, median_of(r->create_ms, 10), median_of(r->create_ms + last, 10),
+	       median_of(r->store_ms, 10), median_of(r->store_ms + last, 10),
+	       median_of(r->ready_ms, 10), median_of(r->ready_ms + last, 10));
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -490,6 +612,7 @@ static int one_count(unsigned int n)
 		       "INTRODUCE %.3f, UNPAUSE to ready %.3f\n",
 		       n, median_of(r.create_ms, n), median_of(r.store_ms, n),
 		       median_of(r.ready_ms, n));
+		phases_ends(&r, n);
 		breakdown_print(r.pid[n - 1], n);
 	}
 	run_down(&r);

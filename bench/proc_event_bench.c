@@ -214,6 +214,8 @@ struct dom_fig {
 	double oneway_events; /* handled by pong, over all reps */
 	double oneway_ns;     /* total one-way sending time */
 	unsigned long long ping_fast, ping_hc, pong_fast, pong_hc, pong_sleeps;
+	unsigned long long poll_syscalls; /* over all reps; -1: not reported */
+	unsigned long long poll_rtts;
 };
 
 static int run_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -245,17 +247,24 @@ static bool log_has(const char *path, const char *what)
 static void parse_logs(const char *rd, struct dom_fig *fig)
 {
 	char path[4400], line[512];
-	unsigned long long r, a, b, c, d;
+	unsigned long long r, a, b, c, d, e;
 	FILE *f;
+	int got;
 
 	snprintf(path, sizeof(path), "%s/domain-3.log", rd);
 	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line,
-			   "evbench: rep %llu rtt_poll_ns %llu rtt_sleep_ns %llu oneway_sends %llu "
-			   "oneway_ns %llu",
-			   &r, &a, &b, &c, &d) == 5 &&
-		    fig->reps < MAX_REPS) {
+		got = sscanf(
+			line,
+			"evbench: rep %llu rtt_poll_ns %llu rtt_sleep_ns %llu oneway_sends %llu "
+			"oneway_ns %llu poll_syscalls %llu",
+			&r, &a, &b, &c, &d, &e);
+		if (got >= 5 && fig->reps < MAX_REPS) {
+			if (got == 6 && fig->poll_syscalls != ~0ULL)
+				fig->poll_syscalls += e;
+			else
+				fig->poll_syscalls = ~0ULL;
+			fig->poll_rtts += RTT_N;
 			fig->poll[fig->reps] = (double)a;
 			fig->sleep[fig->reps] = (double)b;
 			fig->oneway_sends[fig->reps++] = (double)c * 1e9 / (double)d;
@@ -386,6 +395,12 @@ int main(int argc, char **argv)
 	printf("# ping: fast_sends %llu hypercalls %llu; pong: fast_sends %llu hypercalls %llu "
 	       "futex sleeps %llu\n",
 	       fig.ping_fast, fig.ping_hc, fig.pong_fast, fig.pong_hc, fig.pong_sleeps);
+	if (fig.poll_syscalls == ~0ULL)
+		printf("# polling round trips: system calls not reported by this evbench\n");
+	else
+		printf("# polling round trips: %llu system calls in %llu round trips (hypercalls, "
+		       "futex waits and wakes, upcall signals; 0 = none on the path)\n",
+		       fig.poll_syscalls, fig.poll_rtts);
 	s = bench_summarise(fig.poll, fig.reps);
 	bench_report("proc-event-rtt-polling", "ns", s, s_cl.median);
 	bench_report("proc-event-rtt-polling-vs-unix", "ns", s, s_ux.median);

@@ -1168,6 +1168,34 @@ int gnttab_entry_pins(struct domain *d, grant_ref_t ref, struct gnttab_pins *ret
 	return 0;
 }
 
+int hv_grant_mappings(struct hypervisor *hv, domid_t mapper, uint32_t from_handle,
+		      struct hv_grant_mapping *out, unsigned int max)
+{
+	struct domain *d = mapper < DOMID_FIRST_RESERVED ? hv->domains[mapper] : NULL;
+	struct grant_table *gt = d ? d->grant_table : NULL;
+	unsigned int n = 0;
+	uint32_t h;
+
+	if (!gt)
+		return -ESRCH;
+	for (h = from_handle; n < max && h < gnttab_maptrack_limit(gt); h++) {
+		const struct gnttab_maptrack *mt = gnttab_mt(gt, h);
+
+		if (!mt->flags)
+			continue;
+		out[n++] = (struct hv_grant_mapping){
+			.handle = h,
+			.granter = mt->domid,
+			.ref = mt->ref,
+			.host_gfn = mt->host_gfn,
+			.readonly = mt->flags & GNTMAP_readonly,
+			.host = mt->flags & GNTMAP_host_map,
+			.device = mt->flags & GNTMAP_device_map,
+		};
+	}
+	return (int)n;
+}
+
 unsigned long gnttab_pins_total(struct domain *d)
 {
 	return d->grant_table ? d->grant_table->pins_total : 0;

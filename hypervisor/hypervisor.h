@@ -27,6 +27,7 @@
 
 #include <xen/xen.h>
 #include <xen/event_channel.h>
+#include <xen/grant_table.h>
 
 #define XENON_PAGE_SHIFT 12
 #define XENON_PAGE_SIZE (1UL << XENON_PAGE_SHIFT)
@@ -52,9 +53,12 @@ struct substrate_ops {
 	void (*xen_page_free)(void *sub, domid_t domid, void *page);
 
 	/* Show hypervisor page `page` to the guest at gfn, or restore the
-	 * guest's own RAM (or a hole) there when page is NULL. Optional: the
-	 * fake substrate records it; process and KVM substrates remap. */
-	int (*physmap_set)(void *sub, domid_t domid, uint64_t gfn, void *page);
+	 * guest's own RAM (or a hole) there when page is NULL. readonly: the
+	 * guest may only read it (a GNTMAP_readonly grant mapping); the
+	 * substrate must make a write fault, not merely discourage it.
+	 * Optional: the fake substrate records it; process and KVM
+	 * substrates remap. */
+	int (*physmap_set)(void *sub, domid_t domid, uint64_t gfn, void *page, bool readonly);
 
 	/* Translate a guest address used in a hypercall on vCPU `vcpu` into a
 	 * guest frame number. Optional: NULL means addresses are
@@ -225,6 +229,21 @@ long hypercall(struct hypervisor *hv, domid_t domid, unsigned int vcpu, unsigned
  */
 int hv_evtchn_port_info(struct hypervisor *hv, domid_t domid, evtchn_port_t port,
 			struct evtchn_status *ret, bool *ret_peer_settable);
+
+/*
+ * Introspection for the toolstack (`xenon graph`): the grant mappings domain
+ * `mapper` holds, in handle order from `from_handle` on, at most `max`.
+ * Returns how many were stored (fewer than max: the end), or -ESRCH.
+ */
+struct hv_grant_mapping {
+	uint32_t handle;
+	domid_t granter;
+	grant_ref_t ref;
+	uint64_t host_gfn; /* where a host mapping shows the page */
+	bool readonly, host, device;
+};
+int hv_grant_mappings(struct hypervisor *hv, domid_t mapper, uint32_t from_handle,
+		      struct hv_grant_mapping *out, unsigned int max);
 
 /* A vCPU timer armed through substrate_ops.timer_arm expired. */
 void hv_timer_fire(struct hypervisor *hv, domid_t domid, unsigned int vcpu);

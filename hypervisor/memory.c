@@ -140,12 +140,12 @@ static int memory_overlays_grow(struct domain *d)
 	return 0;
 }
 
-static void memory_physmap_notify(struct domain *d, uint64_t gfn, void *page)
+static void memory_physmap_notify(struct domain *d, uint64_t gfn, void *page, bool readonly)
 {
 	struct hypervisor *hv = d->hv;
 
 	if (hv->ops->physmap_set)
-		hv->ops->physmap_set(hv->sub, d->domid, gfn, page);
+		hv->ops->physmap_set(hv->sub, d->domid, gfn, page, readonly);
 }
 
 int memory_overlay_add(struct domain *d, uint64_t gfn, void *page, bool readonly)
@@ -167,7 +167,7 @@ int memory_overlay_add(struct domain *d, uint64_t gfn, void *page, bool readonly
 		o = &d->overlays[i];
 	}
 	*o = (struct overlay){ .gfn = gfn, .page = page, .readonly = readonly };
-	memory_physmap_notify(d, gfn, page);
+	memory_physmap_notify(d, gfn, page, readonly);
 	return 0;
 }
 
@@ -178,7 +178,7 @@ static void memory_overlay_remove_at(struct domain *d, unsigned int i)
 	memmove(&d->overlays[i], &d->overlays[i + 1],
 		(d->nr_overlays - i - 1) * sizeof(*d->overlays));
 	d->nr_overlays--;
-	memory_physmap_notify(d, gfn, NULL);
+	memory_physmap_notify(d, gfn, NULL, false);
 }
 
 int memory_overlay_remove(struct domain *d, uint64_t gfn)

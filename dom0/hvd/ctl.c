@@ -9,7 +9,8 @@
  * field is validated: a buggy client gets an error reply, never a crash.
  *
  * A connection is also an event channel handle: dom0 ports it opened fire
- * on it as PROCDOM_CTL_EVENT messages (dom0.c).
+ * on it as PROCDOM_CTL_EVENT messages (dom0.c), and a grant handle: the
+ * grants it maps and the dom0 pages it shares are its own (gnttab.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -81,8 +82,10 @@ void hvd_ctl_close_conns(struct hvd *h)
 		struct hvd_conn *c = h->conns;
 
 		h->conns = c->next;
-		if (!c->dead)
+		if (!c->dead) {
+			hvd_gnt_conn_gone(c);
 			hvd_dom0_conn_gone(c);
+		}
 		hvd_conn_free(c);
 	}
 	h->nr_conns = 0;
@@ -91,6 +94,7 @@ void hvd_ctl_close_conns(struct hvd *h)
 void hvd_ctl_fini(struct hvd *h)
 {
 	hvd_ctl_close_conns(h);
+	hvd_gnt_fini(h);
 	hvd_unwatch_fd(h, h->ctl_fd);
 	close(h->ctl_fd);
 	unlink(h->sock_path);
@@ -170,14 +174,7 @@ int hvd_conn_send(struct hvd_conn *c, const void *msg, size_t len, const void *p
 
 /* ---- requests --------------------------------------------------------- */
 
-struct hvd_req {
-	struct hvd_conn *c;
-	struct procdom_ctl_msg m;
-	uint8_t *payload;
-	size_t plen;
-};
-
-static int hvd_reply(struct hvd_req *r, int64_t arg, const void *payload, size_t plen, int fd)
+int hvd_reply(struct hvd_req *r, int64_t arg, const void *payload, size_t plen, int fd)
 {
 	struct procdom_ctl_msg rep = { .op = r->m.op,
 				       .seq = r->m.seq,
@@ -379,6 +376,15 @@ static int hvd_dispatch(struct hvd_req *r)
 		return hvd_op_hypercall(r);
 	case PROCDOM_CTL_FOREIGN_MAP:
 		return hvd_op_foreign_map(r);
+	case PROCDOM_CTL_GNT_MAP:
+	case PROCDOM_CTL_GNT_UNMAP:
+	case PROCDOM_CTL_GNT_NOTIFY:
+	case PROCDOM_CTL_GNT_COPY:
+	case PROCDOM_CTL_GNTSHR_SHARE:
+	case PROCDOM_CTL_GNTSHR_UNSHARE:
+	case PROCDOM_CTL_GRANT_STATUS:
+	case PROCDOM_CTL_GNT_COUNTS:
+		return hvd_gnt_dispatch(r);
 	}
 	return hvd_op_simple(r);
 }
@@ -422,6 +428,9 @@ static void hvd_conn_drop(struct hvd_conn *c)
 	c->dead = true;
 	c->h->have_deferred = true;
 	hvd_unwatch_fd(c->h, c->fd);
+	/* Grants first: an unmap notify may send on a port this connection
+	 * owns, which must still be open. */
+	hvd_gnt_conn_gone(c);
 	hvd_dom0_conn_gone(c);
 }
 

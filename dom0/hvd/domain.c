@@ -47,6 +47,7 @@ const struct procdom_hooks hvd_procdom_hooks_template = {
 	.local_kick = hvd_dom0_local_kick,
 	.domain_state = hvd_domain_state,
 	.log = hvd_procdom_log,
+	.local_physmap = hvd_dom0_physmap,
 };
 
 struct hvd_domain *hvd_domain_get(struct hvd *h, domid_t domid)
@@ -69,9 +70,11 @@ static struct hvd_domain *hvd_domain_new(struct hvd *h, domid_t domid, struct pr
 
 int hvd_dom0_create(struct hvd *h)
 {
-	struct procdom_domain_spec spec = {
-		.domid = 0, .max_vcpus = 1, .max_pages = HVD_DOM0_PAGES, .xen_pages = 64 + 8
-	};
+	struct procdom_domain_spec spec = { .domid = 0,
+					    .max_vcpus = 1,
+					    .max_pages = HVD_DOM0_MAX_PAGES,
+					    .xen_pages = HVD_DOM0_GNT_FRAMES + 8,
+					    .local = true };
 	struct hv_domain_config cfg;
 	struct procdom_domain *pdom;
 	int err;
@@ -83,6 +86,7 @@ int hvd_dom0_create(struct hvd *h)
 	cfg.domid = 0;
 	cfg.privileged = true;
 	cfg.nr_pages = HVD_DOM0_PAGES;
+	cfg.max_pages = HVD_DOM0_MAX_PAGES; /* above RAM: the grant map window */
 	cfg.nr_reserve = h->opt.nr_reserve;
 	memcpy(cfg.reserve, h->opt.reserve, sizeof(cfg.reserve));
 	err = domain_create(h->hv, &cfg, NULL, NULL);
@@ -165,13 +169,28 @@ static void hvd_domain_unwatch(struct hvd_domain *hd)
 			hvd_unwatch_fd(hd->h, fd);
 }
 
+/* The log of domain domid: D/domain-<domid>.log. */
+static void hvd_domain_log_path(struct hvd *h, domid_t domid, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/domain-%u.log", h->opt.run_dir, domid);
+}
+
+/*
+ * The next domain without an explicit domid gets the lowest free one: its
+ * log is created ahead of time by the spawner (file creation is the
+ * costliest part of a spawn on some file systems), so an empty log for a
+ * domain not yet created may exist.
+ */
 static int hvd_domain_start_process(struct hvd_domain *hd, char *const argv[], uint64_t si_gfn)
 {
-	char log_path[4200];
+	char log_path[4200], next_path[4200] = "";
+	domid_t next;
 	int err;
 
-	snprintf(log_path, sizeof(log_path), "%s/domain-%u.log", hd->h->opt.run_dir, hd->domid);
-	err = procdom_domain_spawn(hd->pdom, argv, log_path, si_gfn);
+	hvd_domain_log_path(hd->h, hd->domid, log_path, sizeof(log_path));
+	if (procdom_free_domid(hd->h->pd, 1, &next) == 0)
+		hvd_domain_log_path(hd->h, next, next_path, sizeof(next_path));
+	err = procdom_domain_spawn(hd->pdom, argv, log_path, next_path, si_gfn);
 	if (!err)
 		err = hvd_domain_watch(hd);
 	return err;

@@ -30,7 +30,27 @@
 #define HVD_MAX_CONNS 256
 #define HVD_DOM0_PORTS 4096	    /* 2-level capacity */
 #define HVD_MAX_OWNED_PER_CONN 1024 /* dom0 ports one connection may own */
-#define HVD_DOM0_PAGES 64
+/*
+ * dom0's frame space. dom0 has no process: xenon-hvd uses its RAM itself.
+ *
+ *   gfn 0..3                 hypercall scratch (PROCDOM_DOM0_SCRATCH_GFN)
+ *   gfn 4..4+COPY-1          GNT_COPY bounce frames (gnttab.c)
+ *   gfn 32..32+POOL-1        the share pool: frames dom0 grants (gntshr)
+ *   gfn NR_PAGES-3..-1       the builder's start_info, store, console
+ *   gfn NR_PAGES..MAX-1      unpopulated: the grant map window (GNT_MAP's
+ *                            host_addr; the memfd behind it stays sparse)
+ *   gfn MAX_PAGES            shared_info
+ *   gfn MAX_PAGES+1..+64     dom0's grant-table frames (gntshr's entries)
+ */
+#define HVD_DOM0_COPY_GFN 4
+#define HVD_DOM0_COPY_PAGES 16
+#define HVD_DOM0_POOL_GFN 32
+#define HVD_DOM0_POOL_PAGES 4096
+#define HVD_DOM0_PAGES (HVD_DOM0_POOL_GFN + HVD_DOM0_POOL_PAGES + 32) /* populated */
+#define HVD_DOM0_MAP_GFNS 65536
+#define HVD_DOM0_MAX_PAGES (HVD_DOM0_PAGES + HVD_DOM0_MAP_GFNS)
+#define HVD_DOM0_GNT_FRAMES 64 /* the core's default max_grant_frames */
+#define HVD_DOM0_GNT_FRAME_GFN (HVD_DOM0_MAX_PAGES + 1)
 #define HVD_CONN_SNDBUF (1 << 20)
 
 enum hvd_source_kind {
@@ -69,7 +89,8 @@ struct hvd_conn {
 	unsigned int id;
 	struct hvd_source src;
 	unsigned int nr_owned;
-	bool dead; /* freed after this iteration */
+	struct hvd_gnt_conn *gnt; /* its grant maps and shares (gnttab.c) */
+	bool dead;		  /* freed after this iteration */
 	struct hvd_conn *next;
 };
 
@@ -111,6 +132,11 @@ struct hvd {
 	bool port_autoclose[HVD_DOM0_PORTS];
 	bool dom0_kicked;
 	bool have_deferred; /* a domain or connection awaits teardown */
+
+	/* Grants (gnttab.c): dom0's grant-table frames as the core showed
+	 * them (local_physmap), and the maps/shares bookkeeping. */
+	void *gnt_frame[HVD_DOM0_GNT_FRAMES];
+	struct hvd_gnt *gnt;
 
 	/* xenstored, a dom0 service child. */
 	pid_t xs_pid;
@@ -176,6 +202,25 @@ void hvd_conn_ready(struct hvd_conn *c);
 void hvd_conns_reap(struct hvd *h);
 int hvd_conn_send(struct hvd_conn *c, const void *msg, size_t len, const void *payload, size_t plen,
 		  int fd);
+
+/* One request on a connection, and its reply (at most one fd). */
+struct hvd_req {
+	struct hvd_conn *c;
+	struct procdom_ctl_msg m;
+	uint8_t *payload;
+	size_t plen;
+};
+int hvd_reply(struct hvd_req *r, int64_t arg, const void *payload, size_t plen, int fd);
+
+/* gnttab.c: dom0's grant maps (gntdev), shares (gntalloc), grant status. */
+void hvd_dom0_physmap(void *ctx, domid_t domid, uint64_t gfn, void *page, bool readonly);
+/* GNT_MAP .. GNT_COUNTS (procdom_proto.h (g)); -EOPNOTSUPP: not one. */
+int hvd_gnt_dispatch(struct hvd_req *r);
+/* The connection goes: its maps unmapped (notifies fired), shares ended. */
+void hvd_gnt_conn_gone(struct hvd_conn *c);
+/* Unshared frames the peer still mapped: freed once it no longer does. */
+void hvd_gnt_retry_deferred(struct hvd *h);
+void hvd_gnt_fini(struct hvd *h);
 
 /* dom0.c */
 void hvd_dom0_local_kick(void *ctx, domid_t domid, unsigned int vcpu);

@@ -7,7 +7,7 @@
  * docs/process-domains.md; wire protocol: substrate/proc/procdom_proto.h.
  *
  * Start-up is an ordered table (init_steps[]) undone in reverse on failure
- * and at exit: log, signals, loop, substrate, core, dom0, control socket,
+ * and at exit: log, signals, loop, substrate, spawner, core, dom0, control socket,
  * pid file, xenstored, consoled. Readiness (--ready-fd) is signalled only
  * when xenstored, then xenon-consoled (started once xenstored is ready: it
  * watches the store) have said they are ready, which they can only do while
@@ -295,6 +295,23 @@ static void substrate_fini(void *ctx)
 	free(h->doms);
 }
 
+/* Domain processes are spawned by a small process forked now, while we
+ * hold few fds (procdom.h): spawning from here later would copy ~5 fds per
+ * live domain into every child. */
+static int spawner_init(void *ctx)
+{
+	struct hvd *h = ctx;
+
+	return procdom_start_spawner(h->pd);
+}
+
+static void spawner_fini(void *ctx)
+{
+	struct hvd *h = ctx;
+
+	procdom_stop_spawner(h->pd);
+}
+
 static int core_init(void *ctx)
 {
 	struct hvd *h = ctx;
@@ -530,6 +547,7 @@ static const struct daemon_step init_steps[] = {
 	{ "event loop", loop_init, loop_fini },
 	{ "signals", signals_init, signals_fini },
 	{ "substrate", substrate_init, substrate_fini },
+	{ "spawner", spawner_init, spawner_fini },
 	{ "core", core_init, core_fini },
 	{ "dom0", dom0_init, dom0_fini },
 	{ "control socket", ctl_init, ctl_fini },
@@ -606,6 +624,7 @@ static void after_events(struct hvd *h)
 		hvd_domains_reap(h);
 		hvd_conns_reap(h);
 	}
+	hvd_gnt_retry_deferred(h);
 }
 
 static int hvd_run(struct hvd *h)

@@ -15,6 +15,11 @@
  * sends on Q. It prints one line per repetition and measure:
  *
  *   evbench: rep 0 rtt_poll_ns 812 rtt_sleep_ns 19876 oneway_sends 1234567 oneway_ns 100000000
+ *            poll_syscalls 0
+ *
+ * (poll_syscalls: system calls during the polling round trips, seen from
+ * ping: its hypercalls and futex waits, wakes and signals either side sent
+ * the other. 0 unless a vCPU lost its CPU long enough to fall asleep.)
  *
  * and, finally, one round trip on P as a marker. Pong prints how many
  * one-way events it handled (coalesced sends count once, as in Xen):
@@ -91,6 +96,28 @@ static uint64_t eb_rtt_median(uint64_t *t, unsigned long n, uint64_t gap_ns)
 	return t[n / 2];
 }
 
+/* System calls on either side of the round trip seen from here: our
+ * hypercalls and futex waits, the wakes and signals we sent, those the
+ * peer sent us (procdom_rt_stats). */
+static unsigned long long eb_syscalls(void)
+{
+	struct procdom_rt_stats st;
+
+	procdom_rt_stats(&st);
+	return st.hypercalls + st.sleeps + st.sent_wakes + st.sent_signals + st.got_wakes +
+	       st.got_signals;
+}
+
+/* The polling round trips, and how many system calls they made. */
+static uint64_t eb_rtt_poll(uint64_t *t, unsigned long n, unsigned long long *ret_syscalls)
+{
+	unsigned long long before = eb_syscalls();
+	uint64_t med = eb_rtt_median(t, n, 0);
+
+	*ret_syscalls = eb_syscalls() - before;
+	return med;
+}
+
 static void eb_ping(const start_info_t *si)
 {
 	unsigned long reps = guest_arg(si, "evbench.reps", 5),
@@ -99,9 +126,10 @@ static void eb_ping(const start_info_t *si)
 	uint64_t len = guest_arg(si, "evbench.ms", 200) * 1000000ULL;
 	uint64_t *t = calloc(n ? n : 1, sizeof(*t));
 	unsigned long r, want;
+	unsigned long long syscalls;
 
 	for (r = 0; t && n && r < reps; r++) {
-		uint64_t poll = eb_rtt_median(t, n, 0);
+		uint64_t poll = eb_rtt_poll(t, n, &syscalls);
 		uint64_t sleep = eb_rtt_median(t, n / 10 ? n / 10 : 1, gap);
 		uint64_t sends = 0, t0 = procdom_now_ns(), el;
 
@@ -110,9 +138,9 @@ static void eb_ping(const start_info_t *si)
 			sends++;
 		} while ((el = procdom_now_ns() - t0) < len);
 		printf("evbench: rep %lu rtt_poll_ns %llu rtt_sleep_ns %llu oneway_sends %llu "
-		       "oneway_ns %llu\n",
+		       "oneway_ns %llu poll_syscalls %llu\n",
 		       r, (unsigned long long)poll, (unsigned long long)sleep,
-		       (unsigned long long)sends, (unsigned long long)el);
+		       (unsigned long long)sends, (unsigned long long)el, syscalls);
 	}
 	/* The marker: pong has handled (nearly) all one-way events by the time
 	 * it answers. */

@@ -15,27 +15,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "xenon_dom0.h"
-
-#define XENON_EVQ_SIZE 4096 /* > the ports one connection may own (1024) */
-
-struct xenon_ctl {
-	int fd;
-	uint32_t seq;
-	uint8_t *buf; /* PROCDOM_CTL_MAX_MSG */
-	uint32_t evq[XENON_EVQ_SIZE];
-	unsigned int evq_head, evq_len;
-};
+#include "dom0_internal.h"
 
 struct xenon_evtchn {
 	struct xenon_ctl *ctl;
-};
-
-struct xenon_reply {
-	struct procdom_ctl_msg m;
-	const uint8_t *payload; /* in ctl->buf until the next request */
-	size_t plen;
-	int fd; /* -1: none */
 };
 
 int xenon_ctl_open(const char *run_dir, struct xenon_ctl **ret_ctl)
@@ -143,9 +126,8 @@ out_bad:
 	return -EPROTO;
 }
 
-static int xenon_request(struct xenon_ctl *ctl, uint32_t op, uint32_t domid, int64_t arg,
-			 const void *p1, size_t l1, const void *p2, size_t l2,
-			 struct xenon_reply *r)
+int xenon_request(struct xenon_ctl *ctl, uint32_t op, uint32_t domid, int64_t arg, const void *p1,
+		  size_t l1, const void *p2, size_t l2, struct xenon_reply *r)
 {
 	struct procdom_ctl_msg m = {
 		.op = op, .seq = ++ctl->seq, .domid = domid, .len = (uint32_t)(l1 + l2), .arg = arg
@@ -177,7 +159,7 @@ static int xenon_request(struct xenon_ctl *ctl, uint32_t op, uint32_t domid, int
 }
 
 /* A request whose reply is just a result. */
-static int xenon_simple(struct xenon_ctl *ctl, uint32_t op, uint32_t domid, int64_t arg)
+int xenon_simple(struct xenon_ctl *ctl, uint32_t op, uint32_t domid, int64_t arg)
 {
 	struct xenon_reply r;
 	int err = xenon_request(ctl, op, domid, arg, NULL, 0, NULL, 0, &r);
@@ -313,6 +295,38 @@ static uint32_t xenon_status_key(const void *p)
 
 	memcpy(&s, p, sizeof(s));
 	return s.port;
+}
+
+static uint32_t xenon_grant_key(const void *p)
+{
+	struct procdom_ctl_grant g;
+
+	memcpy(&g, p, sizeof(g));
+	return g.handle;
+}
+
+int xenon_grant_status(struct xenon_ctl *ctl, uint32_t domid, struct procdom_ctl_grant *out,
+		       unsigned int max)
+{
+	return xenon_paged(ctl, PROCDOM_CTL_GRANT_STATUS, domid, out, sizeof(*out), max,
+			   PROCDOM_CTL_STATUS_MAX, xenon_grant_key);
+}
+
+int xenon_grant_counts(struct xenon_ctl *ctl, struct procdom_ctl_gnt_counts *ret)
+{
+	struct xenon_reply r;
+	int err = xenon_request(ctl, PROCDOM_CTL_GNT_COUNTS, 0, 0, NULL, 0, NULL, 0, &r);
+
+	if (err)
+		return err;
+	if (r.fd >= 0)
+		close(r.fd);
+	if (r.m.arg < 0)
+		return (int)r.m.arg;
+	if (r.plen != sizeof(*ret))
+		return -EPROTO;
+	memcpy(ret, r.payload, sizeof(*ret));
+	return 0;
 }
 
 int xenon_domain_list(struct xenon_ctl *ctl, struct procdom_ctl_dominfo *out, unsigned int max)

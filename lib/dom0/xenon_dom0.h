@@ -60,6 +60,13 @@ int xenon_evtchn_status(struct xenon_ctl *ctl, uint32_t domid, struct evtchn_sta
  * offset in buf. Returns the hypercall's result. */
 long xenon_hypercall(struct xenon_ctl *ctl, unsigned int op, const uint64_t args[5],
 		     unsigned int buf_arg, void *buf, size_t len);
+/* Grant mappings domid holds of others' grants (who maps which ref of
+ * whom), up to `max`, in handle order; returns how many. */
+int xenon_grant_status(struct xenon_ctl *ctl, uint32_t domid, struct procdom_ctl_grant *out,
+		       unsigned int max);
+/* dom0's grant bookkeeping in xenon-hvd: share pool, deferred frames,
+ * pages mapped (procdom_proto.h (g)). */
+int xenon_grant_counts(struct xenon_ctl *ctl, struct procdom_ctl_gnt_counts *ret);
 
 /* ---- foreign memory (libxenforeignmemory) ---------------------------- */
 
@@ -112,6 +119,8 @@ struct xenon_gnttab;
 
 #define XENON_GNTTAB_MAX_BATCH 1024   /* refs one map call takes */
 #define XENON_GNTTAB_MAX_MAPPED 65536 /* pages one handle holds mapped */
+_Static_assert(XENON_GNTTAB_MAX_BATCH == PROCDOM_GNT_MAX_BATCH, "one batch limit");
+_Static_assert(XENON_GNTTAB_MAX_MAPPED == PROCDOM_GNT_MAX_MAPPED, "one page limit");
 
 int xenon_gnttab_open(const char *run_dir, struct xenon_gnttab **ret_xgt);
 void xenon_gnttab_close(struct xenon_gnttab *xgt); /* accepts NULL; unmaps all */
@@ -123,9 +132,10 @@ void *xenon_gnttab_map_grant_ref(struct xenon_gnttab *xgt, uint32_t domid, uint3
 int xenon_gnttab_unmap(struct xenon_gnttab *xgt, void *start, uint32_t count);
 /* As xengnttab_set_unmap_notify(): when the page holding addr is unmapped
  * (xenon_gnttab_unmap, close, or the client's death), xenon-hvd first writes
- * 0 to the byte at notify_offset within that page (if >= 0) and then sends on
- * dom0's notify_port (if >= 0). One notify per mapping call (the first page's
- * notify wins, as in gntdev). */
+ * 0 to the byte at notify_offset within that page (if >= 0; EINVAL on a
+ * read-only mapping), unmaps, and then sends on dom0's notify_port (if
+ * >= 0). One notify per mapping call: setting another replaces it, as
+ * gntdev's ioctl does. EINVAL: addr in no mapping of this handle. */
 int xenon_gnttab_set_unmap_notify(struct xenon_gnttab *xgt, void *addr, int32_t notify_offset,
 				  int32_t notify_port);
 /* GNTTABOP_copy with local buffers, as xengnttab_grant_copy() (the segment

@@ -255,6 +255,7 @@ int procdom_domain_prepare(struct procdom *pd, const struct procdom_domain_spec 
 					.domid = spec->domid,
 					.max_vcpus = spec->max_vcpus,
 					.max_pages = spec->max_pages,
+					.local = spec->local,
 					.pidfd = -1 };
 	b.d->ram.fd = b.d->evt.fd = b.d->xen.fd = -1;
 	for (i = 0; i < PROCDOM_NR_STEPS; i++) {
@@ -376,13 +377,18 @@ static void procdom_op_xen_page_free(void *sub, domid_t domid, void *page)
 	d->xen_free[d->nr_xen_free++] = (uint32_t)(off / PROCDOM_PAGE_SIZE);
 }
 
-static int procdom_op_physmap_set(void *sub, domid_t domid, uint64_t gfn, void *page)
+static int procdom_op_physmap_set(void *sub, domid_t domid, uint64_t gfn, void *page, bool readonly)
 {
 	struct procdom_domain *d = procdom_lookup(sub, domid);
 
 	if (!d)
 		return -ESRCH;
-	procdom_maps_record(d, gfn, page);
+	if (d->local) {
+		if (d->pd->hooks.local_physmap)
+			d->pd->hooks.local_physmap(d->pd->hooks.ctx, domid, gfn, page, readonly);
+		return 0;
+	}
+	procdom_maps_record(d, gfn, page, readonly);
 	return 0;
 }
 
@@ -560,6 +566,7 @@ void procdom_destroy(struct procdom *pd)
 		return;
 	while (pd->domains)
 		procdom_domain_release(pd->domains);
+	procdom_stop_spawner(pd);
 	close(pd->timer_fd);
 	free(pd->by_id);
 	free(pd);

@@ -12,7 +12,8 @@
  *
  * all three mapped MAP_SHARED here, so the core reads and writes guest memory
  * directly; the domain's process maps the same memfds (procdom_proto.h). It
- * also owns the domain's process (posix_spawn, own process group, a pidfd
+ * also owns the domain's process (spawned, through the spawner process
+ * when one is started, in its own process group, a pidfd
  * for death), one SOCK_SEQPACKET hypercall socket per vCPU, and the map
  * changes (physmap_set) waiting for the domain's next hypercall reply.
  *
@@ -55,6 +56,10 @@ struct procdom_hooks {
 	/* substrate_ops.domain_state, passed on (same rule). Optional. */
 	void (*domain_state)(void *ctx, domid_t domid, int state);
 	void (*log)(void *ctx, enum hv_log_level level, const char *msg);
+	/* physmap_set of a `local` domain (dom0): it has no process to send
+	 * map changes to, so the host keeps its own view (the pages it needs
+	 * to reach, e.g. dom0's grant frames). Optional (same rule). */
+	void (*local_physmap)(void *ctx, domid_t domid, uint64_t gfn, void *page, bool readonly);
 	void *ctx;
 };
 
@@ -77,6 +82,9 @@ struct procdom_domain_spec {
 	unsigned int max_vcpus;
 	uint64_t max_pages;
 	unsigned int xen_pages; /* grant frames + a few: the xen memfd */
+	/* Never has a process (dom0): map changes go to the host's
+	 * local_physmap hook, never queued for a reply. */
+	bool local;
 };
 
 /* Memory for a domain the core is about to create with spec->domid. */
@@ -96,10 +104,22 @@ int procdom_free_domid(struct procdom *pd, domid_t from, domid_t *ret_domid);
  * Start the domain's program: argv[0] is the path; fds ram, evt, xen and
  * one hypercall socket per vCPU are inherited, named in XENON_BOOT; stdout
  * and stderr go to log_path (appended); it leads its own process group.
- * start_info_gfn goes in XENON_BOOT.
+ * start_info_gfn goes in XENON_BOOT. next_log_path (or NULL): the log the
+ * next spawn will likely name, which the spawner creates ahead of time.
  */
 int procdom_domain_spawn(struct procdom_domain *d, char *const argv[], const char *log_path,
-			 uint64_t start_info_gfn);
+			 const char *next_log_path, uint64_t start_info_gfn);
+/*
+ * From now on domain processes are started by a spawner process forked
+ * here (procdom_spawner.h): spawning from a host holding ~5 fds per domain
+ * costs more with every domain, from the spawner it does not. Call it
+ * early, while the host holds few fds, from the thread that outlives every
+ * domain (their PR_SET_PDEATHSIG follows it). The processes are still the
+ * host's children. Without it, processes are spawned directly. A spawner
+ * that dies is replaced at the next spawn (logged).
+ */
+int procdom_start_spawner(struct procdom *pd);
+void procdom_stop_spawner(struct procdom *pd);
 /* First unpause: answer PROCDOM_HC_BOOT (now, or when it arrives). */
 void procdom_domain_start(struct procdom_domain *d);
 /* SIGSTOP / SIGCONT the process group (no-op without a process). */

@@ -11,7 +11,9 @@
  * region holds it: the domain's own evt (shared_info), xen (grant frames) or
  * ram, or another domain's ram (a mapped grant, sent with that domain's ram
  * memfd). Changes are coalesced per gfn, since only the last one matters,
- * and leave with the domain's next reply:
+ * and leave with the domain's next reply, read-only when the core says so
+ * (a GNTMAP_readonly mapping: the runtime maps it PROT_READ, so a write
+ * faults in the guest rather than reaching the granter's frame):
  *
  *   GNTTABOP_map_grant_ref by d2 of d1's frame 7 at d2's gfn 300
  *     -> physmap_set(d2, 300, d1.ram + 7*4096)
@@ -111,12 +113,15 @@ static void procdom_map_describe(struct procdom_domain *d, uint64_t gfn, const v
 	*m = (struct procdom_pending_map){ .gfn = gfn, .kind = PROCDOM_MAP_HOLE };
 }
 
-void procdom_maps_record(struct procdom_domain *d, uint64_t gfn, const void *page)
+void procdom_maps_record(struct procdom_domain *d, uint64_t gfn, const void *page, bool readonly)
 {
 	struct procdom_pending_map m, *n;
 	unsigned int i;
 
 	procdom_map_describe(d, gfn, page, &m);
+	/* Only a page shown from elsewhere can be read-only; a hole or the
+	 * domain's own RAM again is what it always was. */
+	m.readonly = readonly && m.kind != PROCDOM_MAP_HOLE && m.kind != PROCDOM_MAP_OWN_RAM;
 	for (i = 0; i < d->nr_maps; i++) {
 		if (d->maps[i].gfn == gfn) {
 			d->maps[i] = m;
@@ -176,9 +181,11 @@ static void procdom_reply_take_maps(struct procdom_domain *d, struct procdom_rep
 		struct procdom_map *m = &r->maps[i];
 		struct procdom_domain *src;
 
-		*m = (struct procdom_map){
-			.gfn = p->gfn, .offset = p->offset, .kind = p->kind, .fd_index = -1
-		};
+		*m = (struct procdom_map){ .gfn = p->gfn,
+					   .offset = p->offset,
+					   .kind = p->kind,
+					   .readonly = p->readonly,
+					   .fd_index = -1 };
 		if (p->kind != PROCDOM_MAP_FD)
 			continue;
 		src = procdom_lookup(d->pd, p->src);

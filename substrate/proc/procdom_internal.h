@@ -31,6 +31,7 @@ struct procdom_pending_map {
 	uint64_t offset;
 	uint32_t kind; /* enum procdom_map_kind */
 	domid_t src;   /* PROCDOM_MAP_FD: whose ram memfd */
+	bool readonly; /* the guest maps it PROT_READ (GNTMAP_readonly) */
 };
 
 /* Fast send path, per sender (procdom_send.c has the state machine). */
@@ -71,6 +72,7 @@ struct procdom_domain {
 	domid_t domid;
 	unsigned int max_vcpus;
 	uint64_t max_pages;
+	bool local;		     /* spec.local: no process, ever */
 	struct procdom_domain *next; /* pd->domains list */
 
 	struct procdom_region ram, evt, xen;
@@ -118,6 +120,10 @@ struct procdom {
 	struct procdom_domain *senders;
 	int timer_fd;
 	uint64_t timer_programmed; /* 0: disarmed */
+	/* Starts domain processes once procdom_start_spawner() ran (NULL:
+	 * spawned directly, also after it died and no new one could be made,
+	 * which is logged). */
+	struct procdom_spawner *spawner;
 	struct procdom_stats stats;
 };
 
@@ -131,7 +137,7 @@ static inline struct procdom_vcpu_page *procdom_vcpu_page(struct procdom_domain 
 }
 
 /* procdom_hc.c */
-void procdom_maps_record(struct procdom_domain *d, uint64_t gfn, const void *page);
+void procdom_maps_record(struct procdom_domain *d, uint64_t gfn, const void *page, bool readonly);
 void procdom_hc_fini(struct procdom_domain *d);
 int procdom_hc_init(struct procdom_domain *d);
 

@@ -115,8 +115,9 @@ struct procdom_hc_rep {
  *
  * Map changes of a domain caused by someone else's hypercall (dom0 placing
  * a page, a grant unmapped because its granter died) wait for the domain's
- * next reply on any of its vCPUs. Grant mappings are always sent writable:
- * substrate_ops.physmap_set does not say read-only yet.
+ * next reply on any of its vCPUs. A GNTMAP_readonly grant mapping is sent
+ * with procdom_map.readonly = 1 (substrate_ops.physmap_set's readonly), and
+ * the runtime maps it PROT_READ: a write through it faults.
  */
 #define PROCDOM_HC_BOOT 0x70000001u
 #define PROCDOM_HC_MAPS 0x70000002u
@@ -154,6 +155,15 @@ enum procdom_ctl_op {
 				       arrive as PROCDOM_CTL_EVENT messages */
 	PROCDOM_CTL_EVENT,	    /* xenon-hvd -> client: dom0 port `arg` fired */
 	PROCDOM_CTL_EVTCHN_UNWATCH, /* give up ownership of dom0 port `arg` */
+	/* Grants (section (g) below): */
+	PROCDOM_CTL_GNT_MAP,	    /* map grants of one domain as dom0 */
+	PROCDOM_CTL_GNT_UNMAP,	    /* unmap one GNT_MAP mapping */
+	PROCDOM_CTL_GNT_NOTIFY,	    /* set a mapping's unmap notify */
+	PROCDOM_CTL_GNT_COPY,	    /* GNTTABOP_copy with the data in the message */
+	PROCDOM_CTL_GNTSHR_SHARE,   /* grant fresh dom0 frames to a domain */
+	PROCDOM_CTL_GNTSHR_UNSHARE, /* end one GNTSHR_SHARE's grants */
+	PROCDOM_CTL_GRANT_STATUS,   /* the grant mappings a domain holds */
+	PROCDOM_CTL_GNT_COUNTS,	    /* dom0's grant bookkeeping, for tests and tools */
 };
 
 struct procdom_ctl_msg {
@@ -230,7 +240,10 @@ struct procdom_send_entry {
  * test-and-set; 0->1: xchg upcall_pending), then, if it set the pending bit
  * 0->1: full fence, read the peer vCPU page's state: SLEEPING -> FUTEX_WAKE
  * (shared) and wakes++; RUNNING and an upcall_pending 0->1 edge -> tgkill
- * and signals++; POLLING -> nothing. Otherwise it takes the hypercall.
+ * and signals++, unless the peer's evtchn_upcall_mask is set or, within a
+ * short grace period, the peer masks, polls or takes the upcall (it then
+ * finds the event itself: runtime/rt_fast.c); POLLING -> nothing.
+ * Otherwise it takes the hypercall.
  *
  * What xenon-hvd does (daemon side: procdom_send.c, which re-derives the
  * tables from the core after every change rather than lazily):
@@ -428,5 +441,112 @@ struct procdom_ctl_hypercall {
  * Reference implementation: rt_notify() in runtime/rt_wait.c.
  */
 #define PROCDOM_VCPU_WOKEN 4u /* state: a waker ended the sleep (CAS from SLEEPING) */
+
+/* ---- (g) grants: dom0 maps (gntdev), dom0 shares (gntalloc), status ----- */
+/*
+ * A connection that maps or shares owns what it made; when it hangs up,
+ * xenon-hvd undoes everything (maps unmapped with their notifies fired,
+ * shares ended). Per connection at most PROCDOM_GNT_MAX_MAPPED pages mapped
+ * and PROCDOM_GNT_MAX_MAPPED pages shared (-E2BIG beyond).
+ *
+ *  GNT_MAP     domid = granter, arg = PROCDOM_GNT_READONLY or 0, payload
+ *              uint32_t refs[n], 1 <= n <= PROCDOM_GNT_MAX_BATCH
+ *              -> arg = map id (> 0) or -errno; payload n struct
+ *              procdom_ctl_gnt_page (per-page GNTST status; on success the
+ *              page's offset in fd fd_index); on success one fd: the
+ *              granter's ram memfd (every page of a batch is the granter's,
+ *              so one fd serves all). All or nothing: if one ref fails,
+ *              the others are unmapped again.
+ *              Errors: -EINVAL bad ref or n, -EACCES grant not for dom0 or
+ *              read-only and writable asked, -ESRCH no such domain, -E2BIG
+ *              the connection's limit, -ENOMEM no dom0 frame window left.
+ *  GNT_UNMAP   arg = map id -> 0; fires the notify first (see GNT_NOTIFY).
+ *  GNT_NOTIFY  arg = map id, payload struct procdom_ctl_gnt_notify -> 0.
+ *              At unmap (or hang-up) xenon-hvd zeroes byte `offset` of the
+ *              mapping (if >= 0; -EINVAL on a read-only mapping), unmaps,
+ *              then sends on dom0 port `port` (if >= 0). One per mapping; a
+ *              new one replaces the old, as gntdev's ioctl.
+ *  GNT_COPY    payload u32 count (1..PROCDOM_GNT_COPY_MAX), u32 pad, count
+ *              struct procdom_ctl_gnt_copy_seg, then the bytes of every
+ *              dest-gref segment in order -> arg = 0 or -errno, payload
+ *              count int32_t GNTST statuses, then the bytes of every
+ *              source-gref segment in order (zeroes where it failed).
+ *              Exactly one side of a segment is a grant; offset + len <=
+ *              4096. Runs as dom0 through bounce frames in dom0's RAM.
+ *  GNTSHR_SHARE domid = the peer, payload struct procdom_ctl_gntshr
+ *              -> arg = share id (> 0) or -errno, payload count struct
+ *              procdom_ctl_gntshr_page, one fd: dom0's ram memfd. The
+ *              frames are fresh and zeroed; -ENOSPC: no dom0 frame or ref.
+ *  GNTSHR_UNSHARE arg = share id -> 0. Fires the share's notify (zero the
+ *              byte, send), ends access to each page; a page the peer
+ *              still maps stays granted and its frame reserved (deferred)
+ *              until the peer unmaps or dies, then both are freed.
+ *  GRANT_STATUS domid = mapper, arg = first handle -> arg = n, payload n
+ *              struct procdom_ctl_grant (paging as EVTCHN_STATUS: n ==
+ *              PROCDOM_CTL_STATUS_MAX: ask again from the last handle + 1).
+ *  GNT_COUNTS  -> arg = 0, payload struct procdom_ctl_gnt_counts.
+ */
+#define PROCDOM_GNT_MAX_BATCH 1024
+#define PROCDOM_GNT_MAX_MAPPED 65536
+#define PROCDOM_GNT_COPY_MAX 15 /* segments per GNT_COPY: data fits 64 KiB */
+#define PROCDOM_GNT_READONLY 1u
+#define PROCDOM_GNTSHR_WRITABLE 1u
+
+struct procdom_ctl_gnt_page {
+	uint64_t offset; /* in the fd, page-aligned */
+	int32_t fd_index;
+	int32_t status; /* GNTST_* */
+};
+
+struct procdom_ctl_gnt_notify {
+	int64_t offset; /* byte of the mapping, from its start; -1: none */
+	int32_t port;	/* dom0 port; -1: none */
+	uint32_t pad;
+};
+
+struct procdom_ctl_gnt_copy_seg {
+	uint32_t ref;	 /* the grant side */
+	uint16_t domid;	 /* its granter */
+	uint16_t offset; /* in the granted page */
+	uint16_t len;
+	uint16_t flags; /* GNTCOPY_source_gref or GNTCOPY_dest_gref */
+	uint32_t pad;
+};
+
+struct procdom_ctl_gntshr {
+	uint32_t count;	       /* 1..PROCDOM_GNT_MAX_BATCH pages */
+	uint32_t flags;	       /* PROCDOM_GNTSHR_WRITABLE */
+	int64_t notify_offset; /* byte of the share, from its start; -1: none */
+	int32_t notify_port;   /* dom0 port; -1: none */
+	uint32_t pad;
+};
+
+struct procdom_ctl_gntshr_page {
+	uint64_t offset; /* in dom0's ram memfd */
+	uint32_t ref;	 /* dom0's grant ref for the page */
+	uint32_t pad;
+};
+
+#define PROCDOM_GRANT_READONLY 1u
+#define PROCDOM_GRANT_HOST 2u
+#define PROCDOM_GRANT_DEVICE 4u
+
+/* One mapping held by `mapper` of `granter`'s grant `ref`. */
+struct procdom_ctl_grant {
+	uint32_t mapper, granter;
+	uint32_t ref, handle;
+	uint32_t flags; /* PROCDOM_GRANT_* */
+	uint32_t pad;
+	uint64_t host_gfn;
+};
+
+struct procdom_ctl_gnt_counts {
+	uint32_t dom0_frames_total; /* the share pool */
+	uint32_t dom0_frames_free;
+	uint32_t dom0_frames_deferred; /* unshared, still mapped by the peer */
+	uint32_t dom0_maps;	       /* pages mapped through GNT_MAP, all connections */
+	uint32_t dom0_refs_used;       /* dom0 grant entries in use */
+	uint32_t pad;
+};
 
 #endif

@@ -9,6 +9,14 @@
  * >= 2.29, POSIX 2024). Signal mask and dispositions are reset, since the
  * daemon blocks its signals for a signalfd.
  *
+ * From procdom_start_spawner() on, the spawn itself is done by the spawner
+ * process (procdom_spawner.h): the same child, made with the spawner's
+ * small fd table instead of ours, which holds about five fds per domain.
+ * Its fds are then compact (ram=3 evt=4 xen=5 hc=6,...). The child is
+ * still our child (CLONE_PARENT), so reaping, the pidfd, PDEATHSIG and
+ * ppid= are as below. A spawner found dead is replaced (logged); if no new
+ * one can be made, domains are spawned directly (logged once).
+ *
  * Death: a pidfd per process becomes readable when it exits; the host
  * polls it. Killing uses the process group (the guest runtime's vCPU
  * threads are in the process; anything it forked is in the group). The
@@ -28,14 +36,16 @@
 #include <unistd.h>
 
 #include "procdom_internal.h"
+#include "procdom_spawner.h"
 
 extern char **environ;
 
 #define PROCDOM_BOOT_MAX 1024
 #define PROCDOM_ENV_MAX 4096 /* environment entries passed on */
 
-static int procdom_boot_string(struct procdom_domain *d, const int *child_hc,
-			       uint64_t start_info_gfn, char *buf, size_t size)
+/* names: the child's fd numbers for ram, evt, xen, then hc per vCPU. */
+static int procdom_boot_string(struct procdom_domain *d, const int *names, uint64_t start_info_gfn,
+			       char *buf, size_t size)
 {
 	size_t len;
 	unsigned int i;
@@ -45,7 +55,7 @@ static int procdom_boot_string(struct procdom_domain *d, const int *child_hc,
 		     PROCDOM_BOOT_ENV "=v=%u domid=%u vcpus=%u ram=%d evt=%d xen=%d "
 				      "max_pages=%llu max_gfn=%llu start_info=%llu evt_pages=%u "
 				      "xen_pages=%u ppid=%d hc=",
-		     PROCDOM_PROTO_VERSION, d->domid, d->max_vcpus, d->ram.fd, d->evt.fd, d->xen.fd,
+		     PROCDOM_PROTO_VERSION, d->domid, d->max_vcpus, names[0], names[1], names[2],
 		     (unsigned long long)d->max_pages, (unsigned long long)(d->max_pages + 1024),
 		     (unsigned long long)start_info_gfn,
 		     (unsigned int)(PROCDOM_EVT_SIZE / PROCDOM_PAGE_SIZE), d->xen_pages,
@@ -54,7 +64,7 @@ static int procdom_boot_string(struct procdom_domain *d, const int *child_hc,
 		return -ENAMETOOLONG;
 	len = (size_t)n;
 	for (i = 0; i < d->max_vcpus; i++) {
-		n = snprintf(buf + len, size - len, "%s%d", i ? "," : "", child_hc[i]);
+		n = snprintf(buf + len, size - len, "%s%d", i ? "," : "", names[3 + i]);
 		if (n < 0 || (size_t)n >= size - len)
 			return -ENAMETOOLONG;
 		len += (size_t)n;
@@ -112,12 +122,19 @@ static int procdom_spawn_attr(posix_spawnattr_t *attr)
 	return err ? -EINVAL : 0;
 }
 
-static int procdom_spawn_run(struct procdom_domain *d, char *const argv[], const int *child_hc,
-			     int log_fd, char **envp)
+/* What one spawn needs, whichever way it goes. */
+struct procdom_spawn_args {
+	char *const *argv;
+	const char *log_path, *next_log_path;
+	uint64_t start_info_gfn;
+	const int *child_hc; /* the child's ends of the hypercall sockets */
+};
+
+static int procdom_posix_spawn(struct procdom_domain *d, const struct procdom_spawn_args *a,
+			       int log_fd, char **envp, pid_t *ret_pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	pid_t pid;
 	int err;
 
 	if (posix_spawn_file_actions_init(&fa))
@@ -126,18 +143,129 @@ static int procdom_spawn_run(struct procdom_domain *d, char *const argv[], const
 		posix_spawn_file_actions_destroy(&fa);
 		return -ENOMEM;
 	}
-	err = procdom_file_actions(&fa, d, child_hc, log_fd);
+	err = procdom_file_actions(&fa, d, a->child_hc, log_fd);
 	if (!err)
 		err = procdom_spawn_attr(&attr);
 	if (!err)
-		err = -posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
+		err = -posix_spawn(ret_pid, a->argv[0], &fa, &attr, a->argv, envp);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
+	return err;
+}
+
+/* posix_spawn from here: the child's fds keep our numbers. */
+static int procdom_spawn_direct(struct procdom_domain *d, const struct procdom_spawn_args *a,
+				pid_t *ret_pid)
+{
+	int names[3 + HV_MAX_VCPUS] = { d->ram.fd, d->evt.fd, d->xen.fd };
+	char boot[PROCDOM_BOOT_MAX], **envp;
+	int log_fd, err;
+
+	memcpy(names + 3, a->child_hc, d->max_vcpus * sizeof(int));
+	err = procdom_boot_string(d, names, a->start_info_gfn, boot, sizeof(boot));
 	if (err)
 		return err;
+	envp = procdom_envp(boot);
+	if (!envp)
+		return -ENOMEM;
+	log_fd = open(a->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	err = log_fd < 0 ? -errno : procdom_posix_spawn(d, a, log_fd, envp, ret_pid);
+	if (log_fd >= 0)
+		close(log_fd);
+	free(envp);
+	return err;
+}
+
+/* ---- through the spawner ------------------------------------------------ */
+
+int procdom_start_spawner(struct procdom *pd)
+{
+	int err;
+
+	if (pd->spawner)
+		return 0;
+	err = procdom_spawner_create(&pd->spawner);
+	if (err)
+		return err;
+	procdom_log(pd, HV_LOG_INFO, "spawner started, pid %d",
+		    (int)procdom_spawner_pid(pd->spawner));
+	return 0;
+}
+
+void procdom_stop_spawner(struct procdom *pd)
+{
+	procdom_spawner_destroy(pd->spawner);
+	pd->spawner = NULL;
+}
+
+/*
+ * The spawner died (someone killed it): reap it and make a new one. Forking
+ * a new one from here copies our fd table once, which is what the spawner
+ * exists to avoid per domain, but only once. If that fails, domains are
+ * spawned directly from then on: slower, still correct.
+ */
+static void procdom_spawner_lost(struct procdom *pd)
+{
+	int err;
+
+	procdom_log(pd, HV_LOG_WARN, "spawner (pid %d) is gone: starting another",
+		    (int)procdom_spawner_pid(pd->spawner));
+	procdom_stop_spawner(pd);
+	err = procdom_start_spawner(pd);
+	if (err) {
+		procdom_log(pd, HV_LOG_ERR, "no spawner (%s): domains are spawned directly",
+			    strerror(-err));
+	}
+}
+
+/* The child sees ram, evt, xen, hc... as 3, 4, 5, 6...; -EPIPE: the
+ * spawner was gone before it started anything (the caller may go direct). */
+static int procdom_spawn_helper(struct procdom_domain *d, const struct procdom_spawn_args *a,
+				pid_t *ret_pid)
+{
+	int fds[3 + HV_MAX_VCPUS] = { d->ram.fd, d->evt.fd, d->xen.fd };
+	int names[3 + HV_MAX_VCPUS];
+	char boot[PROCDOM_BOOT_MAX];
+	unsigned int i, n = 3 + d->max_vcpus;
+	int err;
+
+	memcpy(fds + 3, a->child_hc, d->max_vcpus * sizeof(int));
+	for (i = 0; i < n; i++)
+		names[i] = PROCDOM_SPAWNER_FIRST_FD + (int)i;
+	err = procdom_boot_string(d, names, a->start_info_gfn, boot, sizeof(boot));
+	if (err)
+		return err;
+	err = procdom_spawner_spawn(d->pd->spawner, a->argv, boot, a->log_path, a->next_log_path,
+				    fds, n, ret_pid);
+	if (err == -EPIPE || err == -EIO)
+		procdom_spawner_lost(d->pd);
+	return err;
+}
+
+static int procdom_spawn_process(struct procdom_domain *d, const struct procdom_spawn_args *a,
+				 pid_t *ret_pid)
+{
+	struct procdom *pd = d->pd;
+	int err = -EPIPE;
+
+	/* Nothing was started on -EPIPE: try the new spawner, or directly. */
+	if (pd->spawner)
+		err = procdom_spawn_helper(d, a, ret_pid);
+	if (err == -EPIPE && pd->spawner)
+		err = procdom_spawn_helper(d, a, ret_pid);
+	if (err == -EPIPE)
+		err = procdom_spawn_direct(d, a, ret_pid);
+	return err;
+}
+
+/* pid is our child, just started: it cannot be reaped behind our back, so
+ * the pidfd cannot name another process. */
+static int procdom_process_attach(struct procdom_domain *d, pid_t pid)
+{
+	int err;
+
 	d->pid = pid;
 	d->reaped = false;
-	/* The child cannot be reaped behind our back, so this never races. */
 	d->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (d->pidfd < 0) {
 		err = -errno;
@@ -172,29 +300,22 @@ static int procdom_sockets(struct procdom_domain *d, int *child_hc)
 }
 
 int procdom_domain_spawn(struct procdom_domain *d, char *const argv[], const char *log_path,
-			 uint64_t start_info_gfn)
+			 const char *next_log_path, uint64_t start_info_gfn)
 {
-	int child_hc[HV_MAX_VCPUS], log_fd, err;
-	char boot[PROCDOM_BOOT_MAX];
-	char **envp = NULL;
+	struct procdom_spawn_args a = { argv, log_path, next_log_path, start_info_gfn, NULL };
+	int child_hc[HV_MAX_VCPUS], err;
 	unsigned int i;
+	pid_t pid;
 
-	if (d->pid || !argv || !argv[0] || argv[0][0] != '/')
+	if (d->pid || !argv || !argv[0] || argv[0][0] != '/' || !log_path)
 		return -EINVAL;
-	log_fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (log_fd < 0)
-		return -errno;
 	err = procdom_sockets(d, child_hc);
 	if (err)
-		goto out_close_log;
-	err = procdom_boot_string(d, child_hc, start_info_gfn, boot, sizeof(boot));
-	if (!err) {
-		envp = procdom_envp(boot);
-		err = envp ? 0 : -ENOMEM;
-	}
+		return err;
+	a.child_hc = child_hc;
+	err = procdom_spawn_process(d, &a, &pid);
 	if (!err)
-		err = procdom_spawn_run(d, argv, child_hc, log_fd, envp);
-	free(envp);
+		err = procdom_process_attach(d, pid);
 	/* The child has its ends; ours stay (or go, on failure). */
 	for (i = 0; i < d->max_vcpus; i++) {
 		close(child_hc[i]);
@@ -206,8 +327,6 @@ int procdom_domain_spawn(struct procdom_domain *d, char *const argv[], const cha
 	if (!err)
 		procdom_log(d->pd, HV_LOG_INFO, "d%u: started %s, pid %d", d->domid, argv[0],
 			    (int)d->pid);
-out_close_log:
-	close(log_fd);
 	return err;
 }
 

@@ -97,12 +97,12 @@ static void fake_xen_page_free(void *sub, domid_t domid, void *page)
 	free(page);
 }
 
-static int fake_physmap_set(void *sub, domid_t domid, uint64_t gfn, void *page)
+static int fake_physmap_set(void *sub, domid_t domid, uint64_t gfn, void *page, bool readonly)
 {
 	struct fake_substrate *fs = fake_of(sub);
 
 	if (fs->nr_physmaps < FAKE_MAX_RECORDS)
-		fs->physmaps[fs->nr_physmaps] = (struct fake_physmap){ domid, gfn, page };
+		fs->physmaps[fs->nr_physmaps] = (struct fake_physmap){ domid, gfn, page, readonly };
 	fs->nr_physmaps++;
 	return 0;
 }

@@ -52,6 +52,7 @@ struct fake_physmap {
 	domid_t domid;
 	uint64_t gfn;
 	void *page;
+	bool readonly; /* a GNTMAP_readonly mapping: the guest must not write */
 };
 
 struct fake_state_change {

@@ -92,8 +92,11 @@ static void gs_xen_page_free(void *sub, domid_t domid, void *page)
 	free(page);
 }
 
-static int gs_physmap_set(void *sub, domid_t domid, uint64_t gfn, void *page)
+static int gs_physmap_set(void *sub, domid_t domid, uint64_t gfn, void *page, bool readonly)
 {
+	/* Guests in process share our address space: a read-only mapping
+	 * cannot be enforced here (the process substrate does, with mmap). */
+	(void)readonly;
 	struct gs_domain *d = gs_domain_lookup(gs_of(sub), domid);
 
 	return d ? gs_overlay_set(d, gfn, page) : -ESRCH;

@@ -1,8 +1,10 @@
 /* The wait/wake protocol (lost-wake-up stress) and the fast send path. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "procdom.h"
@@ -218,4 +220,118 @@ Test(fast, send_wakes_a_sleeping_peer)
 	pthread_join(th, NULL);
 	cr_expect_eq(sl.rc, 0);
 	cr_expect_eq(pg->wakes, 1);
+}
+
+/* ---- the upcall signal: only to a peer that needs it ------------------ */
+
+static volatile sig_atomic_t upcall_signals;
+
+static void count_upcall_signal(int sig)
+{
+	(void)sig;
+	upcall_signals++;
+}
+
+/* The peer "vCPU" is this thread: the signal comes back to us. */
+static struct procdom_vcpu_page_ext *peer_vcpu_as_self(struct fast_pair *fp)
+{
+	struct procdom_vcpu_page_ext *pg = (void *)(fp->peer + PROCDOM_EVT_VCPU_OFFSET(0));
+
+	signal(rt_upcall_signal(), count_upcall_signal);
+	pg->base.tid = (int32_t)syscall(SYS_gettid);
+	pg->pid = (int32_t)getpid();
+	return pg;
+}
+
+static void peer_events_clear(struct shared_info *s)
+{
+	memset(s->evtchn_pending, 0, sizeof(s->evtchn_pending));
+	s->vcpu_info[0].evtchn_pending_sel = 0;
+	s->vcpu_info[0].evtchn_upcall_pending = 0;
+}
+
+Test(fast, signal_only_running_unmasked_peer)
+{
+	struct procdom_vcpu_page_ext *pg;
+	struct fast_pair fp;
+	struct shared_info *s;
+
+	fast_pair_init(&fp);
+	s = (struct shared_info *)fp.peer;
+	pg = peer_vcpu_as_self(&fp);
+	entry_set(&fp.table[7], 3, 0, 9);
+	/* RUNNING, unmasked, and nobody takes the upcall: after the grace
+	 * period the send interrupts it. */
+	pg->base.state = PROCDOM_VCPU_RUNNING;
+	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	cr_expect_eq(pg->base.signals, 1);
+	cr_expect_eq(fp.rt.stats.sent_signals, 1);
+	cr_expect_eq(upcall_signals, 1);
+	/* Masked: it re-tests upcall_pending when it unmasks. */
+	peer_events_clear(s);
+	s->vcpu_info[0].evtchn_upcall_mask = 1;
+	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	cr_expect_eq(pg->base.signals, 1, "no signal to a masked vCPU");
+	/* POLLING: it sees the event by itself. */
+	peer_events_clear(s);
+	s->vcpu_info[0].evtchn_upcall_mask = 0;
+	pg->base.state = PROCDOM_VCPU_POLLING;
+	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	cr_expect_eq(pg->base.signals, 1, "no signal to a polling vCPU");
+	/* No edge (upcall_pending already set): nothing new to interrupt for. */
+	pg->base.state = PROCDOM_VCPU_RUNNING;
+	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	cr_expect_eq(pg->base.signals, 1);
+	cr_expect_eq(fp.rt.stats.sent_signals, 1);
+	cr_expect_eq(fp.rt.stats.sent_wakes, 0);
+	signal(rt_upcall_signal(), SIG_DFL);
+}
+
+/* The sender masks its own upcalls for the send (a peer answering at once
+ * sends no signal) and restores them; a masked sender stays masked. */
+Test(fast, sender_mask_restored)
+{
+	static struct xen_guest g;
+	static struct shared_info own;
+	struct procdom_vcpu v = { .rt = NULL };
+	struct fast_pair fp;
+
+	fast_pair_init(&fp);
+	g.nr_vcpus = 1;
+	g.vcpu[0].vcpu_info = &own.vcpu_info[0];
+	fp.rt.guest = &g;
+	v.rt = &fp.rt;
+	rt_set_self(&v);
+	entry_set(&fp.table[7], 3, 0, 9);
+	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	cr_expect_eq(own.vcpu_info[0].evtchn_upcall_mask, 0);
+	own.vcpu_info[0].evtchn_upcall_mask = 1;
+	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	cr_expect_eq(own.vcpu_info[0].evtchn_upcall_mask, 1);
+	rt_set_self(NULL);
+}
+
+/* ---- the state word on the polling path ------------------------------- */
+
+static bool always(void *arg)
+{
+	(void)arg;
+	return true;
+}
+
+Test(wait, polling_path_states)
+{
+	struct procdom_vcpu_page pg = { .state = PROCDOM_VCPU_RUNNING };
+	bool slept = true;
+
+	/* cond at once: RUNNING again, no sleep, no clock needed. */
+	cr_assert_eq(rt_wait(&pg, always, NULL, 0, RT_SPIN_NS, &slept), 0);
+	cr_expect_not(slept);
+	cr_expect_eq(pg.state, PROCDOM_VCPU_RUNNING);
+	/* Entered POLLING already (the local SCHEDOP_block sets it before it
+	 * unmasks): still RUNNING on the way out. */
+	pg.state = PROCDOM_VCPU_POLLING;
+	cr_assert_eq(rt_wait(&pg, always, NULL, 0, RT_SPIN_NS, &slept), 0);
+	cr_expect_eq(pg.state, PROCDOM_VCPU_RUNNING);
+	cr_expect_eq(pg.wakes, 0);
 }

@@ -5,7 +5,9 @@
  *
  * xenon graph: the same ports as a Graphviz DOT graph of domains and their
  * interdomain channels (one edge per channel, labelled port <-> port; an
- * unbound port reserved for a domain is a dashed edge).
+ * unbound port reserved for a domain is a dashed edge), and their grant
+ * mappings from xenon-hvd's GRANT_STATUS: one dashed edge per mapped page,
+ * granter -> mapper, labelled "gref N" (and "(ro)" if read-only).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -213,6 +215,21 @@ static void graph_ports(domid_t domid, const struct evtchn_status *st, size_t nr
 	}
 }
 
+/* Grant mappings domid holds: bounded, as a graph of more would be
+ * unreadable anyway. */
+#define GRAPH_MAX_GRANTS 4096
+
+static void graph_grants(struct xenon_ctl *ctl, domid_t domid)
+{
+	struct procdom_ctl_grant *g = calloc(GRAPH_MAX_GRANTS, sizeof(*g));
+	int n = g ? xenon_grant_status(ctl, domid, g, GRAPH_MAX_GRANTS) : -ENOMEM;
+
+	for (int k = 0; k < n; k++)
+		printf("  d%u -> d%u [style=dashed, label=\"gref %u%s\"];\n", g[k].granter,
+		       g[k].mapper, g[k].ref, g[k].flags & PROCDOM_GRANT_READONLY ? " (ro)" : "");
+	free(g);
+}
+
 static void graph_node(struct xs_handle *xs, domid_t domid, bool live)
 {
 	char name[XENON_NAME_BUF];
@@ -248,6 +265,8 @@ int xenon_cmd_graph(const struct xenon_ctx *ctx, int argc, char **argv)
 		graph_ports(ids[i], st, nr);
 		free(st);
 	}
+	for (size_t i = 0; i < n; i++)
+		graph_grants(ctl, ids[i]);
 	printf("}\n");
 out:
 	free(ids);

@@ -19,6 +19,8 @@
 
 #define DEFAULT_RUN_DIR "/run/xenon"
 
+int xenon_cmd_vchan_proxy(const struct xenon_ctx *ctx, int argc, char **argv); /* vchan_proxy.c */
+
 const struct xenon_cmd xenon_commands[] = {
 	{ "up", "start the hypervisor daemon (xenon-hvd) and dom0's services",
 	  "[--run-dir DIR] [--foreground] [-v] [--hvd PATH] [--dom0-reserve PORT:DOMID,...]",
@@ -60,6 +62,13 @@ const struct xenon_cmd xenon_commands[] = {
 	{ "graph", "print domains, event channels and grants as Graphviz DOT", "",
 	  "  Grants are not shown yet: xenon-hvd does not report them. Channels only.\n",
 	  xenon_cmd_graph },
+	{ "vchan-proxy", "bridge a vchan with a domain to a UNIX stream socket",
+	  "[--server|--client] [--timeout S] DOMID XS_PATH SOCKET",
+	  "  --server     offer the vchan at XS_PATH to DOMID, listen on SOCKET (default)\n"
+	  "  --client     connect to the vchan DOMID offers at XS_PATH, and to SOCKET\n"
+	  "  --timeout S  how long a client waits for the server (default 30)\n"
+	  "Copies both ways with flow control until either side closes.\n",
+	  xenon_cmd_vchan_proxy },
 	{ "demo", "run seed 002 end to end in a private run dir, then tear it all down",
 	  "[--domains N] [--events N] [--keep] [-v]",
 	  "  --domains N  domUs wired to dom0 as in seed 002 (default 6, at most 64)\n"

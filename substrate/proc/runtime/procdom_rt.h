@@ -70,10 +70,17 @@ struct procdom_rt_stats {
 	uint64_t hypercalls;	 /* sent on a socket */
 	uint64_t fast_sends;	 /* EVTCHNOP_send done in shared memory */
 	uint64_t local_blocks;	 /* SCHEDOP_block carried out without a hypercall */
+	uint64_t local_polls;	 /* SCHEDOP_poll ended without a hypercall */
+	uint64_t poll_fallbacks; /* SCHEDOP_poll handed to xenon-hvd (see rt_poll.c) */
 	uint64_t sleeps;	 /* futex waits (after the spin) */
 	uint64_t upcalls;	 /* xen_evtchn_do_upcall() runs */
 	uint64_t signal_upcalls; /* of which from the upcall signal */
 	uint64_t bad_replies;	 /* protocol violations by xenon-hvd */
+	/* System calls of the event path (a polling round trip makes none):
+	 * FUTEX_WAKEs / upcall signals our fast sends issued to peers, and
+	 * those peers and xenon-hvd issued to our vCPUs (their vCPU pages). */
+	uint64_t sent_wakes, sent_signals;
+	uint64_t got_wakes, got_signals;
 };
 void procdom_rt_stats(struct procdom_rt_stats *ret);
 

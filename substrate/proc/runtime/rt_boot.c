@@ -8,8 +8,10 @@
  * Parsed strictly, because a half-understood boot record maps the wrong
  * memory: fields are separated by spaces (only ' '), every key appears exactly once, values are
  * plain decimal (no sign, no leading zeros, no overflow), unknown keys are errors. Cross checks:
- * version 1; ppid (the spawning daemon's pid, for the parent-death check
- * in rt_main.c) is the one optional key, absent from older daemons; 1 <= vcpus <= 32 and exactly
+ * version 1; ppid (xenon-hvd's pid, for the parent-death check in
+ * rt_main.c; xenon-hvd is the parent even though its spawner process makes
+ * the domain process, with CLONE_PARENT) is the one optional key, absent
+ * from older daemons; 1 <= vcpus <= 32 and exactly
  * `vcpus` hc fds; every fd distinct; 0 < max_pages < max_gfn <= RT_MAX_GFN (the overlay window
  * above RAM holds shared_info at least); start_info < max_pages; evt_pages covers shared_info and
  * every vCPU page; xen_pages <= RT_MAX_GFN.

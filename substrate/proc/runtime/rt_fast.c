@@ -15,8 +15,33 @@
  * The entry is read under its seqcount (xenon-hvd writes it: odd while
  * rewriting). A send that races a close at worst leaves a spurious pending
  * bit, which Xen guests tolerate (the design's stated hazard).
+ *
+ * Cost (bench/proc_line_bench.c takes it apart). Every step is a locked RMW
+ * or a fence, so each waits for its line, and the peer wrote both lines the
+ * send writes (it cleared the pending bit, it spins on upcall_pending): two
+ * cross-core transfers one after the other before the peer can see the
+ * event, and a third for the peer to read it. Asking for both lines at once
+ * (prefetchw) does not help: the peer's spin takes the vcpu_info line back
+ * before the selector's RMW reaches it. Only the state word, read after
+ * the fence, is fetched early (it is off the event's path but not off the
+ * sender's).
+ *
+ * While the send runs, the sending vCPU's own upcall mask is set if it was
+ * clear: the peer's answer can arrive before we are back in guest code,
+ * and a vCPU that is RUNNING with upcalls unmasked gets a signal, which
+ * the runtime would ignore here (it delivers on the way out anyway) at the
+ * price of two system calls and a kernel round trip. The mask is what Xen
+ * guests already use to say "do not interrupt me"; it is restored, with a
+ * full barrier, before rt_deliver() re-tests upcall_pending.
  */
 #include "rt_internal.h"
+
+static inline void rt_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
 
 static inline xen_ulong_t rt_bit(unsigned int nr)
 {
@@ -74,12 +99,116 @@ static bool rt_send_lookup(const struct procdom_rt *rt, evtchn_port_t port,
 	       t->vcpu < PROCDOM_EVT_MAX_VCPUS && t->port < XG_NR_EVTCHNS;
 }
 
+/*
+ * Interrupt a RUNNING peer vCPU only if it has upcalls unmasked: a masked
+ * vCPU's upcall signal would find the mask set and do nothing (rt_upcall.c)
+ * -- the vCPU is inside its upcall, or guest code has events disabled --
+ * and whoever clears the mask re-tests upcall_pending after a full barrier
+ * (rt_deliver, the local SCHEDOP_block, xg_irq_enable). That pairs with our
+ * seq_cst exchange of upcall_pending in rt_2l_send, before this load: either
+ * we see the mask clear and signal, or the unmasking vCPU sees the upcall.
+ * The line is the one rt_2l_send just wrote: no transfer.
+ */
+static bool rt_unmasked(const struct vcpu_info *vi)
+{
+	return !__atomic_load_n(&vi->evtchn_upcall_mask, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * The waker's steps (rt_notify: full fence, state; SLEEPING -> wake), with
+ * a grace period before the upcall signal. A peer found RUNNING with
+ * upcalls unmasked and our upcall_pending still set is usually a few
+ * instructions from masking them or from polling (its runtime between an
+ * upcall and the guest's next block, the guest between a send and its
+ * wait): then it finds the event itself and a signal -- tgkill here, a
+ * kernel round trip there, microseconds both -- buys nothing. So look
+ * again for a while (bounded: RT_SIGNAL_GRACE polls, well under a
+ * microsecond) and signal only if the peer is still RUNNING, unmasked and
+ * has not taken the upcall. A peer that went to sleep meanwhile is woken
+ * as usual (rt_notify again: fence, state, CAS).
+ */
+#define RT_SIGNAL_GRACE 16
+
+static bool rt_peer_needs_signal(const struct procdom_vcpu_page *pg, const struct vcpu_info *vi)
+{
+	return __atomic_load_n(&pg->state, __ATOMIC_SEQ_CST) == PROCDOM_VCPU_RUNNING &&
+	       rt_unmasked(vi) && __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST);
+}
+
+static enum rt_notify_result rt_notify_peer(struct procdom_vcpu_page *pg,
+					    const struct vcpu_info *vi, bool edge)
+{
+	enum rt_notify_result r = rt_notify(pg, false);
+	unsigned int i;
+
+	if (r != RT_NOTIFY_NONE || !edge)
+		return r;
+	for (i = 0; i < RT_SIGNAL_GRACE; i++) {
+		if (!rt_peer_needs_signal(pg, vi))
+			return rt_notify(pg, false);
+		rt_cpu_relax();
+	}
+	return rt_notify(pg, rt_peer_needs_signal(pg, vi));
+}
+
+/* The system calls a send made (none on the polling path). */
+static void rt_fast_count(struct procdom_rt *rt, enum rt_notify_result r)
+{
+	if (r == RT_NOTIFY_WOKE)
+		rt_stat_inc(&rt->stats.sent_wakes);
+	else if (r == RT_NOTIFY_SIGNAL)
+		rt_stat_inc(&rt->stats.sent_signals);
+}
+
+/* The calling vCPU's vcpu_info if its upcalls were unmasked, now masked
+ * for the send (see the top); NULL: nothing to restore. A plain store: a
+ * peer that misses it only sends a signal we ignore. */
+static struct vcpu_info *rt_mask_self(struct procdom_rt *rt)
+{
+	struct procdom_vcpu *v = rt_self();
+	struct vcpu_info *me;
+
+	if (!v || v->rt != rt || !rt->guest || v->id >= rt->guest->nr_vcpus)
+		return NULL;
+	me = rt->guest->vcpu[v->id].vcpu_info;
+	if (__atomic_load_n(&me->evtchn_upcall_mask, __ATOMIC_RELAXED))
+		return NULL;
+	__atomic_store_n(&me->evtchn_upcall_mask, 1, __ATOMIC_RELEASE);
+	return me;
+}
+
+/* seq_cst: pairs with a peer's exchange of our upcall_pending then read of
+ * our mask (rt_unmasked) -- it saw the mask set and sent nothing, or we,
+ * re-testing upcall_pending after this store (rt_deliver, next), see it. */
+static void rt_unmask_self(struct vcpu_info *me)
+{
+	if (me)
+		__atomic_store_n(&me->evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
+}
+
+static void rt_send_to(struct procdom_rt *rt, const struct procdom_peer *pr,
+		       const struct rt_send_target *t)
+{
+	struct shared_info *s = (struct shared_info *)pr->evt;
+	struct vcpu_info *vi = &s->vcpu_info[t->vcpu], *me;
+	struct procdom_vcpu_page *pg =
+		(struct procdom_vcpu_page *)(pr->evt + PROCDOM_EVT_VCPU_OFFSET(t->vcpu));
+	bool edge;
+
+	/* The state line is read after the send's fence; fetching it now
+	 * overlaps its transfer with the send's (the fenced load still reads
+	 * the current value: a prefetch is only a hint). */
+	__builtin_prefetch(&pg->state, 0, 3);
+	me = rt_mask_self(rt);
+	if (rt_2l_send(s, vi, t->port, &edge))
+		rt_fast_count(rt, rt_notify_peer(pg, vi, edge));
+	rt_unmask_self(me);
+}
+
 int rt_fast_send(struct procdom_rt *rt, evtchn_port_t port)
 {
 	struct rt_send_target t;
 	const struct procdom_peer *pr;
-	struct shared_info *s;
-	bool edge;
 	size_t len;
 
 	if (!rt->send_table || port >= PROCDOM_SEND_TABLE_PORTS || !rt_send_lookup(rt, port, &t))
@@ -90,9 +219,6 @@ int rt_fast_send(struct procdom_rt *rt, evtchn_port_t port)
 	len = __atomic_load_n(&pr->len, __ATOMIC_ACQUIRE);
 	if (len < PROCDOM_EVT_VCPU_OFFSET(t.vcpu + 1))
 		return 0;
-	s = (struct shared_info *)pr->evt;
-	if (rt_2l_send(s, &s->vcpu_info[t.vcpu], t.port, &edge))
-		rt_notify((struct procdom_vcpu_page *)(pr->evt + PROCDOM_EVT_VCPU_OFFSET(t.vcpu)),
-			  edge);
+	rt_send_to(rt, pr, &t);
 	return 1;
 }

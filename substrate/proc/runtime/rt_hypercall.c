@@ -364,10 +364,19 @@ static int rt_hypercall_fast(struct procdom_vcpu *v, unsigned long op, const uin
 		 * sleep only if nothing is pending. A wake comes from the
 		 * state word like any other (xenon-hvd's kick, a peer). */
 		struct vcpu_info *vi = rt->guest->vcpu[v->id].vcpu_info;
+		uint32_t *state = &v->page->base.state;
 
+		/* POLLING before delivery is enabled: a sender that sees the
+		 * mask clear then sees POLLING (stores are seen in order), not
+		 * RUNNING, and sends no signal we would ignore here. rt_wait
+		 * keeps it; delivering at once needs RUNNING back first (a
+		 * handler may send: procdom_send.c's slot reuse). */
+		__atomic_store_n(state, PROCDOM_VCPU_POLLING, __ATOMIC_RELEASE);
 		__atomic_store_n(&vi->evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
 		if (!rt_cond_upcall(vi))
 			rt_wait_vcpu(v, rt_cond_upcall, vi, 0);
+		else
+			__atomic_store_n(state, PROCDOM_VCPU_RUNNING, __ATOMIC_SEQ_CST);
 		rt_stat_inc(&rt->stats.local_blocks);
 		*ret = 0;
 		return 1;

@@ -155,11 +155,20 @@ void *procdom_alloc_pages(unsigned int n)
 void procdom_rt_stats(struct procdom_rt_stats *ret)
 {
 	struct procdom_rt *rt = rt_instance();
-	const uint64_t *src = (const uint64_t *)&rt->stats;
+	const uint64_t *src = rt ? (const uint64_t *)&rt->stats : NULL;
 	uint64_t *dst = (uint64_t *)ret;
+	unsigned int v;
 	size_t i;
 
 	memset(ret, 0, sizeof(*ret));
 	for (i = 0; rt && i < sizeof(*ret) / sizeof(uint64_t); i++)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+	/* Wakes and signals others sent us are counted by the senders in our
+	 * vCPU pages (procdom_proto.h section 4). */
+	for (v = 0; rt && v < rt->boot.nr_vcpus; v++) {
+		const struct procdom_vcpu_page *pg = &rt->vcpu[v].page->base;
+
+		ret->got_wakes += __atomic_load_n(&pg->wakes, __ATOMIC_RELAXED);
+		ret->got_signals += __atomic_load_n(&pg->signals, __ATOMIC_RELAXED);
+	}
 }

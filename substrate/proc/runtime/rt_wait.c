@@ -28,6 +28,15 @@
  * re-checks after it.
  * The futex is shared (no FUTEX_PRIVATE_FLAG): the word is in a memfd that
  * other processes map.
+ *
+ * The hot path (an event arriving while POLLING) is kept short: the state
+ * word is only written when it changes, POLLING with a plain store (it only
+ * tells a waker that nothing needs doing; a waker that still reads the old
+ * RUNNING sends a signal the runtime ignores, and the spin re-reads cond
+ * anyway), the clock is read once per 64 polls and not before the first
+ * 64, and once cond holds, the lines the upcall is about to write are
+ * requested together with the state line before the RUNNING store waits
+ * for its own (rt_upcall_prefetch).
  */
 #include "rt_internal.h"
 
@@ -64,21 +73,69 @@ static void rt_futex_wait(uint32_t *word, uint32_t val, uint64_t deadline_ns)
 		FUTEX_BITSET_MATCH_ANY);
 }
 
+/* Ask for p's line in exclusive state (a hint: no ordering, no fault). */
+static inline void rt_prefetchw(const void *p)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p, 1, 3);
+#endif
+}
+
+/*
+ * cond held while POLLING: the calling vCPU is about to store RUNNING and
+ * run its upcall, which writes its vcpu_info line (mask, upcall_pending,
+ * selector) and the evtchn_pending words the selector names (the handled
+ * bits are cleared). The sender has just written all of them, so each is a
+ * transfer; requesting them together with the state line lets them travel
+ * at once instead of one after another. Only hints: the upcall does its own
+ * ordered accesses. A page that is not the calling vCPU's own (tests) gets
+ * the state line only.
+ */
+#define RT_PREFETCH_WORDS 4 /* selector words looked at */
+
+static void rt_upcall_prefetch(struct procdom_vcpu_page *pg)
+{
+	struct procdom_vcpu *v = rt_self();
+	struct xen_guest *g;
+	struct vcpu_info *vi;
+	xen_ulong_t sel;
+	unsigned int i;
+
+	rt_prefetchw(&pg->state);
+	if (!v || !v->page || &v->page->base != pg || !(g = v->rt->guest) || !g->ready ||
+	    v->id >= g->nr_vcpus)
+		return;
+	vi = g->vcpu[v->id].vcpu_info;
+	rt_prefetchw(vi);
+	sel = __atomic_load_n(&vi->evtchn_pending_sel, __ATOMIC_RELAXED);
+	for (i = 0; sel && i < RT_PREFETCH_WORDS; i++) {
+		rt_prefetchw(&g->shared_info->evtchn_pending[__builtin_ctzl(sel)]);
+		sel &= sel - 1;
+	}
+}
+
+/* The clock costs ~40 ns a read here: look at it once per RT_SPIN_BATCH
+ * polls, and not at all when cond holds within the first batch. */
+#define RT_SPIN_BATCH 64
+
 static bool rt_spin(rt_cond_fn cond, void *arg, uint64_t spin_ns, uint64_t deadline_ns)
 {
-	uint64_t start, now;
+	uint64_t start = 0, now;
 	unsigned int i;
 
 	if (spin_ns == 0)
 		return false;
-	start = rt_now_ns();
 	for (;;) {
-		for (i = 0; i < 64; i++) {
+		for (i = 0; i < RT_SPIN_BATCH; i++) {
 			if (cond(arg))
 				return true;
 			rt_cpu_relax();
 		}
 		now = rt_now_ns();
+		if (start == 0)
+			start = now;
 		if (now - start >= spin_ns || (deadline_ns && now >= deadline_ns))
 			return false;
 	}
@@ -89,6 +146,15 @@ static void rt_state_set(struct procdom_vcpu_page *pg, uint32_t s)
 	__atomic_store_n(&pg->state, s, __ATOMIC_SEQ_CST);
 }
 
+/* Only the vCPU writes RUNNING and POLLING, so its own read is exact; a
+ * store of the value already there would still take the line from every
+ * waker that reads it. */
+static void rt_state_polling(struct procdom_vcpu_page *pg)
+{
+	if (__atomic_load_n(&pg->state, __ATOMIC_RELAXED) != PROCDOM_VCPU_POLLING)
+		__atomic_store_n(&pg->state, PROCDOM_VCPU_POLLING, __ATOMIC_RELEASE);
+}
+
 int rt_wait(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t deadline_ns,
 	    uint64_t spin_ns, bool *ret_slept)
 {
@@ -96,9 +162,11 @@ int rt_wait(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t d
 
 	if (ret_slept)
 		*ret_slept = false;
-	rt_state_set(pg, PROCDOM_VCPU_POLLING);
-	if (rt_spin(cond, arg, spin_ns, deadline_ns))
+	rt_state_polling(pg);
+	if (rt_spin(cond, arg, spin_ns, deadline_ns)) {
+		rt_upcall_prefetch(pg);
 		goto out_running;
+	}
 	for (;;) {
 		/* (S): pairs with the full fence (W) in rt_notify / the daemon's
 		 * kick: the SLEEPING store is visible before cond's loads. */
@@ -115,7 +183,11 @@ int rt_wait(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t d
 		rt_futex_wait(&pg->state, PROCDOM_VCPU_SLEEPING, deadline_ns);
 	}
 out_running:
-	/* Only the sleeper clears SLEEPING (floors.md). */
+	/* Only the sleeper clears SLEEPING (floors.md). seq_cst: RUNNING is
+	 * visible before the vCPU reads anything it then acts on -- the
+	 * re-test of upcall_pending before guest code runs (a waker reading
+	 * POLLING sent no signal), and the send table (xenon-hvd's slot reuse
+	 * counts a vCPU that is not RUNNING as outside any send). */
 	rt_state_set(pg, PROCDOM_VCPU_RUNNING);
 	return rc;
 }

@@ -1,0 +1,143 @@
+/*
+ * Block throughput: blkfront -> blkback (their engines, in one process, the
+ * back end on its own thread, persistent grants, 1 MiB indirect requests,
+ * a 4-page ring) against pread/pwrite of the same image file with the same
+ * request size, in the same run. Then 4 KiB random reads at queue depth 32
+ * against 4 KiB preads at the same offsets.
+ *   bench-proc-blk [--mib N (a multiple of 8)] [--runs N]
+ * The cross-process figure (a guest domain against xenon-blkback) comes
+ * from tests/blk/blk-guest with blk.mode=4; it is not measured here.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "blk_pair.h"
+
+#define REQ_SECT 2048		 /* 1 MiB: one request */
+#define CALL_SECT (8 * REQ_SECT) /* one blkfront call: 8 requests in flight */
+
+struct ctx {
+	struct blk_pair *p;
+	uint8_t *buf;
+	uint64_t sectors;
+	uint64_t *offs; /* random 4 KiB sectors */
+	unsigned int nr_offs;
+};
+
+static double seq(struct ctx *c, bool blk, bool write)
+{
+	uint64_t t = bench_now_ns();
+
+	for (uint64_t s = 0; s < c->sectors; s += blk ? CALL_SECT : REQ_SECT) {
+		int rc;
+
+		/* The front end splits a call into 1 MiB requests and keeps them
+		 * in flight together: its copies overlap the back end's I/O. */
+		if (blk)
+			rc = write ? blkfront_write(&c->p->fe, s, c->buf, CALL_SECT)
+				   : blkfront_read(&c->p->fe, s, c->buf, CALL_SECT);
+		else
+			rc = (write ? pwrite(c->p->fd, c->buf, REQ_SECT * 512, (off_t)s * 512)
+				    : pread(c->p->fd, c->buf, REQ_SECT * 512, (off_t)s * 512)) ==
+					     REQ_SECT * 512
+				     ? 0
+				     : -1;
+		if (rc) {
+			fprintf(stderr, "bench-proc-blk: I/O failed at %llu\n",
+				(unsigned long long)s);
+			exit(1);
+		}
+	}
+	/* MB/s */
+	return (double)c->sectors * 512 / ((double)(bench_now_ns() - t) / 1e9) / 1e6;
+}
+
+static double randread(struct ctx *c, bool blk)
+{
+	static uint8_t small[32][4096];
+	struct blkfront_req reqs[32];
+	uint64_t t = bench_now_ns();
+
+	for (unsigned int i = 0; i < c->nr_offs; i += 32) {
+		for (unsigned int k = 0; k < 32; k++) {
+			if (!blk) {
+				if (pread(c->p->fd, small[k], 4096, (off_t)c->offs[i + k] * 512) !=
+				    4096)
+					exit(1);
+				continue;
+			}
+			reqs[k] = (struct blkfront_req){ .op = BLKIF_OP_READ,
+							 .sector = c->offs[i + k],
+							 .nsect = 8,
+							 .buf = small[k] };
+			if (blkfront_submit(&c->p->fe, &reqs[k]))
+				exit(1);
+		}
+		for (unsigned int k = 0; blk && k < 32; k++)
+			if (blkfront_wait(&c->p->fe, &reqs[k], 0))
+				exit(1);
+	}
+	return c->nr_offs / ((double)(bench_now_ns() - t) / 1e9);
+}
+
+static void figure(const char *name, const char *unit, unsigned int runs, struct ctx *c,
+		   double (*fn)(struct ctx *, bool, bool), bool write)
+{
+	double fig[BENCH_MAX_RUNS], base[BENCH_MAX_RUNS];
+
+	fn(c, true, write); /* warm up */
+	for (unsigned int r = 0; r < runs; r++) {
+		fig[r] = fn(c, true, write);
+		base[r] = fn(c, false, write);
+	}
+	bench_report(name, unit, bench_summarise(fig, runs), bench_summarise(base, runs).median);
+}
+
+static double randread_fn(struct ctx *c, bool blk, bool write)
+{
+	return randread(c, blk);
+}
+
+int main(int argc, char **argv)
+{
+	struct blk_pair_opts o;
+	struct blk_pair *p = calloc(1, sizeof(*p));
+	unsigned int runs = 7, mib = 64;
+	struct ctx c;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--mib"))
+			mib = (unsigned int)atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--runs"))
+			runs = (unsigned int)atoi(argv[i + 1]);
+	}
+	if (runs < 1 || runs > BENCH_MAX_RUNS || mib < 8 || mib % 8)
+		return 2;
+	blk_pair_default_opts(&o);
+	o.sectors = (uint64_t)mib << 11;
+	o.threaded = true;
+	o.fe_ring_order = 2;
+	o.pool_pages = 2048;
+	if (!p || blk_pair_start(p, &o)) {
+		fprintf(stderr, "bench-proc-blk: set-up failed\n");
+		return 1;
+	}
+	c = (struct ctx){ .p = p, .buf = malloc(CALL_SECT * 512), .sectors = o.sectors };
+	c.nr_offs = 32 * 256;
+	c.offs = malloc(c.nr_offs * sizeof(*c.offs));
+	memset(c.buf, 0x6b, CALL_SECT * 512);
+	srand(1);
+	for (unsigned int i = 0; i < c.nr_offs; i++)
+		c.offs[i] = (uint64_t)(rand() % (int)(o.sectors / 8)) * 8;
+	figure("blk seq write 1MiB (in-process pair)", "MB/s", runs, &c, seq, true);
+	figure("blk seq read 1MiB (in-process pair)", "MB/s", runs, &c, seq, false);
+	figure("blk rand read 4KiB qd32 (in-process pair)", "IOPS", runs, &c, randread_fn, false);
+	blk_pair_stop(p);
+	free(c.buf);
+	free(c.offs);
+	free(p);
+	return 0;
+}

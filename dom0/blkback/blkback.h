@@ -1,0 +1,88 @@
+/*
+ * xenon-blkback: the block back end, a dom0 service under xenon-hvd.
+ *
+ *   guest (blkfront)         xenon-blkback                      image file
+ *   ring pages  --grants-->  mapped (xenon_gnttab, one handle
+ *                            per connected vbd)
+ *   requests    --evtchn-->  blkback_ring_service()  --preadv/pwritev/
+ *                                                       fdatasync/punch-->
+ *   responses   <--evtchn--  (kick only if the front end waits)
+ *
+ * One thread, one epoll loop over: signals, the store (lib/xenbus_be: a
+ * vbd directory the toolstack wrote under /local/domain/0/backend/vbd/
+ * becomes a device; the front end's state drives connect/disconnect) and
+ * the event channel handle (a port firing serves that vbd's ring). A ring
+ * is served at most BLKBACK_BATCH requests per turn, then the loop goes
+ * round, so one busy guest cannot starve the others or the store.
+ *
+ * Liveness to the front end: the first ring page's unmap notify (set on
+ * connect) zeroes the xenon-private byte sring->__pad[0] we set to 1 and
+ * kicks the vbd's port when our mapping goes -- also when we are killed,
+ * since xenon-hvd undoes a dead client's maps -- so the guest learns at
+ * once that its back end is gone (guest/blkfront.c checks the byte).
+ */
+#ifndef XENON_BLKBACK_H
+#define XENON_BLKBACK_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "blkback_ring.h"
+#include "xenbus_be.h"
+#include "xenon_dom0.h"
+
+#define BB_MAX_VBDS XBBE_MAX_DEVICES
+#define BB_ALIVE_OFFSET offsetof(struct blkif_sring, __pad) /* the liveness byte */
+
+enum bb_src_kind { BB_SRC_SIGNAL, BB_SRC_XS, BB_SRC_EVTCHN };
+
+struct bb_src {
+	enum bb_src_kind kind;
+};
+
+struct bb;
+
+/* One vbd (xbbe_dev->priv). */
+struct bb_vbd {
+	struct bb *bb;
+	struct xbbe_dev *dev;
+	int fd; /* the image */
+	uint64_t sectors;
+	bool readonly, discard;
+	char params[PATH_MAX];
+	/* Connected state. */
+	bool connected, more, fatal;
+	struct xenon_gnttab *xgt;
+	void *ring;
+	unsigned int ring_pages;
+	evtchn_port_t port; /* ours */
+	struct blkback_ring br;
+};
+
+struct bb {
+	const char *run_dir;
+	int ready_fd, verbosity;
+	int log_fd, epfd, sig_fd;
+	struct xs_handle *xs;
+	struct xbbe *xbbe;
+	struct xenon_evtchn *xe;
+	struct bb_src sig_src, xs_src, ev_src;
+	struct bb_vbd *vbds[BB_MAX_VBDS]; /* connected ones, by slot */
+	bool stop;
+	int exit_code;
+};
+
+/* main.c */
+enum { BB_ERR, BB_WARN, BB_INFO, BB_DEBUG };
+void bb_log(struct bb *bb, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* vbd.c */
+extern const struct xbbe_driver bb_vbd_driver; /* ctx: set bb_driver_ctx first */
+void bb_driver_set_ctx(struct bb *bb);
+/* The port fired: serve its ring (one batch). */
+void bb_vbd_kick(struct bb *bb, evtchn_port_t port);
+/* Serve the rings left with work after their batch; true if any still has. */
+bool bb_vbd_serve_pending(struct bb *bb);
+
+#endif

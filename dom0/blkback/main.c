@@ -1,0 +1,331 @@
+/*
+ * xenon-blkback --run-dir D [--ready-fd N] [-v]: the block back end (design
+ * in blkback.h). xenon-hvd starts it once xenstored is ready, with its own
+ * run dir as D; it logs to D/blkback/blkback.log.
+ *
+ * Start-up is an ordered table undone in reverse: log, event loop, signals,
+ * xenon-hvd (an event channel handle), XenStore (the vbd driver's watches),
+ * readiness. SIGTERM/SIGINT: every vbd disconnected (its persistent grants
+ * and ring unmapped, port unbound) and exit 0. Losing xenon-hvd or
+ * xenstored stops us too.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <xenstore.h>
+
+#include "blkback.h"
+#include "daemon.h"
+
+static const char usage_text[] =
+	"Usage: xenon-blkback --run-dir DIR [--ready-fd N] [-v]\n"
+	"  The block back end for xenon-hvd's domains: serves every vbd the\n"
+	"  toolstack writes under /local/domain/0/backend/vbd from its raw image\n"
+	"  file (params). Started by xenon-hvd; exits 0 on SIGTERM.\n";
+
+void bb_log(struct bb *bb, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > BB_WARN + bb->verbosity + 1) /* info by default */
+		return;
+	va_start(ap, fmt);
+	daemon_vlog(bb->log_fd, "xenon-blkback", (enum daemon_log_level)level, fmt, ap);
+	va_end(ap);
+}
+
+static int epoll_add(struct bb *bb, int fd, struct bb_src *src)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = src };
+
+	return epoll_ctl(bb->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/* ---- init steps ------------------------------------------------------- */
+
+static int log_init(void *ctx)
+{
+	struct bb *bb = ctx;
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	int n = snprintf(dir, sizeof(dir), "%s/blkback", bb->run_dir);
+	int fd;
+
+	if (n < 0 || (size_t)n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	snprintf(path, sizeof(path), "%s/blkback.log", dir);
+	fd = daemon_log_open(dir, path);
+	if (fd < 0)
+		return fd;
+	bb->log_fd = fd;
+	return 0;
+}
+
+static void log_fini(void *ctx)
+{
+	struct bb *bb = ctx;
+
+	daemon_log_close(&bb->log_fd);
+}
+
+static int loop_init(void *ctx)
+{
+	struct bb *bb = ctx;
+
+	bb->epfd = epoll_create1(EPOLL_CLOEXEC);
+	return bb->epfd < 0 ? -errno : 0;
+}
+
+static void loop_fini(void *ctx)
+{
+	struct bb *bb = ctx;
+
+	close(bb->epfd);
+}
+
+static int signals_init(void *ctx)
+{
+	struct bb *bb = ctx;
+
+	bb->sig_fd = daemon_signals_open(NULL);
+	if (bb->sig_fd < 0)
+		return bb->sig_fd;
+	bb->sig_src.kind = BB_SRC_SIGNAL;
+	return epoll_add(bb, bb->sig_fd, &bb->sig_src);
+}
+
+static void signals_fini(void *ctx)
+{
+	struct bb *bb = ctx;
+
+	daemon_signals_close(bb->sig_fd, NULL);
+}
+
+static int hvd_init(void *ctx)
+{
+	struct bb *bb = ctx;
+	int err = xenon_evtchn_open(bb->run_dir, &bb->xe);
+
+	if (err)
+		return err;
+	bb->ev_src.kind = BB_SRC_EVTCHN;
+	err = epoll_add(bb, xenon_evtchn_fd(bb->xe), &bb->ev_src);
+	if (err)
+		xenon_evtchn_close(bb->xe);
+	return err;
+}
+
+static void hvd_fini(void *ctx)
+{
+	struct bb *bb = ctx;
+
+	xenon_evtchn_close(bb->xe);
+}
+
+static void xbbe_log(void *ctx, const char *msg)
+{
+	bb_log(ctx, BB_INFO, "%s", msg);
+}
+
+static int xs_init(void *ctx)
+{
+	struct bb *bb = ctx;
+	char path[PATH_MAX + 32];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/xenstore/socket", bb->run_dir);
+	/* libxenstore takes the socket from the environment only. */
+	if (setenv("XENSTORED_PATH", path, 1))
+		return -errno;
+	bb->xs = xs_open(0);
+	if (!bb->xs)
+		return errno ? -errno : -ECONNREFUSED;
+	bb_driver_set_ctx(bb);
+	err = xbbe_create(bb->xs, 0, &bb_vbd_driver, &bb->xbbe);
+	if (!err) {
+		xbbe_set_log(bb->xbbe, xbbe_log, bb);
+		bb->xs_src.kind = BB_SRC_XS;
+		err = epoll_add(bb, xbbe_fd(bb->xbbe), &bb->xs_src);
+	}
+	if (err) {
+		xbbe_destroy(bb->xbbe);
+		xs_close(bb->xs);
+	}
+	return err;
+}
+
+/* Every vbd disconnected (through the evtchn handle, still open). */
+static void xs_fini(void *ctx)
+{
+	struct bb *bb = ctx;
+
+	xbbe_destroy(bb->xbbe);
+	xs_close(bb->xs);
+}
+
+static int ready_init(void *ctx)
+{
+	struct bb *bb = ctx;
+	int err;
+
+	bb_log(bb, BB_INFO, "ready");
+	err = daemon_ready(&bb->ready_fd);
+	if (err)
+		bb_log(bb, BB_WARN, "readiness fd: %s", strerror(-err));
+	return 0;
+}
+
+static const struct daemon_step init_steps[] = {
+	{ "log", log_init, log_fini },
+	{ "event loop", loop_init, loop_fini },
+	{ "signals", signals_init, signals_fini },
+	{ "xenon-hvd", hvd_init, hvd_fini },
+	{ "xenstore", xs_init, xs_fini },
+	{ "readiness", ready_init, NULL },
+};
+
+#define N_INIT_STEPS (sizeof(init_steps) / sizeof(init_steps[0]))
+
+static void up_failed(void *ctx, const char *step, int err)
+{
+	bb_log(ctx, BB_ERR, "start-up failed at %s: %s", step, strerror(-err));
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+static void evtchn_event(struct bb *bb)
+{
+	int port;
+
+	/* A notify is a round trip that may queue events: drain until none. */
+	do {
+		while ((port = xenon_evtchn_pending(bb->xe)) >= 0) {
+			/* Unmask first: a kick during the service is not lost. */
+			xenon_evtchn_unmask(bb->xe, (evtchn_port_t)port);
+			bb_vbd_kick(bb, (evtchn_port_t)port);
+		}
+	} while (port == -EAGAIN && xenon_evtchn_has_queued(bb->xe));
+	if (port != -EAGAIN) {
+		bb_log(bb, BB_ERR, "xenon-hvd connection: %s: stopping", strerror(-port));
+		bb->stop = true;
+		bb->exit_code = 1;
+	}
+}
+
+static void dispatch(struct bb *bb, struct bb_src *src)
+{
+	unsigned int signo;
+	int rc;
+
+	switch (src->kind) {
+	case BB_SRC_SIGNAL:
+		signo = daemon_signal_read(bb->sig_fd);
+		if (signo) {
+			bb_log(bb, BB_INFO, "signal %u: stopping", signo);
+			bb->stop = true;
+		}
+		break;
+	case BB_SRC_XS:
+		rc = xbbe_dispatch(bb->xbbe);
+		if (rc < 0) {
+			bb_log(bb, BB_ERR, "xenstored connection: %s: stopping", strerror(-rc));
+			bb->stop = true;
+			bb->exit_code = 1;
+		}
+		break;
+	case BB_SRC_EVTCHN:
+		evtchn_event(bb);
+		break;
+	}
+}
+
+static int bb_run(struct bb *bb)
+{
+	struct epoll_event evs[16];
+	bool more = false;
+	int n;
+
+	while (!bb->stop) {
+		/* Rings left with work after a batch: look at the rest, come back. */
+		n = epoll_wait(bb->epfd, evs, 16, more ? 0 : -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n && !bb->stop; i++)
+			dispatch(bb, evs[i].data.ptr);
+		more = !bb->stop && bb_vbd_serve_pending(bb);
+		if (!bb->stop && xenon_evtchn_has_queued(bb->xe))
+			evtchn_event(bb);
+	}
+	return 0;
+}
+
+static int parse_options(struct bb *bb, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "run-dir", required_argument, NULL, 'd' },
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			bb->run_dir = optarg;
+			break;
+		case 'r':
+			bb->ready_fd = (int)strtol(optarg, &end, 10);
+			if (*end || end == optarg || bb->ready_fd < 0)
+				return -EINVAL;
+			break;
+		case 'v':
+			bb->verbosity++;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		default:
+			return -EINVAL;
+		}
+	}
+	return optind < argc || !bb->run_dir ? -EINVAL : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct bb *bb = calloc(1, sizeof(*bb));
+	int err;
+
+	if (!bb)
+		return 1;
+	bb->log_fd = STDERR_FILENO;
+	bb->ready_fd = -1;
+	err = parse_options(bb, argc, argv);
+	if (err) {
+		if (err < 0)
+			fputs(usage_text, stderr);
+		free(bb);
+		return err > 0 ? 0 : 2;
+	}
+	if (daemon_up(init_steps, N_INIT_STEPS, bb, "xenon-blkback", up_failed)) {
+		free(bb);
+		return 1;
+	}
+	err = bb_run(bb);
+	if (err)
+		bb_log(bb, BB_ERR, "event loop: %s", strerror(-err));
+	daemon_down(init_steps, N_INIT_STEPS, bb);
+	err = err ? 1 : bb->exit_code;
+	free(bb);
+	return err;
+}

@@ -1,0 +1,484 @@
+/*
+ * libxenon-dom0: grant maps (xenon_gnttab_*, libxengnttab's shape) and
+ * dom0 shares (xenon_gntshr_*, libxengntshr's), over their own hvd.sock
+ * connection each (procdom_proto.h (g)).
+ *
+ * A map or share reply names pages as (fd, offset): the granter's (or
+ * dom0's) ram memfd. We reserve the whole range of address space first
+ * (PROT_NONE), then mmap(MAP_FIXED | MAP_SHARED) each run of consecutive
+ * offsets over it, so the caller gets one contiguous mapping of frames that
+ * need not be contiguous, and a failure half way leaves nothing behind.
+ *
+ * xenon-hvd owns the other half: it unmaps and ends shares when we ask, or
+ * when the connection goes (close, or this process dies), firing notifies.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <xengnttab.h>
+
+#include "dom0_internal.h"
+
+/* One map or share call's pages in our address space. */
+struct xenon_grant_region {
+	uint8_t *addr;
+	uint32_t count;
+	uint64_t id; /* xenon-hvd's map or share id */
+	struct xenon_grant_region *next;
+};
+
+struct xenon_gnttab {
+	struct xenon_ctl *ctl;
+	struct xenon_grant_region *maps;
+};
+
+struct xenon_gntshr {
+	struct xenon_ctl *ctl;
+	struct xenon_grant_region *shares;
+};
+
+/* ---- shared helpers --------------------------------------------------- */
+
+static void *fail_null(int err)
+{
+	errno = -err;
+	return NULL;
+}
+
+/* Map count pages at offsets[i] of fd into one new range. */
+static void *map_pages(int fd, const uint64_t *offsets, uint32_t count, int prot)
+{
+	size_t len = (size_t)count * PROCDOM_PAGE_SIZE;
+	uint8_t *base =
+		mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint32_t i = 0, run;
+	int err;
+
+	if (base == MAP_FAILED)
+		return fail_null(-errno);
+	while (i < count) {
+		for (run = 1; i + run < count &&
+			      offsets[i + run] == offsets[i] + (uint64_t)run * PROCDOM_PAGE_SIZE;
+		     run++)
+			;
+		if (mmap(base + (size_t)i * PROCDOM_PAGE_SIZE, (size_t)run * PROCDOM_PAGE_SIZE,
+			 prot, MAP_SHARED | MAP_FIXED, fd, (off_t)offsets[i]) == MAP_FAILED) {
+			err = -errno;
+			munmap(base, len);
+			return fail_null(err);
+		}
+		i += run;
+	}
+	return base;
+}
+
+static struct xenon_grant_region **region_find(struct xenon_grant_region **head, const void *addr,
+					       bool exact)
+{
+	struct xenon_grant_region **pp;
+
+	for (pp = head; *pp; pp = &(*pp)->next) {
+		const uint8_t *a = addr, *s = (*pp)->addr;
+
+		if (exact ? a == s : a >= s && a < s + (size_t)(*pp)->count * PROCDOM_PAGE_SIZE)
+			return pp;
+	}
+	return NULL;
+}
+
+static int region_add(struct xenon_grant_region **head, void *addr, uint32_t count, uint64_t id)
+{
+	struct xenon_grant_region *g = malloc(sizeof(*g));
+
+	if (!g)
+		return -ENOMEM;
+	*g = (struct xenon_grant_region){ addr, count, id, *head };
+	*head = g;
+	return 0;
+}
+
+static void regions_free(struct xenon_grant_region *g)
+{
+	while (g) {
+		struct xenon_grant_region *next = g->next;
+
+		munmap(g->addr, (size_t)g->count * PROCDOM_PAGE_SIZE);
+		free(g);
+		g = next;
+	}
+}
+
+/* ---- grant maps --------------------------------------------------------- */
+
+int xenon_gnttab_open(const char *run_dir, struct xenon_gnttab **ret_xgt)
+{
+	struct xenon_gnttab *xgt = calloc(1, sizeof(*xgt));
+	int err;
+
+	if (!xgt)
+		return -ENOMEM;
+	err = xenon_ctl_open(run_dir, &xgt->ctl);
+	if (err) {
+		free(xgt);
+		return err;
+	}
+	*ret_xgt = xgt;
+	return 0;
+}
+
+/* Our mappings go first; the hang-up then makes xenon-hvd unmap the grants
+ * (and fire their notifies). */
+void xenon_gnttab_close(struct xenon_gnttab *xgt)
+{
+	if (!xgt)
+		return;
+	regions_free(xgt->maps);
+	xenon_ctl_close(xgt->ctl);
+	free(xgt);
+}
+
+/* The reply's pages -> offsets (one fd serves them all). */
+static int map_reply_offsets(const struct xenon_reply *r, uint32_t count, uint64_t *offsets)
+{
+	uint32_t i;
+
+	if (r->plen != count * sizeof(struct procdom_ctl_gnt_page) || r->fd < 0)
+		return -EPROTO;
+	for (i = 0; i < count; i++) {
+		struct procdom_ctl_gnt_page pg;
+
+		memcpy(&pg, r->payload + i * sizeof(pg), sizeof(pg));
+		if (pg.fd_index != 0 || pg.offset % PROCDOM_PAGE_SIZE)
+			return -EPROTO;
+		offsets[i] = pg.offset;
+	}
+	return 0;
+}
+
+static void *map_finish(struct xenon_gnttab *xgt, const struct xenon_reply *r, uint32_t count,
+			int prot)
+{
+	uint64_t *offsets = calloc(count, sizeof(*offsets));
+	void *addr = NULL;
+	int err = offsets ? map_reply_offsets(r, count, offsets) : -ENOMEM;
+
+	if (!err) {
+		addr = map_pages(r->fd, offsets, count, prot);
+		err = addr ? region_add(&xgt->maps, addr, count, (uint64_t)r->m.arg) : -errno;
+	}
+	free(offsets);
+	if (r->fd >= 0)
+		close(r->fd);
+	if (err) {
+		if (addr)
+			munmap(addr, (size_t)count * PROCDOM_PAGE_SIZE);
+		xenon_simple(xgt->ctl, PROCDOM_CTL_GNT_UNMAP, 0, r->m.arg);
+		return fail_null(err);
+	}
+	return addr;
+}
+
+void *xenon_gnttab_map_grant_refs(struct xenon_gnttab *xgt, uint32_t count, uint32_t domid,
+				  const uint32_t *refs, int prot)
+{
+	struct xenon_reply r;
+	int err;
+
+	if (count < 1 || count > XENON_GNTTAB_MAX_BATCH || !refs ||
+	    (prot != PROT_READ && prot != (PROT_READ | PROT_WRITE)))
+		return fail_null(-EINVAL);
+	err = xenon_request(xgt->ctl, PROCDOM_CTL_GNT_MAP, domid,
+			    prot == PROT_READ ? PROCDOM_GNT_READONLY : 0, refs,
+			    count * sizeof(*refs), NULL, 0, &r);
+	if (err)
+		return fail_null(err);
+	if (r.m.arg <= 0) {
+		if (r.fd >= 0)
+			close(r.fd);
+		return fail_null(r.m.arg < 0 ? (int)r.m.arg : -EPROTO);
+	}
+	return map_finish(xgt, &r, count, prot);
+}
+
+void *xenon_gnttab_map_grant_ref(struct xenon_gnttab *xgt, uint32_t domid, uint32_t ref, int prot)
+{
+	return xenon_gnttab_map_grant_refs(xgt, 1, domid, &ref, prot);
+}
+
+int xenon_gnttab_unmap(struct xenon_gnttab *xgt, void *start, uint32_t count)
+{
+	struct xenon_grant_region **pp = region_find(&xgt->maps, start, true), *g;
+	int err;
+
+	if (!pp || (*pp)->count != count)
+		return -EINVAL;
+	g = *pp;
+	*pp = g->next;
+	/* Ours first: nothing of this process touches the pages once
+	 * xenon-hvd has zeroed the notify byte and let the grants go. */
+	munmap(g->addr, (size_t)g->count * PROCDOM_PAGE_SIZE);
+	err = xenon_simple(xgt->ctl, PROCDOM_CTL_GNT_UNMAP, 0, (int64_t)g->id);
+	free(g);
+	return err;
+}
+
+int xenon_gnttab_set_unmap_notify(struct xenon_gnttab *xgt, void *addr, int32_t notify_offset,
+				  int32_t notify_port)
+{
+	struct xenon_grant_region **pp = region_find(&xgt->maps, addr, false);
+	struct procdom_ctl_gnt_notify n = { .offset = -1,
+					    .port = notify_port < 0 ? -1 : notify_port };
+	struct xenon_reply r;
+	size_t page;
+	int err;
+
+	if (!pp || notify_offset >= (int32_t)PROCDOM_PAGE_SIZE)
+		return -EINVAL;
+	page = (size_t)((uint8_t *)addr - (*pp)->addr) / PROCDOM_PAGE_SIZE;
+	if (notify_offset >= 0)
+		n.offset = (int64_t)(page * PROCDOM_PAGE_SIZE) + notify_offset;
+	err = xenon_request(xgt->ctl, PROCDOM_CTL_GNT_NOTIFY, 0, (int64_t)(*pp)->id, &n, sizeof(n),
+			    NULL, 0, &r);
+	if (err)
+		return err;
+	if (r.fd >= 0)
+		close(r.fd);
+	return (int)r.m.arg;
+}
+
+/* ---- grant copy ----------------------------------------------------------- */
+
+static int copy_check(const struct xengnttab_grant_copy_segment *s)
+{
+	uint16_t off =
+		s->flags == GNTCOPY_source_gref ? s->source.foreign.offset : s->dest.foreign.offset;
+
+	if (s->flags != GNTCOPY_source_gref && s->flags != GNTCOPY_dest_gref)
+		return -EINVAL;
+	return (uint32_t)off + s->len > PROCDOM_PAGE_SIZE ? -EINVAL : 0;
+}
+
+static void copy_wire(const struct xengnttab_grant_copy_segment *s,
+		      struct procdom_ctl_gnt_copy_seg *w)
+{
+	const union xengnttab_copy_ptr *g = s->flags == GNTCOPY_source_gref ? &s->source : &s->dest;
+
+	*w = (struct procdom_ctl_gnt_copy_seg){ .ref = g->foreign.ref,
+						.domid = g->foreign.domid,
+						.offset = g->foreign.offset,
+						.len = s->len,
+						.flags = s->flags };
+}
+
+/* Statuses, then source-gref bytes into their local buffers. */
+static int copy_reply(const struct xenon_reply *r, struct xengnttab_grant_copy_segment *segs,
+		      uint32_t n)
+{
+	size_t len = n * sizeof(int32_t);
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (segs[i].flags == GNTCOPY_source_gref)
+			len += segs[i].len;
+	if (r->m.arg < 0)
+		return (int)r->m.arg;
+	if (r->plen != len)
+		return -EPROTO;
+	len = n * sizeof(int32_t);
+	for (i = 0; i < n; i++) {
+		int32_t st;
+
+		memcpy(&st, r->payload + i * sizeof(st), sizeof(st));
+		segs[i].status = (int16_t)st;
+		if (segs[i].flags != GNTCOPY_source_gref)
+			continue;
+		if (st == GNTST_okay)
+			memcpy(segs[i].dest.virt, r->payload + len, segs[i].len);
+		len += segs[i].len;
+	}
+	return 0;
+}
+
+/* One message: up to PROCDOM_GNT_COPY_MAX segments (their data fits). */
+static int copy_batch(struct xenon_ctl *ctl, struct xengnttab_grant_copy_segment *segs, uint32_t n,
+		      uint8_t *msg)
+{
+	uint32_t hdr[2] = { n, 0 }, i;
+	size_t len = sizeof(hdr) + n * sizeof(struct procdom_ctl_gnt_copy_seg);
+	struct xenon_reply r;
+	int err;
+
+	memcpy(msg, hdr, sizeof(hdr));
+	for (i = 0; i < n; i++) {
+		struct procdom_ctl_gnt_copy_seg w;
+
+		copy_wire(&segs[i], &w);
+		memcpy(msg + sizeof(hdr) + i * sizeof(w), &w, sizeof(w));
+	}
+	for (i = 0; i < n; i++) {
+		if (segs[i].flags != GNTCOPY_dest_gref)
+			continue;
+		memcpy(msg + len, segs[i].source.virt, segs[i].len);
+		len += segs[i].len;
+	}
+	err = xenon_request(ctl, PROCDOM_CTL_GNT_COPY, 0, 0, msg, len, NULL, 0, &r);
+	if (err)
+		return err;
+	if (r.fd >= 0)
+		close(r.fd);
+	return copy_reply(&r, segs, n);
+}
+
+int xenon_gnttab_grant_copy(struct xenon_gnttab *xgt, uint32_t count,
+			    struct xengnttab_grant_copy_segment *segs)
+{
+	uint32_t i, n;
+	uint8_t *msg;
+	int err = 0;
+
+	if (count > XENON_GNTTAB_MAX_BATCH || (count && !segs))
+		return -EINVAL;
+	for (i = 0; i < count; i++)
+		if ((err = copy_check(&segs[i])) < 0)
+			return err;
+	msg = malloc(PROCDOM_CTL_MAX_MSG);
+	if (!msg)
+		return -ENOMEM;
+	for (i = 0; i < count && !err; i += n) {
+		n = count - i < PROCDOM_GNT_COPY_MAX ? count - i : PROCDOM_GNT_COPY_MAX;
+		err = copy_batch(xgt->ctl, segs + i, n, msg);
+	}
+	free(msg);
+	return err;
+}
+
+/* ---- dom0 shares ---------------------------------------------------------- */
+
+int xenon_gntshr_open(const char *run_dir, struct xenon_gntshr **ret_xgs)
+{
+	struct xenon_gntshr *xgs = calloc(1, sizeof(*xgs));
+	int err;
+
+	if (!xgs)
+		return -ENOMEM;
+	err = xenon_ctl_open(run_dir, &xgs->ctl);
+	if (err) {
+		free(xgs);
+		return err;
+	}
+	*ret_xgs = xgs;
+	return 0;
+}
+
+void xenon_gntshr_close(struct xenon_gntshr *xgs)
+{
+	if (!xgs)
+		return;
+	regions_free(xgs->shares);
+	xenon_ctl_close(xgs->ctl);
+	free(xgs);
+}
+
+static int share_reply(const struct xenon_reply *r, uint32_t count, uint64_t *offsets,
+		       uint32_t *refs)
+{
+	uint32_t i;
+
+	if (r->plen != count * sizeof(struct procdom_ctl_gntshr_page) || r->fd < 0)
+		return -EPROTO;
+	for (i = 0; i < count; i++) {
+		struct procdom_ctl_gntshr_page pg;
+
+		memcpy(&pg, r->payload + i * sizeof(pg), sizeof(pg));
+		if (pg.offset % PROCDOM_PAGE_SIZE)
+			return -EPROTO;
+		offsets[i] = pg.offset;
+		refs[i] = pg.ref;
+	}
+	return 0;
+}
+
+static void *share_finish(struct xenon_gntshr *xgs, const struct xenon_reply *r, uint32_t count,
+			  uint32_t *refs)
+{
+	uint64_t *offsets = calloc(count, sizeof(*offsets));
+	void *addr = NULL;
+	int err = offsets ? share_reply(r, count, offsets, refs) : -ENOMEM;
+
+	if (!err) {
+		addr = map_pages(r->fd, offsets, count, PROT_READ | PROT_WRITE);
+		err = addr ? region_add(&xgs->shares, addr, count, (uint64_t)r->m.arg) : -errno;
+	}
+	free(offsets);
+	if (r->fd >= 0)
+		close(r->fd);
+	if (err) {
+		if (addr)
+			munmap(addr, (size_t)count * PROCDOM_PAGE_SIZE);
+		xenon_simple(xgs->ctl, PROCDOM_CTL_GNTSHR_UNSHARE, 0, r->m.arg);
+		return fail_null(err);
+	}
+	return addr;
+}
+
+static void *share(struct xenon_gntshr *xgs, uint32_t domid, const struct procdom_ctl_gntshr *req,
+		   uint32_t *refs)
+{
+	struct xenon_reply r;
+	int err;
+
+	if (req->count < 1 || req->count > XENON_GNTTAB_MAX_BATCH || !refs)
+		return fail_null(-EINVAL);
+	err = xenon_request(xgs->ctl, PROCDOM_CTL_GNTSHR_SHARE, domid, 0, req, sizeof(*req), NULL,
+			    0, &r);
+	if (err)
+		return fail_null(err);
+	if (r.m.arg <= 0) {
+		if (r.fd >= 0)
+			close(r.fd);
+		return fail_null(r.m.arg < 0 ? (int)r.m.arg : -EPROTO);
+	}
+	return share_finish(xgs, &r, req->count, refs);
+}
+
+void *xenon_gntshr_share_pages(struct xenon_gntshr *xgs, uint32_t domid, uint32_t count,
+			       uint32_t *refs, bool writable)
+{
+	struct procdom_ctl_gntshr req = { .count = count,
+					  .flags = writable ? PROCDOM_GNTSHR_WRITABLE : 0,
+					  .notify_offset = -1,
+					  .notify_port = -1 };
+
+	return share(xgs, domid, &req, refs);
+}
+
+void *xenon_gntshr_share_page_notify(struct xenon_gntshr *xgs, uint32_t domid, bool writable,
+				     int32_t notify_offset, int32_t notify_port, uint32_t *ret_ref)
+{
+	struct procdom_ctl_gntshr req = { .count = 1,
+					  .flags = writable ? PROCDOM_GNTSHR_WRITABLE : 0,
+					  .notify_offset = notify_offset < 0 ? -1 : notify_offset,
+					  .notify_port = notify_port < 0 ? -1 : notify_port };
+
+	if (notify_offset >= (int32_t)PROCDOM_PAGE_SIZE)
+		return fail_null(-EINVAL);
+	return share(xgs, domid, &req, ret_ref);
+}
+
+int xenon_gntshr_unshare(struct xenon_gntshr *xgs, void *start, uint32_t count)
+{
+	struct xenon_grant_region **pp = region_find(&xgs->shares, start, true), *g;
+	int err;
+
+	if (!pp || (*pp)->count != count)
+		return -EINVAL;
+	g = *pp;
+	*pp = g->next;
+	munmap(g->addr, (size_t)g->count * PROCDOM_PAGE_SIZE);
+	err = xenon_simple(xgs->ctl, PROCDOM_CTL_GNTSHR_UNSHARE, 0, (int64_t)g->id);
+	free(g);
+	return err;
+}

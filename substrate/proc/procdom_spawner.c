@@ -1,0 +1,493 @@
+/*
+ * The spawner (procdom_spawner.h has the why and the picture).
+ *
+ * One request, one reply, one at a time on a SOCK_SEQPACKET socketpair:
+ *
+ *   request  struct spawner_req, then strings_len bytes of strings:
+ *            env_entry\0 log_path\0 next_log_path\0 argv[0]\0 ... argv[argc-1]\0
+ *            SCM_RIGHTS: fds[0], ..., fds[nr_fds-1]
+ *   reply    struct spawner_rep {seq, err (0 or -errno), pid}
+ *
+ * The log: creating a file is the costliest step of a spawn on some file
+ * systems (ext4 without a journal skips every inode deleted in the last
+ * seconds, one by one: 30 us for the 1st of 1000 new files, 220 us for the
+ * 1000th on the test machine). So after replying, while the host goes on,
+ * the spawner opens (creates) next_log_path, the log the host expects to
+ * name next, and keeps the fd for a request that names it.
+ *
+ * A reply with err and pid > 0 names a child that was created and failed
+ * before its exec (it has exited): the caller, its parent, reaps it.
+ *
+ * Inside the spawner, received fds are moved to fd >= SPAWNER_FD_BASE
+ * before the child is made, so that the child's dup2()s onto 1, 2 and
+ * 3..3+nr_fds-1 can never overwrite a source not yet copied. Every fd of
+ * the spawner but 0-2 (/dev/null) is O_CLOEXEC: the child keeps exactly
+ * its targets.
+ *
+ * The child is cloned with CLONE_VM | CLONE_VFORK (as posix_spawn does: no
+ * page tables copied; the spawner sleeps until the exec) and CLONE_PARENT.
+ * It runs on its own small stack in the spawner's memory, with every signal
+ * blocked (the spawner's mask) until just before execve, so no handler can
+ * run on that shared memory; the spawner has no handlers anyway.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "procdom_spawner.h"
+
+extern char **environ;
+
+#define SPAWNER_FD 3		  /* the spawner's end of the socket */
+#define SPAWNER_FD_BASE 128	  /* received fds live at or above this */
+#define SPAWNER_MAX_ARGS 256	  /* argv entries */
+#define SPAWNER_MAX_ENV 4096	  /* environment entries passed on */
+#define SPAWNER_STACK (64 * 1024) /* the child's, until its exec */
+#define SPAWNER_PATH_MAX 4096
+
+struct spawner_req {
+	uint32_t seq;
+	uint32_t nr_fds;
+	uint32_t argc;
+	uint32_t strings_len;
+};
+
+struct spawner_rep {
+	uint32_t seq;
+	int32_t err;
+	int32_t pid;
+};
+
+struct procdom_spawner {
+	pid_t pid;
+	int fd;
+	uint32_t seq;
+};
+
+union spawner_cmsg {
+	struct cmsghdr hdr;
+	char buf[CMSG_SPACE(sizeof(int) * PROCDOM_SPAWNER_MAX_FDS)];
+};
+
+/* ---- the spawner process ------------------------------------------------ */
+
+/* What the child needs; err is written by the child (shared memory). */
+struct spawner_job {
+	char **argv, **envp;
+	int out_fd;
+	const int *fds;
+	unsigned int nr_fds;
+	volatile int err;
+};
+
+/* The spawner's state, in its own process only. */
+struct spawner_state {
+	char *buf; /* request: header + strings */
+	char **env_base;
+	unsigned int nr_env;
+	char **envp; /* nr_env + 2 */
+	char *argv[SPAWNER_MAX_ARGS + 1];
+	const char *log_path, *next_log_path; /* in buf, this request's */
+	char held_path[SPAWNER_PATH_MAX];     /* the log opened ahead ... */
+	int held_fd;			      /* ... and its fd, or -1 */
+	void *stack;
+};
+
+static int spawner_child(void *arg)
+{
+	struct spawner_job *j = arg;
+	unsigned int i;
+	sigset_t none;
+
+	if (setpgid(0, 0) < 0 || dup2(j->out_fd, 1) < 0 || dup2(j->out_fd, 2) < 0)
+		goto fail;
+	for (i = 0; i < j->nr_fds; i++)
+		if (dup2(j->fds[i], PROCDOM_SPAWNER_FIRST_FD + (int)i) < 0)
+			goto fail;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(j->argv[0], j->argv, j->envp);
+fail:
+	j->err = errno ? errno : EINVAL;
+	_exit(127);
+}
+
+/* env_entry's name replaces any entry of ours with the same name. */
+static void spawner_envp(struct spawner_state *s, char *entry)
+{
+	size_t name = strcspn(entry, "=") + 1;
+	unsigned int i, k = 0;
+
+	for (i = 0; i < s->nr_env; i++)
+		if (strncmp(s->env_base[i], entry, name))
+			s->envp[k++] = s->env_base[i];
+	s->envp[k++] = entry;
+	s->envp[k] = NULL;
+}
+
+/* Strings: exactly 3 + argc NUL-terminated ones, filling strings_len. */
+static int spawner_parse(struct spawner_state *s, const struct spawner_req *r, size_t len)
+{
+	char *p = s->buf + sizeof(*r), *end = p + r->strings_len;
+	unsigned int i;
+
+	if (len != sizeof(*r) + r->strings_len || !r->strings_len || end[-1] != '\0')
+		return -EINVAL;
+	if (r->argc < 1 || r->argc > SPAWNER_MAX_ARGS)
+		return -E2BIG;
+	spawner_envp(s, p);
+	p += strlen(p) + 1;
+	s->log_path = p;
+	p += p < end ? strlen(p) + 1 : 0;
+	s->next_log_path = p;
+	p += p < end ? strlen(p) + 1 : 0;
+	for (i = 0; i < r->argc; i++) {
+		if (p >= end)
+			return -EINVAL;
+		s->argv[i] = p;
+		p += strlen(p) + 1;
+	}
+	s->argv[i] = NULL;
+	if (p != end || s->argv[0][0] != '/' || !s->log_path[0] ||
+	    strlen(s->next_log_path) >= SPAWNER_PATH_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+/* The held fd if it is this log's, else the log opened now. */
+static int spawner_log_open(struct spawner_state *s, const char *path)
+{
+	int fd;
+
+	if (s->held_fd >= 0 && !strcmp(s->held_path, path)) {
+		fd = s->held_fd;
+		s->held_fd = -1;
+		return fd;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	return fd < 0 ? -errno : fd;
+}
+
+/* After the reply: the next log, so that its creation is off the path. */
+static void spawner_log_ahead(struct spawner_state *s, const char *path)
+{
+	if (!path[0] || (s->held_fd >= 0 && !strcmp(s->held_path, path)))
+		return;
+	if (s->held_fd >= 0)
+		close(s->held_fd);
+	s->held_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (s->held_fd >= 0)
+		snprintf(s->held_path, sizeof(s->held_path), "%s", path);
+}
+
+static int spawner_start(struct spawner_state *s, const int *fds, unsigned int nr, pid_t *ret)
+{
+	struct spawner_job j = { .argv = s->argv, .envp = s->envp, .fds = fds, .nr_fds = nr };
+	int log = spawner_log_open(s, s->log_path);
+	pid_t pid;
+
+	if (log < 0)
+		return log;
+	j.out_fd = fcntl(log, F_DUPFD_CLOEXEC, SPAWNER_FD_BASE);
+	close(log);
+	if (j.out_fd < 0)
+		return -errno;
+	pid = clone(spawner_child, (char *)s->stack + SPAWNER_STACK,
+		    CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, &j);
+	close(j.out_fd);
+	if (pid < 0)
+		return -errno;
+	*ret = pid;
+	return j.err ? -j.err : 0;
+}
+
+/* Received fds, moved above every target; -1 where the move failed. */
+static unsigned int spawner_take_fds(struct msghdr *msg, int *fds)
+{
+	struct cmsghdr *c = CMSG_FIRSTHDR(msg);
+	unsigned int n = 0, i;
+
+	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+		return 0;
+	n = (unsigned int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+	for (i = 0; i < n; i++) {
+		int fd, moved = -1;
+
+		memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+		if (i < PROCDOM_SPAWNER_MAX_FDS) {
+			moved = fcntl(fd, F_DUPFD_CLOEXEC, SPAWNER_FD_BASE);
+			fds[i] = moved;
+		}
+		close(fd);
+	}
+	/* More than we take: the request fails on the count (nr_fds). */
+	return n < PROCDOM_SPAWNER_MAX_FDS ? n : PROCDOM_SPAWNER_MAX_FDS;
+}
+
+static void spawner_serve(struct spawner_state *s, struct msghdr *msg, ssize_t len)
+{
+	const struct spawner_req *r = (const struct spawner_req *)s->buf;
+	int fds[PROCDOM_SPAWNER_MAX_FDS];
+	struct spawner_rep rep = { 0, -EINVAL, 0 };
+	unsigned int nr = spawner_take_fds(msg, fds), i;
+	pid_t pid = 0;
+
+	if ((size_t)len >= sizeof(*r)) {
+		rep.seq = r->seq;
+		if (msg->msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+			rep.err = -EMSGSIZE;
+		else if (nr != r->nr_fds || r->nr_fds > PROCDOM_SPAWNER_MAX_FDS)
+			rep.err = -EBADF;
+		else
+			rep.err = spawner_parse(s, r, (size_t)len);
+		for (i = 0; i < nr && !rep.err; i++)
+			if (fds[i] < 0)
+				rep.err = -EMFILE;
+		if (!rep.err)
+			rep.err = spawner_start(s, fds, nr, &pid);
+		rep.pid = (int32_t)pid;
+	}
+	for (i = 0; i < nr; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	while (send(SPAWNER_FD, &rep, sizeof(rep), MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+	if (!rep.err)
+		spawner_log_ahead(s, s->next_log_path);
+}
+
+static __attribute__((noreturn)) void spawner_loop(struct spawner_state *s)
+{
+	union spawner_cmsg cbuf;
+
+	for (;;) {
+		struct iovec iov = { s->buf,
+				     sizeof(struct spawner_req) + PROCDOM_SPAWNER_MAX_STRINGS };
+		struct msghdr msg = { .msg_iov = &iov,
+				      .msg_iovlen = 1,
+				      .msg_control = cbuf.buf,
+				      .msg_controllen = sizeof(cbuf.buf) };
+		ssize_t n = recvmsg(SPAWNER_FD, &msg, MSG_CMSG_CLOEXEC);
+
+		if (n == 0)
+			_exit(0); /* the host hung up */
+		if (n < 0 && errno != EINTR)
+			_exit(1);
+		if (n > 0)
+			spawner_serve(s, &msg, n);
+	}
+}
+
+/* 0-2 /dev/null, the socket at SPAWNER_FD, nothing else. */
+static int spawner_fds(int sock)
+{
+	int null = open("/dev/null", O_RDWR), s = fcntl(sock, F_DUPFD_CLOEXEC, 16), fd;
+
+	if (null < 0 || s < 0)
+		return -1;
+	for (fd = 0; fd < 3; fd++)
+		if (null != fd && dup2(null, fd) < 0)
+			return -1;
+	if (dup3(s, SPAWNER_FD, O_CLOEXEC) < 0)
+		return -1;
+	if (close_range(SPAWNER_FD + 1, ~0U, 0) < 0) {
+		for (fd = SPAWNER_FD + 1; fd < SPAWNER_FD_BASE * 64; fd++)
+			close(fd);
+	}
+	return 0;
+}
+
+static int spawner_state_init(struct spawner_state *s)
+{
+	unsigned int n = 0;
+
+	while (environ[n] && n < SPAWNER_MAX_ENV)
+		n++;
+	s->held_fd = -1;
+	s->env_base = environ;
+	s->nr_env = n;
+	s->envp = calloc(n + 2, sizeof(*s->envp));
+	s->buf = malloc(sizeof(struct spawner_req) + PROCDOM_SPAWNER_MAX_STRINGS);
+	s->stack = mmap(NULL, SPAWNER_STACK, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	return s->envp && s->buf && s->stack != MAP_FAILED ? 0 : -1;
+}
+
+/* In the forked child: never returns. */
+static __attribute__((noreturn)) void spawner_main(int sock, pid_t parent)
+{
+	static struct spawner_state s;
+	sigset_t all;
+	int sig;
+
+	/* Die with the host; if it is already gone, go now. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(1);
+	prctl(PR_SET_NAME, "xenon-spawner");
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* Children inherit ignored signals across exec: none must be. */
+	for (sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	if (spawner_fds(sock) < 0 || spawner_state_init(&s) < 0)
+		_exit(1);
+	spawner_loop(&s);
+}
+
+/* ---- the host side -------------------------------------------------------- */
+
+int procdom_spawner_create(struct procdom_spawner **ret_sp)
+{
+	struct procdom_spawner *sp = calloc(1, sizeof(*sp));
+	pid_t parent = getpid();
+	int sv[2], err;
+
+	if (!sp)
+		return -ENOMEM;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		goto out_free;
+	sp->pid = fork();
+	if (sp->pid == 0) {
+		close(sv[0]);
+		spawner_main(sv[1], parent);
+	}
+	close(sv[1]);
+	if (sp->pid < 0) {
+		close(sv[0]);
+		goto out_free;
+	}
+	sp->fd = sv[0];
+	*ret_sp = sp;
+	return 0;
+
+out_free:
+	err = -errno;
+	free(sp);
+	return err;
+}
+
+void procdom_spawner_destroy(struct procdom_spawner *sp)
+{
+	if (!sp)
+		return;
+	close(sp->fd);
+	/* It is idle (requests are synchronous): the kill only makes sure. */
+	kill(sp->pid, SIGKILL);
+	while (waitpid(sp->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	free(sp);
+}
+
+pid_t procdom_spawner_pid(const struct procdom_spawner *sp)
+{
+	return sp->pid;
+}
+
+/* The strings after the header: env_entry, the two log paths, argv. */
+struct spawner_strings {
+	char *const *argv;
+	const char *env_entry, *log_path, *next_log_path;
+};
+
+static int spawner_send(struct procdom_spawner *sp, struct spawner_req *req,
+			const struct spawner_strings *str, const int *fds)
+{
+	struct iovec iov[4 + SPAWNER_MAX_ARGS];
+	union spawner_cmsg cbuf;
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 4 + req->argc };
+	size_t cl = sizeof(int) * req->nr_fds;
+	struct cmsghdr *c;
+	unsigned int i;
+
+	iov[0] = (struct iovec){ req, sizeof(*req) };
+	iov[1] = (struct iovec){ (void *)str->env_entry, strlen(str->env_entry) + 1 };
+	iov[2] = (struct iovec){ (void *)str->log_path, strlen(str->log_path) + 1 };
+	iov[3] = (struct iovec){ (void *)str->next_log_path, strlen(str->next_log_path) + 1 };
+	for (i = 0; i < req->argc; i++)
+		iov[4 + i] = (struct iovec){ str->argv[i], strlen(str->argv[i]) + 1 };
+	memset(&cbuf, 0, sizeof(cbuf));
+	msg.msg_control = cbuf.buf;
+	msg.msg_controllen = CMSG_SPACE(cl);
+	c = CMSG_FIRSTHDR(&msg);
+	*c = (struct cmsghdr){ .cmsg_len = CMSG_LEN(cl),
+			       .cmsg_level = SOL_SOCKET,
+			       .cmsg_type = SCM_RIGHTS };
+	memcpy(CMSG_DATA(c), fds, cl);
+	while (sendmsg(sp->fd, &msg, MSG_NOSIGNAL) < 0) {
+		if (errno == EPIPE || errno == ECONNRESET)
+			return -EPIPE;
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+static int spawner_req_init(struct spawner_req *req, const struct spawner_strings *str,
+			    unsigned int nr_fds)
+{
+	char *const *argv = str->argv;
+	size_t len =
+		strlen(str->env_entry) + strlen(str->log_path) + strlen(str->next_log_path) + 3;
+	unsigned int argc = 0;
+
+	if (!nr_fds || nr_fds > PROCDOM_SPAWNER_MAX_FDS || !argv || !argv[0] || argv[0][0] != '/' ||
+	    !strchr(str->env_entry, '=') || !str->log_path[0] ||
+	    strlen(str->next_log_path) >= SPAWNER_PATH_MAX)
+		return -EINVAL;
+	while (argv[argc]) {
+		if (argc == SPAWNER_MAX_ARGS)
+			return -E2BIG;
+		len += strlen(argv[argc++]) + 1;
+		if (len > PROCDOM_SPAWNER_MAX_STRINGS)
+			return -E2BIG;
+	}
+	*req = (struct spawner_req){ 0, nr_fds, argc, (uint32_t)len };
+	return 0;
+}
+
+int procdom_spawner_spawn(struct procdom_spawner *sp, char *const argv[], const char *env_entry,
+			  const char *log_path, const char *next_log_path, const int *fds,
+			  unsigned int nr_fds, pid_t *ret_pid)
+{
+	struct spawner_strings str = { argv, env_entry, log_path,
+				       next_log_path ? next_log_path : "" };
+	struct spawner_req req;
+	struct spawner_rep rep;
+	ssize_t n;
+	int err;
+
+	err = spawner_req_init(&req, &str, nr_fds);
+	if (err)
+		return err;
+	req.seq = ++sp->seq;
+	err = spawner_send(sp, &req, &str, fds);
+	if (err)
+		return err;
+	while ((n = recv(sp->fd, &rep, sizeof(rep), 0)) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(rep) || rep.seq != req.seq)
+		return -EIO;
+	if (rep.err && rep.pid > 0) {
+		/* Created, then failed before its exec: ours to reap. */
+		while (waitpid(rep.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (rep.err)
+		return rep.err < 0 ? rep.err : -EPROTO;
+	if (rep.pid <= 0)
+		return -EPROTO;
+	*ret_pid = rep.pid;
+	return 0;
+}

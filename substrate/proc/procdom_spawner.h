@@ -1,0 +1,68 @@
+/*
+ * The spawner: a small helper process that starts domain processes on
+ * behalf of the host (xenon-hvd), so that starting one costs the same for
+ * the 1000th domain as for the first. Internal to substrate/proc/.
+ *
+ * Why: spawning from xenon-hvd itself copies its fd table into the child
+ * (posix_spawn's clone shares the memory but not the fd table) and the
+ * child's exec then closes every copied O_CLOEXEC fd. xenon-hvd holds
+ * about five fds per domain (three memfds, a hypercall socket per vCPU, a
+ * pidfd), so that cost grew with every domain. The spawner is forked
+ * before any domain exists and keeps only a handful of fds; a domain's fds
+ * travel to it with SCM_RIGHTS for the one spawn and are closed after it.
+ *
+ *   xenon-hvd ── req {seq, argv, XENON_BOOT=...} + fds ──► spawner
+ *       ▲                                                    │ clone(CLONE_VM |
+ *       │                                                    │  CLONE_VFORK |
+ *       └────────────── rep {seq, err, pid} ◄────────────────┘  CLONE_PARENT), execve
+ *
+ * The domain process is created with CLONE_PARENT: its parent is the
+ * spawner's parent, xenon-hvd. So everything that rests on parenthood is
+ * unchanged: xenon-hvd reaps it with waitpid(), its pidfd reports its exit,
+ * its PR_SET_PDEATHSIG fires when xenon-hvd dies, and XENON_BOOT's ppid= is
+ * xenon-hvd's pid. (The spawner must therefore be forked by the thread that
+ * outlives the domains: PDEATHSIG follows the parent *thread*. xenon-hvd
+ * has one thread.)
+ *
+ * The spawner itself dies with xenon-hvd (PR_SET_PDEATHSIG(SIGKILL)) or
+ * when its socket hangs up. If it dies first, a request fails with -EPIPE
+ * and the caller starts a new one (procdom_spawn.c).
+ *
+ * In the domain process: fd 0 is /dev/null, 1 and 2 are its log, fds[i] is
+ * fd 3 + i, nothing else is open; it leads its own process group; every
+ * signal is at its default and unblocked.
+ */
+#ifndef XENON_PROCDOM_SPAWNER_H
+#define XENON_PROCDOM_SPAWNER_H
+
+#include <sys/types.h>
+
+#define PROCDOM_SPAWNER_MAX_FDS 64		/* fds[] per spawn */
+#define PROCDOM_SPAWNER_MAX_STRINGS (66 * 1024) /* argv and the env entry */
+#define PROCDOM_SPAWNER_FIRST_FD 3		/* fds[0] in the child */
+
+struct procdom_spawner;
+
+/* Fork the spawner now. Call it from the thread that stays (see above). */
+int procdom_spawner_create(struct procdom_spawner **ret_sp);
+/* Hang up, kill, reap. Accepts NULL. */
+void procdom_spawner_destroy(struct procdom_spawner *sp);
+pid_t procdom_spawner_pid(const struct procdom_spawner *sp);
+
+/*
+ * Start argv[0] (an absolute path) with argv, the spawner's environment
+ * (the caller's at procdom_spawner_create) minus any entry named as
+ * env_entry's, plus env_entry ("NAME=value"); stdout and stderr appended to
+ * log_path (created 0600 if need be). next_log_path (NULL or "": none) is
+ * the log the caller expects to name next: the spawner creates it once
+ * this request is answered, off the caller's path (procdom_spawner.c).
+ * On success *ret_pid is a child of the caller. -EPIPE: the spawner is
+ * gone and nothing was started. -EIO: it died during the request (a child
+ * may have been started; with its fds closed by the caller it finds itself
+ * cut off).
+ */
+int procdom_spawner_spawn(struct procdom_spawner *sp, char *const argv[], const char *env_entry,
+			  const char *log_path, const char *next_log_path, const int *fds,
+			  unsigned int nr_fds, pid_t *ret_pid);
+
+#endif

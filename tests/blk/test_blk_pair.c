@@ -1,0 +1,415 @@
+/*
+ * blkfront against blkback in one process: byte-exact data (random
+ * patterns, several MiB, direct and indirect requests, single and
+ * multi-page rings, with and without persistent grants), ring index
+ * wrap-around (the indices start just below UINT32_MAX and the slots turn
+ * over many times), flush ordering, discard, read-only devices, a hostile
+ * back end, and nothing left granted or mapped afterwards.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xen/errno.h>
+
+#include "blk_pair.h"
+
+static struct blk_pair pair;
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+static void fill_random(uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t v = rnd();
+
+		memcpy(buf + i, &v, len - i < 8 ? len - i : 8);
+	}
+}
+
+static void start(const struct blk_pair_opts *o)
+{
+	cr_assert_eq(blk_pair_start(&pair, o), 0, "pair start");
+}
+
+/* Stop both ends and check that nothing stays granted or mapped. */
+static void stop_clean(void)
+{
+	blk_pair_stop(&pair);
+	cr_expect_eq(pair.gnt.mapped, 0, "grants still mapped: %lu", pair.gnt.mapped);
+	cr_expect_eq(pair.gnt.granted, 0, "grants still granted: %lu", pair.gnt.granted);
+	cr_expect_eq(pair.fe.stats.leaked_pages, 0);
+}
+
+/* Random writes over the disk, a shadow kept in memory, then every byte
+ * read back through the front end and straight from the image file. */
+static void random_io(uint64_t total_bytes, uint64_t max_sect)
+{
+	uint64_t disk = pair.o.sectors * 512, done = 0;
+	uint8_t *shadow = calloc(1, disk), *buf = malloc(max_sect * 512), *back = malloc(disk);
+
+	cr_assert(shadow && buf && back);
+	while (done < total_bytes) {
+		uint64_t n = 1 + rnd() % max_sect;
+		uint64_t s = rnd() % (pair.o.sectors - n + 1);
+
+		fill_random(buf, n * 512);
+		cr_assert_eq(blkfront_write(&pair.fe, s, buf, n), 0, "write %lu+%lu",
+			     (unsigned long)s, (unsigned long)n);
+		memcpy(shadow + s * 512, buf, n * 512);
+		if (rnd() % 4 == 0) {
+			cr_assert_eq(blkfront_read(&pair.fe, s, back, n), 0);
+			cr_assert(!memcmp(back, buf, n * 512), "read after write differs");
+		}
+		done += n * 512;
+	}
+	memset(back, 0xa5, disk);
+	cr_assert_eq(blkfront_read(&pair.fe, 0, back, pair.o.sectors), 0);
+	cr_assert(!memcmp(back, shadow, disk), "front-end read of the disk differs");
+	cr_assert_eq(pread(pair.fd, back, disk, 0), (ssize_t)disk);
+	cr_assert(!memcmp(back, shadow, disk), "image file differs");
+	free(shadow);
+	free(buf);
+	free(back);
+}
+
+Test(blk_pair, sync_small_rw)
+{
+	struct blk_pair_opts o;
+	uint8_t w[4096 * 3], r[sizeof(w)];
+
+	blk_pair_default_opts(&o);
+	start(&o);
+	fill_random(w, sizeof(w));
+	cr_assert_eq(blkfront_write(&pair.fe, 5, w, 24), 0);
+	cr_assert_eq(blkfront_read(&pair.fe, 5, r, 24), 0);
+	cr_assert(!memcmp(w, r, sizeof(w)));
+	/* One sector at an odd place. */
+	cr_assert_eq(blkfront_write(&pair.fe, 16383, w, 1), 0);
+	cr_assert_eq(blkfront_read(&pair.fe, 16383, r, 1), 0);
+	cr_assert(!memcmp(w, r, 512));
+	stop_clean();
+}
+
+/* Every combination of ring size, persistent grants and indirect requests,
+ * threaded, several MiB each. */
+struct combo {
+	unsigned int order;
+	bool persistent;
+	unsigned int indirect;
+};
+
+static const struct combo combos[] = {
+	{ 0, true, 256 }, { 0, false, 256 }, { 2, true, 256 }, { 2, false, 0 },
+	{ 4, true, 64 },  { 0, true, 0 },    { 1, false, 32 },
+};
+
+Test(blk_pair, threaded_combinations_several_mib, .timeout = 120)
+{
+	for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
+		struct blk_pair_opts o;
+
+		blk_pair_default_opts(&o);
+		o.threaded = true;
+		o.fe_ring_order = combos[i].order;
+		o.fe_persistent = o.be_persistent = combos[i].persistent;
+		o.max_indirect_segs = combos[i].indirect;
+		start(&o);
+		cr_assert_eq(pair.fe.ring_order, combos[i].order);
+		random_io(6u << 20, 2048);
+		cr_expect_eq(pair.back_rc >= 0, true);
+		if (combos[i].persistent)
+			cr_expect_leq(pair.br.stats.pgrants, o.pool_pages + o.inflight);
+		if (!combos[i].indirect)
+			cr_expect_eq(blkfront_max_sectors(&pair.fe), 88);
+		stop_clean();
+	}
+}
+
+/* Ring indices start near UINT32_MAX; 20000 requests turn a 32-slot ring
+ * over 600 times and the 32-bit indices wrap once. */
+Test(blk_pair, ring_index_wrap, .timeout = 120)
+{
+	struct blk_pair_opts o;
+	struct blkfront_req reqs[32];
+	static uint8_t data[32][4096], got[32][4096];
+	uint32_t start_idx = UINT32_MAX - 100;
+
+	blk_pair_default_opts(&o);
+	o.threaded = true;
+	o.ring_start = start_idx;
+	start(&o);
+	for (unsigned int round = 0; round < 20000 / 32; round++) {
+		for (unsigned int k = 0; k < 32; k++) {
+			fill_random(data[k], 4096);
+			reqs[k] = (struct blkfront_req){ .op = BLKIF_OP_WRITE,
+							 .sector = (round * 32u + k) % 2048 * 8,
+							 .nsect = 8,
+							 .buf = data[k] };
+			cr_assert_eq(blkfront_submit(&pair.fe, &reqs[k]), 0);
+		}
+		for (unsigned int k = 0; k < 32; k++)
+			cr_assert_eq(blkfront_wait(&pair.fe, &reqs[k], 0), 0);
+		for (unsigned int k = 0; k < 32; k++) {
+			reqs[k] = (struct blkfront_req){ .op = BLKIF_OP_READ,
+							 .sector = (round * 32u + k) % 2048 * 8,
+							 .nsect = 8,
+							 .buf = got[k] };
+			cr_assert_eq(blkfront_submit(&pair.fe, &reqs[k]), 0);
+		}
+		for (unsigned int k = 0; k < 32; k++) {
+			cr_assert_eq(blkfront_wait(&pair.fe, &reqs[k], 0), 0);
+			cr_assert(!memcmp(got[k], data[k], 4096), "round %u req %u", round, k);
+		}
+	}
+	cr_assert_lt(pair.fe.ring.req_prod_pvt, start_idx, "indices wrapped");
+	cr_assert_eq(pair.fe.ring.req_prod_pvt, (uint32_t)(start_idx + 20000u / 32 * 64));
+	stop_clean();
+}
+
+/* The flush is answered only after fdatasync, which runs only after every
+ * write answered before it returned. */
+Test(blk_pair, flush_after_writes)
+{
+	struct blk_pair_opts o;
+	static uint8_t buf[64 * 512];
+
+	blk_pair_default_opts(&o);
+	o.threaded = true;
+	start(&o);
+	fill_random(buf, sizeof(buf));
+	for (unsigned int i = 0; i < 10; i++)
+		cr_assert_eq(blkfront_write(&pair.fe, i * 64, buf, 64), 0);
+	cr_assert_eq(blkfront_flush(&pair.fe), 0);
+	cr_assert_eq(__atomic_load_n(&pair.flushes_done, __ATOMIC_SEQ_CST), 1);
+	cr_assert_eq(pair.writes_at_flush, 10);
+	pair.flush_fails = true;
+	cr_assert_eq(blkfront_flush(&pair.fe), -XEN_EIO);
+	stop_clean();
+}
+
+Test(blk_pair, flush_and_discard_unsupported)
+{
+	struct blk_pair_opts o;
+
+	blk_pair_default_opts(&o);
+	o.flush = o.discard = false;
+	start(&o);
+	cr_assert_eq(blkfront_flush(&pair.fe), -XEN_EOPNOTSUPP);
+	cr_assert_eq(blkfront_discard(&pair.fe, 0, 8), -XEN_EOPNOTSUPP);
+	/* A back end that takes a feature back: EOPNOTSUPP, then off. */
+	pair.fe.be.flush = true;
+	cr_assert_eq(blkfront_flush(&pair.fe), -XEN_EOPNOTSUPP);
+	cr_assert_eq(pair.fe.be.flush, false);
+	stop_clean();
+}
+
+Test(blk_pair, discard_reads_back_zeros)
+{
+	struct blk_pair_opts o;
+	static uint8_t buf[256 * 512], zero[128 * 512];
+
+	blk_pair_default_opts(&o);
+	start(&o);
+	fill_random(buf, sizeof(buf));
+	cr_assert_eq(blkfront_write(&pair.fe, 1024, buf, 256), 0);
+	cr_assert_eq(blkfront_discard(&pair.fe, 1024 + 64, 128), 0);
+	cr_assert_eq(blkfront_read(&pair.fe, 1024, buf, 256), 0);
+	cr_assert(!memcmp(buf + 64 * 512, zero, sizeof(zero)), "discarded range not zero");
+	cr_assert_eq(blkfront_discard(&pair.fe, 16000, 1000), -XEN_EINVAL, "beyond the disk");
+	stop_clean();
+}
+
+Test(blk_pair, readonly_device)
+{
+	struct blk_pair_opts o;
+	uint8_t buf[512] = { 1 };
+
+	blk_pair_default_opts(&o);
+	o.readonly = true;
+	start(&o);
+	cr_assert_eq(blkfront_write(&pair.fe, 0, buf, 1), -XEN_EROFS);
+	cr_assert_eq(blkfront_read(&pair.fe, 0, buf, 1), 0);
+	/* Even if the front end ignores VDISK_READONLY, the back end refuses. */
+	pair.fe.be.info = 0;
+	cr_assert_eq(blkfront_write(&pair.fe, 0, buf, 1), -XEN_EIO);
+	stop_clean();
+}
+
+Test(blk_pair, bad_requests_refused_by_front)
+{
+	struct blk_pair_opts o;
+	uint8_t buf[512];
+	struct blkfront_req r = { .op = 77, .nsect = 1, .buf = buf };
+
+	blk_pair_default_opts(&o);
+	start(&o);
+	cr_assert_eq(blkfront_submit(&pair.fe, &r), -XEN_EINVAL);
+	cr_assert_eq(blkfront_read(&pair.fe, 16384, buf, 1), -XEN_EINVAL);
+	cr_assert_eq(blkfront_read(&pair.fe, UINT64_MAX, buf, 1), -XEN_EINVAL);
+	r = (struct blkfront_req){ .op = BLKIF_OP_READ, .nsect = 0, .buf = buf };
+	cr_assert_eq(blkfront_submit(&pair.fe, &r), -XEN_EINVAL);
+	stop_clean();
+}
+
+Test(blk_pair, io_error_reported)
+{
+	struct blk_pair_opts o;
+	uint8_t buf[4096];
+
+	blk_pair_default_opts(&o);
+	start(&o);
+	pair.fail_io = true;
+	cr_assert_eq(blkfront_read(&pair.fe, 0, buf, 8), -XEN_EIO);
+	pair.fail_io = false;
+	cr_assert_eq(blkfront_read(&pair.fe, 0, buf, 8), 0);
+	stop_clean();
+}
+
+/* Persistent grants are mapped once: a second pass maps nothing new. */
+Test(blk_pair, persistent_grants_mapped_once)
+{
+	struct blk_pair_opts o;
+	static uint8_t buf[1 << 20];
+	uint64_t maps;
+
+	blk_pair_default_opts(&o);
+	start(&o);
+	cr_assert_eq(blkfront_read(&pair.fe, 0, buf, 2048), 0);
+	maps = pair.br.stats.maps;
+	cr_assert_eq(blkfront_read(&pair.fe, 0, buf, 2048), 0);
+	cr_assert_eq(pair.br.stats.maps, maps, "no new maps on reuse");
+	stop_clean();
+}
+
+/* A persistent table smaller than the pool: the rest is mapped per request,
+ * data still exact. */
+Test(blk_pair, persistent_limit)
+{
+	struct blk_pair_opts o;
+
+	blk_pair_default_opts(&o);
+	o.max_pgrants = 16;
+	o.threaded = true;
+	start(&o);
+	random_io(2u << 20, 512);
+	cr_assert_leq(pair.br.nr_pgrants, 16);
+	stop_clean();
+}
+
+/* ---- a hostile back end ---- */
+
+static void push_response(uint64_t id, uint8_t op, int16_t status)
+{
+	struct blkif_sring *s = pair.fe.ring.sring;
+	struct blkif_response *rsp = &s->ring[s->rsp_prod & (pair.fe.ring.nr_ents - 1)].rsp;
+
+	rsp->id = id;
+	rsp->operation = op;
+	rsp->status = status;
+	__atomic_store_n(&s->rsp_prod, s->rsp_prod + 1, __ATOMIC_RELEASE);
+}
+
+Test(blk_pair, hostile_back_end_bad_id)
+{
+	struct blk_pair_opts o;
+	uint8_t buf[512];
+	struct blkfront_req r = { .op = BLKIF_OP_READ, .nsect = 1, .buf = buf };
+
+	blk_pair_default_opts(&o);
+	start(&o);
+	pair.br_up = false; /* nobody serves: we play the back end */
+	cr_assert_eq(blkfront_submit(&pair.fe, &r), 0);
+	push_response(12345, BLKIF_OP_READ, 0);
+	cr_assert_eq(blkfront_poll(&pair.fe), -XEN_EIO);
+	cr_assert(r.done);
+	cr_assert_eq(r.status, -XEN_EIO);
+	cr_assert_eq(blkfront_read(&pair.fe, 0, buf, 1), -XEN_ENOTCONN);
+	pair.br_up = true;
+	stop_clean();
+}
+
+Test(blk_pair, hostile_back_end_rsp_prod_overflow)
+{
+	struct blk_pair_opts o;
+	uint8_t buf[512];
+	struct blkfront_req r = { .op = BLKIF_OP_READ, .nsect = 1, .buf = buf };
+
+	blk_pair_default_opts(&o);
+	start(&o);
+	pair.br_up = false;
+	cr_assert_eq(blkfront_submit(&pair.fe, &r), 0);
+	pair.fe.ring.sring->rsp_prod += 1000;
+	cr_assert_eq(blkfront_poll(&pair.fe), -XEN_EIO);
+	cr_assert_eq(r.status, -XEN_EIO);
+	pair.br_up = true;
+	stop_clean();
+}
+
+Test(blk_pair, hostile_back_end_never_answers)
+{
+	struct blk_pair_opts o;
+	uint8_t buf[512];
+	struct blkfront_req r = { .op = BLKIF_OP_READ, .nsect = 1, .buf = buf };
+
+	blk_pair_default_opts(&o);
+	start(&o);
+	pair.br_up = false;
+	cr_assert_eq(blkfront_submit(&pair.fe, &r), 0);
+	cr_assert_eq(blkfront_wait(&pair.fe, &r, 1000000), -XEN_ETIMEDOUT);
+	/* The late answer is taken and dropped; the slot comes back. */
+	push_response(0, BLKIF_OP_READ, 0); /* slot 0: the top of the free stack */
+	cr_assert_eq(blkfront_poll(&pair.fe), 1);
+	cr_assert_eq(pair.fe.nr_free_slots, pair.fe.inflight);
+	pair.br_up = true;
+	stop_clean();
+}
+
+Test(blk_pair, disconnect_fails_outstanding)
+{
+	struct blk_pair_opts o;
+	uint8_t buf[512];
+	struct blkfront_req r = { .op = BLKIF_OP_READ, .nsect = 1, .buf = buf };
+
+	blk_pair_default_opts(&o);
+	o.fe_persistent = false;
+	start(&o);
+	pair.br_up = false;
+	cr_assert_eq(blkfront_submit(&pair.fe, &r), 0);
+	blkfront_disconnect(&pair.fe);
+	cr_assert(r.done);
+	cr_assert_eq(r.status, -XEN_ENOTCONN);
+	cr_assert_eq(blkfront_submit(&pair.fe, &r), -XEN_ENOTCONN);
+	pair.br_up = true;
+	stop_clean();
+}
+
+/* xenon's liveness byte: once seen 1, a 0 (the back end's mapping went)
+ * fails every outstanding request at once. */
+Test(blk_pair, liveness_byte)
+{
+	struct blk_pair_opts o;
+	uint8_t buf[512];
+	struct blkfront_req r = { .op = BLKIF_OP_READ, .nsect = 1, .buf = buf };
+
+	blk_pair_default_opts(&o);
+	start(&o);
+	pair.fe.ring.sring->__pad[0] = 1;
+	cr_assert_eq(blkfront_read(&pair.fe, 0, buf, 1), 0);
+	pair.br_up = false;
+	cr_assert_eq(blkfront_submit(&pair.fe, &r), 0);
+	pair.fe.ring.sring->__pad[0] = 0;
+	cr_assert_eq(blkfront_poll(&pair.fe), -XEN_ENOTCONN);
+	cr_assert(r.done);
+	cr_assert_eq(r.status, -XEN_ENOTCONN);
+	pair.br_up = true;
+	stop_clean();
+}

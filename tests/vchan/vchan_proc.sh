@@ -1,0 +1,124 @@
+#!/bin/sh
+# vchan between real process domains under xenon-hvd (bench/proc_vchan_guest.c).
+#   vchan_proc.sh XENON_CLI GUEST_DIR      (GUEST_DIR holds bench-proc-vchan-guest)
+# Two guests stream a seeded pattern both ways and check every byte (1 MiB
+# rings, then 1 KiB / 2 KiB rings with odd write sizes: many wraps); a guest
+# talks to itself; then each side is killed with SIGKILL mid-transfer and
+# the survivor must see the channel closed, exit cleanly, and hold no port
+# or grant it did not hold before.
+set -u
+PROC_NAME=vchan-proc
+. "$(dirname "$0")/../proc/proc_lib.sh" "$1" "$2"
+K=bench-proc-vchan-guest
+cfg() { # file, name, domid, extra
+	printf 'name = "%s"\ntype = "process"\nkernel = "%s"\nmemory = 16\nvcpus = 1\ndomid = %s\nextra = "%s"\n' \
+		"$2" "$G/$K" "$3" "$4" >"$D/$1"
+}
+log() { echo "$RD/domain-$1.log"; }
+# The ports a survivor holds after close equal those before it opened.
+no_leak() { # name, domid
+	local f b a
+	f=$(log "$2")
+	b=$(sed -n 's/^vchan: before: ports_open \([0-9]*\).*/\1/p' "$f")
+	a=$(sed -n 's/^vchan: after close: ports_open \([0-9]*\) grants_in_use 0 maps_leaked 0$/\1/p' "$f")
+	if [ -n "$b" ] && [ "$a" = "$b" ]; then echo "ok - $1"; else
+		echo "not ok - $1 (before '$b' after '$a')"
+		fail=1
+	fi
+}
+# Kill a guest's process once it has moved some data.
+kill_mid() { # domid of the victim
+	local pid
+	pid=$(sed -n 's/^vchan: pid \([0-9]*\).*/\1/p' "$(log "$1")")
+	[ -n "$pid" ] && kill -9 "$pid"
+}
+echo "1..14"
+
+up pair
+cfg s.cfg vsrv 1 "vchan.server vchan.peer=2 vchan.id=1 vchan.bidir vchan.bytes=8388608 vchan.linger_ms=1"
+cfg c.cfg vcli 2 "vchan.client vchan.peer=1 vchan.id=1 vchan.bidir vchan.bytes=8388608 vchan.linger_ms=1"
+timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
+timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+wait_log "$(log 1)" "after close"
+wait_log "$(log 2)" "after close"
+check "1 MiB rings: client -> server, 8 MiB byte-exact" "$(log 1)" "received 8388608 bytes in [0-9]* ns, ok"
+check "1 MiB rings: server -> client, 8 MiB byte-exact" "$(log 2)" "received 8388608 bytes in [0-9]* ns, ok"
+no_leak "server: no port or grant left after close" 1
+no_leak "client: no port or map left after close" 2
+grep -h "received\|sent" "$(log 1)" "$(log 2)" | sed 's/^/# /'
+
+up small
+cfg s.cfg vsrv 1 "vchan.server vchan.peer=2 vchan.id=7 vchan.order=10 vchan.chunk=777 vchan.bidir vchan.bytes=3000001"
+cfg c.cfg vcli 2 "vchan.client vchan.peer=1 vchan.id=7 vchan.order=10 vchan.chunk=777 vchan.bidir vchan.bytes=3000001"
+timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
+timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+wait_log "$(log 1)" "after close"
+wait_log "$(log 2)" "after close"
+check "1 KiB / 2 KiB rings, 777-byte writes: byte-exact both ways" "$(log 2)" "received 3000001 bytes in [0-9]* ns, ok"
+check "small rings: server side byte-exact" "$(log 1)" "received 3000001 bytes in [0-9]* ns, ok"
+
+up self
+cfg self.cfg vself 3 "vchan.self vchan.id=3 vchan.order=13 vchan.chunk=5000 vchan.bidir vchan.bytes=4194304"
+timeout 10 "$X" $R create "$D/self.cfg" >/dev/null
+wait_log "$(log 3)" "after close"
+if [ "$(grep -c 'received 4194304 bytes in self, ok' "$(log 3)")" = 2 ]; then
+	echo "ok - a guest with itself: both directions byte-exact"
+else
+	echo "not ok - a guest with itself"
+	fail=1
+fi
+no_leak "self: no port or grant left" 3
+
+up killcli
+cfg s.cfg vsrv 1 "vchan.server vchan.peer=2 vchan.id=2 vchan.bytes=100000000000 vchan.linger_ms=1"
+cfg c.cfg vcli 2 "vchan.client vchan.peer=1 vchan.id=2 vchan.bytes=100000000000"
+timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
+timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+wait_log "$(log 2)" "connected"
+kill_mid 2
+wait_log "$(log 1)" "after close"
+check "client killed mid-stream: the server sees it closed" "$(log 1)" "peer closed after [0-9]* bytes"
+no_leak "server after the client's SIGKILL: no port or grant left" 1
+
+up killsrv
+cfg s.cfg vsrv 1 "vchan.server vchan.peer=2 vchan.id=2 vchan.bytes=100000000000"
+cfg c.cfg vcli 2 "vchan.client vchan.peer=1 vchan.id=2 vchan.bytes=100000000000 vchan.linger_ms=1"
+timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
+timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+wait_log "$(log 2)" "connected"
+kill_mid 1
+wait_log "$(log 2)" "after close"
+check "server killed mid-stream: the client sees it closed" "$(log 2)" "peer closed after [0-9]* bytes"
+no_leak "client after the server's SIGKILL: no port or map left" 2
+up proxy
+cfg c.cfg vcli 1 "vchan.client vchan.peer=0 vchan.id=5 vchan.bytes=262144 vchan.chunk=3000 vchan.linger_ms=1"
+timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+timeout 30 "$X" $R vchan-proxy --server 1 /local/domain/0/data/vchan/5 "$D/px.sock" >"$D/px.log" 2>&1 &
+PX=$!
+# The socket end: read to EOF, check the guest's pattern byte for byte.
+timeout 30 python3 - "$D/px.sock" >"$D/py.out" 2>&1 <<'EOF2'
+import socket, sys, time
+for i in range(400):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sys.argv[1]); break
+    except OSError:
+        s.close(); time.sleep(0.05)
+data = bytearray()
+while True:
+    b = s.recv(65536)
+    if not b: break
+    data += b
+M = (1 << 64) - 1
+def pat(i):
+    x = ((i + 1) * 0x9e3779b97f4a7c15 & M) ^ 1
+    x ^= x >> 29
+    return ((x * 0xbf58476d1ce4e5b9) & M) >> 56
+bad = next((i for i in range(len(data)) if data[i] != pat(i)), -1)
+print("got", len(data), "bad", bad)
+EOF2
+wait $PX
+check "dom0 <-> domU through vchan-proxy: 256 KiB byte-exact to the socket" "$D/py.out" "got 262144 bad -1"
+wait_log "$(log 1)" "after close"
+no_leak "domU after the proxy session: no port or map left" 1
+exit $fail
