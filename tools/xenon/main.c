@@ -60,7 +60,8 @@ const struct xenon_cmd xenon_commands[] = {
 	{ "evtchn", "list event channel ports and their states", "[--json] [DOMAIN]",
 	  "  --json  one JSON array of ports\n", xenon_cmd_evtchn },
 	{ "graph", "print domains, event channels and grants as Graphviz DOT", "",
-	  "  Grants are not shown yet: xenon-hvd does not report them. Channels only.\n",
+	  "  Domains are nodes; event channels solid edges between their ports; grant\n"
+	  "  mappings dashed edges from granter to mapper, labelled with the ref.\n",
 	  xenon_cmd_graph },
 	{ "vchan-proxy", "bridge a vchan with a domain to a UNIX stream socket",
 	  "[--server|--client] [--timeout S] DOMID XS_PATH SOCKET",
