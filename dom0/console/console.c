@@ -2,7 +2,8 @@
  * One domain's console: its ring, log, socket and attached clients (design
  * in consoled.h). Teardown is mark-and-sweep: a client or console marked
  * dead is freed by cd_consoles_reap() after the event batch, so no epoll
- * event of the batch can point at freed memory.
+ * event of the batch can point at freed memory. Marking queues the console
+ * for the reaper, which visits only those.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,20 +20,25 @@
 
 #define CD_CHUNK 2048 /* one out[] at a time */
 
+/* The console of domid not marked dead (at most one), or NULL. */
 struct cd_console *cd_console_by_domid(struct cd *cd, unsigned int domid)
 {
-	for (unsigned int i = 0; i < cd->nr_cons; i++)
-		if (cd->cons[i]->domid == domid && !cd->cons[i]->dead)
-			return cd->cons[i];
-	return NULL;
+	return idtab_ptr(&cd->by_domid, domid);
 }
 
+/* The console whose ring our port serves, or NULL (port 0 never is). */
 struct cd_console *cd_console_by_port(struct cd *cd, evtchn_port_t port)
 {
-	for (unsigned int i = 0; i < cd->nr_cons; i++)
-		if (cd->cons[i]->port == port && port)
-			return cd->cons[i];
-	return NULL;
+	return port ? idtab_ptr(&cd->by_port, port) : NULL;
+}
+
+void cd_console_queue_reap(struct cd_console *con)
+{
+	if (con->queued)
+		return;
+	con->queued = true;
+	con->rnext = con->cd->reap_list;
+	con->cd->reap_list = con;
 }
 
 /* ---- clients ---------------------------------------------------------- */
@@ -59,6 +65,7 @@ static void client_kill(struct cd_client *c, const char *why)
 	cd_epoll_set(c->con->cd, c->fd, c->events, 0, &c->src);
 	c->events = 0;
 	c->dead = true;
+	cd_console_queue_reap(c->con);
 }
 
 static void client_free(struct cd_client *c)
@@ -283,8 +290,10 @@ static void console_detach(struct cd_console *con)
 		unlink(con->sock_path);
 		con->listen_fd = -1;
 	}
-	if (con->port)
+	if (con->port) {
+		idtab_clear_ptr(&con->cd->by_port, con->port, con);
 		xenon_evtchn_unbind(con->cd->xe, con->port);
+	}
 	con->port = 0;
 	if (con->page)
 		xenon_foreign_unmap(con->page, 1);
@@ -310,13 +319,18 @@ void cd_console_gone(struct cd_console *con)
 	cd_log(con->cd, CD_INFO, "d%u: domain gone: console closed", con->domid);
 	console_detach(con);
 	con->dead = true;
+	idtab_clear_ptr(&con->cd->by_domid, con->domid, con);
+	cd_console_queue_reap(con);
 }
 
+/* Also takes it out of the domid table; cd->cons[] is the caller's. */
 void cd_console_free(struct cd_console *con)
 {
 	if (!con)
 		return;
+	con->queued = true; /* being freed: its clients' kills must not queue it */
 	console_detach(con);
+	idtab_clear_ptr(&con->cd->by_domid, con->domid, con);
 	for (unsigned int i = 0; i < con->nr_clients; i++)
 		client_free(con->clients[i]);
 	if (con->log_fd >= 0)
@@ -326,11 +340,13 @@ void cd_console_free(struct cd_console *con)
 
 void cd_consoles_reap(struct cd *cd)
 {
-	unsigned int i = 0, k;
+	unsigned int k;
 
-	while (i < cd->nr_cons) {
-		struct cd_console *con = cd->cons[i];
+	while (cd->reap_list) {
+		struct cd_console *con = cd->reap_list;
 
+		cd->reap_list = con->rnext;
+		con->queued = false;
 		for (k = 0; k < con->nr_clients;) {
 			if (con->clients[k]->dead) {
 				client_free(con->clients[k]);
@@ -340,10 +356,9 @@ void cd_consoles_reap(struct cd *cd)
 			}
 		}
 		if (con->dead) {
-			cd->cons[i] = cd->cons[--cd->nr_cons];
+			cd->cons[con->idx] = cd->cons[--cd->nr_cons];
+			cd->cons[con->idx]->idx = con->idx;
 			cd_console_free(con);
-		} else {
-			i++;
 		}
 	}
 }
@@ -388,7 +403,8 @@ static int console_setup(struct cd_console *con, uint64_t gfn, evtchn_port_t por
 	if (rc < 0)
 		return rc;
 	con->port = (evtchn_port_t)rc;
-	return console_listen(con);
+	rc = idtab_set_ptr(&cd->by_port, con->port, con);
+	return rc < 0 ? rc : console_listen(con);
 }
 
 void cd_console_attach(struct cd *cd, unsigned int domid, int32_t pid, uint64_t gfn,
@@ -410,6 +426,13 @@ void cd_console_attach(struct cd *cd, unsigned int domid, int32_t pid, uint64_t 
 	*con = (struct cd_console){
 		.cd = cd, .domid = domid, .pid = pid, .log_fd = -1, .listen_fd = -1
 	};
+	rc = idtab_set_ptr(&cd->by_domid, domid, con);
+	if (rc < 0) {
+		cd_log(cd, CD_WARN, "d%u: console not served: %s", domid, strerror(-rc));
+		free(con);
+		return;
+	}
+	con->idx = cd->nr_cons;
 	cd->cons[cd->nr_cons++] = con;
 	rc = console_setup(con, gfn, port);
 	if (rc < 0) {

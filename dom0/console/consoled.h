@@ -14,6 +14,16 @@
  * created before we saw the old one's release) gets a console of its own,
  * and stale store entries of dead domains are never attached.
  *
+ * Cost per domain created does not grow with the number of domains beyond
+ * one LIST (48 bytes a row): an @introduceDomain looks only at running
+ * domains not seen before -- no console for that (domid, pid), and not
+ * passed over already as introduced without console keys (`bare`) -- and
+ * reads just their two keys. Consoles are found by domid and by port in
+ * id-indexed tables (lib/daemon/idtab.h); the reaper visits only consoles
+ * queued for it. Example, 1000 domains running, domain 1001 introduced:
+ * LIST (1001 rows), 1000 lookups that hit, 2 reads; before, the same LIST,
+ * a directory of /local/domain and 1000 x 1 read for the key-less ones.
+ *
  * Flow control, both ways, never dropping:
  *  - output: bytes leave out[] only once the log has them (cons_ring_peek,
  *    write, cons_ring_consume); then the guest is notified, so a guest
@@ -32,12 +42,13 @@
 #include <stddef.h>
 
 #include "cons_ring.h"
+#include "idtab.h"
 #include "xenon_dom0.h"
 
 #define CD_MAX_CONSOLES 1024	   /* domains served at once */
 #define CD_MAX_CLIENTS 8	   /* attached clients per domain */
 #define CD_CLIENT_BUF (256 * 1024) /* output a client may lag behind */
-#define CD_LIST_MAX 1024	   /* rows asked of LIST */
+#define CD_LIST_MAX 4096	   /* rows asked of LIST (dom0 too) */
 #define CD_LIVENESS_MS 1000	   /* the slow liveness check */
 
 enum cd_src_kind { CD_SRC_SIGNAL, CD_SRC_XS, CD_SRC_EVTCHN, CD_SRC_LISTEN, CD_SRC_CLIENT };
@@ -77,6 +88,10 @@ struct cd_console {
 	bool dead;	     /* domain gone: freed after this iteration */
 	bool log_failing;    /* a log write failed (logged once until it works) */
 	bool clients_logged; /* CD_MAX_CLIENTS hit (logged once) */
+	bool queued;	     /* on cd->reap_list */
+	struct cd_console *rnext;
+	unsigned int idx;      /* in cd->cons[] */
+	unsigned int live_gen; /* found running by cd_check_live() pass number */
 };
 
 struct cd {
@@ -88,8 +103,14 @@ struct cd {
 	struct xenon_evtchn *xe;
 	struct xenon_ctl *ctl;
 	struct cd_src sig_src, xs_src, ev_src;
-	struct cd_console *cons[CD_MAX_CONSOLES];
+	struct cd_console *cons[CD_MAX_CONSOLES]; /* every console, dead ones too */
 	unsigned int nr_cons;
+	struct idtab by_domid;		  /* domid -> its console, until marked dead */
+	struct idtab by_port;		  /* our port -> console, while bound */
+	struct idtab bare;		  /* domid -> int32_t pid: introduced, no console keys */
+	struct cd_console *reap_list;	  /* dead, or with dead clients */
+	struct procdom_ctl_dominfo *list; /* [CD_LIST_MAX], LIST's rows */
+	unsigned int live_gen;
 	bool rescan, check_live, limit_logged, stop;
 	int exit_code;
 };
@@ -108,6 +129,7 @@ void cd_console_free(struct cd_console *con);
 void cd_console_accept(struct cd_console *con);
 void cd_client_ready(struct cd_client *c, uint32_t events);
 void cd_consoles_reap(struct cd *cd);
+void cd_console_queue_reap(struct cd_console *con);
 struct cd_console *cd_console_by_domid(struct cd *cd, unsigned int domid);
 struct cd_console *cd_console_by_port(struct cd *cd, evtchn_port_t port);
 

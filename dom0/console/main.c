@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,7 +116,17 @@ static void signals_fini(void *ctx)
 static int hvd_init(void *ctx)
 {
 	struct cd *cd = ctx;
-	int err = xenon_evtchn_open(cd->run_dir, &cd->xe);
+	int err;
+
+	/* Ports as the FIFO ABI bounds them, whichever ABI dom0 uses: the
+	 * tables grow only as far as the highest id stored. */
+	idtab_init(&cd->by_port, sizeof(struct cd_console *), EVTCHN_FIFO_NR_CHANNELS);
+	idtab_init(&cd->by_domid, sizeof(struct cd_console *), DOMID_FIRST_RESERVED);
+	idtab_init(&cd->bare, sizeof(int32_t), DOMID_FIRST_RESERVED);
+	cd->list = calloc(CD_LIST_MAX, sizeof(*cd->list));
+	if (!cd->list)
+		return -ENOMEM;
+	err = xenon_evtchn_open(cd->run_dir, &cd->xe);
 
 	if (!err)
 		err = xenon_ctl_open(cd->run_dir, &cd->ctl);
@@ -126,6 +137,7 @@ static int hvd_init(void *ctx)
 	if (err) {
 		xenon_ctl_close(cd->ctl);
 		xenon_evtchn_close(cd->xe);
+		free(cd->list);
 	}
 	return err;
 }
@@ -142,8 +154,13 @@ static void hvd_fini(void *ctx)
 			cd_console_service(con); /* the last output */
 		cd_console_free(con);
 	}
+	cd->reap_list = NULL;
 	xenon_ctl_close(cd->ctl);
 	xenon_evtchn_close(cd->xe);
+	idtab_fini(&cd->by_port);
+	idtab_fini(&cd->by_domid);
+	idtab_fini(&cd->bare);
+	free(cd->list);
 }
 
 static int xs_init(void *ctx)
@@ -221,101 +238,121 @@ static bool xs_read_ulong(struct cd *cd, unsigned int domid, const char *key, un
 	return ok;
 }
 
-/* LIST: how many rows, or -errno (logged); *ret is freed by the caller. */
-static int cd_list(struct cd *cd, struct procdom_ctl_dominfo **ret)
+/* LIST into cd->list: how many rows, or -errno (logged). */
+static int cd_list(struct cd *cd)
 {
-	struct procdom_ctl_dominfo *info = calloc(CD_LIST_MAX, sizeof(*info));
-	int n = info ? xenon_domain_list(cd->ctl, info, CD_LIST_MAX) : -ENOMEM;
+	int n = xenon_domain_list(cd->ctl, cd->list, CD_LIST_MAX);
 
-	if (n < 0) {
+	if (n < 0)
 		cd_log(cd, CD_WARN, "listing domains: %s", strerror(-n));
-		free(info);
-		info = NULL;
-	}
-	*ret = info;
 	return n;
 }
 
-/* The running (not shut down, not dying) domain domid in a LIST; or NULL. */
-static const struct procdom_ctl_dominfo *cd_live(const struct procdom_ctl_dominfo *info, int n,
-						 unsigned int domid)
+static bool cd_running(const struct procdom_ctl_dominfo *d)
 {
-	for (int k = 0; k < n; k++)
-		if (info[k].domid == domid &&
-		    !(info[k].flags & (PROCDOM_DOMINFO_SHUTDOWN | PROCDOM_DOMINFO_DYING)))
-			return &info[k];
-	return NULL;
+	return d->domid && d->domid < DOMID_FIRST_RESERVED &&
+	       !(d->flags & (PROCDOM_DOMINFO_SHUTDOWN | PROCDOM_DOMINFO_DYING));
+}
+
+/* Passed over before: introduced with no console keys. Process-less
+ * domains (pid 0, tests) are never remembered: pid 0 tells no two apart. */
+static bool cd_is_bare(struct cd *cd, const struct procdom_ctl_dominfo *d)
+{
+	int32_t *pid = idtab_find(&cd->bare, d->domid);
+
+	return d->pid && pid && *pid == d->pid;
+}
+
+static void cd_set_bare(struct cd *cd, const struct procdom_ctl_dominfo *d)
+{
+	int32_t *pid;
+
+	if (d->pid && !idtab_get(&cd->bare, d->domid, (void **)&pid))
+		*pid = d->pid;
+}
+
+/*
+ * A running domain we have no console for. With console keys it gets one;
+ * a console of the same domid but another domain (pid) is an earlier
+ * domain whose release we have not seen yet: it is closed first. Without
+ * keys, once introduced, it is passed over from then on: toolstacks (xenon
+ * create, libxl) write the keys before INTRODUCE. One not introduced yet is
+ * looked at again at the next scan (its own @introduceDomain).
+ */
+static void cd_look_at(struct cd *cd, const struct procdom_ctl_dominfo *d, struct cd_console *con)
+{
+	unsigned long gfn, port;
+
+	if (con) {
+		cd_log(cd, CD_INFO, "d%u: a new domain (pid %d, was %d)", d->domid, (int)d->pid,
+		       (int)con->pid);
+		cd_console_gone(con);
+	}
+	if (xs_read_ulong(cd, d->domid, "ring-ref", &gfn) &&
+	    xs_read_ulong(cd, d->domid, "port", &port) && port && port < (1UL << 17))
+		cd_console_attach(cd, d->domid, d->pid, gfn, (evtchn_port_t)port);
+	else if (xs_is_domain_introduced(cd->xs, d->domid))
+		cd_set_bare(cd, d);
 }
 
 /*
  * @introduceDomain: serve every running domain with console keys not yet
- * served. A console of the same domid but another domain (pid) is an
- * earlier domain whose release we have not seen yet: it is closed first.
- * Store entries of domains not running (nobody removes a dead domain's
- * home) are left alone: attaching them could only fail, and a failed
- * console kept under a domid would hide the next domain given that id.
+ * served; each one LIST shows that we know (a console of that pid, or
+ * passed over as bare) costs one lookup. Store entries of domains not
+ * running (nobody removes a dead domain's home) are never looked at:
+ * attaching them could only fail, and a failed console kept under a domid
+ * would hide the next domain given that id.
  */
 static void cd_scan(struct cd *cd)
 {
-	struct procdom_ctl_dominfo *info;
-	unsigned int num = 0, i;
-	char **dirs;
-	int n = cd_list(cd, &info);
+	int n = cd_list(cd);
 
-	if (n < 0)
-		return;
-	dirs = xs_directory(cd->xs, XBT_NULL, "/local/domain", &num);
-	for (i = 0; dirs && i < num; i++) {
-		const struct procdom_ctl_dominfo *d;
+	for (int k = 0; k < n; k++) {
+		const struct procdom_ctl_dominfo *d = &cd->list[k];
 		struct cd_console *con;
-		unsigned long domid, gfn, port;
-		char *end;
 
-		domid = strtoul(dirs[i], &end, 10);
-		if (*end || !domid || domid >= DOMID_FIRST_RESERVED)
+		if (!cd_running(d))
 			continue;
-		d = cd_live(info, n, (unsigned int)domid);
-		if (!d)
+		con = cd_console_by_domid(cd, d->domid);
+		if ((con && con->pid == d->pid) || cd_is_bare(cd, d))
 			continue;
-		con = cd_console_by_domid(cd, (unsigned int)domid);
-		if (con && con->pid == d->pid)
-			continue;
-		if (xs_read_ulong(cd, (unsigned int)domid, "ring-ref", &gfn) &&
-		    xs_read_ulong(cd, (unsigned int)domid, "port", &port) && port &&
-		    port < (1UL << 17)) {
-			if (con) {
-				cd_log(cd, CD_INFO, "d%lu: a new domain (pid %d, was %d)", domid,
-				       (int)d->pid, (int)con->pid);
-				cd_console_gone(con);
-			}
-			cd_console_attach(cd, (unsigned int)domid, d->pid, gfn,
-					  (evtchn_port_t)port);
-		}
+		cd_look_at(cd, d, con);
 	}
-	free(dirs);
-	free(info);
 }
 
-/* @releaseDomain or the slow timer: close consoles of domains gone. */
+/*
+ * @releaseDomain or the slow timer: close consoles of domains gone. One
+ * pass over LIST marks the consoles of running domains, one over the
+ * consoles closes the rest. A LIST that filled the buffer says nothing of
+ * domids above its last row.
+ */
 static void cd_check_live(struct cd *cd)
 {
-	struct procdom_ctl_dominfo *info;
-	unsigned int i;
-	int n;
+	unsigned int i, gen, listed_to = UINT32_MAX;
+	int n, k;
 
 	if (!cd->nr_cons)
 		return;
-	n = cd_list(cd, &info);
+	n = cd_list(cd);
 	if (n < 0)
 		return;
+	if (n == CD_LIST_MAX)
+		listed_to = cd->list[n - 1].domid;
+	gen = ++cd->live_gen;
+	for (k = 0; k < n; k++) {
+		const struct procdom_ctl_dominfo *d = &cd->list[k];
+		struct cd_console *con = cd_running(d) ? cd_console_by_domid(cd, d->domid) : NULL;
+
+		if (con && con->pid == d->pid)
+			con->live_gen = gen;
+	}
+	/* cd_console_gone() only marks and queues: cons[] holds still. */
 	for (i = 0; i < cd->nr_cons; i++) {
 		struct cd_console *con = cd->cons[i];
-		const struct procdom_ctl_dominfo *d = cd_live(info, n, con->domid);
 
-		if ((!d || d->pid != con->pid) && !con->dead)
+		if (!con->dead && con->live_gen != gen && con->domid <= listed_to)
 			cd_console_gone(con);
 	}
-	free(info);
 }
 
 /* ---- the loop --------------------------------------------------------- */

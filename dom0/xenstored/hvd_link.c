@@ -9,6 +9,12 @@
  * Teardown of a ring (RELEASE or death) runs in the loop's deferred phase,
  * never inside the engine's release hook, which is still walking the
  * domain's connections.
+ *
+ * Per-event work does not grow with the number of domains: a ring is found
+ * by its port (every event) and by its domid (RELEASE) in id-indexed tables
+ * (lib/daemon/idtab.h), and the deferred teardown visits only the rings
+ * released. Only VIRQ_DOM_EXC (a domain died) looks at every ring, once,
+ * against one LIST.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -23,11 +29,12 @@
 #include <xen/io/xs_wire.h>
 
 #include "hvd_link.h"
+#include "idtab.h"
 #include "transport_ring.h"
 #include "xenon_dom0.h"
 
 #define XSD_HVD_MAX_RINGS 4096
-#define XSD_HVD_LIST_MAX 1024
+#define XSD_HVD_LIST_MAX (XSD_HVD_MAX_RINGS + 1) /* dom0 too */
 
 struct xsd_hvd_ring {
 	struct xsd_hvd *x;
@@ -35,7 +42,10 @@ struct xsd_hvd_ring {
 	evtchn_port_t port; /* our (dom0's) end */
 	void *page;
 	struct xs_ring *ring;
-	bool released;
+	unsigned int idx;	    /* in x->rings[] */
+	bool released;		    /* on x->reap_list, out of by_domid */
+	struct xsd_hvd_ring *rnext; /* x->reap_list */
+	unsigned int live_gen;	    /* listed alive by the VIRQ_DOM_EXC pass of that number */
 };
 
 struct xsd_hvd {
@@ -48,18 +58,17 @@ struct xsd_hvd {
 	int wake_fd;
 	struct xs_loop_source ev_src, wake_src;
 	struct xs_loop_deferred reap;
-	struct xsd_hvd_ring *rings[XSD_HVD_MAX_RINGS];
+	struct xsd_hvd_ring *rings[XSD_HVD_MAX_RINGS]; /* every ring, released or not */
 	unsigned int nr_rings;
+	struct idtab by_port;		/* our port -> ring, until freed */
+	struct idtab by_domid;		/* domid -> its ring, until released */
+	struct xsd_hvd_ring *reap_list; /* released, freed by xsd_hvd_reap() */
+	unsigned int live_gen;
 };
 
 static struct xsd_hvd_ring *ring_by_port(struct xsd_hvd *x, evtchn_port_t port)
 {
-	unsigned int i;
-
-	for (i = 0; i < x->nr_rings; i++)
-		if (x->rings[i]->port == port)
-			return x->rings[i];
-	return NULL;
+	return idtab_ptr(&x->by_port, port);
 }
 
 static void xsd_hvd_poke(struct xsd_hvd *x)
@@ -83,6 +92,17 @@ static void ring_notify(void *ctx)
 
 static const struct xs_ring_evtchn_ops ring_evtchn_ops = { .notify = ring_notify };
 
+/* Out of the tables and rings[] (moving the last ring into its place). */
+static void ring_unlink(struct xsd_hvd_ring *e)
+{
+	struct xsd_hvd *x = e->x;
+
+	idtab_clear_ptr(&x->by_port, e->port, e);
+	idtab_clear_ptr(&x->by_domid, e->domid, e);
+	x->rings[e->idx] = x->rings[--x->nr_rings];
+	x->rings[e->idx]->idx = e->idx;
+}
+
 static void ring_free(struct xsd_hvd_ring *e)
 {
 	xs_ring_destroy(e->ring);
@@ -96,16 +116,12 @@ static void ring_free(struct xsd_hvd_ring *e)
 static void xsd_hvd_reap(struct xs_loop_deferred *d)
 {
 	struct xsd_hvd *x = xs_container_of(d, struct xsd_hvd, reap);
-	unsigned int i = 0;
 
-	while (i < x->nr_rings) {
-		struct xsd_hvd_ring *e = x->rings[i];
+	while (x->reap_list) {
+		struct xsd_hvd_ring *e = x->reap_list;
 
-		if (!e->released) {
-			i++;
-			continue;
-		}
-		x->rings[i] = x->rings[--x->nr_rings];
+		x->reap_list = e->rnext;
+		ring_unlink(e);
 		xslog_printf(x->log, XSLOG_INFO, "domain %u: ring released", e->domid);
 		ring_free(e);
 	}
@@ -114,21 +130,29 @@ static void xsd_hvd_reap(struct xs_loop_deferred *d)
 
 void xsd_hvd_release(struct xsd_hvd *x, unsigned int domid)
 {
-	unsigned int i;
+	struct xsd_hvd_ring *e = idtab_ptr(&x->by_domid, domid);
 
-	for (i = 0; i < x->nr_rings; i++) {
-		if (x->rings[i]->domid == domid) {
-			x->rings[i]->released = true;
-			xs_loop_defer(x->loop, &x->reap);
-		}
-	}
+	if (!e)
+		return;
+	/* Its port stays in by_port (still bound) until the reap; a domain
+	 * introduced again under this domid meanwhile gets a ring of its own. */
+	idtab_clear_ptr(&x->by_domid, domid, e);
+	e->released = true;
+	e->rnext = x->reap_list;
+	x->reap_list = e;
+	xs_loop_defer(x->loop, &x->reap);
 }
 
-/* VIRQ_DOM_EXC: release every introduced domain that is gone or shut down. */
+/*
+ * VIRQ_DOM_EXC: release every introduced domain that is gone or shut down.
+ * One pass over the LIST marks the rings of running domains, one over the
+ * rings releases the rest: O(domains), not O(domains x rings). A LIST that
+ * filled the buffer says nothing of domids above its last row.
+ */
 static void xsd_hvd_dom_exc(struct xsd_hvd *x)
 {
 	struct procdom_ctl_dominfo *info = calloc(XSD_HVD_LIST_MAX, sizeof(*info));
-	unsigned int i;
+	unsigned int i, gen = ++x->live_gen, listed_to = UINT32_MAX;
 	int n, k;
 
 	n = info ? xenon_domain_list(x->ctl, info, XSD_HVD_LIST_MAX) : -ENOMEM;
@@ -137,20 +161,25 @@ static void xsd_hvd_dom_exc(struct xsd_hvd *x)
 		free(info);
 		return;
 	}
-	for (i = 0; i < x->nr_rings; i++) {
-		struct xsd_hvd_ring *e = x->rings[i];
-		bool alive = false;
+	if (n == XSD_HVD_LIST_MAX)
+		listed_to = info[n - 1].domid;
+	for (k = 0; k < n; k++) {
+		struct xsd_hvd_ring *e = idtab_ptr(&x->by_domid, info[k].domid);
 
-		for (k = 0; k < n; k++)
-			if (info[k].domid == e->domid &&
-			    !(info[k].flags & (PROCDOM_DOMINFO_SHUTDOWN | PROCDOM_DOMINFO_DYING)))
-				alive = true;
-		if (!alive && !e->released && x->store) {
-			xslog_printf(x->log, XSLOG_INFO, "domain %u is gone: releasing", e->domid);
-			xs_domain_gone(x->store, e->domid);
-		}
+		if (e && !(info[k].flags & (PROCDOM_DOMINFO_SHUTDOWN | PROCDOM_DOMINFO_DYING)))
+			e->live_gen = gen;
 	}
 	free(info);
+	for (i = 0; i < x->nr_rings && x->store; i++) {
+		struct xsd_hvd_ring *e = x->rings[i];
+
+		if (e->released || e->live_gen == gen || e->domid > listed_to)
+			continue;
+		/* xs_domain_gone() releases it through xsd_hvd_release(), which
+		 * only queues it: rings[] stays as it is during this loop. */
+		xslog_printf(x->log, XSLOG_INFO, "domain %u is gone: releasing", e->domid);
+		xs_domain_gone(x->store, e->domid);
+	}
 }
 
 static void xsd_hvd_events(struct xsd_hvd *x)
@@ -202,6 +231,8 @@ int xsd_hvd_introduce(struct xsd_hvd *x, struct xs_store *s, unsigned int domid,
 	x->store = s;
 	if (x->nr_rings >= XSD_HVD_MAX_RINGS)
 		return -ENOSPC;
+	if (idtab_ptr(&x->by_domid, domid))
+		return -EEXIST; /* the engine introduces a domain once */
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
@@ -215,6 +246,14 @@ int xsd_hvd_introduce(struct xsd_hvd *x, struct xs_store *s, unsigned int domid,
 	rc = xs_ring_create(s, domid, e->page, &ring_evtchn_ops, e, x->log, &e->ring);
 	if (rc < 0)
 		goto out_free;
+	rc = idtab_set_ptr(&x->by_port, e->port, e);
+	if (!rc)
+		rc = idtab_set_ptr(&x->by_domid, domid, e);
+	if (rc < 0) {
+		idtab_clear_ptr(&x->by_port, e->port, e);
+		goto out_free;
+	}
+	e->idx = x->nr_rings;
 	x->rings[x->nr_rings++] = e;
 	xslog_printf(x->log, XSLOG_INFO, "domain %u: ring at gfn %#llx, port %u (ours %u)", domid,
 		     (unsigned long long)gfn, port, e->port);
@@ -247,6 +286,10 @@ int xsd_hvd_create(const char *run_dir, struct xs_loop *loop, const struct xslog
 	x->ev_src.ready = ev_ready;
 	x->wake_src.ready = wake_ready;
 	x->reap.run = xsd_hvd_reap;
+	/* Ports as the FIFO ABI bounds them, whichever ABI dom0 uses: the
+	 * table grows only as far as the highest port bound. */
+	idtab_init(&x->by_port, sizeof(void *), EVTCHN_FIFO_NR_CHANNELS);
+	idtab_init(&x->by_domid, sizeof(void *), DOMID_FIRST_RESERVED);
 	err = xenon_evtchn_open(run_dir, &x->xe);
 	if (!err)
 		err = xenon_ctl_open(run_dir, &x->ctl);
@@ -268,6 +311,8 @@ int xsd_hvd_create(const char *run_dir, struct xs_loop *loop, const struct xslog
 	if (err) {
 		if (x->wake_fd >= 0)
 			close(x->wake_fd);
+		idtab_fini(&x->by_port);
+		idtab_fini(&x->by_domid);
 		xenon_ctl_close(x->ctl);
 		xenon_evtchn_close(x->xe);
 		free(x);
@@ -284,6 +329,8 @@ void xsd_hvd_destroy(struct xsd_hvd *x)
 	xs_loop_cancel(x->loop, &x->reap);
 	while (x->nr_rings)
 		ring_free(x->rings[--x->nr_rings]);
+	idtab_fini(&x->by_port);
+	idtab_fini(&x->by_domid);
 	xs_loop_del(x->loop, x->wake_fd);
 	xs_loop_del(x->loop, xenon_evtchn_fd(x->xe));
 	close(x->wake_fd);

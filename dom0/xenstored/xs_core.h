@@ -258,7 +258,9 @@ struct xs_domain {
 	struct xs_conn *conns; /* attached connections, via dnext */
 };
 
-#define XS_DOM_BUCKETS 64
+/* Domids are handed out lowest free first, so with 1024 buckets (8 KiB)
+ * domain_find() walks one entry up to 1023 domains, 32 at most ever. */
+#define XS_DOM_BUCKETS 1024
 
 extern const char *const xs_quota_names[XS_Q_COUNT];
 unsigned int *quota_field(struct xs_quota *q, enum xs_quota_idx i);
