@@ -3,7 +3,10 @@
  * back end on its own thread, persistent grants, 1 MiB indirect requests,
  * a 4-page ring) against pread/pwrite of the same image file with the same
  * request size, in the same run. Then 4 KiB random reads at queue depth 32
- * against 4 KiB preads at the same offsets.
+ * against 4 KiB preads at the same offsets. Each figure twice: through the
+ * copying calls (the caller's buffer, copied into/out of pool pages) and
+ * zero-copy (buffers from blkfront_buf_alloc(): the back end's preadv and
+ * pwritev use the application's pages themselves).
  *   bench-proc-blk [--mib N (a multiple of 8)] [--runs N]
  * The cross-process figure (a guest domain against xenon-blkback) comes
  * from tests/blk/blk-guest with blk.mode=4; it is not measured here.
@@ -21,7 +24,8 @@
 
 struct ctx {
 	struct blk_pair *p;
-	uint8_t *buf;
+	bool zc; /* the blk side uses zbuf/zsmall and the _zc calls */
+	uint8_t *buf, *zbuf, *zsmall;
 	uint64_t sectors;
 	uint64_t *offs; /* random 4 KiB sectors */
 	unsigned int nr_offs;
@@ -36,7 +40,10 @@ static double seq(struct ctx *c, bool blk, bool write)
 
 		/* The front end splits a call into 1 MiB requests and keeps them
 		 * in flight together: its copies overlap the back end's I/O. */
-		if (blk)
+		if (blk && c->zc)
+			rc = write ? blkfront_write_zc(&c->p->fe, s, c->zbuf, CALL_SECT)
+				   : blkfront_read_zc(&c->p->fe, s, c->zbuf, CALL_SECT);
+		else if (blk)
 			rc = write ? blkfront_write(&c->p->fe, s, c->buf, CALL_SECT)
 				   : blkfront_read(&c->p->fe, s, c->buf, CALL_SECT);
 		else
@@ -72,7 +79,9 @@ static double randread(struct ctx *c, bool blk)
 			reqs[k] = (struct blkfront_req){ .op = BLKIF_OP_READ,
 							 .sector = c->offs[i + k],
 							 .nsect = 8,
-							 .buf = small[k] };
+							 .buf = c->zc ? c->zsmall + k * 4096
+								      : small[k],
+							 .zerocopy = c->zc };
 			if (blkfront_submit(&c->p->fe, &reqs[k]))
 				exit(1);
 		}
@@ -120,12 +129,21 @@ int main(int argc, char **argv)
 	o.sectors = (uint64_t)mib << 11;
 	o.threaded = true;
 	o.fe_ring_order = 2;
-	o.pool_pages = 2048;
+	/* 2016 copy pages (nearly 8 requests of 1 MiB in flight), 2080 for
+	 * zero-copy: an 8 MiB buffer and 32 pages for the random reads. */
+	o.pool_pages = 4096;
+	o.buf_pages = 2048 + 32;
 	if (!p || blk_pair_start(p, &o)) {
 		fprintf(stderr, "bench-proc-blk: set-up failed\n");
 		return 1;
 	}
 	c = (struct ctx){ .p = p, .buf = malloc(CALL_SECT * 512), .sectors = o.sectors };
+	if (blkfront_buf_alloc(&p->fe, CALL_SECT * 512, (void **)&c.zbuf) ||
+	    blkfront_buf_alloc(&p->fe, 32 * 4096, (void **)&c.zsmall)) {
+		fprintf(stderr, "bench-proc-blk: zero-copy buffers\n");
+		return 1;
+	}
+	memset(c.zbuf, 0x6b, CALL_SECT * 512);
 	c.nr_offs = 32 * 256;
 	c.offs = malloc(c.nr_offs * sizeof(*c.offs));
 	memset(c.buf, 0x6b, CALL_SECT * 512);
@@ -135,6 +153,13 @@ int main(int argc, char **argv)
 	figure("blk seq write 1MiB (in-process pair)", "MB/s", runs, &c, seq, true);
 	figure("blk seq read 1MiB (in-process pair)", "MB/s", runs, &c, seq, false);
 	figure("blk rand read 4KiB qd32 (in-process pair)", "IOPS", runs, &c, randread_fn, false);
+	c.zc = true;
+	figure("blk seq write 1MiB zero-copy (in-process pair)", "MB/s", runs, &c, seq, true);
+	figure("blk seq read 1MiB zero-copy (in-process pair)", "MB/s", runs, &c, seq, false);
+	figure("blk rand read 4KiB qd32 zero-copy (in-process pair)", "IOPS", runs, &c, randread_fn,
+	       false);
+	blkfront_buf_free(&p->fe, c.zbuf);
+	blkfront_buf_free(&p->fe, c.zsmall);
 	blk_pair_stop(p);
 	free(c.buf);
 	free(c.offs);

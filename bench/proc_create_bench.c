@@ -75,11 +75,19 @@ struct run {
 	/* Phases of ms[i] (--breakdown): CREATE; the store entries, watch and
 	 * INTRODUCE; UNPAUSE to the ready watch. */
 	double create_ms[MAX_COUNT], store_ms[MAX_COUNT], ready_ms[MAX_COUNT];
-	/* CPU time per domain of every process involved (us, below). */
+	/* CPU time per domain of every process involved (us, below), and
+	 * its split by process (--breakdown): CPU_WHO_* below. */
 	double cpu_ms[MAX_COUNT];
-	pid_t daemons[4]; /* xenon-hvd, xenstored, consoled, spawner */
+	double who_ms[6][MAX_COUNT];
+	pid_t daemons[4]; /* xenon-hvd, xenstored, then consoled, spawner */
+	int daemon_who[4];
 	unsigned int n, nr_daemons;
 };
+
+/* Whose CPU time: the toolstack (this program), the daemons, the guest. */
+enum { CPU_WHO_TOOL, CPU_WHO_HVD, CPU_WHO_XSD, CPU_WHO_CONSOLED, CPU_WHO_SPAWNER, CPU_WHO_GUEST };
+static const char *const cpu_who_name[6] = { "toolstack", "xenon-hvd", "xenstored",
+					     "consoled",  "spawner",   "guest" };
 
 static char self_dir[PATH_MAX], hvd_path[PATH_MAX], guest_path[PATH_MAX], tiny_path[PATH_MAX];
 static unsigned long nr_pages = 256;
@@ -229,27 +237,36 @@ static void find_daemons(struct run *r)
 
 	r->daemons[0] = r->hvd;
 	r->daemons[1] = r->xsd;
+	r->daemon_who[0] = CPU_WHO_HVD;
+	r->daemon_who[1] = CPU_WHO_XSD;
 	r->nr_daemons = 2;
 	while (d && (e = readdir(d)) && r->nr_daemons < 4) {
 		snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
 		if (!(f = fopen(path, "r")))
 			continue;
 		if (fscanf(f, "%d (%31[^)]) %*c %d", &pid, comm, &ppid) == 3 && ppid == r->hvd &&
-		    (!strcmp(comm, "xenon-consoled") || !strcmp(comm, "xenon-spawner")))
+		    (!strcmp(comm, "xenon-consoled") || !strcmp(comm, "xenon-spawner"))) {
+			r->daemon_who[r->nr_daemons] =
+				comm[6] == 'c' ? CPU_WHO_CONSOLED : CPU_WHO_SPAWNER;
 			r->daemons[r->nr_daemons++] = pid;
+		}
 		fclose(f);
 	}
 	if (d)
 		closedir(d);
 }
 
-static uint64_t daemons_cpu_ns(const struct run *r)
+/* Each daemon's CPU time into each[] (by CPU_WHO_*); returns the sum. */
+static uint64_t daemons_cpu_ns(const struct run *r, uint64_t each[6])
 {
-	uint64_t sum = 0;
+	uint64_t sum = 0, v;
 	unsigned int i;
 
-	for (i = 0; i < r->nr_daemons; i++)
-		sum += cpu_ns_of(r->daemons[i]);
+	for (i = 0; i < r->nr_daemons; i++) {
+		v = cpu_ns_of(r->daemons[i]);
+		each[r->daemon_who[i]] = v;
+		sum += v;
+	}
 	return sum;
 }
 
@@ -469,13 +486,21 @@ static int domains_run(struct run *r, unsigned int n, struct domain_mem *m)
 
 	find_daemons(r);
 	for (i = 0; i < n && !err; i++) {
-		uint64_t d0 = daemons_cpu_ns(r), c0 = self_cpu_ns(), t0 = bench_now_ns(), c1;
+		uint64_t e0[6] = { 0 }, e1[6] = { 0 }, d0 = daemons_cpu_ns(r, e0),
+			 c0 = self_cpu_ns();
+		uint64_t t0 = bench_now_ns(), c1, g;
+		unsigned int w;
 
 		err = domain_one(r, i);
 		r->ms[i] = (double)(bench_now_ns() - t0) / 1e6;
 		c1 = self_cpu_ns() - c0;
-		c1 += daemons_cpu_ns(r) - d0 + (err ? 0 : cpu_ns_of(r->pid[i]));
+		e1[CPU_WHO_TOOL] = c1;
+		g = err ? 0 : cpu_ns_of(r->pid[i]);
+		e1[CPU_WHO_GUEST] = g;
+		c1 += daemons_cpu_ns(r, e1) - d0 + g;
 		r->cpu_ms[i] = (double)c1 / 1e6;
+		for (w = 0; w < 6; w++)
+			r->who_ms[w][i] = (double)(e1[w] - e0[w]) / 1e6;
 	}
 	if (err) {
 		fprintf(stderr, "bench-proc-create: domain %u of %u: %s\n", i, n, strerror(-err));
@@ -564,6 +589,17 @@ static void phases_ends(struct run *r, unsigned int n)
 	       median_of(r->ready_ms, 10), median_of(r->ready_ms + last, 10));
 }
 
+/* Whose CPU time a domain's creation is: each process's median (ms). */
+static void cpu_split_print(struct run *r, unsigned int n)
+{
+	unsigned int w;
+
+	printf("proc-create-%u CPU by process (median ms per domain):", n);
+	for (w = 0; w < 6; w++)
+		printf(" %s %.3f", cpu_who_name[w], median_of(r->who_ms[w], n));
+	printf("\n");
+}
+
 /* ---- main --------------------------------------------------------------- */
 
 static int find_programs(const char *hvd)
@@ -613,6 +649,7 @@ static int one_count(unsigned int n)
 		       n, median_of(r.create_ms, n), median_of(r.store_ms, n),
 		       median_of(r.ready_ms, n));
 		phases_ends(&r, n);
+		cpu_split_print(&r, n);
 		breakdown_print(r.pid[n - 1], n);
 	}
 	run_down(&r);

@@ -12,8 +12,15 @@
  *   copied out -> grants ended -> pages and slot freed -> req->done;
  *   RING_FINAL_CHECK_FOR_RESPONSES re-arms rsp_event before we sleep.
  *
- * Segment layout: sector k of a request is in page k / 8 at 512 * (k % 8),
- * so every segment but the last is a whole page (first_sect 0, last_sect 7).
+ * Segment layout: sector k of a request is in page (f + k) / 8 at
+ * 512 * ((f + k) % 8), f being the first segment's first_sect: 0 for copy
+ * pages, the buffer's offset for zero-copy ones. Every segment but the
+ * first and last is a whole page.
+ *
+ * Zero-copy requests take no copy pages: their segments name the pages of
+ * the caller's blkfront_buf_alloc() buffer (pool pages, persistent grants
+ * included), and the buffer counts them in flight so it cannot be freed
+ * under the back end.
  */
 #include <xen/errno.h>
 
@@ -64,6 +71,10 @@ int blkfront_init(struct blkfront *fe, const struct blkfront_config *cfg)
 	fe->nr_pool = cfg->mem_pages - fixed;
 	if (fe->nr_pool > BLKFRONT_MAX_POOL)
 		fe->nr_pool = BLKFRONT_MAX_POOL;
+	/* At least one copy page: the copying calls must always work. */
+	if (cfg->buf_pages >= fe->nr_pool)
+		return -XEN_EINVAL;
+	fe->nr_copy = fe->nr_pool - cfg->buf_pages;
 	return 0;
 }
 
@@ -130,10 +141,11 @@ static void ring_init(struct blkfront *fe)
 
 static void free_lists_init(struct blkfront *fe)
 {
-	/* LIFO: page 0 on top, so a light load keeps reusing few pages. */
-	for (unsigned int i = 0; i < fe->nr_pool; i++)
-		fe->free_page[i] = (uint16_t)(fe->nr_pool - 1 - i);
-	fe->nr_free_pages = fe->nr_pool;
+	/* LIFO: page 0 on top, so a light load keeps reusing few pages. The
+	 * buffer pages are not on it: blkfront_buf_alloc() hands them out. */
+	for (unsigned int i = 0; i < fe->nr_copy; i++)
+		fe->free_page[i] = (uint16_t)(fe->nr_copy - 1 - i);
+	fe->nr_free_pages = fe->nr_copy;
 	for (unsigned int i = 0; i < fe->inflight; i++)
 		fe->free_slot[i] = (uint16_t)(fe->inflight - 1 - i);
 	fe->nr_free_slots = fe->inflight;
@@ -186,11 +198,10 @@ int blkfront_connect(struct blkfront *fe, const struct blkfront_backend *be)
 	fe->be.flush = be->flush;
 	fe->be.discard = be->discard;
 	fe->be.max_indirect_segs = max_ind;
-	fe->max_segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
-	if (max_ind > fe->max_segs)
-		fe->max_segs = max_ind < BLKFRONT_MAX_SEGS ? max_ind : BLKFRONT_MAX_SEGS;
-	if (fe->max_segs > fe->nr_pool)
-		fe->max_segs = fe->nr_pool;
+	fe->zc_max_segs = BLKIF_MAX_SEGMENTS_PER_REQUEST;
+	if (max_ind > fe->zc_max_segs)
+		fe->zc_max_segs = max_ind < BLKFRONT_MAX_SEGS ? max_ind : BLKFRONT_MAX_SEGS;
+	fe->max_segs = fe->zc_max_segs < fe->nr_copy ? fe->zc_max_segs : fe->nr_copy;
 	fe->broken = false;
 	fe->connected = true;
 	return 0;
@@ -202,11 +213,17 @@ static void release_pages(struct blkfront *fe, struct blkfront_slot *sl, bool re
 {
 	for (unsigned int i = 0; i < sl->nr_pages; i++) {
 		if (!fe->persistent && !fe->gops->end(fe->gctx, sl->ref[i], readonly)) {
-			fe->stats.leaked_pages++; /* still mapped: never reused */
+			/* Still mapped: a copy page is never reused; a buffer
+			 * page is the caller's, so it can only be counted. */
+			fe->stats.leaked_pages++;
 			continue;
 		}
-		fe->free_page[fe->nr_free_pages++] = sl->page[i];
+		if (!sl->zc)
+			fe->free_page[fe->nr_free_pages++] = sl->page[i];
 	}
+	if (sl->zc) /* taken in zc_grant() */
+		fe->buf_busy[sl->zc_start]--;
+	sl->zc = false;
 	if (sl->op == BLKIF_OP_INDIRECT && !fe->persistent &&
 	    !fe->gops->end(fe->gctx, sl->ind_ref, true))
 		fe->stats.leaked_pages++;
@@ -232,7 +249,7 @@ static void finish(struct blkfront *fe, unsigned int id, int status)
 	struct blkfront_slot *sl = &fe->slot[id];
 	struct blkfront_req *r = sl->req;
 
-	if (r && !status && sl->inner_op == BLKIF_OP_READ)
+	if (r && !status && sl->inner_op == BLKIF_OP_READ && !sl->zc)
 		copy_out(fe, sl, r);
 	release_pages(fe, sl, sl->inner_op == BLKIF_OP_WRITE);
 	sl->in_use = false;
@@ -370,10 +387,65 @@ static int check_req(struct blkfront *fe, const struct blkfront_req *r)
 		return -XEN_EOPNOTSUPP;
 	if (r->op == BLKIF_OP_WRITE && (fe->be.info & VDISK_READONLY))
 		return -XEN_EROFS;
-	if (rw && (!r->nsect || !r->buf || r->nsect > blkfront_max_sectors(fe)))
+	if (rw && (!r->nsect || !r->buf))
+		return -XEN_EINVAL;
+	if (rw && !r->zerocopy && r->nsect > blkfront_max_sectors(fe))
 		return -XEN_EINVAL;
 	if (r->sector > fe->be.sectors || r->nsect > fe->be.sectors - r->sector)
 		return -XEN_EINVAL;
+	return 0;
+}
+
+/*
+ * A zero-copy request's pages: buf 512-aligned inside the buffer pages, the
+ * whole range in one live buffer, at most zc_max_segs pages. Fills the
+ * slot's pages and first_sect; -XEN_EINVAL for anything else.
+ */
+static int zc_locate(struct blkfront *fe, struct blkfront_slot *sl, const struct blkfront_req *r)
+{
+	const uint8_t *p = r->buf, *lo = pool_page(fe, fe->nr_copy);
+	uint64_t off, first, npages;
+	uint16_t owner;
+
+	if (p < lo || p >= pool_page(fe, fe->nr_pool))
+		return -XEN_EINVAL;
+	off = (uint64_t)(p - fe->pool_mem);
+	if (off % BLKFRONT_SECTOR_SIZE)
+		return -XEN_EINVAL;
+	first = off / BLKFRONT_PAGE_SIZE;
+	sl->first_sect = (uint8_t)(off % BLKFRONT_PAGE_SIZE / BLKFRONT_SECTOR_SIZE);
+	if (r->nsect > (uint64_t)fe->zc_max_segs * BLKFRONT_SECTORS_PER_PAGE)
+		return -XEN_EINVAL;
+	npages = (sl->first_sect + r->nsect + BLKFRONT_SECTORS_PER_PAGE - 1) /
+		 BLKFRONT_SECTORS_PER_PAGE;
+	if (npages > fe->zc_max_segs || first + npages > fe->nr_pool)
+		return -XEN_EINVAL;
+	owner = fe->buf_owner[first];
+	for (uint64_t i = 0; i < npages; i++) {
+		if (!owner || fe->buf_owner[first + i] != owner)
+			return -XEN_EINVAL; /* free, or crosses into another buffer */
+		sl->page[i] = (uint16_t)(first + i);
+	}
+	sl->nr_pages = (uint16_t)npages;
+	sl->zc = true;
+	sl->zc_start = (uint16_t)(owner - 1);
+	return 0;
+}
+
+/* Per-request grants of a zero-copy request's pages (not persistent). */
+static int zc_grant(struct blkfront *fe, struct blkfront_slot *sl, bool readonly)
+{
+	int ref;
+
+	fe->buf_busy[sl->zc_start]++; /* release_pages() undoes it, whatever happens */
+	for (unsigned int i = 0; !fe->persistent && i < sl->nr_pages; i++) {
+		ref = fe->gops->grant(fe->gctx, pool_page(fe, sl->page[i]), readonly);
+		if (ref < 0) {
+			sl->nr_pages = (uint16_t)i; /* release ends those made */
+			return ref;
+		}
+		sl->ref[i] = (grant_ref_t)ref;
+	}
 	return 0;
 }
 
@@ -412,14 +484,18 @@ static int fill_pages(struct blkfront *fe, struct blkfront_slot *sl, struct blkf
 static void fill_segments(struct blkfront *fe, const struct blkfront_slot *sl, uint64_t nsect,
 			  struct blkif_request_segment *seg)
 {
-	for (unsigned int i = 0; i < sl->nr_pages; i++) {
-		uint64_t left = nsect - (uint64_t)i * BLKFRONT_SECTORS_PER_PAGE;
+	uint64_t left = nsect;
 
+	for (unsigned int i = 0; i < sl->nr_pages; i++) {
+		unsigned int first = i ? 0 : sl->first_sect;
+		uint64_t n = BLKFRONT_SECTORS_PER_PAGE - first;
+
+		if (n > left)
+			n = left;
 		seg[i].gref = fe->persistent ? fe->pool_ref[sl->page[i]] : sl->ref[i];
-		seg[i].first_sect = 0;
-		seg[i].last_sect =
-			(uint8_t)(left >= BLKFRONT_SECTORS_PER_PAGE ? BLKFRONT_SECTORS_PER_PAGE - 1
-								    : left - 1);
+		seg[i].first_sect = (uint8_t)first;
+		seg[i].last_sect = (uint8_t)(first + n - 1);
+		left -= n;
 	}
 }
 
@@ -481,6 +557,27 @@ static void push(struct blkfront *fe)
 	}
 }
 
+/* A slot's header for r; page[] and ref[] are valid up to nr_pages. (No
+ * compound literal: it would clear 1.5 KiB per request.) */
+static void slot_reset(struct blkfront_slot *sl, struct blkfront_req *r)
+{
+	sl->req = r;
+	sl->in_use = sl->zc = false;
+	sl->first_sect = 0;
+	sl->op = sl->inner_op = r->op;
+	sl->nr_pages = sl->zc_start = 0;
+	sl->ind_ref = 0;
+}
+
+/* Copy pages a request takes: none for zero-copy, flush and discard. */
+static unsigned int copy_pages_needed(const struct blkfront_req *r)
+{
+	if ((r->op != BLKIF_OP_READ && r->op != BLKIF_OP_WRITE) || r->zerocopy)
+		return 0;
+	return (unsigned int)((r->nsect + BLKFRONT_SECTORS_PER_PAGE - 1) /
+			      BLKFRONT_SECTORS_PER_PAGE);
+}
+
 int blkfront_submit(struct blkfront *fe, struct blkfront_req *r)
 {
 	unsigned int need, id;
@@ -492,20 +589,26 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_req *r)
 	err = check_req(fe, r);
 	if (err)
 		return err;
-	need = r->op == BLKIF_OP_READ || r->op == BLKIF_OP_WRITE
-		       ? (unsigned int)((r->nsect + BLKFRONT_SECTORS_PER_PAGE - 1) /
-					BLKFRONT_SECTORS_PER_PAGE)
-		       : 0;
+	need = copy_pages_needed(r);
 	if (!fe->nr_free_slots || fe->nr_free_pages < need || RING_FULL(&fe->ring))
 		return -XEN_EAGAIN;
-	id = fe->free_slot[--fe->nr_free_slots];
+	id = fe->free_slot[fe->nr_free_slots - 1];
 	sl = &fe->slot[id];
-	*sl = (struct blkfront_slot){ .req = r, .op = r->op, .inner_op = r->op };
-	if (need > BLKIF_MAX_SEGMENTS_PER_REQUEST)
+	slot_reset(sl, r);
+	if (r->zerocopy && r->op != BLKIF_OP_FLUSH_DISKCACHE && r->op != BLKIF_OP_DISCARD) {
+		err = zc_locate(fe, sl, r); /* the slot is not taken yet */
+		if (err)
+			return err;
+	}
+	fe->nr_free_slots--;
+	if ((sl->zc ? sl->nr_pages : need) > BLKIF_MAX_SEGMENTS_PER_REQUEST)
 		sl->op = BLKIF_OP_INDIRECT;
 	r->done = false;
 	r->status = 0;
-	err = need ? fill_pages(fe, sl, r) : 0;
+	if (sl->zc)
+		err = zc_grant(fe, sl, r->op == BLKIF_OP_WRITE);
+	else
+		err = need ? fill_pages(fe, sl, r) : 0;
 	if (!err)
 		err = build_request(fe, id, r);
 	if (err) {
@@ -539,12 +642,26 @@ int blkfront_wait(struct blkfront *fe, struct blkfront_req *r, uint64_t timeout_
 	return -XEN_ETIMEDOUT;
 }
 
+/* Sectors per request of a split call. A zero-copy buffer f sectors into
+ * its page keeps that offset in every request (they are page multiples),
+ * so each spans one page more than a page-aligned one would. */
+static uint64_t chunk_sectors(const struct blkfront *fe, const uint8_t *buf, bool zc)
+{
+	uint64_t f = ((uintptr_t)buf % BLKFRONT_PAGE_SIZE) / BLKFRONT_SECTOR_SIZE;
+
+	if (!zc)
+		return blkfront_max_sectors(fe);
+	if (!f || fe->zc_max_segs < 2)
+		return (uint64_t)fe->zc_max_segs * BLKFRONT_SECTORS_PER_PAGE;
+	return (uint64_t)(fe->zc_max_segs - 1) * BLKFRONT_SECTORS_PER_PAGE;
+}
+
 /* Reads or writes through a window of up to `inflight` requests. */
 static int rw_pipelined(struct blkfront *fe, uint8_t op, uint64_t sector, uint8_t *buf,
-			uint64_t nsect)
+			uint64_t nsect, bool zc)
 {
 	struct blkfront_req reqs[BLKFRONT_MAX_INFLIGHT];
-	uint64_t chunk = blkfront_max_sectors(fe), off = 0;
+	uint64_t chunk = chunk_sectors(fe, buf, zc), off = 0;
 	unsigned int head = 0, tail = 0, n = fe->inflight;
 	int err = 0, rc;
 
@@ -556,7 +673,8 @@ static int rw_pipelined(struct blkfront *fe, uint8_t op, uint64_t sector, uint8_
 			*r = (struct blkfront_req){ .op = op,
 						    .sector = sector + off,
 						    .nsect = k,
-						    .buf = buf + off * BLKFRONT_SECTOR_SIZE };
+						    .buf = buf + off * BLKFRONT_SECTOR_SIZE,
+						    .zerocopy = zc };
 			rc = blkfront_submit(fe, r);
 			if (rc == -XEN_EAGAIN && head != tail)
 				break;
@@ -584,13 +702,66 @@ static int rw_pipelined(struct blkfront *fe, uint8_t op, uint64_t sector, uint8_
 
 int blkfront_read(struct blkfront *fe, uint64_t sector, void *buf, uint64_t nsect)
 {
-	return rw_pipelined(fe, BLKIF_OP_READ, sector, buf, nsect);
+	return rw_pipelined(fe, BLKIF_OP_READ, sector, buf, nsect, false);
 }
 
 int blkfront_write(struct blkfront *fe, uint64_t sector, const void *buf, uint64_t nsect)
 {
 	/* The buffer is only read (copied into pool pages). */
-	return rw_pipelined(fe, BLKIF_OP_WRITE, sector, (uint8_t *)(uintptr_t)buf, nsect);
+	return rw_pipelined(fe, BLKIF_OP_WRITE, sector, (uint8_t *)(uintptr_t)buf, nsect, false);
+}
+
+int blkfront_read_zc(struct blkfront *fe, uint64_t sector, void *buf, uint64_t nsect)
+{
+	return rw_pipelined(fe, BLKIF_OP_READ, sector, buf, nsect, true);
+}
+
+int blkfront_write_zc(struct blkfront *fe, uint64_t sector, const void *buf, uint64_t nsect)
+{
+	/* The back end maps a write's pages read-only (not persistent). */
+	return rw_pipelined(fe, BLKIF_OP_WRITE, sector, (uint8_t *)(uintptr_t)buf, nsect, true);
+}
+
+/* ---- zero-copy buffers --------------------------------------------------- */
+
+int blkfront_buf_alloc(struct blkfront *fe, size_t bytes, void **ret_buf)
+{
+	size_t n = (bytes + BLKFRONT_PAGE_SIZE - 1) / BLKFRONT_PAGE_SIZE;
+	unsigned int run = 0;
+
+	*ret_buf = NULL;
+	if (!fe->pool_mem || !bytes || n > fe->nr_pool - fe->nr_copy)
+		return -XEN_EINVAL;
+	/* First fit; the set-aside is small and allocation rare. */
+	for (unsigned int i = fe->nr_copy; i < fe->nr_pool; i++) {
+		run = fe->buf_owner[i] ? 0 : run + 1;
+		if (run < n)
+			continue;
+		for (unsigned int k = i + 1 - (unsigned int)n; k <= i; k++)
+			fe->buf_owner[k] = (uint16_t)(i + 2 - n); /* 1 + first page */
+		*ret_buf = pool_page(fe, i + 1 - (unsigned int)n);
+		return 0;
+	}
+	return -XEN_ENOMEM;
+}
+
+int blkfront_buf_free(struct blkfront *fe, void *buf)
+{
+	const uint8_t *p = buf;
+	uint64_t off;
+	unsigned int first;
+
+	if (!fe->pool_mem || p < pool_page(fe, fe->nr_copy) || p >= pool_page(fe, fe->nr_pool))
+		return -XEN_EINVAL;
+	off = (uint64_t)(p - fe->pool_mem);
+	first = (unsigned int)(off / BLKFRONT_PAGE_SIZE);
+	if (off % BLKFRONT_PAGE_SIZE || fe->buf_owner[first] != first + 1)
+		return -XEN_EINVAL; /* not a buffer's start, or already free */
+	if (fe->buf_busy[first])
+		return -XEN_EBUSY;
+	for (unsigned int i = first; i < fe->nr_pool && fe->buf_owner[i] == first + 1; i++)
+		fe->buf_owner[i] = 0;
+	return 0;
 }
 
 static int one_request(struct blkfront *fe, uint8_t op, uint64_t sector, uint64_t nsect)

@@ -14,9 +14,17 @@
  *                        channel and grant table.
  *
  * Memory (mem, mem_pages, page-aligned guest memory the caller gives):
- *   [ring: 1 << ring_order pages][indirect: one page per slot][data pool]
- * Data never goes to the back end from the caller's buffer: it is copied
- * into / out of pool pages. With feature-persistent on both sides every pool
+ *   [ring: 1 << ring_order pages][indirect: one page per slot]
+ *   [data pool: copy pages][data pool: buffer pages (cfg.buf_pages)]
+ * blkfront_read/write take any buffer: data is copied into / out of copy
+ * pages, never granted from the caller's memory. The zero-copy calls
+ * (blkfront_read_zc/write_zc, or a request with .zerocopy) take a buffer
+ * from blkfront_buf_alloc(): its pages are pool pages, already granted when
+ * persistent, so the back end's preadv lands in the page the application
+ * reads and its pwritev takes the page the application wrote -- one copy
+ * on the whole path instead of two. A zero-copy buffer is the caller's
+ * between calls; while a request on it is in flight it must not be touched
+ * (nor freed: -XEN_EBUSY). With feature-persistent on both sides every pool
  * and indirect page is granted once, read-write (blkif.h note 8), and reused
  * LIFO (note 9's advice, so a back end with a smaller persistent table keeps
  * hitting the same pages); without it, each request grants its pages and
@@ -99,6 +107,7 @@ struct blkfront_config {
 	unsigned int inflight;	 /* 0: BLKFRONT_MAX_INFLIGHT */
 	bool persistent;	 /* offer feature-persistent */
 	uint32_t ring_start;	 /* first ring index (tests: near UINT32_MAX) */
+	unsigned int buf_pages;	 /* of the pool, for blkfront_buf_alloc (0: none) */
 };
 
 /* One request (one ring slot), owned by the caller until done. */
@@ -107,6 +116,7 @@ struct blkfront_req {
 	uint64_t sector;
 	uint64_t nsect; /* read/write: at most blkfront_max_sectors() */
 	void *buf;	/* read/write data, nsect * 512 bytes */
+	bool zerocopy;	/* buf is in one blkfront_buf_alloc() buffer, 512-aligned */
 	int status;	/* when done: 0, -XEN_EIO, -XEN_EOPNOTSUPP, -XEN_ENOTCONN */
 	bool done;	/* set (release) when status is final */
 };
@@ -114,8 +124,10 @@ struct blkfront_req {
 struct blkfront_slot {
 	struct blkfront_req *req; /* NULL: abandoned (timed out) */
 	bool in_use;
+	bool zc;	      /* pages belong to the buffer starting at zc_start */
+	uint8_t first_sect;   /* of the first segment (zero-copy: buf's offset) */
 	uint8_t op, inner_op; /* on the ring; inner_op differs for indirect */
-	uint16_t nr_pages;
+	uint16_t nr_pages, zc_start;
 	uint16_t page[BLKFRONT_MAX_SEGS];   /* pool page indices */
 	grant_ref_t ref[BLKFRONT_MAX_SEGS]; /* per-request grants */
 	grant_ref_t ind_ref;		    /* per-request indirect grant */
@@ -140,6 +152,7 @@ struct blkfront {
 	unsigned int max_segs; /* per request */
 	uint64_t timeout_ns;
 	struct blkfront_backend be;
+	unsigned int zc_max_segs; /* per zero-copy request (no copy pages needed) */
 	uint8_t *ring_mem, *ind_mem, *pool_mem;
 	grant_ref_t ring_ref[BLKFRONT_MAX_RING_PAGES];
 	unsigned int nr_ring_refs;
@@ -147,8 +160,14 @@ struct blkfront {
 	grant_ref_t ind_pref[BLKFRONT_MAX_INFLIGHT]; /* persistent */
 	unsigned int nr_pool_granted;
 	grant_ref_t pool_ref[BLKFRONT_MAX_POOL]; /* persistent */
-	uint16_t free_page[BLKFRONT_MAX_POOL];	 /* LIFO stack */
+	uint16_t free_page[BLKFRONT_MAX_POOL];	 /* LIFO stack of copy pages */
 	unsigned int nr_free_pages;
+	/* Buffer pages: pool indices [nr_copy, nr_pool). buf_owner[i] is 1 +
+	 * the first page of the buffer holding page i (0: free); buf_busy[s]
+	 * counts requests in flight on the buffer starting at s. */
+	unsigned int nr_copy;
+	uint16_t buf_owner[BLKFRONT_MAX_POOL];
+	uint16_t buf_busy[BLKFRONT_MAX_POOL];
 	uint16_t free_slot[BLKFRONT_MAX_INFLIGHT];
 	unsigned int nr_free_slots;
 	struct blkfront_slot slot[BLKFRONT_MAX_INFLIGHT];
@@ -191,6 +210,20 @@ int blkfront_wait(struct blkfront *fe, struct blkfront_req *req, uint64_t timeou
 /* Synchronous, any size: split, pipelined, and waited for. */
 int blkfront_read(struct blkfront *fe, uint64_t sector, void *buf, uint64_t nsect);
 int blkfront_write(struct blkfront *fe, uint64_t sector, const void *buf, uint64_t nsect);
+/*
+ * Zero-copy buffers: bytes rounded up to pages, contiguous, page-aligned,
+ * from the cfg.buf_pages set aside (first fit). -XEN_EINVAL (0 bytes, more
+ * than the set-aside holds), -XEN_ENOMEM (no run of free pages that long).
+ * Free: -XEN_EINVAL unless buf is what an alloc returned and not yet freed,
+ * -XEN_EBUSY while a request on it is in flight.
+ */
+int blkfront_buf_alloc(struct blkfront *fe, size_t bytes, void **ret_buf);
+int blkfront_buf_free(struct blkfront *fe, void *buf);
+/* As blkfront_read/write, without the copy: buf (512-aligned) and the
+ * nsect * 512 bytes after it lie in one live buffer, else -XEN_EINVAL. */
+int blkfront_read_zc(struct blkfront *fe, uint64_t sector, void *buf, uint64_t nsect);
+int blkfront_write_zc(struct blkfront *fe, uint64_t sector, const void *buf, uint64_t nsect);
+
 /* Returns when every write answered before it is durable. */
 int blkfront_flush(struct blkfront *fe);
 int blkfront_discard(struct blkfront *fe, uint64_t sector, uint64_t nsect);

@@ -62,6 +62,7 @@ struct bb_vbd {
 
 struct bb {
 	const char *run_dir;
+	char pid_path[4200]; /* D/blkback/blkback.pid; empty: none written */
 	int ready_fd, verbosity;
 	int log_fd, epfd, sig_fd;
 	struct xs_handle *xs;

@@ -3,7 +3,8 @@
  * in blkback.h). xenon-hvd starts it once xenstored is ready, with its own
  * run dir as D; it logs to D/blkback/blkback.log.
  *
- * Start-up is an ordered table undone in reverse: log, event loop, signals,
+ * Start-up is an ordered table undone in reverse: log, pid file
+ * (D/blkback/blkback.pid), event loop, signals,
  * xenon-hvd (an event channel handle), XenStore (the vbd driver's watches),
  * readiness. SIGTERM/SIGINT: every vbd disconnected (its persistent grants
  * and ring unmapped, port unbound) and exit 0. Losing xenon-hvd or
@@ -71,6 +72,25 @@ static void log_fini(void *ctx)
 	struct bb *bb = ctx;
 
 	daemon_log_close(&bb->log_fd);
+}
+
+/* D/blkback/blkback.pid: how a test or an operator finds the service
+ * xenon-hvd started. */
+static int pidfile_init(void *ctx)
+{
+	struct bb *bb = ctx;
+	int n = snprintf(bb->pid_path, sizeof(bb->pid_path), "%s/blkback/blkback.pid", bb->run_dir);
+
+	if (n < 0 || (size_t)n >= sizeof(bb->pid_path))
+		return -ENAMETOOLONG;
+	return daemon_pidfile_write(bb->pid_path);
+}
+
+static void pidfile_fini(void *ctx)
+{
+	struct bb *bb = ctx;
+
+	daemon_pidfile_remove(bb->pid_path);
 }
 
 static int loop_init(void *ctx)
@@ -181,11 +201,9 @@ static int ready_init(void *ctx)
 }
 
 static const struct daemon_step init_steps[] = {
-	{ "log", log_init, log_fini },
-	{ "event loop", loop_init, loop_fini },
-	{ "signals", signals_init, signals_fini },
-	{ "xenon-hvd", hvd_init, hvd_fini },
-	{ "xenstore", xs_init, xs_fini },
+	{ "log", log_init, log_fini },		{ "pid file", pidfile_init, pidfile_fini },
+	{ "event loop", loop_init, loop_fini }, { "signals", signals_init, signals_fini },
+	{ "xenon-hvd", hvd_init, hvd_fini },	{ "xenstore", xs_init, xs_fini },
 	{ "readiness", ready_init, NULL },
 };
 

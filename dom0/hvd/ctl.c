@@ -251,12 +251,19 @@ static int hvd_op_list(struct hvd_req *r)
 
 	if (r->m.domid >= DOMID_FIRST_RESERVED)
 		return hvd_reply(r, 0, NULL, 0, -1);
+	/* xenon-hvd's own set of ids, not the core's domain_next: that scans
+	 * every slot up to DOMID_FIRST_RESERVED at the end of each listing. */
 	for (id = (domid_t)r->m.domid; n < PROCDOM_CTL_LIST_MAX; id++) {
 		struct hv_domain_info info;
 		struct hvd_domain *hd;
 
-		if (domain_next(h->hv, id, &id) < 0 || domain_getinfo(h->hv, id, &info) < 0)
+		if (hvd_domain_next(h, id, &id) < 0)
 			break;
+		if (domain_getinfo(h->hv, id, &info) < 0) {
+			if (id == DOMID_FIRST_RESERVED - 1)
+				break;
+			continue;
+		}
 		hd = hvd_domain_get(h, id);
 		out[n++] = (struct procdom_ctl_dominfo){
 			.domid = id,

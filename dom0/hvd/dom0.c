@@ -6,6 +6,10 @@
  * frames (PROCDOM_DOM0_SCRATCH_GFN.., guest-physical in dom0's RAM), so the
  * core's copy_from_guest/copy_to_guest work unchanged, and copied back for
  * the reply. One thread, so one scratch area serves every client in turn.
+ * A domU must never reach these frames (it could rewrite a client's
+ * arguments between our copy and the core's read): they live in dom0's ram
+ * memfd, which is sent to no domain; what dom0 grants is in per-share
+ * memfds (gnttab.c, procdom.h "Overlays").
  *
  * Events: dom0's vCPU 0 is kicked (procdom local_kick) when its
  * evtchn_upcall_pending goes 0 -> 1. After the core call returns we act as

@@ -16,6 +16,10 @@
  *   records the reason and tells dom0 (VIRQ_DOM_EXC); xenon-hvd logs it and
  *   destroys the domain at the end of the iteration. xenon-hvd does not know
  *   on_poweroff/on_reboot: a toolstack wanting a restart creates it again.
+ *
+ * Nothing here costs more with more domains: the ids in use are a
+ * domid_set beside doms[] (the lowest free id, the next one for LIST), and
+ * domains awaiting teardown are on h->reap_list, not found by a scan.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,6 +31,33 @@
 
 #include "hvd.h"
 
+/* hd is torn down at the end of this loop iteration (hvd_domains_reap). */
+static void hvd_domain_queue_reap(struct hvd_domain *hd)
+{
+	struct hvd *h = hd->h;
+
+	h->have_deferred = true;
+	if (hd->reap_queued)
+		return;
+	hd->reap_queued = true;
+	hd->reap_next = h->reap_list;
+	h->reap_list = hd;
+}
+
+static void hvd_domain_unqueue_reap(struct hvd_domain *hd)
+{
+	struct hvd_domain **pp;
+
+	for (pp = &hd->h->reap_list; hd->reap_queued && *pp; pp = &(*pp)->reap_next) {
+		if (*pp == hd) {
+			*pp = hd->reap_next;
+			break;
+		}
+	}
+	hd->reap_queued = false;
+	hd->reap_next = NULL;
+}
+
 static void hvd_domain_state(void *ctx, domid_t domid, int state)
 {
 	struct hvd *h = ctx;
@@ -34,7 +65,7 @@ static void hvd_domain_state(void *ctx, domid_t domid, int state)
 
 	if (hd && domid != 0 && state == HV_DOMAIN_SHUTDOWN) {
 		hd->shutdown_pending = true;
-		h->have_deferred = true;
+		hvd_domain_queue_reap(hd);
 	}
 }
 
@@ -65,7 +96,24 @@ static struct hvd_domain *hvd_domain_new(struct hvd *h, domid_t domid, struct pr
 	hd->domid = domid;
 	hd->pdom = pdom;
 	h->doms[domid] = hd;
+	domid_set_add(&h->domids, domid);
 	return hd;
+}
+
+/* hd leaves doms[] and is freed. */
+static void hvd_domain_free(struct hvd_domain *hd)
+{
+	struct hvd *h = hd->h;
+
+	hvd_domain_unqueue_reap(hd);
+	h->doms[hd->domid] = NULL;
+	domid_set_del(&h->domids, hd->domid);
+	free(hd);
+}
+
+int hvd_domain_next(struct hvd *h, unsigned int from, domid_t *ret_domid)
+{
+	return domid_set_next_used(&h->domids, from, ret_domid);
 }
 
 int hvd_dom0_create(struct hvd *h)
@@ -133,7 +181,7 @@ static void hvd_config_from_req(struct hv_domain_config *cfg, const struct procd
 static int hvd_pick_domid(struct hvd *h, uint32_t want, domid_t *ret)
 {
 	if (want == DOMID_INVALID)
-		return procdom_free_domid(h->pd, 1, ret);
+		return domid_set_next_free(&h->domids, 1, ret);
 	if (want == 0 || want >= DOMID_FIRST_RESERVED)
 		return -EINVAL;
 	if (h->doms[want])
@@ -148,6 +196,7 @@ static int hvd_domain_watch(struct hvd_domain *hd)
 	unsigned int i, n = procdom_domain_vcpus(hd->pdom);
 	int err;
 
+	hd->watched = true;
 	hd->pid_src = (struct hvd_source){ HVD_SRC_PIDFD, hd, 0 };
 	err = hvd_watch_fd(hd->h, procdom_domain_pidfd(hd->pdom), &hd->pid_src);
 	for (i = 0; !err && i < n; i++) {
@@ -162,6 +211,10 @@ static void hvd_domain_unwatch(struct hvd_domain *hd)
 	unsigned int i, n = procdom_domain_vcpus(hd->pdom);
 	int fd;
 
+	/* Once: death and then the teardown both come here. */
+	if (!hd->watched)
+		return;
+	hd->watched = false;
 	if (procdom_domain_pidfd(hd->pdom) >= 0)
 		hvd_unwatch_fd(hd->h, procdom_domain_pidfd(hd->pdom));
 	for (i = 0; i < n; i++)
@@ -188,7 +241,7 @@ static int hvd_domain_start_process(struct hvd_domain *hd, char *const argv[], u
 	int err;
 
 	hvd_domain_log_path(hd->h, hd->domid, log_path, sizeof(log_path));
-	if (procdom_free_domid(hd->h->pd, 1, &next) == 0)
+	if (domid_set_next_free(&hd->h->domids, 1, &next) == 0)
 		hvd_domain_log_path(hd->h, next, next_path, sizeof(next_path));
 	err = procdom_domain_spawn(hd->pdom, argv, log_path, next_path, si_gfn);
 	if (!err)
@@ -237,8 +290,8 @@ int hvd_domain_create(struct hvd *h, const struct procdom_ctl_create *req, char 
 		procdom_domain_kill(pdom);
 		domain_destroy(h->hv, domid);
 		procdom_domain_release(pdom);
-		h->doms[domid] = NULL;
-		free(hd);
+		if (hd)
+			hvd_domain_free(hd);
 		return err;
 	}
 	/* Pre-bound channels: the send tables of the new domain and its peers
@@ -270,8 +323,7 @@ static void hvd_domain_teardown(struct hvd_domain *hd)
 	procdom_domain_kill(hd->pdom);
 	domain_destroy(h->hv, domid);
 	procdom_domain_release(hd->pdom);
-	h->doms[domid] = NULL;
-	free(hd);
+	hvd_domain_free(hd);
 	hvd_log(h, HV_LOG_INFO, "d%u: destroyed", domid);
 }
 
@@ -286,7 +338,7 @@ int hvd_domain_destroy(struct hvd *h, domid_t domid)
 	if (!hd || hd->dead)
 		return -ESRCH;
 	hd->dead = true;
-	h->have_deferred = true;
+	hvd_domain_queue_reap(hd);
 	hvd_domain_unwatch(hd);
 	procdom_domain_kill(hd->pdom);
 	return 0;
@@ -343,7 +395,7 @@ void hvd_domain_died(struct hvd_domain *hd)
 	if (hd->dead)
 		return;
 	hd->dead = true;
-	h->have_deferred = true;
+	hvd_domain_queue_reap(hd);
 	/* Stop polling now: a hung-up socket or exited pidfd stays readable. */
 	hvd_domain_unwatch(hd);
 	status = procdom_domain_reap(hd->pdom);
@@ -353,19 +405,18 @@ void hvd_domain_died(struct hvd_domain *hd)
 		status);
 }
 
+/* A teardown may queue others (a peer's shutdown): they are taken too. */
 void hvd_domains_reap(struct hvd *h)
 {
-	unsigned int id;
+	struct hvd_domain *hd;
 
 	if (!h->have_deferred)
 		return;
 	h->have_deferred = false;
-	for (id = 1; id < DOMID_FIRST_RESERVED; id++) {
-		struct hvd_domain *hd = h->doms[id];
+	while ((hd = h->reap_list)) {
 		struct hv_domain_info info;
 
-		if (!hd || (!hd->dead && !hd->shutdown_pending))
-			continue;
+		hvd_domain_unqueue_reap(hd);
 		if (hd->shutdown_pending && domain_getinfo(h->hv, hd->domid, &info) == 0)
 			hvd_log(h, HV_LOG_INFO, "d%u: shut down, reason %u", hd->domid,
 				info.shutdown_reason);
@@ -375,11 +426,10 @@ void hvd_domains_reap(struct hvd *h)
 
 void hvd_domains_destroy_domus(struct hvd *h)
 {
-	unsigned int id;
+	domid_t id;
 
-	for (id = 1; id < DOMID_FIRST_RESERVED; id++)
-		if (h->doms[id])
-			hvd_domain_teardown(h->doms[id]);
+	while (hvd_domain_next(h, 1, &id) == 0)
+		hvd_domain_teardown(h->doms[id]);
 }
 
 void hvd_domains_destroy_all(struct hvd *h)
@@ -388,7 +438,6 @@ void hvd_domains_destroy_all(struct hvd *h)
 	if (h->doms[0]) {
 		domain_destroy(h->hv, 0);
 		procdom_domain_release(h->doms[0]->pdom);
-		free(h->doms[0]);
-		h->doms[0] = NULL;
+		hvd_domain_free(h->doms[0]);
 	}
 }

@@ -15,15 +15,27 @@
  *   the client mmaps the memfd at those offsets: the granter's frame itself.
  *
  *   GNTSHR_SHARE (d5, 2 pages)
- *     pool frames P, P+1 zeroed; dom0 refs r, r+1 from our ref allocator;
+ *     pool frames P, P+1; a fresh memfd of 2 pages (the share's overlay,
+ *     procdom.h) shown in our mapping of dom0's RAM at gfns P, P+1; dom0
+ *     refs r, r+1 from our ref allocator;
  *     entry r = { frame P, domid 5, flags permit_access [| readonly] }
  *     written in dom0's grant frame (reached through local_physmap, once
  *     XENMEM_add_to_physmap placed it at HVD_DOM0_GNT_FRAME_GFN + idx);
- *     reply: offsets P<<12, refs, fd = dom0's ram memfd.
+ *     reply: offsets 0, 4096, refs, fd = the share's memfd.
  *   GNTSHR_UNSHARE: entry r cleared with a cmpxchg that sees neither
  *     GTF_reading nor GTF_writing; otherwise (d5 still maps it) r and P go
  *     on the deferred list, retried after every loop iteration, freed once
- *     d5 unmaps or dies.
+ *     d5 unmaps or dies. A freed frame is detached from the share's memfd
+ *     (dom0's own RAM shows at P again), so whoever still holds that fd
+ *     sees only what the share held, never a later share.
+ *
+ * Why a memfd per share: d5 mapping dom0's frame P receives, from procdom,
+ * the memfd behind P and may mmap any offset of it. Were P a page of
+ * dom0's ram memfd, d5 could reach all of dom0's RAM -- the scratch frames
+ * where clients' hypercall arguments wait for the core, the copy bounce
+ * frames, every other share. With a memfd per share it reaches exactly the
+ * pages of this share (all granted to d5, by the same client), and for a
+ * read-only share only through an O_RDONLY fd.
  *
  * Ownership: each connection lists its maps and shares; its hang-up undoes
  * them (notify byte zeroed, grants unmapped, notify port signalled; shares
@@ -48,6 +60,8 @@ enum gnt_frame_state { GNT_FRAME_FREE, GNT_FRAME_SHARED, GNT_FRAME_DEFERRED };
 
 struct hvd_gnt_deferred {
 	uint32_t ref, frame; /* frame: pool index */
+	struct procdom_overlay *ovl;
+	uint32_t idx; /* the frame's page in ovl */
 };
 
 /* xenon-hvd-wide bookkeeping, allocated at first use. */
@@ -85,6 +99,7 @@ struct hvd_gnt_share {
 	int32_t notify_port;
 	uint32_t *frames; /* pool indices */
 	uint32_t *refs;
+	struct procdom_overlay *ovl; /* the share's memfd, page i = frames[i] */
 	struct hvd_gnt_share *next;
 };
 
@@ -129,10 +144,18 @@ static int64_t bit_find_clear(const uint8_t *map, uint32_t limit, uint32_t *curs
 
 static struct hvd_gnt *gnt_get(struct hvd *h)
 {
-	if (!h->gnt) {
+	struct hvd_domain *d0 = hvd_domain_get(h, 0);
+
+	if (!h->gnt && d0) {
 		h->gnt = calloc(1, sizeof(*h->gnt));
 		if (h->gnt)
 			h->gnt->pool_free = HVD_DOM0_POOL_PAGES;
+		/* Pool frames are shown only through their share's memfd. */
+		if (h->gnt &&
+		    procdom_overlay_range(d0->pdom, HVD_DOM0_POOL_GFN, HVD_DOM0_POOL_PAGES) < 0) {
+			free(h->gnt);
+			h->gnt = NULL;
+		}
 	}
 	return h->gnt;
 }
@@ -351,10 +374,20 @@ static bool gnt_map_args_ok(struct hvd_req *r, uint32_t *ret_count)
 	       (r->m.arg & ~(int64_t)PROCDOM_GNT_READONLY) == 0;
 }
 
-static int gnt_map_reply(struct hvd_req *r, struct hvd_gnt_map *m, const int32_t *statuses, int err)
+/* Page i's (fd, offset): checked by gnt_map_check_frames before. */
+static uint64_t gnt_map_offset(struct hvd *h, const struct hvd_gnt_map *m, uint32_t i)
+{
+	uint64_t off = 0;
+	int fd;
+
+	procdom_domain_page_fd(hvd_domain_get(h, m->domid)->pdom, m->frames[i], &fd, &off);
+	return off;
+}
+
+static int gnt_map_reply(struct hvd_req *r, struct hvd_gnt_map *m, const int32_t *statuses, int err,
+			 int fd)
 {
 	struct procdom_ctl_gnt_page *pages = calloc(m->count, sizeof(*pages));
-	struct hvd_domain *hd = hvd_domain_get(r->c->h, m->domid);
 	uint32_t i;
 	int rc;
 
@@ -362,25 +395,36 @@ static int gnt_map_reply(struct hvd_req *r, struct hvd_gnt_map *m, const int32_t
 		return hvd_reply(r, -ENOMEM, NULL, 0, -1);
 	for (i = 0; i < m->count; i++)
 		pages[i] = (struct procdom_ctl_gnt_page){
-			.offset = err ? 0 : m->frames[i] * PROCDOM_PAGE_SIZE,
+			.offset = err ? 0 : gnt_map_offset(r->c->h, m, i),
 			.fd_index = err ? -1 : 0,
 			.status = statuses[i],
 		};
 	rc = hvd_reply(r, err ? err : (int64_t)m->id, pages, m->count * sizeof(*pages),
-		       err ? -1 : procdom_domain_ram_fd(hd->pdom));
+		       err ? -1 : fd);
 	free(pages);
 	return rc;
 }
 
-/* The core hands back the granter's frame; it must be inside its RAM. */
-static int gnt_map_check_frames(struct hvd *h, struct hvd_gnt_map *m)
+/*
+ * The core hands back the granter's frames; each must be inside its RAM,
+ * and all behind one memfd, which *ret_fd names: a domU's ram memfd, or,
+ * for dom0's own grants (a loopback map), the memfd of the share holding
+ * them -- dom0's ram memfd itself is never handed out (procdom.h).
+ */
+static int gnt_map_check_frames(struct hvd *h, struct hvd_gnt_map *m, int *ret_fd)
 {
-	uint64_t max = procdom_domain_max_pages(hvd_domain_get(h, m->domid)->pdom);
+	struct procdom_domain *pdom = hvd_domain_get(h, m->domid)->pdom;
+	uint64_t off;
 	uint32_t i;
+	int fd;
 
-	for (i = 0; i < m->count; i++)
-		if (m->frames[i] >= max)
+	for (i = 0; i < m->count; i++) {
+		if (procdom_domain_page_fd(pdom, m->frames[i], &fd, &off) < 0)
 			return -EIO;
+		if (i && fd != *ret_fd)
+			return -EINVAL; /* dom0 frames of two shares in one batch */
+		*ret_fd = fd;
+	}
 	return 0;
 }
 
@@ -392,7 +436,7 @@ static int gnt_op_map(struct hvd_req *r)
 	struct hvd_gnt_map *m;
 	int32_t *statuses;
 	uint32_t count;
-	int err;
+	int err, fd = -1;
 
 	if (!g || !gc)
 		return hvd_reply(r, -ENOMEM, NULL, 0, -1);
@@ -414,7 +458,7 @@ static int gnt_op_map(struct hvd_req *r)
 	m->readonly = r->m.arg & PROCDOM_GNT_READONLY;
 	err = gnt_map_pages(h, m, (const uint32_t *)(void *)r->payload, statuses);
 	if (!err)
-		err = gnt_map_check_frames(h, m);
+		err = gnt_map_check_frames(h, m, &fd);
 	if (err) {
 		gnt_unmap_pages(h, m, statuses);
 		window_free(g, m->gfns, count);
@@ -424,7 +468,7 @@ static int gnt_op_map(struct hvd_req *r)
 		gc->maps = m;
 		gc->nr_mapped += count;
 	}
-	err = gnt_map_reply(r, m, statuses, err);
+	err = gnt_map_reply(r, m, statuses, err, fd);
 	if (m->id == 0)
 		gnt_map_free(m);
 	free(statuses);
@@ -707,16 +751,26 @@ static void pool_free(struct hvd_gnt *g, uint32_t frame)
 	g->pool_free++;
 }
 
-/* End one page's grant: freed now, or deferred while the peer maps it. */
-static void gnt_page_end(struct hvd *h, struct hvd_gnt *g, uint32_t ref, uint32_t frame)
+/* A frame no grant names any more: back to the pool, its share's memfd
+ * no longer shown there (whoever holds that fd keeps only stale data). */
+static void gnt_frame_free(struct hvd_gnt *g, const struct hvd_gnt_deferred *f)
 {
-	if (gnt_entry_end(h, ref)) {
-		ref_free(g, ref);
-		pool_free(g, frame);
+	ref_free(g, f->ref);
+	procdom_overlay_detach(f->ovl, f->idx);
+	pool_free(g, f->frame);
+}
+
+/* End page i of share s: freed now, or deferred while the peer maps it. */
+static void gnt_page_end(struct hvd *h, struct hvd_gnt *g, struct hvd_gnt_share *s, uint32_t i)
+{
+	struct hvd_gnt_deferred f = { s->refs[i], s->frames[i], s->ovl, i };
+
+	if (gnt_entry_end(h, f.ref)) {
+		gnt_frame_free(g, &f);
 		return;
 	}
-	g->pool[frame] = GNT_FRAME_DEFERRED;
-	g->deferred[g->nr_deferred++] = (struct hvd_gnt_deferred){ ref, frame };
+	g->pool[f.frame] = GNT_FRAME_DEFERRED;
+	g->deferred[g->nr_deferred++] = f;
 }
 
 void hvd_gnt_retry_deferred(struct hvd *h)
@@ -731,8 +785,7 @@ void hvd_gnt_retry_deferred(struct hvd *h)
 			i++;
 			continue;
 		}
-		ref_free(g, dd.ref);
-		pool_free(g, dd.frame);
+		gnt_frame_free(g, &dd);
 		g->deferred[i] = g->deferred[--g->nr_deferred];
 	}
 }
@@ -746,31 +799,60 @@ static void gnt_share_free(struct hvd_gnt_share *s)
 	free(s);
 }
 
-/* Undo pages [0, n) of a share. */
-static void gnt_share_end(struct hvd *h, struct hvd_gnt *g, struct hvd_gnt_share *s, uint32_t n)
+/* End every page of a share. */
+static void gnt_share_end(struct hvd *h, struct hvd_gnt *g, struct hvd_gnt_share *s)
 {
 	uint32_t i;
 
-	for (i = 0; i < n; i++)
-		gnt_page_end(h, g, s->refs[i], s->frames[i]);
+	for (i = 0; i < s->count; i++)
+		gnt_page_end(h, g, s, i);
+}
+
+/* Pool frames for every page, shown through a fresh memfd of the share's
+ * own (zeroed by construction). */
+static int gnt_share_frames(struct hvd *h, struct hvd_gnt *g, struct hvd_gnt_share *s)
+{
+	uint64_t *gfns = calloc(s->count, sizeof(*gfns));
+	uint32_t i, n = 0;
+	int err = gfns ? 0 : -ENOMEM;
+
+	for (; n < s->count && !err; n++) {
+		err = pool_alloc(g, &s->frames[n]);
+		if (err)
+			break;
+		gfns[n] = HVD_DOM0_POOL_GFN + (uint64_t)s->frames[n];
+	}
+	if (!err)
+		err = procdom_overlay_create(hvd_domain_get(h, 0)->pdom, "xenon-dom0-share", gfns,
+					     s->count, &s->ovl);
+	if (err) {
+		for (i = 0; i < n; i++)
+			pool_free(g, s->frames[i]);
+		s->ovl = NULL;
+	}
+	free(gfns);
+	return err;
 }
 
 static int gnt_share_pages(struct hvd *h, struct hvd_gnt *g, struct hvd_gnt_share *s, bool ro)
 {
-	uint32_t i;
-	int err = 0;
+	uint32_t i, n;
+	int err = gnt_share_frames(h, g, s);
 
-	for (i = 0; i < s->count && !err; i++) {
-		err = pool_alloc(g, &s->frames[i]);
-		if (!err && (err = ref_alloc(h, g, &s->refs[i])) < 0)
-			pool_free(g, s->frames[i]);
-		if (err)
+	for (n = 0; n < s->count && !err; n++)
+		if ((err = ref_alloc(h, g, &s->refs[n])) < 0)
 			break;
-		memset(dom0_frame(h, HVD_DOM0_POOL_GFN + s->frames[i]), 0, PROCDOM_PAGE_SIZE);
-		gnt_entry_grant(h, s->refs[i], s->domid, HVD_DOM0_POOL_GFN + s->frames[i], ro);
+	if (err && s->ovl) {
+		/* Nothing granted yet: refs and frames straight back. */
+		for (i = 0; i < n; i++)
+			ref_free(g, s->refs[i]);
+		for (i = 0; i < s->count; i++)
+			pool_free(g, s->frames[i]);
+		procdom_overlay_destroy(s->ovl);
+		s->ovl = NULL;
 	}
-	if (err)
-		gnt_share_end(h, g, s, i);
+	for (i = 0; i < s->count && !err; i++)
+		gnt_entry_grant(h, s->refs[i], s->domid, HVD_DOM0_POOL_GFN + s->frames[i], ro);
 	return err;
 }
 
@@ -809,7 +891,6 @@ static struct hvd_gnt_share *gnt_share_new(const struct procdom_ctl_gntshr *req,
 static int gnt_share_reply(struct hvd_req *r, struct hvd_gnt_share *s)
 {
 	struct procdom_ctl_gntshr_page *pages = calloc(s->count, sizeof(*pages));
-	struct hvd_domain *d0 = hvd_domain_get(r->c->h, 0);
 	uint32_t i;
 	int rc;
 
@@ -817,11 +898,11 @@ static int gnt_share_reply(struct hvd_req *r, struct hvd_gnt_share *s)
 		return -ENOMEM;
 	for (i = 0; i < s->count; i++)
 		pages[i] = (struct procdom_ctl_gntshr_page){
-			.offset = (uint64_t)(HVD_DOM0_POOL_GFN + s->frames[i]) * PROCDOM_PAGE_SIZE,
+			.offset = (uint64_t)i * PROCDOM_PAGE_SIZE,
 			.ref = s->refs[i],
 		};
 	rc = hvd_reply(r, (int64_t)s->id, pages, s->count * sizeof(*pages),
-		       procdom_domain_ram_fd(d0->pdom));
+		       procdom_overlay_fd(s->ovl));
 	free(pages);
 	return rc;
 }
@@ -862,7 +943,7 @@ static void gnt_share_destroy(struct hvd *h, struct hvd_gnt *g, struct hvd_gnt_s
 		__atomic_store_n(page + s->notify_offset % PROCDOM_PAGE_SIZE, 0, __ATOMIC_SEQ_CST);
 	}
 	dom0_notify_port(h, s->notify_port);
-	gnt_share_end(h, g, s, s->count);
+	gnt_share_end(h, g, s);
 	gnt_share_free(s);
 }
 
@@ -974,6 +1055,13 @@ void hvd_gnt_conn_gone(struct hvd_conn *c)
 
 void hvd_gnt_fini(struct hvd *h)
 {
+	/* Frames a peer still mapped when every connection went: their
+	 * memfds are let go while dom0's RAM is still there. */
+	while (h->gnt && h->gnt->nr_deferred) {
+		struct hvd_gnt_deferred *f = &h->gnt->deferred[--h->gnt->nr_deferred];
+
+		procdom_overlay_detach(f->ovl, f->idx);
+	}
 	free(h->gnt);
 	h->gnt = NULL;
 }

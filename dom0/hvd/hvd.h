@@ -8,6 +8,8 @@
  *   ctl.c      the control socket D/hvd.sock: connections, framing, ops
  *   dom0.c     dom0: hypercalls on behalf of clients (scratch frames), port
  *              ownership, event delivery to connections
+ *   services.c the back ends started once xenstored is ready (xenon-consoled,
+ *              xenon-blkback): start, readiness, restart, bounded stop
  *
  * One thread. Everything that calls into the core runs from the loop, one
  * event at a time, so the core's "serialise every call" contract holds
@@ -24,6 +26,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "domid_set.h"
 #include "hypervisor.h"
 #include "procdom.h"
 
@@ -35,7 +38,9 @@
  *
  *   gfn 0..3                 hypercall scratch (PROCDOM_DOM0_SCRATCH_GFN)
  *   gfn 4..4+COPY-1          GNT_COPY bounce frames (gnttab.c)
- *   gfn 32..32+POOL-1        the share pool: frames dom0 grants (gntshr)
+ *   gfn 32..32+POOL-1        the share pool: frames dom0 grants (gntshr);
+ *                            each share is a memfd of its own overlaid
+ *                            here, the only part of dom0 a domU can get
  *   gfn NR_PAGES-3..-1       the builder's start_info, store, console
  *   gfn NR_PAGES..MAX-1      unpopulated: the grant map window (GNT_MAP's
  *                            host_addr; the memfd behind it stays sparse)
@@ -58,12 +63,12 @@ enum hvd_source_kind {
 	HVD_SRC_TIMER,
 	HVD_SRC_CTL_LISTEN,
 	HVD_SRC_CONN,
-	HVD_SRC_HC,	  /* a domain's vCPU hypercall socket */
-	HVD_SRC_PIDFD,	  /* a domain's process */
-	HVD_SRC_XS_PIDFD, /* xenstored */
-	HVD_SRC_XS_READY, /* xenstored's readiness pipe */
-	HVD_SRC_CD_PIDFD, /* xenon-consoled */
-	HVD_SRC_CD_READY, /* xenon-consoled's readiness pipe */
+	HVD_SRC_HC,	   /* a domain's vCPU hypercall socket */
+	HVD_SRC_PIDFD,	   /* a domain's process */
+	HVD_SRC_XS_PIDFD,  /* xenstored */
+	HVD_SRC_XS_READY,  /* xenstored's readiness pipe */
+	HVD_SRC_SVC_PIDFD, /* a back-end service (obj: struct hvd_svc) */
+	HVD_SRC_SVC_READY, /* its readiness pipe */
 };
 
 /* What an epoll event points at. */
@@ -81,6 +86,9 @@ struct hvd_domain {
 	struct hvd_source hc_src[HV_MAX_VCPUS];
 	bool shutdown_pending; /* the core reported a shutdown: tear down after */
 	bool dead;	       /* process gone: tear down after this iteration */
+	bool watched;	       /* its fds are (or may be) in the epoll set */
+	bool reap_queued;      /* on h->reap_list (dead or shutdown_pending) */
+	struct hvd_domain *reap_next;
 };
 
 struct hvd_conn {
@@ -94,12 +102,28 @@ struct hvd_conn {
 	struct hvd_conn *next;
 };
 
+/* The back ends started once xenstored is ready (services.c). */
+enum hvd_svc_id { HVD_SVC_CONSOLED, HVD_SVC_BLKBACK, HVD_NR_SVCS };
+
+struct hvd_svc {
+	struct hvd *h;
+	enum hvd_svc_id id;
+	bool wanted;
+	char path[4096];
+	pid_t pid;
+	int pidfd, ready_fd;
+	struct hvd_source pid_src, ready_src;
+	bool ready, ever_ready;
+	int restarts;
+};
+
 struct hvd_options {
 	const char *run_dir;
 	const char *xenstored; /* path, or NULL: next to our own binary */
 	bool no_xenstored;
-	const char *consoled; /* path, or NULL: next to our own binary */
-	bool no_consoled;
+	/* --consoled/--blkback PATH (NULL: next to our own binary), --no-... */
+	const char *svc_path[HVD_NR_SVCS];
+	bool no_svc[HVD_NR_SVCS];
 	int ready_fd;
 	int verbosity;
 	unsigned int nr_reserve;
@@ -119,7 +143,9 @@ struct hvd {
 
 	struct procdom *pd;
 	struct hypervisor *hv;
-	struct hvd_domain **doms; /* [DOMID_FIRST_RESERVED] */
+	struct hvd_domain **doms;     /* [DOMID_FIRST_RESERVED] */
+	struct domid_set domids;      /* the ids doms[] holds (domain.c) */
+	struct hvd_domain *reap_list; /* to tear down after this iteration */
 
 	int ctl_fd;
 	struct hvd_conn *conns;
@@ -144,15 +170,10 @@ struct hvd {
 	struct hvd_source xs_pid_src, xs_ready_src;
 	bool xs_ready;
 
-	/* xenon-consoled, a dom0 service child started once xenstored is
-	 * ready, restarted if it dies (consoled.c). */
-	char cd_path[4096];
-	pid_t cd_pid;
-	int cd_pidfd, cd_ready_fd;
-	struct hvd_source cd_pid_src, cd_ready_src;
-	bool cd_ready, cd_ever_ready;
+	/* xenon-consoled and xenon-blkback, dom0 service children started
+	 * once xenstored is ready, restarted if they die (services.c). */
+	struct hvd_svc svc[HVD_NR_SVCS];
 	bool ready_signalled; /* --ready-fd written (once) */
-	int cd_restarts;
 };
 
 /* main.c */
@@ -164,18 +185,21 @@ void hvd_unwatch_fd(struct hvd *h, int fd);
 /* Every service said READY (or is not wanted): signal our readiness. */
 void hvd_services_ready(struct hvd *h);
 
-/* consoled.c */
-int hvd_cd_init(struct hvd *h);
-void hvd_cd_fini(struct hvd *h);
-int hvd_cd_start(struct hvd *h);
-void hvd_cd_stop(struct hvd *h);
-void hvd_cd_ready_event(struct hvd *h);
-void hvd_cd_died_event(struct hvd *h);
+/* services.c */
+int hvd_svcs_init(struct hvd *h); /* find the binaries; start none */
+void hvd_svcs_fini(struct hvd *h);
+int hvd_svcs_start(struct hvd *h);	  /* every wanted one (xenstored is ready) */
+void hvd_svcs_stop(struct hvd *h);	  /* bounded, reverse order */
+bool hvd_svcs_ready(const struct hvd *h); /* every wanted one said READY once */
+void hvd_svc_ready_event(struct hvd_svc *s);
+void hvd_svc_died_event(struct hvd_svc *s);
 
 /* domain.c */
 extern const struct procdom_hooks hvd_procdom_hooks_template;
 int hvd_dom0_create(struct hvd *h);
 struct hvd_domain *hvd_domain_get(struct hvd *h, domid_t domid);
+/* The lowest domid >= from that has a domain (LIST): 0 or -ENOENT. */
+int hvd_domain_next(struct hvd *h, unsigned int from, domid_t *ret_domid);
 /* CREATE: validated request -> new domain (paused). */
 struct procdom_ctl_create;
 struct procdom_ctl_created;

@@ -8,16 +8,16 @@
  *
  * Start-up is an ordered table (init_steps[]) undone in reverse on failure
  * and at exit: log, signals, loop, substrate, spawner, core, dom0, control socket,
- * pid file, xenstored, consoled. Readiness (--ready-fd) is signalled only
- * when xenstored, then xenon-consoled (started once xenstored is ready: it
- * watches the store) have said they are ready, which they can only do while
- * we already serve the control socket (they bind ports through it) -- so
- * readiness is an event in the loop, not a blocking wait.
+ * pid file, xenstored, services. Readiness (--ready-fd) is signalled only
+ * when xenstored, then the back-end services xenon-consoled and
+ * xenon-blkback (services.c; started once xenstored is ready: they watch
+ * the store) have said they are ready, which they can only do while we
+ * already serve the control socket (they bind ports and map grants through
+ * it) -- so readiness is an event in the loop, not a blocking wait.
  *
  * SIGTERM/SIGINT: every domain is destroyed, every control connection
- * closed, consoled and xenstored stopped (SIGTERM, bounded wait, then
- * SIGKILL), the
- * socket and pid file removed, exit 0 (hvd_quiesce()).
+ * closed, the services and then xenstored stopped (SIGTERM, bounded wait,
+ * then SIGKILL), the socket and pid file removed, exit 0 (hvd_quiesce()).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -43,8 +43,9 @@ static const char usage_text[] =
 	"DESCRIPTION\n"
 	"    Hosts the xenon hypervisor core; domains run as processes. dom0's\n"
 	"    clients talk to it on DIR/hvd.sock (mode 0600). It starts\n"
-	"    xenon-xenstored (DIR/xenstore) and then xenon-consoled (DIR/console,\n"
-	"    restarted if it dies) as dom0 services.\n"
+	"    xenon-xenstored (DIR/xenstore) and then the back ends xenon-consoled\n"
+	"    (DIR/console) and xenon-blkback (DIR/blkback), each restarted if it\n"
+	"    dies, as dom0 services.\n"
 	"\n"
 	"OPTIONS\n"
 	"    --run-dir DIR          socket, pid file, logs (created 0700)\n"
@@ -52,9 +53,11 @@ static const char usage_text[] =
 	"    --dom0-reserve LIST    PORT:DOMID,...: dom0 ports reserved for\n"
 	"                           domains to come (seed 002: 121:1,122:2,...)\n"
 	"    --xenstored PATH       the XenStore daemon (default: next to us)\n"
-	"    --no-xenstored         do not start one (nor consoled)\n"
+	"    --no-xenstored         do not start one (nor consoled, blkback)\n"
 	"    --consoled PATH        the console back end (default: next to us)\n"
 	"    --no-consoled          do not start one\n"
+	"    --blkback PATH         the block back end (default: next to us)\n"
+	"    --no-blkback           do not start one\n"
 	"    -v, --verbose          log more (repeat for debug)\n"
 	"    -h, --help             this text\n"
 	"\n"
@@ -129,6 +132,8 @@ enum {
 	OPT_NO_XENSTORED,
 	OPT_CONSOLED,
 	OPT_NO_CONSOLED,
+	OPT_BLKBACK,
+	OPT_NO_BLKBACK,
 };
 
 static const struct option long_options[] = {
@@ -139,6 +144,8 @@ static const struct option long_options[] = {
 	{ "no-xenstored", no_argument, NULL, OPT_NO_XENSTORED },
 	{ "consoled", required_argument, NULL, OPT_CONSOLED },
 	{ "no-consoled", no_argument, NULL, OPT_NO_CONSOLED },
+	{ "blkback", required_argument, NULL, OPT_BLKBACK },
+	{ "no-blkback", no_argument, NULL, OPT_NO_BLKBACK },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -164,10 +171,16 @@ static int parse_one(struct hvd_options *o, int opt, const char *arg)
 		o->no_xenstored = true;
 		return 0;
 	case OPT_CONSOLED:
-		o->consoled = arg;
+		o->svc_path[HVD_SVC_CONSOLED] = arg;
 		return 0;
 	case OPT_NO_CONSOLED:
-		o->no_consoled = true;
+		o->no_svc[HVD_SVC_CONSOLED] = true;
+		return 0;
+	case OPT_BLKBACK:
+		o->svc_path[HVD_SVC_BLKBACK] = arg;
+		return 0;
+	case OPT_NO_BLKBACK:
+		o->no_svc[HVD_SVC_BLKBACK] = true;
 		return 0;
 	case 'v':
 		o->verbosity++;
@@ -470,12 +483,10 @@ static void signal_readiness(struct hvd *h)
 		hvd_log(h, HV_LOG_WARN, "readiness fd: %s", strerror(-err));
 }
 
-/* Ready when each wanted service is: xenstored, then consoled. */
+/* Ready when each wanted service is: xenstored, then the back ends. */
 void hvd_services_ready(struct hvd *h)
 {
-	bool want_cd = !h->opt.no_xenstored && !h->opt.no_consoled;
-
-	if ((h->opt.no_xenstored || h->xs_ready) && (!want_cd || h->cd_ever_ready))
+	if ((h->opt.no_xenstored || h->xs_ready) && hvd_svcs_ready(h))
 		signal_readiness(h);
 }
 
@@ -496,9 +507,7 @@ static void xs_ready_event(struct hvd *h)
 
 	if (n > 0 && !h->xs_ready) {
 		h->xs_ready = true;
-		n = hvd_cd_start(h);
-		if (n < 0) {
-			hvd_log(h, HV_LOG_ERR, "starting consoled: %s", strerror((int)-n));
+		if (hvd_svcs_start(h) < 0) {
 			h->stop = true;
 			h->exit_code = 1;
 			return;
@@ -532,14 +541,14 @@ static void xs_died_event(struct hvd *h)
 	}
 }
 
-static int cd_init(void *ctx)
+static int svcs_init(void *ctx)
 {
-	return hvd_cd_init(ctx);
+	return hvd_svcs_init(ctx);
 }
 
-static void cd_fini(void *ctx)
+static void svcs_fini(void *ctx)
 {
-	hvd_cd_fini(ctx);
+	hvd_svcs_fini(ctx);
 }
 
 static const struct daemon_step init_steps[] = {
@@ -553,7 +562,7 @@ static const struct daemon_step init_steps[] = {
 	{ "control socket", ctl_init, ctl_fini },
 	{ "pid file", pidfile_init, pidfile_fini },
 	{ "xenstored", xs_init, xs_fini },
-	{ "consoled", cd_init, cd_fini },
+	{ "services", svcs_init, svcs_fini },
 	{ "readiness", ready_init, NULL },
 };
 
@@ -603,11 +612,11 @@ static void dispatch(struct hvd *h, struct hvd_source *src)
 	case HVD_SRC_XS_READY:
 		xs_ready_event(h);
 		break;
-	case HVD_SRC_CD_PIDFD:
-		hvd_cd_died_event(h);
+	case HVD_SRC_SVC_PIDFD:
+		hvd_svc_died_event(src->obj);
 		break;
-	case HVD_SRC_CD_READY:
-		hvd_cd_ready_event(h);
+	case HVD_SRC_SVC_READY:
+		hvd_svc_ready_event(src->obj);
 		break;
 	}
 }
@@ -652,14 +661,14 @@ static int hvd_run(struct hvd *h)
  * sends (the hang this order exists for). So: domUs first (their processes
  * killed and reaped, the core tears them down), then every control
  * connection closed (a client blocked on us sees the hang-up), and only then
- * consoled (which drains each ring one last time) and xenstored stopped,
- * each with a bounded wait.
+ * the services (blkback, then consoled, which drains each ring one last
+ * time) and xenstored stopped, each with a bounded wait.
  */
 static void hvd_quiesce(struct hvd *h)
 {
 	hvd_domains_destroy_domus(h);
 	hvd_ctl_close_conns(h);
-	hvd_cd_stop(h);
+	hvd_svcs_stop(h);
 	xs_stop(h);
 }
 

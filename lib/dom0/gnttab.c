@@ -3,11 +3,13 @@
  * dom0 shares (xenon_gntshr_*, libxengntshr's), over their own hvd.sock
  * connection each (procdom_proto.h (g)).
  *
- * A map or share reply names pages as (fd, offset): the granter's (or
- * dom0's) ram memfd. We reserve the whole range of address space first
- * (PROT_NONE), then mmap(MAP_FIXED | MAP_SHARED) each run of consecutive
- * offsets over it, so the caller gets one contiguous mapping of frames that
- * need not be contiguous, and a failure half way leaves nothing behind.
+ * A map or share reply names pages as (fd, offset): the granter's ram
+ * memfd, or for dom0's shares (and a map of one) the share's own memfd,
+ * which holds that share's pages and nothing else of dom0. We reserve the
+ * whole range of address space first (PROT_NONE), then mmap(MAP_FIXED |
+ * MAP_SHARED) each run of consecutive offsets over it, so the caller gets
+ * one contiguous mapping of frames that need not be contiguous, and a
+ * failure half way leaves nothing behind.
  *
  * xenon-hvd owns the other half: it unmaps and ends shares when we ask, or
  * when the connection goes (close, or this process dies), firing notifies.

@@ -97,6 +97,282 @@ struct shared_info *procdom_domain_shared_info(struct procdom_domain *d)
 	return (struct shared_info *)d->evt.base;
 }
 
+/* ---- overlays (procdom.h) -------------------------------------------- */
+
+int procdom_overlay_range(struct procdom_domain *d, uint64_t first_gfn, uint32_t nr)
+{
+	if (d->ovl)
+		return d->ovl_gfn == first_gfn && d->ovl_n == nr ? 0 : -EBUSY;
+	if (!d->local || !nr || first_gfn >= d->max_pages || nr > d->max_pages - first_gfn)
+		return -EINVAL;
+	d->ovl = calloc(nr, sizeof(*d->ovl));
+	if (!d->ovl)
+		return -ENOMEM;
+	d->ovl_gfn = first_gfn;
+	d->ovl_n = nr;
+	return 0;
+}
+
+struct procdom_overlay *procdom_overlay_at(struct procdom_domain *d, uint64_t gfn,
+					   uint32_t *ret_idx)
+{
+	struct procdom_ovl_slot *s;
+
+	if (!d->ovl || gfn < d->ovl_gfn || gfn - d->ovl_gfn >= d->ovl_n)
+		return NULL;
+	s = &d->ovl[gfn - d->ovl_gfn];
+	*ret_idx = s->idx;
+	return s->o;
+}
+
+/* Show what backs the host's view of d's frame gfn: fd at offset. */
+static int procdom_ram_show(struct procdom_domain *d, uint64_t gfn, uint32_t n, int fd,
+			    uint64_t offset)
+{
+	void *at = d->ram.base + gfn * PROCDOM_PAGE_SIZE;
+
+	if (mmap(at, (size_t)n * PROCDOM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 fd, (off_t)offset) == MAP_FAILED)
+		return -errno;
+	return 0;
+}
+
+static void procdom_overlay_free(struct procdom_overlay *o)
+{
+	if (o->pprev) {
+		*o->pprev = o->next;
+		if (o->next)
+			o->next->pprev = o->pprev;
+	}
+	if (o->ro_fd >= 0)
+		close(o->ro_fd);
+	close(o->fd);
+	free(o->gfns);
+	free(o);
+}
+
+void procdom_overlay_get(struct procdom_overlay *o)
+{
+	o->refs++;
+}
+
+void procdom_overlay_put(struct procdom_overlay *o)
+{
+	if (o && !--o->refs)
+		procdom_overlay_free(o);
+}
+
+/* Page i's slot and the host's view at its gfn, to the overlay. Pages
+ * whose gfns run on go in one mmap. */
+static int procdom_overlay_attach(struct procdom_overlay *o, const uint64_t *gfns)
+{
+	struct procdom_domain *d = o->d;
+	uint32_t i, run;
+	int err;
+
+	for (i = 0; i < o->nr_pages; i += run) {
+		for (run = 1; i + run < o->nr_pages && gfns[i + run] == gfns[i] + run; run++)
+			;
+		err = procdom_ram_show(d, gfns[i], run, o->fd, (uint64_t)i * PROCDOM_PAGE_SIZE);
+		if (err) {
+			/* A failed MAP_FIXED may have unmapped the range. */
+			procdom_ram_show(d, gfns[i], run, d->ram.fd, gfns[i] * PROCDOM_PAGE_SIZE);
+			return err;
+		}
+		for (uint32_t k = i; k < i + run; k++) {
+			d->ovl[gfns[k] - d->ovl_gfn] = (struct procdom_ovl_slot){ o, k };
+			o->gfns[k] = gfns[k];
+			o->nr_attached++;
+		}
+	}
+	return 0;
+}
+
+static int procdom_overlay_check(struct procdom_domain *d, const uint64_t *gfns, uint32_t nr)
+{
+	uint32_t i, j;
+
+	if (!d->ovl || !nr)
+		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		if (gfns[i] < d->ovl_gfn || gfns[i] - d->ovl_gfn >= d->ovl_n ||
+		    d->ovl[gfns[i] - d->ovl_gfn].o)
+			return -EINVAL;
+		for (j = 0; j < i; j++)
+			if (gfns[j] == gfns[i])
+				return -EINVAL;
+	}
+	return 0;
+}
+
+static struct procdom_overlay *procdom_overlay_new(const char *name, uint32_t nr)
+{
+	struct procdom_overlay *o = calloc(1, sizeof(*o));
+
+	if (!o)
+		return NULL;
+	o->ro_fd = -1;
+	o->nr_pages = nr;
+	o->gfns = malloc(nr * sizeof(*o->gfns));
+	o->fd = memfd_create(name, MFD_CLOEXEC);
+	if (!o->gfns || o->fd < 0 || ftruncate(o->fd, (off_t)nr * PROCDOM_PAGE_SIZE) < 0) {
+		int err = errno ? errno : ENOMEM;
+
+		if (o->fd >= 0)
+			close(o->fd);
+		free(o->gfns);
+		free(o);
+		errno = err;
+		return NULL;
+	}
+	for (uint32_t i = 0; i < nr; i++)
+		o->gfns[i] = PROCDOM_OVL_DETACHED;
+	return o;
+}
+
+int procdom_overlay_create(struct procdom_domain *d, const char *name, const uint64_t *gfns,
+			   uint32_t nr, struct procdom_overlay **ret_o)
+{
+	struct procdom_overlay *o;
+	int err = procdom_overlay_check(d, gfns, nr);
+
+	if (err)
+		return err;
+	errno = 0;
+	o = procdom_overlay_new(name, nr);
+	if (!o) {
+		err = -errno;
+		/* Out of fds (one per overlay) or memory: the caller's error. */
+		if (!d->ovl_fail_logged)
+			procdom_log(d->pd, HV_LOG_WARN, "d%u: no memfd for an overlay: %s",
+				    d->domid, strerror(-err));
+		d->ovl_fail_logged = true;
+		return err;
+	}
+	o->d = d;
+	o->refs = 1; /* the creator's hold, while a page is attached */
+	o->next = d->overlays;
+	o->pprev = &d->overlays;
+	if (o->next)
+		o->next->pprev = &o->next;
+	d->overlays = o;
+	err = procdom_overlay_attach(o, gfns);
+	if (err) {
+		procdom_log(d->pd, HV_LOG_WARN, "d%u: overlay %s: %s", d->domid, name,
+			    strerror(-err));
+		procdom_overlay_destroy(o);
+		return err;
+	}
+	*ret_o = o;
+	return 0;
+}
+
+void procdom_overlay_detach(struct procdom_overlay *o, uint32_t i)
+{
+	struct procdom_domain *d = o->d;
+	uint64_t gfn;
+	int err;
+
+	if (i >= o->nr_pages || o->gfns[i] == PROCDOM_OVL_DETACHED)
+		return;
+	gfn = o->gfns[i];
+	o->gfns[i] = PROCDOM_OVL_DETACHED;
+	if (d) {
+		d->ovl[gfn - d->ovl_gfn] = (struct procdom_ovl_slot){ NULL, 0 };
+		/* The frame is the ram memfd's again (never handed out). */
+		err = procdom_ram_show(d, gfn, 1, d->ram.fd, gfn * PROCDOM_PAGE_SIZE);
+		if (err)
+			procdom_log(d->pd, HV_LOG_ERR, "d%u: gfn %#llx: RAM back: %s", d->domid,
+				    (unsigned long long)gfn, strerror(-err));
+	}
+	if (!--o->nr_attached)
+		procdom_overlay_put(o);
+}
+
+void procdom_overlay_destroy(struct procdom_overlay *o)
+{
+	uint32_t i, n;
+
+	/* A creation that failed before attaching holds the creator's
+	 * reference with no page attached. */
+	if (o && !o->nr_attached) {
+		procdom_overlay_put(o);
+		return;
+	}
+	for (i = 0, n = o ? o->nr_pages : 0; i < n; i++) {
+		/* The last detach may free o. */
+		bool last = o->nr_attached == 1 && o->gfns[i] != PROCDOM_OVL_DETACHED;
+
+		procdom_overlay_detach(o, i);
+		if (last)
+			return;
+	}
+}
+
+int procdom_overlay_fd(const struct procdom_overlay *o)
+{
+	return o->fd;
+}
+
+int procdom_overlay_send_fd(struct procdom_overlay *o, bool readonly)
+{
+	char path[64];
+
+	if (!readonly)
+		return o->fd;
+	if (o->ro_fd < 0) {
+		/* A new open file description, read-only: a mapper cannot
+		 * mmap it PROT_WRITE or mprotect its way there. */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", o->fd);
+		o->ro_fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	return o->ro_fd;
+}
+
+void procdom_overlays_release(struct procdom_domain *d)
+{
+	while (d->overlays) {
+		struct procdom_overlay *o = d->overlays;
+
+		procdom_log(d->pd, HV_LOG_WARN, "d%u: an overlay outlived its creator's use",
+			    d->domid);
+		/* Orphaned: pending map changes may still send its fd. */
+		d->overlays = o->next;
+		if (o->next)
+			o->next->pprev = &d->overlays;
+		o->pprev = NULL;
+		o->d = NULL;
+		for (uint32_t i = 0; i < o->nr_pages; i++)
+			o->gfns[i] = PROCDOM_OVL_DETACHED;
+		o->nr_attached = 0;
+		procdom_overlay_put(o);
+	}
+	free(d->ovl);
+	d->ovl = NULL;
+	d->ovl_n = 0;
+}
+
+int procdom_domain_page_fd(struct procdom_domain *d, uint64_t gfn, int *ret_fd,
+			   uint64_t *ret_offset)
+{
+	struct procdom_overlay *o;
+	uint32_t idx;
+
+	if (gfn >= d->max_pages)
+		return -EINVAL;
+	o = procdom_overlay_at(d, gfn, &idx);
+	if (o) {
+		*ret_fd = o->fd;
+		*ret_offset = (uint64_t)idx * PROCDOM_PAGE_SIZE;
+		return 0;
+	}
+	if (d->local)
+		return -EPERM;
+	*ret_fd = d->ram.fd;
+	*ret_offset = gfn * PROCDOM_PAGE_SIZE;
+	return 0;
+}
+
 /* ---- domains: an ordered init table, unwound in reverse ---------------- */
 
 struct procdom_build {
@@ -112,6 +388,7 @@ static int build_ram(struct procdom_build *b)
 
 static void unbuild_ram(struct procdom_build *b)
 {
+	procdom_overlays_release(b->d);
 	procdom_region_fini(&b->d->ram);
 }
 

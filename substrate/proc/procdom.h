@@ -143,6 +143,48 @@ void *procdom_domain_ram(struct procdom_domain *d, uint64_t gfn);
 struct shared_info *procdom_domain_shared_info(struct procdom_domain *d);
 
 /*
+ * Overlays: a memfd of its own shown inside a `local` domain's RAM (dom0's
+ * share pool). The host's mapping of the domain's RAM gets the overlay's
+ * page i at gfns[i] (MAP_FIXED over the ram memfd's mapping), so the core
+ * reads and writes it as that RAM frame; but a domain that maps such a frame
+ * receives the overlay's memfd, never the domain's ram memfd, and a
+ * read-only mapping receives an O_RDONLY descriptor of it (its mmap cannot
+ * ask for PROT_WRITE). What the holder of the fd can reach is the overlay's
+ * pages, nothing else; pages detached since show nothing of the domain.
+ *
+ *   dom0 RAM mapping in the host        overlay memfd "share 9" (2 pages)
+ *   | scratch | bounce | pool P P+1 |   page 0 -> gfn P, page 1 -> gfn P+1
+ *   d5 maps dom0's gfn P+1 -> map change {fd: share 9, offset 4096}
+ *
+ * Overlays live at gfns inside the range declared once with
+ * procdom_overlay_range(). An overlay lives while a page is attached or a
+ * map change still to be sent names it; detaching its last page drops the
+ * creator's hold (the pointer is the creator's no longer).
+ */
+struct procdom_overlay;
+/* Declare [first_gfn, first_gfn + nr) the domain's overlay range (once;
+ * again with the same range is a no-op). Only for `local` domains. */
+int procdom_overlay_range(struct procdom_domain *d, uint64_t first_gfn, uint32_t nr);
+/* A fresh zeroed memfd of nr pages, page i shown at gfns[i] (each inside
+ * the range, none already overlaid). */
+int procdom_overlay_create(struct procdom_domain *d, const char *name, const uint64_t *gfns,
+			   uint32_t nr, struct procdom_overlay **ret_o);
+/* Page i no longer shown: the domain's own RAM back at its gfn. */
+void procdom_overlay_detach(struct procdom_overlay *o, uint32_t i);
+/* Every page left detached (the creator's hold dropped). Accepts NULL. */
+void procdom_overlay_destroy(struct procdom_overlay *o);
+/* The overlay's memfd (read-write, for the host's trusted clients). */
+int procdom_overlay_fd(const struct procdom_overlay *o);
+/*
+ * Which memfd and offset back d's RAM frame gfn, for handing it to a dom0
+ * client: an overlay's fd, or the ram memfd of a domain that is not
+ * `local`. A local domain's own RAM outside overlays is never handed out
+ * (-EPERM); -EINVAL beyond its RAM.
+ */
+int procdom_domain_page_fd(struct procdom_domain *d, uint64_t gfn, int *ret_fd,
+			   uint64_t *ret_offset);
+
+/*
  * Serve one message on vCPU's hypercall socket: a hypercall into the core,
  * or a pseudo-hypercall (procdom_proto.h). Returns 0, or -EPIPE when the
  * process closed the socket (it died or exits: the host tears down), or

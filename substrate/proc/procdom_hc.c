@@ -10,7 +10,12 @@
  * pointer. We turn the pointer back into (memfd, offset) by asking which
  * region holds it: the domain's own evt (shared_info), xen (grant frames) or
  * ram, or another domain's ram (a mapped grant, sent with that domain's ram
- * memfd). Changes are coalesced per gfn, since only the last one matters,
+ * memfd), or an overlay in a `local` domain's ram (a dom0 share, sent with
+ * the overlay's memfd alone, O_RDONLY for a read-only map). A local
+ * domain's (dom0's) ram memfd itself is never sent: it holds the scratch
+ * frames where dom0's clients' hypercall arguments wait for the core, so a
+ * page of it outside an overlay becomes a hole (logged).
+ * Changes are coalesced per gfn, since only the last one matters,
  * and leave with the domain's next reply, read-only when the core says so
  * (a GNTMAP_readonly mapping: the runtime maps it PROT_READ, so a write
  * faults in the guest rather than reaching the granter's frame):
@@ -50,6 +55,8 @@ void procdom_hc_fini(struct procdom_domain *d)
 			close(d->hc_fds[i]);
 	free(d->hc_fds);
 	d->hc_fds = NULL;
+	for (i = 0; d->maps && i < d->nr_maps; i++)
+		procdom_overlay_put(d->maps[i].ovl);
 	free(d->maps);
 	d->maps = NULL;
 	d->nr_maps = d->maps_cap = 0;
@@ -61,6 +68,23 @@ int procdom_domain_hc_fd(const struct procdom_domain *d, unsigned int vcpu)
 }
 
 /* ---- map changes ------------------------------------------------------ */
+
+/* Offset off of owner's RAM: an overlay's page, or the ram memfd's. */
+static bool procdom_resolve_ram(struct procdom_domain *owner, uint64_t off,
+				struct procdom_pending_map *m)
+{
+	uint32_t idx;
+	struct procdom_overlay *o = procdom_overlay_at(owner, off / PROCDOM_PAGE_SIZE, &idx);
+
+	m->kind = PROCDOM_MAP_FD;
+	m->src = owner->domid;
+	m->offset = off;
+	if (o) {
+		m->ovl = o;
+		m->offset = (uint64_t)idx * PROCDOM_PAGE_SIZE + off % PROCDOM_PAGE_SIZE;
+	}
+	return true;
+}
 
 static bool procdom_resolve(struct procdom_domain *owner, const uint8_t *p,
 			    struct procdom_pending_map *m)
@@ -75,12 +99,8 @@ static bool procdom_resolve(struct procdom_domain *owner, const uint8_t *p,
 		m->offset = (uint64_t)(p - owner->xen.base);
 		return true;
 	}
-	if (owner->ram.base && p >= owner->ram.base && p < owner->ram.base + owner->ram.size) {
-		m->kind = PROCDOM_MAP_FD;
-		m->offset = (uint64_t)(p - owner->ram.base);
-		m->src = owner->domid;
-		return true;
-	}
+	if (owner->ram.base && p >= owner->ram.base && p < owner->ram.base + owner->ram.size)
+		return procdom_resolve_ram(owner, (uint64_t)(p - owner->ram.base), m);
 	return false;
 }
 
@@ -96,14 +116,17 @@ static void procdom_map_describe(struct procdom_domain *d, uint64_t gfn, const v
 		return;
 	}
 	if (procdom_resolve(d, page, m)) {
-		if (m->kind == PROCDOM_MAP_FD && m->offset == gfn * PROCDOM_PAGE_SIZE)
+		if (m->kind == PROCDOM_MAP_FD && !m->ovl && m->offset == gfn * PROCDOM_PAGE_SIZE)
 			m->kind = PROCDOM_MAP_OWN_RAM;
-		return;
+		if (m->kind != PROCDOM_MAP_FD || !m->ovl)
+			return;
+		/* Our own overlay: a local domain has no process to show it. */
 	}
-	for (o = d->pd->domains; o; o = o->next) {
+	for (o = d->pd->domains; o && !m->ovl; o = o->next) {
 		if (o != d && procdom_resolve(o, page, m)) {
-			/* Only another domain's RAM may be shown to us. */
-			if (m->kind == PROCDOM_MAP_FD)
+			/* Only another domain's RAM may be shown to us, and of
+			 * a local domain (dom0) only an overlay's pages. */
+			if (m->kind == PROCDOM_MAP_FD && (m->ovl || !o->local))
 				return;
 			break;
 		}
@@ -122,8 +145,11 @@ void procdom_maps_record(struct procdom_domain *d, uint64_t gfn, const void *pag
 	/* Only a page shown from elsewhere can be read-only; a hole or the
 	 * domain's own RAM again is what it always was. */
 	m.readonly = readonly && m.kind != PROCDOM_MAP_HOLE && m.kind != PROCDOM_MAP_OWN_RAM;
+	if (m.ovl)
+		procdom_overlay_get(m.ovl); /* until the change is sent */
 	for (i = 0; i < d->nr_maps; i++) {
 		if (d->maps[i].gfn == gfn) {
+			procdom_overlay_put(d->maps[i].ovl);
 			d->maps[i] = m;
 			return;
 		}
@@ -136,6 +162,7 @@ void procdom_maps_record(struct procdom_domain *d, uint64_t gfn, const void *pag
 		if (!n) {
 			procdom_log(d->pd, HV_LOG_ERR, "d%u: out of memory for map changes",
 				    d->domid);
+			procdom_overlay_put(m.ovl);
 			return;
 		}
 		d->maps = n;
@@ -151,6 +178,9 @@ struct procdom_reply {
 	struct procdom_map maps[PROCDOM_MAX_MAPS];
 	int fds[PROCDOM_MAX_MAPS];
 	unsigned int nr_fds;
+	/* Overlays the taken changes held: released once the reply went. */
+	struct procdom_overlay *ovl[PROCDOM_MAX_MAPS];
+	unsigned int nr_ovl;
 };
 
 static int procdom_reply_fd(struct procdom_reply *r, int fd)
@@ -175,6 +205,7 @@ static void procdom_reply_take_maps(struct procdom_domain *d, struct procdom_rep
 {
 	unsigned int n = d->nr_maps < PROCDOM_MAX_MAPS ? d->nr_maps : PROCDOM_MAX_MAPS, i;
 	bool more;
+	int fd;
 
 	for (i = 0; i < n; i++) {
 		const struct procdom_pending_map *p = &d->maps[i];
@@ -189,8 +220,19 @@ static void procdom_reply_take_maps(struct procdom_domain *d, struct procdom_rep
 		if (p->kind != PROCDOM_MAP_FD)
 			continue;
 		src = procdom_lookup(d->pd, p->src);
-		if (src)
-			m->fd_index = procdom_reply_fd(r, src->ram.fd);
+		fd = -1;
+		if (p->ovl) {
+			r->ovl[r->nr_ovl++] = p->ovl;
+			fd = procdom_overlay_send_fd(p->ovl, p->readonly);
+			if (fd < 0) /* never the writable fd for a read-only map */
+				procdom_log(d->pd, HV_LOG_ERR,
+					    "d%u: gfn %#llx: no read-only fd: hole", d->domid,
+					    (unsigned long long)p->gfn);
+		} else if (src) {
+			fd = src->ram.fd;
+		}
+		if (fd >= 0)
+			m->fd_index = procdom_reply_fd(r, fd);
 		else
 			*m = (struct procdom_map){ .gfn = p->gfn,
 						   .kind = PROCDOM_MAP_HOLE,
@@ -245,6 +287,7 @@ static int procdom_reply(struct procdom_domain *d, unsigned int vcpu, uint32_t s
 
 	memset(&r.rep, 0, sizeof(r.rep));
 	r.nr_fds = 0;
+	r.nr_ovl = 0;
 	r.rep.ret = ret;
 	r.rep.seq = seq;
 	if (act) {
@@ -254,6 +297,8 @@ static int procdom_reply(struct procdom_domain *d, unsigned int vcpu, uint32_t s
 	procdom_reply_take_maps(d, &r);
 	err = procdom_reply_send(d, vcpu, &r);
 	procdom_send_reply_done(d, vcpu, err == 0);
+	while (r.nr_ovl)
+		procdom_overlay_put(r.ovl[--r.nr_ovl]);
 	return err;
 }
 

@@ -23,15 +23,38 @@ struct procdom_region {
 	size_t size;
 };
 
+/* A memfd of its own shown in a local domain's RAM (procdom.h). */
+struct procdom_overlay {
+	struct procdom_domain *d; /* NULL once the domain is released */
+	int fd;
+	int ro_fd; /* O_RDONLY reopening, made at first need; -1: none */
+	uint32_t nr_pages;
+	uint64_t *gfns; /* page i shown at gfns[i]; PROCDOM_OVL_DETACHED: not */
+	uint32_t nr_attached;
+	unsigned int refs;		       /* 1 while a page is attached, + 1 per pending map */
+	struct procdom_overlay *next, **pprev; /* d->overlays */
+};
+
+#define PROCDOM_OVL_DETACHED UINT64_MAX
+
+/* Which overlay page a gfn of the overlay range shows (o NULL: none). */
+struct procdom_ovl_slot {
+	struct procdom_overlay *o;
+	uint32_t idx;
+};
+
 /* A map change waiting for the domain's next reply. The source is named
  * by domid, not fd, so a source domain destroyed meanwhile becomes a hole
- * instead of a dangling fd. */
+ * instead of a dangling fd; an overlay's page names the overlay, which the
+ * change holds a reference to, so the fd it sends is the one resolved
+ * even if the frame was given to someone else since. */
 struct procdom_pending_map {
 	uint64_t gfn;
 	uint64_t offset;
-	uint32_t kind; /* enum procdom_map_kind */
-	domid_t src;   /* PROCDOM_MAP_FD: whose ram memfd */
-	bool readonly; /* the guest maps it PROT_READ (GNTMAP_readonly) */
+	uint32_t kind;		     /* enum procdom_map_kind */
+	domid_t src;		     /* PROCDOM_MAP_FD: whose ram memfd */
+	bool readonly;		     /* the guest maps it PROT_READ (GNTMAP_readonly) */
+	struct procdom_overlay *ovl; /* PROCDOM_MAP_FD of an overlay: its fd */
 };
 
 /* Fast send path, per sender (procdom_send.c has the state machine). */
@@ -76,6 +99,12 @@ struct procdom_domain {
 	struct procdom_domain *next; /* pd->domains list */
 
 	struct procdom_region ram, evt, xen;
+	/* Overlays (local domains): slots for [ovl_gfn, ovl_gfn + ovl_n). */
+	struct procdom_ovl_slot *ovl;
+	uint64_t ovl_gfn;
+	uint32_t ovl_n;
+	struct procdom_overlay *overlays;
+	bool ovl_fail_logged; /* a memfd for an overlay could not be made */
 	/* Free xen pages: a stack of page indices, bounded by xen_pages. */
 	unsigned int xen_pages, nr_xen_free;
 	uint32_t *xen_free;
@@ -135,6 +164,17 @@ static inline struct procdom_vcpu_page *procdom_vcpu_page(struct procdom_domain 
 {
 	return (struct procdom_vcpu_page *)(d->evt.base + (size_t)(1 + vcpu) * PROCDOM_PAGE_SIZE);
 }
+
+/* procdom.c: overlays */
+/* The overlay page showing d's RAM frame gfn, or NULL. */
+struct procdom_overlay *procdom_overlay_at(struct procdom_domain *d, uint64_t gfn,
+					   uint32_t *ret_idx);
+void procdom_overlay_get(struct procdom_overlay *o);
+void procdom_overlay_put(struct procdom_overlay *o);
+/* The fd to send for a mapping (readonly: the O_RDONLY one), -1: none. */
+int procdom_overlay_send_fd(struct procdom_overlay *o, bool readonly);
+/* The domain goes: its overlays detached and orphaned, slots freed. */
+void procdom_overlays_release(struct procdom_domain *d);
 
 /* procdom_hc.c */
 void procdom_maps_record(struct procdom_domain *d, uint64_t gfn, const void *page, bool readonly);

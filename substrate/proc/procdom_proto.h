@@ -475,8 +475,9 @@ struct procdom_ctl_hypercall {
  *              4096. Runs as dom0 through bounce frames in dom0's RAM.
  *  GNTSHR_SHARE domid = the peer, payload struct procdom_ctl_gntshr
  *              -> arg = share id (> 0) or -errno, payload count struct
- *              procdom_ctl_gntshr_page, one fd: dom0's ram memfd. The
- *              frames are fresh and zeroed; -ENOSPC: no dom0 frame or ref.
+ *              procdom_ctl_gntshr_page, one fd: the share's own memfd
+ *              (page i at offset i * 4096; it holds nothing else of
+ *              dom0's). The frames are fresh and zeroed; -ENOSPC: no dom0 frame or ref.
  *  GNTSHR_UNSHARE arg = share id -> 0. Fires the share's notify (zero the
  *              byte, send), ends access to each page; a page the peer
  *              still maps stays granted and its frame reserved (deferred)

@@ -271,9 +271,66 @@ static void send_state_put(struct procdom_domain *d)
 	d->send_next = NULL;
 }
 
-/* Re-derive d's whole table. With `peers`, mark in it every domain d's
- * ports are interdomain to (all of d's ports, not only the table's). */
-static void send_sync(struct procdom_domain *d, uint8_t *peers)
+/*
+ * The domains one domain's ports name (all its ports, not only the
+ * table's), collected while its table is re-derived, then sorted and made
+ * unique: the cost follows that domain's ports, not the number of domains
+ * (a bitmap of every domid was cleared and scanned on each change). Out of
+ * memory, `lost` says some were not recorded: the caller then visits every
+ * domain.
+ */
+struct send_peers {
+	domid_t *id;
+	unsigned int n, cap;
+	bool lost;
+	domid_t local[32];
+};
+
+static void send_peers_add(struct send_peers *ps, domid_t b)
+{
+	domid_t *grown;
+
+	if (ps->n && ps->id[ps->n - 1] == b)
+		return; /* consecutive ports to one peer: the common case */
+	if (ps->n == ps->cap) {
+		grown = ps->id == ps->local ? malloc(2 * ps->cap * sizeof(*grown))
+					    : realloc(ps->id, 2 * ps->cap * sizeof(*grown));
+		if (!grown) {
+			ps->lost = true;
+			return;
+		}
+		if (ps->id == ps->local)
+			memcpy(grown, ps->local, sizeof(ps->local));
+		ps->id = grown;
+		ps->cap *= 2;
+	}
+	ps->id[ps->n++] = b;
+}
+
+static int send_domid_cmp(const void *a, const void *b)
+{
+	return (int)*(const domid_t *)a - (int)*(const domid_t *)b;
+}
+
+static void send_peers_unique(struct send_peers *ps)
+{
+	unsigned int i, k = 0;
+
+	qsort(ps->id, ps->n, sizeof(*ps->id), send_domid_cmp);
+	for (i = 0; i < ps->n; i++)
+		if (!k || ps->id[k - 1] != ps->id[i])
+			ps->id[k++] = ps->id[i];
+	ps->n = k;
+}
+
+static bool send_peers_has(const struct send_peers *ps, domid_t b)
+{
+	return bsearch(&b, ps->id, ps->n, sizeof(*ps->id), send_domid_cmp) != NULL;
+}
+
+/* Re-derive d's whole table. With `peers`, add to it every domain d's
+ * ports are interdomain to. */
+static void send_sync(struct procdom_domain *d, struct send_peers *peers)
 {
 	struct procdom_send_want w;
 	struct evtchn_status st;
@@ -285,8 +342,7 @@ static void send_sync(struct procdom_domain *d, uint8_t *peers)
 		return; /* no runtime reads a table: dom0, process-less domains */
 	for (p = 1; hv_evtchn_port_info(d->pd->hv, d->domid, p, &st, &settable) == 0; p++) {
 		if (peers && st.status == EVTCHNSTAT_interdomain)
-			peers[st.u.interdomain.dom / 8] |=
-				(uint8_t)(1u << (st.u.interdomain.dom % 8));
+			send_peers_add(peers, st.u.interdomain.dom);
 		if (p >= PROCDOM_SEND_TABLE_PORTS)
 			continue;
 		if (!send_target(d, p, &st, &w, &b)) {
@@ -319,22 +375,17 @@ static bool send_has_any(const struct procdom_domain *d)
 	return false;
 }
 
-static bool peer_bit(const uint8_t *peers, domid_t b)
-{
-	return peers[b / 8] & (1u << (b % 8));
-}
-
 /*
- * Cost: x's own ports, the domains x's ports name (a bitmap, looked up by
- * id) and the domains with send state (pd->senders). A domain without send
- * state and without a channel to x cannot have an entry to change, so
+ * Cost: x's own ports, the domains x's ports name (collected, sorted, looked
+ * up by id) and the domains with send state (pd->senders). A domain without
+ * send state and without a channel to x cannot have an entry to change, so
  * creating the 1000th domain does not walk the other 999.
  */
 void procdom_evtchn_changed(struct procdom *pd, domid_t domid)
 {
 	struct procdom_domain *x = procdom_lookup(pd, domid), *o;
-	unsigned int b;
-	uint8_t *peers;
+	struct send_peers peers = { .cap = 32 };
+	unsigned int i;
 
 	if (!x || !x->pid) {
 		/* dom0 (or a process-less domain) binds only channels without a
@@ -345,29 +396,31 @@ void procdom_evtchn_changed(struct procdom *pd, domid_t domid)
 				send_sync(o, NULL);
 		return;
 	}
-	peers = calloc(DOMID_FIRST_RESERVED / 8 + 1, 1);
-	if (!peers) {
-		procdom_log(pd, HV_LOG_ERR, "d%u: no memory to update send tables", domid);
-		return;
+	peers.id = peers.local;
+	send_sync(x, &peers);
+	send_peers_unique(&peers);
+	if (peers.lost) {
+		procdom_log(pd, HV_LOG_ERR, "d%u: no memory for its peers: re-deriving every table",
+			    domid);
+		for (o = pd->domains; o; o = o->next)
+			if (o != x)
+				send_sync(o, NULL);
+		goto out_free;
 	}
-	send_sync(x, peers);
 	/* Senders naming x (a channel may just have closed) ... */
 	for (o = pd->senders; o; o = o->send_next)
-		if (o != x && !peer_bit(peers, o->domid) && send_has_peer(o, domid))
+		if (o != x && !send_peers_has(&peers, o->domid) && send_has_peer(o, domid))
 			send_sync(o, NULL);
 	/* ... and every domain x's ports name, which may now want an entry.
 	 * (send_sync may put o on pd->senders: done above already.) */
-	for (b = 0; b < DOMID_FIRST_RESERVED; b += 8) {
-		unsigned int i;
-
-		for (i = 0; peers[b / 8] && i < 8; i++) {
-			o = peer_bit(peers, (domid_t)(b + i)) ? procdom_lookup(pd, (domid_t)(b + i))
-							      : NULL;
-			if (o && o != x)
-				send_sync(o, NULL);
-		}
+	for (i = 0; i < peers.n; i++) {
+		o = procdom_lookup(pd, peers.id[i]);
+		if (o && o != x)
+			send_sync(o, NULL);
 	}
-	free(peers);
+out_free:
+	if (peers.id != peers.local)
+		free(peers.id);
 }
 
 void procdom_send_port_check(struct procdom_domain *d, evtchn_port_t p)

@@ -273,7 +273,7 @@ static int procdom_process_attach(struct procdom_domain *d, pid_t pid)
 		d->pid = 0;
 		return err;
 	}
-	fcntl(d->pidfd, F_SETFD, FD_CLOEXEC);
+	/* pidfd_open() makes it close-on-exec already. */
 	return 0;
 }
 

@@ -18,11 +18,15 @@
  * A reply with err and pid > 0 names a child that was created and failed
  * before its exec (it has exited): the caller, its parent, reaps it.
  *
- * Inside the spawner, received fds are moved to fd >= SPAWNER_FD_BASE
- * before the child is made, so that the child's dup2()s onto 1, 2 and
- * 3..3+nr_fds-1 can never overwrite a source not yet copied. Every fd of
- * the spawner but 0-2 (/dev/null) is O_CLOEXEC: the child keeps exactly
- * its targets.
+ * The spawner keeps fds 3 and up free (its socket and the log held ahead
+ * live at SPAWNER_FD and above), so the fds of a request arrive exactly
+ * where the child wants them: fds[i] at 3 + i, not close-on-exec. The
+ * child then only puts its log on 1 and 2 and execs; no fd is moved (that
+ * was 3 system calls per fd). Should they land elsewhere, they are moved
+ * to fd >= SPAWNER_FD_BASE first, so that the child's dup2()s onto 1, 2
+ * and 3..3+nr_fds-1 can never overwrite a source not yet copied. Every
+ * other fd of the spawner but 0-2 (/dev/null) is O_CLOEXEC: the child
+ * keeps exactly its targets.
  *
  * The child is cloned with CLONE_VM | CLONE_VFORK (as posix_spawn does: no
  * page tables copied; the spawner sleeps until the exec) and CLONE_PARENT.
@@ -50,8 +54,8 @@
 
 extern char **environ;
 
-#define SPAWNER_FD 3		  /* the spawner's end of the socket */
-#define SPAWNER_FD_BASE 128	  /* received fds live at or above this */
+#define SPAWNER_FD 127		  /* the spawner's end of the socket */
+#define SPAWNER_FD_BASE 128	  /* moved fds and the held log live at or above this */
 #define SPAWNER_MAX_ARGS 256	  /* argv entries */
 #define SPAWNER_MAX_ENV 4096	  /* environment entries passed on */
 #define SPAWNER_STACK (64 * 1024) /* the child's, until its exec */
@@ -83,7 +87,8 @@ union spawner_cmsg {
 
 /* ---- the spawner process ------------------------------------------------ */
 
-/* What the child needs; err is written by the child (shared memory). */
+/* What the child needs; err is written by the child (shared memory).
+ * fds NULL: they are in place already. */
 struct spawner_job {
 	char **argv, **envp;
 	int out_fd;
@@ -113,7 +118,7 @@ static int spawner_child(void *arg)
 
 	if (setpgid(0, 0) < 0 || dup2(j->out_fd, 1) < 0 || dup2(j->out_fd, 2) < 0)
 		goto fail;
-	for (i = 0; i < j->nr_fds; i++)
+	for (i = 0; j->fds && i < j->nr_fds; i++)
 		if (dup2(j->fds[i], PROCDOM_SPAWNER_FIRST_FD + (int)i) < 0)
 			goto fail;
 	sigemptyset(&none);
@@ -166,6 +171,18 @@ static int spawner_parse(struct spawner_state *s, const struct spawner_req *r, s
 	return 0;
 }
 
+/* A log opened at fd >= SPAWNER_FD_BASE (fds 3 and up stay free). */
+static int spawner_log_create(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600), high;
+
+	if (fd < 0)
+		return -errno;
+	high = fcntl(fd, F_DUPFD_CLOEXEC, SPAWNER_FD_BASE);
+	close(fd);
+	return high < 0 ? -errno : high;
+}
+
 /* The held fd if it is this log's, else the log opened now. */
 static int spawner_log_open(struct spawner_state *s, const char *path)
 {
@@ -176,8 +193,7 @@ static int spawner_log_open(struct spawner_state *s, const char *path)
 		s->held_fd = -1;
 		return fd;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	return fd < 0 ? -errno : fd;
+	return spawner_log_create(path);
 }
 
 /* After the reply: the next log, so that its creation is off the path. */
@@ -187,23 +203,20 @@ static void spawner_log_ahead(struct spawner_state *s, const char *path)
 		return;
 	if (s->held_fd >= 0)
 		close(s->held_fd);
-	s->held_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	s->held_fd = spawner_log_create(path);
 	if (s->held_fd >= 0)
 		snprintf(s->held_path, sizeof(s->held_path), "%s", path);
 }
 
+/* fds NULL: in place (spawner_take_fds). */
 static int spawner_start(struct spawner_state *s, const int *fds, unsigned int nr, pid_t *ret)
 {
 	struct spawner_job j = { .argv = s->argv, .envp = s->envp, .fds = fds, .nr_fds = nr };
-	int log = spawner_log_open(s, s->log_path);
 	pid_t pid;
 
-	if (log < 0)
-		return log;
-	j.out_fd = fcntl(log, F_DUPFD_CLOEXEC, SPAWNER_FD_BASE);
-	close(log);
+	j.out_fd = spawner_log_open(s, s->log_path);
 	if (j.out_fd < 0)
-		return -errno;
+		return j.out_fd;
 	pid = clone(spawner_child, (char *)s->stack + SPAWNER_STACK,
 		    CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, &j);
 	close(j.out_fd);
@@ -213,27 +226,42 @@ static int spawner_start(struct spawner_state *s, const int *fds, unsigned int n
 	return j.err ? -j.err : 0;
 }
 
-/* Received fds, moved above every target; -1 where the move failed. */
-static unsigned int spawner_take_fds(struct msghdr *msg, int *fds)
+/*
+ * Received fds: *ret_in_place if fds[i] == 3 + i for all (the usual case,
+ * see the top), else moved above every target (-1 where the move failed;
+ * then none is left at a target).
+ */
+static unsigned int spawner_take_fds(struct msghdr *msg, int *fds, bool *ret_in_place)
 {
 	struct cmsghdr *c = CMSG_FIRSTHDR(msg);
 	unsigned int n = 0, i;
+	bool in_place = true;
 
+	*ret_in_place = false;
 	if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 		return 0;
 	n = (unsigned int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
 	for (i = 0; i < n; i++) {
-		int fd, moved = -1;
+		int fd;
 
 		memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-		if (i < PROCDOM_SPAWNER_MAX_FDS) {
-			moved = fcntl(fd, F_DUPFD_CLOEXEC, SPAWNER_FD_BASE);
-			fds[i] = moved;
+		if (i >= PROCDOM_SPAWNER_MAX_FDS) {
+			close(fd); /* more than we take: the request fails on the count */
+			continue;
 		}
-		close(fd);
+		fds[i] = fd;
+		in_place &= fd == PROCDOM_SPAWNER_FIRST_FD + (int)i;
 	}
-	/* More than we take: the request fails on the count (nr_fds). */
-	return n < PROCDOM_SPAWNER_MAX_FDS ? n : PROCDOM_SPAWNER_MAX_FDS;
+	n = n < PROCDOM_SPAWNER_MAX_FDS ? n : PROCDOM_SPAWNER_MAX_FDS;
+	for (i = 0; !in_place && i < n; i++) {
+		int fd = fds[i];
+
+		fds[i] = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, SPAWNER_FD_BASE);
+		if (fd >= 0)
+			close(fd);
+	}
+	*ret_in_place = in_place;
+	return n;
 }
 
 static void spawner_serve(struct spawner_state *s, struct msghdr *msg, ssize_t len)
@@ -241,7 +269,8 @@ static void spawner_serve(struct spawner_state *s, struct msghdr *msg, ssize_t l
 	const struct spawner_req *r = (const struct spawner_req *)s->buf;
 	int fds[PROCDOM_SPAWNER_MAX_FDS];
 	struct spawner_rep rep = { 0, -EINVAL, 0 };
-	unsigned int nr = spawner_take_fds(msg, fds), i;
+	bool in_place;
+	unsigned int nr = spawner_take_fds(msg, fds, &in_place), i;
 	pid_t pid = 0;
 
 	if ((size_t)len >= sizeof(*r)) {
@@ -256,7 +285,7 @@ static void spawner_serve(struct spawner_state *s, struct msghdr *msg, ssize_t l
 			if (fds[i] < 0)
 				rep.err = -EMFILE;
 		if (!rep.err)
-			rep.err = spawner_start(s, fds, nr, &pid);
+			rep.err = spawner_start(s, in_place ? NULL : fds, nr, &pid);
 		rep.pid = (int32_t)pid;
 	}
 	for (i = 0; i < nr; i++)
@@ -279,7 +308,8 @@ static __attribute__((noreturn)) void spawner_loop(struct spawner_state *s)
 				      .msg_iovlen = 1,
 				      .msg_control = cbuf.buf,
 				      .msg_controllen = sizeof(cbuf.buf) };
-		ssize_t n = recvmsg(SPAWNER_FD, &msg, MSG_CMSG_CLOEXEC);
+		/* Not close-on-exec: in place, they are the child's (above). */
+		ssize_t n = recvmsg(SPAWNER_FD, &msg, 0);
 
 		if (n == 0)
 			_exit(0); /* the host hung up */
@@ -290,22 +320,30 @@ static __attribute__((noreturn)) void spawner_loop(struct spawner_state *s)
 	}
 }
 
-/* 0-2 /dev/null, the socket at SPAWNER_FD, nothing else. */
+static void spawner_close_from(unsigned int from, unsigned int to)
+{
+	if (close_range(from, to, 0) < 0) {
+		for (; from <= to && from < SPAWNER_FD_BASE * 64; from++)
+			close((int)from);
+	}
+}
+
+/* 0-2 /dev/null, the socket at SPAWNER_FD, nothing else. The socket is
+ * moved first, so /dev/null cannot be where it goes. */
 static int spawner_fds(int sock)
 {
-	int null = open("/dev/null", O_RDWR), s = fcntl(sock, F_DUPFD_CLOEXEC, 16), fd;
+	int null, fd;
 
-	if (null < 0 || s < 0)
+	if (sock != SPAWNER_FD && dup3(sock, SPAWNER_FD, O_CLOEXEC) < 0)
+		return -1;
+	null = open("/dev/null", O_RDWR);
+	if (null < 0)
 		return -1;
 	for (fd = 0; fd < 3; fd++)
 		if (null != fd && dup2(null, fd) < 0)
 			return -1;
-	if (dup3(s, SPAWNER_FD, O_CLOEXEC) < 0)
-		return -1;
-	if (close_range(SPAWNER_FD + 1, ~0U, 0) < 0) {
-		for (fd = SPAWNER_FD + 1; fd < SPAWNER_FD_BASE * 64; fd++)
-			close(fd);
-	}
+	spawner_close_from(3, SPAWNER_FD - 1);
+	spawner_close_from(SPAWNER_FD + 1, ~0U);
 	return 0;
 }
 

@@ -328,6 +328,7 @@ static int start_front(struct blk_pair *p)
 		.inflight = p->o.inflight,
 		.persistent = p->o.fe_persistent,
 		.ring_start = p->o.ring_start,
+		.buf_pages = p->o.buf_pages,
 	};
 	struct blkfront_backend be = {
 		.sectors = p->o.sectors,

@@ -47,6 +47,7 @@ struct blk_pair_opts {
 	unsigned int fe_ring_order, be_max_ring_order;
 	unsigned int max_indirect_segs; /* back end's offer; 0: none */
 	unsigned int inflight, pool_pages, max_pgrants;
+	unsigned int buf_pages; /* of pool_pages, for blkfront_buf_alloc() */
 	uint32_t ring_start;
 	const char *path; /* image; NULL: a fresh temporary file */
 };

@@ -7,22 +7,18 @@
 # mid-I/O (the back end disconnects, removes the device, dom0 keeps no port
 # to it); flush durability (the guest writes a pattern, flushes, says so;
 # both sides are killed; the image file holds the pattern).
-# xenon-blkback is started here beside `xenon up` (a dom0 client like any).
+# xenon-blkback is xenon-hvd's service: `xenon up` is ready only once it
+# is, so no step here starts it. XENON_BLKBACK is only a build dependency.
 set -u
 PROC_NAME=blk-proc
 . "$(dirname "$0")/../proc/proc_lib.sh" "$1" "$(dirname "$2")"
 GUEST=$2
-BB=$3
-BBPID=
-stop_bb() {
-	[ -n "$BBPID" ] && kill -9 "$BBPID" 2>/dev/null && wait "$BBPID" 2>/dev/null
-	BBPID=
-}
-trap 'stop_bb; cleanup' EXIT
-start_bb() { # ready when its log says so
-	"$BB" --run-dir "$RD" >"$D/bb.out" 2>&1 &
-	BBPID=$!
-	wait_log "$RD/blkback/blkback.log" "ready"
+# The running service's pid (its pid file), or nothing.
+bb_pid() { cat "$RD/blkback/blkback.pid" 2>/dev/null; }
+KILLED=
+kill_bb() { # kill -9 the service (xenon-hvd logs it and starts another)
+	KILLED=$(bb_pid)
+	[ -n "$KILLED" ] && kill -9 "$KILLED" 2>/dev/null
 }
 cfg() { # file, image, extra
 	printf 'name = "blk"\ntype = "process"\nkernel = "%s"\nmemory = 32\nvcpus = 1\ndomid = 1\ndisk = [ "%s,raw,xvda,rw" ]\nextra = "%s"\n' \
@@ -31,33 +27,45 @@ cfg() { # file, image, extra
 guest_pid() {
 	"$X" $R list | awk '$1=="blk" {print $6}'
 }
-echo "1..8"
+echo "1..10"
 
 up verify
+BB0=$(bb_pid)
+if [ -n "$BB0" ] && [ "$(awk '{ print $4 }' "/proc/$BB0/stat" 2>/dev/null)" = "$(cat "$RD/hvd.pid")" ]; then
+	echo "ok - xenon up started xenon-blkback as a service"
+else
+	echo "not ok - xenon up started xenon-blkback as a service"; fail=1
+fi
 truncate -s 8M "$D/v.img"
-start_bb
 cfg v.cfg "$D/v.img" "blk.mode=1 blk.mib=8"
 timeout 10 "$X" $R create "$D/v.cfg" >/dev/null
 wait_log "$RD/domain-1.log" "blk: closed"
 check "verify: 8 MiB byte-exact through blkfront/blkback" "$RD/domain-1.log" "blk: verify ok"
 check "verify: every grant ended" "$RD/domain-1.log" "blk: closed leaked=0"
-stop_bb
 
 up kill-back
 truncate -s 8M "$D/k.img"
-start_bb
 cfg k.cfg "$D/k.img" "blk.mode=3"
 timeout 10 "$X" $R create "$D/k.cfg" >/dev/null
 wait_log "$RD/domain-1.log" "blk: looping"
 wait_log "$RD/blkback/blkback.log" "connected"
-stop_bb
+kill_bb
 wait_log "$RD/domain-1.log" "blk: closed"
 check "kill -9 back end: the guest sees it gone" "$RD/domain-1.log" "blk: backend gone"
 check "kill -9 back end: no grant left" "$RD/domain-1.log" "blk: closed leaked=0"
+i=0 # its pid file names a new process (10 s at most)
+while [ $i -lt 100 ] && { [ "$(bb_pid)" = "$KILLED" ] || [ -z "$(bb_pid)" ]; }; do
+	sleep 0.1
+	i=$((i + 1))
+done
+if [ -n "$(bb_pid)" ] && [ "$(bb_pid)" != "$KILLED" ] && [ -d "/proc/$(bb_pid)" ]; then
+	echo "ok - kill -9 back end: xenon-hvd starts another"
+else
+	echo "not ok - kill -9 back end: xenon-hvd starts another"; fail=1
+fi
 
 up kill-front
 truncate -s 8M "$D/f.img"
-start_bb
 cfg f.cfg "$D/f.img" "blk.mode=3"
 timeout 10 "$X" $R create "$D/f.cfg" >/dev/null
 wait_log "$RD/domain-1.log" "blk: looping"
@@ -76,17 +84,16 @@ if XENSTORED_PATH="$RD/xenstore/socket" xenstore-ls /local/domain/0/backend/vbd 
 else
 	echo "ok - kill -9 guest: the vbd's nodes are removed"
 fi
-stop_bb
 
 up flush
 truncate -s 8M "$D/d.img"
-start_bb
 cfg d.cfg "$D/d.img" "blk.mode=2 blk.mib=4 blk.seed=7"
 timeout 10 "$X" $R create "$D/d.cfg" >/dev/null
 wait_log "$RD/domain-1.log" "blk: flushed"
 P=$(guest_pid)
-stop_bb
+kill_bb
 [ -n "$P" ] && kill -9 "$P"
+down # xenon-hvd and its services: nothing may touch the image after this
 if python3 - "$D/d.img" <<'EOF'
 import struct, sys
 M = (1 << 64) - 1

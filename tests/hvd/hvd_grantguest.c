@@ -10,9 +10,16 @@
  * GG_FIRST_REF.. (GG_NR_RW writable, then one read-only), fills them with
  * gg_pattern(), and sends on PORT. Then it serves commands the test writes
  * into its mailbox (RAM frame GG_MAILBOX_GFN, read through a foreign map),
- * each answered by setting `done = seq` and sending on PORT.
+ * each answered by setting `done = seq` and sending on PORT. A map also
+ * probes the fd it came with (size, access mode, a writable mmap, the
+ * test's needles searched through all of it): what a hostile domU could
+ * reach of dom0 through a share.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -158,6 +166,50 @@ static void gg_notify(struct gg *g)
 	gg_hc_arg(g, __HYPERVISOR_event_channel_op, EVTCHNOP_send, &s, sizeof(s), 0);
 }
 
+/* How often each needle occurs in fd's contents, read whole. */
+static void gg_scan(int fd, uint64_t size, struct gg_mailbox *box)
+{
+	static uint8_t buf[PROCDOM_PAGE_SIZE];
+	uint64_t off;
+	unsigned int k;
+
+	for (k = 0; k < GG_NR_NEEDLES; k++)
+		box->found[k] = size > GG_SCAN_MAX ? -EFBIG : 0;
+	for (off = 0; size <= GG_SCAN_MAX && off < size; off += sizeof(buf)) {
+		ssize_t n = pread(fd, buf, sizeof(buf), (off_t)off);
+
+		if (n <= 0)
+			break;
+		for (k = 0; k < GG_NR_NEEDLES; k++) {
+			const uint8_t *at = buf, *end = buf + n;
+			static const uint8_t zero[16];
+
+			if (!memcmp(box->needle[k], zero, sizeof(zero)))
+				continue;
+			while ((at = memmem(at, (size_t)(end - at), box->needle[k], 16))) {
+				box->found[k]++;
+				at++;
+			}
+		}
+	}
+}
+
+/* What the fd of the last map change lets us reach (the attacker's view). */
+static void gg_probe_fd(struct gg *g, struct gg_mailbox *box)
+{
+	struct stat st;
+	void *w;
+
+	box->fd_size = fstat(g->last_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+	box->map_offset = g->last_map.offset;
+	box->fd_accmode = fcntl(g->last_fd, F_GETFL) & O_ACCMODE;
+	w = mmap(NULL, PROCDOM_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, g->last_fd, 0);
+	box->fd_wmap = w == MAP_FAILED ? -errno : 0;
+	if (w != MAP_FAILED)
+		munmap(w, PROCDOM_PAGE_SIZE);
+	gg_scan(g->last_fd, box->fd_size, box);
+}
+
 /* Map dom0's grant box->ref at max_pages + GG_MAP_GFN_OFF, as the reply says. */
 static int gg_map_dom0(struct gg *g, struct gg_mailbox *box)
 {
@@ -177,6 +229,7 @@ static int gg_map_dom0(struct gg *g, struct gg_mailbox *box)
 	    g->last_fd < 0)
 		return -EPROTO;
 	box->map_readonly = g->last_map.readonly;
+	gg_probe_fd(g, box);
 	p = mmap(NULL, PROCDOM_PAGE_SIZE, PROT_READ | (g->last_map.readonly ? 0 : PROT_WRITE),
 		 MAP_SHARED, g->last_fd, (off_t)g->last_map.offset);
 	if (p == MAP_FAILED)

@@ -16,6 +16,8 @@
 #define GG_MAILBOX_GFN 2
 #define GG_MARK_OFFSET 100 /* the guest writes GG_MARK there in a writable dom0 page */
 #define GG_MARK 0x5a
+#define GG_NR_NEEDLES 3
+#define GG_SCAN_MAX (16u << 20) /* the guest reads at most this of an fd */
 
 enum gg_cmd {
 	GG_CMD_MAP = 1,	 /* map dom0's `ref` (readonly?): data, map_readonly */
@@ -33,6 +35,15 @@ struct gg_mailbox {
 	int32_t result;
 	uint32_t pad;
 	uint8_t data[64]; /* the first bytes of dom0's page */
+	/* GG_CMD_MAP also probes the fd its map change came with: what a
+	 * domU could reach through it, beyond the page it was given. */
+	uint64_t fd_size;		   /* fstat */
+	uint64_t map_offset;		   /* the change's offset in it */
+	int32_t fd_accmode;		   /* fcntl F_GETFL & O_ACCMODE */
+	int32_t fd_wmap;		   /* mmap(PROT_WRITE, MAP_SHARED) of it: 0 or -errno */
+	uint8_t needle[GG_NR_NEEDLES][16]; /* the test's; all zero: unused */
+	int32_t found[GG_NR_NEEDLES];	   /* occurrences in the whole fd;
+					    * -EFBIG: fd above GG_SCAN_MAX */
 };
 
 static inline uint8_t gg_pattern(uint64_t gfn, unsigned int i)

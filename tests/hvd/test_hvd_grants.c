@@ -23,6 +23,7 @@
 
 #include "hvd_grantguest.h"
 #include "xenon_dom0.h"
+#include <xen/xen.h> /* CONSOLEIO_write */
 
 #define GUEST_DOMID 5
 #define GUEST_PAGES 256
@@ -471,6 +472,132 @@ Test(grants, share_is_seen_by_the_domu)
 	cr_expect_eq(xenon_gntshr_unshare(xgs, q, 1), 0);
 	cr_expect_eq(counts().dom0_frames_free, before.dom0_frames_free);
 	cr_expect_eq(counts().dom0_refs_used, before.dom0_refs_used);
+	xenon_gntshr_close(xgs);
+}
+
+/* Put needle k somewhere: the guest counts it in the fd of its next map. */
+static void needle_make(unsigned int k, uint8_t out[16])
+{
+	char tmp[32];
+
+	snprintf(tmp, sizeof(tmp), "needle%u.%08x", k, (unsigned int)getpid() & 0xfffffffu);
+	memcpy(out, tmp, 16);
+	memcpy(box->needle[k], out, 16);
+}
+
+/*
+ * The hole this closes: a domU mapping a dom0 share used to receive dom0's
+ * whole ram memfd, so it could read and write dom0's hypercall scratch
+ * frames, the copy bounce frames and every other share. Now the fd it
+ * receives holds the share and nothing else.
+ */
+Test(grants, domu_reaches_only_the_share_it_maps)
+{
+	struct xengnttab_grant_copy_segment seg;
+	uint8_t same[16], other[16], bounce[16];
+	uint64_t args[5] = { CONSOLEIO_write, 16, 0 };
+	struct xenon_gnttab *xgt;
+	struct xenon_gntshr *xgs;
+	uint32_t refs[2], oref;
+	uint8_t *p, *q;
+
+	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
+	cr_assert_eq(xenon_gnttab_open(run_dir, &xgt), 0);
+	p = xenon_gntshr_share_pages(xgs, GUEST_DOMID, 2, refs, true);
+	q = xenon_gntshr_share_pages(xgs, GUEST_DOMID, 1, &oref, true);
+	cr_assert(p && q);
+	/* A needle in the mapped share's other page (granted too: found), in
+	 * another share, in a copy bounce frame and in the hypercall scratch
+	 * frames (a client's hypercall arguments). */
+	needle_make(0, same);
+	memcpy(p + PROCDOM_PAGE_SIZE + 200, same, 16);
+	needle_make(1, other);
+	memcpy(q + 300, other, 16);
+	needle_make(2, bounce);
+	seg = (struct xengnttab_grant_copy_segment){
+		.source.virt = bounce,
+		.dest.foreign = { .ref = GG_FIRST_REF, .offset = 0, .domid = GUEST_DOMID },
+		.len = 16,
+		.flags = GNTCOPY_dest_gref,
+	};
+	cr_assert_eq(xenon_gnttab_grant_copy(xgt, 1, &seg), 0);
+	cr_assert_eq(seg.status, GNTST_okay);
+	xenon_hypercall(ctl, __HYPERVISOR_console_io, args, 2, other, 16);
+
+	cr_assert_eq(guest_cmd(GG_CMD_MAP, refs[0], false), 0);
+	cr_expect_eq(box->fd_size, 2 * PROCDOM_PAGE_SIZE, "the fd holds the share alone (%llu)",
+		     (unsigned long long)box->fd_size);
+	cr_expect_eq(box->map_offset, 0);
+	cr_expect_eq(box->found[0], 1, "the share's own other page is there");
+	cr_expect_eq(box->found[1], 0, "no other share, no scratch frame");
+	cr_expect_eq(box->found[2], 0, "no copy bounce frame");
+	cr_expect_eq(box->fd_accmode, O_RDWR);
+	cr_assert_eq(guest_cmd(GG_CMD_UNMAP, 0, false), 0);
+
+	/* The second page of the share: the same fd's second page. */
+	cr_assert_eq(guest_cmd(GG_CMD_MAP, refs[1], false), 0);
+	cr_expect_eq(box->map_offset, PROCDOM_PAGE_SIZE);
+	cr_expect_eq(box->fd_size, 2 * PROCDOM_PAGE_SIZE);
+	cr_assert_eq(guest_cmd(GG_CMD_UNMAP, 0, false), 0);
+	cr_expect_eq(xenon_gntshr_unshare(xgs, p, 2), 0);
+	cr_expect_eq(xenon_gntshr_unshare(xgs, q, 1), 0);
+	xenon_gnttab_close(xgt);
+	xenon_gntshr_close(xgs);
+}
+
+/* A read-only share reaches the domU as an O_RDONLY fd: mapping it
+ * writable fails, whatever offset or protection the domU asks for. */
+Test(grants, readonly_share_fd_is_readonly)
+{
+	struct xenon_gntshr *xgs;
+	uint32_t ref;
+	uint8_t *q;
+
+	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
+	q = xenon_gntshr_share_pages(xgs, GUEST_DOMID, 1, &ref, false);
+	cr_assert_not_null(q);
+	q[0] = 7;
+	cr_assert_eq(guest_cmd(GG_CMD_MAP, ref, true), 0);
+	cr_expect_eq(box->data[0], 7);
+	cr_expect_eq(box->fd_size, PROCDOM_PAGE_SIZE);
+	cr_expect_eq(box->fd_accmode, O_RDONLY);
+	cr_expect_eq(box->fd_wmap, -EACCES, "a writable mmap of it: %d", box->fd_wmap);
+	cr_assert_eq(guest_cmd(GG_CMD_UNMAP, 0, false), 0);
+	cr_expect_eq(xenon_gntshr_unshare(xgs, q, 1), 0);
+	xenon_gntshr_close(xgs);
+}
+
+/* dom0 mapping its own share (a loopback, as gntdev allows) sees the
+ * share's memfd; a batch across two shares is refused. */
+Test(grants, dom0_maps_its_own_share)
+{
+	struct procdom_ctl_gnt_counts before = counts();
+	struct xenon_gnttab *xgt;
+	struct xenon_gntshr *xgs;
+	uint32_t refs[2], both[2];
+	uint8_t *p, *q, *m;
+
+	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
+	cr_assert_eq(xenon_gnttab_open(run_dir, &xgt), 0);
+	p = xenon_gntshr_share_pages(xgs, 0, 2, refs, true);
+	q = xenon_gntshr_share_pages(xgs, 0, 1, &both[1], true);
+	cr_assert(p && q);
+	p[PROCDOM_PAGE_SIZE + 5] = 0x77;
+	m = xenon_gnttab_map_grant_refs(xgt, 2, 0, refs, PROT_READ | PROT_WRITE);
+	cr_assert_not_null(m, "loopback map: %s", strerror(errno));
+	cr_expect_eq(m[PROCDOM_PAGE_SIZE + 5], 0x77);
+	m[9] = 0x99;
+	cr_expect_eq(p[9], 0x99, "the same frame");
+	cr_assert_eq(xenon_gnttab_unmap(xgt, m, 2), 0);
+	both[0] = refs[0];
+	errno = 0;
+	cr_expect_null(xenon_gnttab_map_grant_refs(xgt, 2, 0, both, PROT_READ));
+	cr_expect_eq(errno, EINVAL, "two shares in one batch");
+	cr_expect_eq(counts().dom0_maps, before.dom0_maps);
+	cr_expect_eq(xenon_gntshr_unshare(xgs, p, 2), 0);
+	cr_expect_eq(xenon_gntshr_unshare(xgs, q, 1), 0);
+	cr_expect_eq(counts().dom0_frames_free, before.dom0_frames_free);
+	xenon_gnttab_close(xgt);
 	xenon_gntshr_close(xgs);
 }
 

@@ -6,10 +6,12 @@
 #    connected: exit 0 within a bounded time (the hang it catches: xenstored,
 #    told to stop, unbound its ports through hvd.sock while xenon-hvd sat in
 #    waitpid() for it), no process, socket or pid file left, no SIGKILL
-#    fallback needed.
+#    fallback needed. Its services (xenon-consoled, xenon-blkback) were
+#    started before it said READY and are stopped with it.
 # 2. SIGKILL of xenon-hvd: every domain process dies too (PR_SET_PDEATHSIG in
 #    the runtime, and the watchdog on the hypercall socket), paused ones
-#    included; xenstored and the per-domain monitors go as well.
+#    included; xenstored, the services and the per-domain monitors go as
+#    well.
 # 3. A guest whose parent is not the xenon-hvd its XENON_BOOT names (the
 #    daemon died between spawn and prctl) refuses to boot.
 #
@@ -55,7 +57,7 @@ until_ok() {
 dump_logs() {
 	local f
 	for f in "$T"/*/hvd.log "$T"/*/hvd.stderr "$T"/*/monitor.log "$T"/*/domain-*.log \
-		"$T"/*/xenstore/xenstored.log; do
+		"$T"/*/xenstore/xenstored.log "$T"/*/run/hvd.log "$T"/*/run/blkback/blkback.log; do
 		[ -s "$f" ] || continue
 		echo "# ---- $f ----"
 		tail -30 "$f" | sed 's/^/# /'
@@ -115,8 +117,15 @@ P1=$(pid_of 1) P2=$(pid_of 2)
 check "term: both have processes" test "${P1:-0}" -gt 0 -a "${P2:-0}" -gt 0
 XS=$(cat "$RUN/xenstore/xenstored.pid" 2>/dev/null)
 check "term: xenstored runs" test -n "$XS"
-# hvd, xenstored, two guests, two monitors: the tag sees them all.
-check "term: the run's processes carry the tag ($(tagged | wc -l))" test "$(tagged | wc -l)" -ge 6
+# Started by xenon-hvd before its READY; the pid file is written before
+# blkback's own READY.
+BB=$(cat "$RUN/blkback/blkback.pid" 2>/dev/null)
+check "term: xenon-blkback runs (pid ${BB:-none})" test -n "$BB" -a -d "/proc/${BB:-0}"
+ppid_of() { awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null; }
+check "term: xenon-blkback is xenon-hvd's child" test "$(ppid_of "${BB:-0}")" = "$H"
+# hvd, xenstored, consoled, blkback, two guests, two monitors: the tag sees
+# them all.
+check "term: the run's processes carry the tag ($(tagged | wc -l))" test "$(tagged | wc -l)" -ge 8
 t0=$(date +%s%N)
 kill -TERM "$H"
 # Bound: 100 x 50 ms, well above the 5 s SIGKILL fallback for xenstored.
@@ -134,9 +143,16 @@ else
 fi
 H=
 check "term: exit status 0 (got $rc)" test "$rc" = 0
-check "term: xenstored needed no SIGKILL" eval "! grep -q SIGKILL '$RUN/hvd.log'"
+check "term: xenstored and the services needed no SIGKILL" eval "! grep -q SIGKILL '$RUN/hvd.log'"
 check "term: domain, xenstored and monitor processes gone" until_ok 100 none_tagged
 check "term: xenstored (pid $XS) gone" gone "$XS"
+check "term: xenon-blkback (pid $BB) gone, its pid file removed" \
+	eval "gone '$BB' && test ! -e '$RUN/blkback/blkback.pid'"
+# It stops on SIGTERM or, as here, on the hang-up of its hvd.sock
+# connection, which xenon-hvd closes first (hvd_quiesce()); either way by
+# itself, without the SIGKILL fallback (checked above).
+check "term: xenon-blkback stopped by itself (its log)" \
+	grep -q "stopping" "$RUN/blkback/blkback.log"
 check "term: hvd.sock, hvd.pid, store socket removed" \
 	test ! -e "$RUN/hvd.sock" -a ! -e "$RUN/hvd.pid" -a ! -e "$RUN/xenstore/socket"
 
@@ -145,12 +161,14 @@ start kill
 check "kill: two domains created (one paused)" two_domains
 P1=$(pid_of 1) P2=$(pid_of 2)
 check "kill: both have processes" test "${P1:-0}" -gt 0 -a "${P2:-0}" -gt 0
+BB=$(cat "$RUN/blkback/blkback.pid" 2>/dev/null)
 kill -KILL "$H"
 wait "$H" 2>/dev/null
 H=
 check "kill: the running domain's process dies" until_ok 100 gone "$P1"
 check "kill: the paused domain's process dies" until_ok 100 gone "$P2"
-check "kill: no process of the run is left (xenstored, monitors)" until_ok 100 none_tagged
+check "kill: xenon-blkback (pid ${BB:-none}) dies with it" until_ok 100 gone "${BB:-0}"
+check "kill: no process of the run is left (xenstored, services, monitors)" until_ok 100 none_tagged
 for p in $(tagged); do echo "#   alive: $(ps -o pid=,stat=,cmd= -p "$p")"; done
 
 # ---- 3. the orphan check at boot ----

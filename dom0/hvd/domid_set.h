@@ -1,0 +1,46 @@
+/*
+ * domid_set: which domids are in use, with the two searches xenon-hvd makes
+ * per control operation answered in a bounded number of word reads, however
+ * many domains exist: the lowest free domid >= n (CREATE without a domid,
+ * and the log the spawner opens ahead) and the lowest used domid >= n (LIST,
+ * paged). A flat scan of the 32,752 slots cost ~50 us per LIST page.
+ *
+ * Two levels: one bit per domid, and per 64-domid word one bit "not empty"
+ * and one bit "full". A search reads at most its own word, the 8 summary
+ * words and one more word:
+ *
+ *   used[]      512 words x 64 bits = domids 0..32767 (0x7ff0.. never set)
+ *   nonempty[]  8 words: bit w = used[w] != 0      (next used)
+ *   full[]      8 words: bit w = used[w] == ~0     (next free)
+ *
+ * Fixed size (4.2 KiB), no allocation; not thread-safe (xenon-hvd has one
+ * thread).
+ */
+#ifndef XENON_HVD_DOMID_SET_H
+#define XENON_HVD_DOMID_SET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <xen/xen.h>
+
+#define DOMID_SET_WORDS ((DOMID_FIRST_RESERVED + 63) / 64)
+#define DOMID_SET_SUMMARY ((DOMID_SET_WORDS + 63) / 64)
+
+struct domid_set {
+	uint64_t used[DOMID_SET_WORDS];
+	uint64_t nonempty[DOMID_SET_SUMMARY];
+	uint64_t full[DOMID_SET_SUMMARY];
+};
+
+void domid_set_init(struct domid_set *s);
+/* id < DOMID_FIRST_RESERVED, else ignored (false for has). */
+void domid_set_add(struct domid_set *s, domid_t id);
+void domid_set_del(struct domid_set *s, domid_t id);
+bool domid_set_has(const struct domid_set *s, domid_t id);
+/* The lowest used / free id >= from and < DOMID_FIRST_RESERVED: 0, or
+ * -ENOENT (used) / -ENOSPC (free) when there is none. */
+int domid_set_next_used(const struct domid_set *s, unsigned int from, domid_t *ret);
+int domid_set_next_free(const struct domid_set *s, unsigned int from, domid_t *ret);
+
+#endif
