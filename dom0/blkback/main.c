@@ -11,7 +11,6 @@
  * xenstored stops us too.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,37 +285,13 @@ static int bb_run(struct bb *bb)
 
 static int parse_options(struct bb *bb, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "run-dir", required_argument, NULL, 'd' },
-		{ "ready-fd", required_argument, NULL, 'r' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char *end;
-	int c;
+	struct daemon_opts o;
+	int rc = daemon_parse_options(argc, argv, usage_text, &o);
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			bb->run_dir = optarg;
-			break;
-		case 'r':
-			bb->ready_fd = (int)strtol(optarg, &end, 10);
-			if (*end || end == optarg || bb->ready_fd < 0)
-				return -EINVAL;
-			break;
-		case 'v':
-			bb->verbosity++;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 1;
-		default:
-			return -EINVAL;
-		}
-	}
-	return optind < argc || !bb->run_dir ? -EINVAL : 0;
+	bb->run_dir = o.run_dir;
+	bb->ready_fd = o.ready_fd;
+	bb->verbosity = o.verbosity;
+	return rc;
 }
 
 int main(int argc, char **argv)

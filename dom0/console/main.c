@@ -10,7 +10,6 @@
  * ring can be served.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -453,37 +452,13 @@ static int cd_run(struct cd *cd)
 
 static int parse_options(struct cd *cd, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "run-dir", required_argument, NULL, 'd' },
-		{ "ready-fd", required_argument, NULL, 'r' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char *end;
-	int c;
+	struct daemon_opts o;
+	int rc = daemon_parse_options(argc, argv, usage_text, &o);
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			cd->run_dir = optarg;
-			break;
-		case 'r':
-			cd->ready_fd = (int)strtol(optarg, &end, 10);
-			if (*end || end == optarg || cd->ready_fd < 0)
-				return -EINVAL;
-			break;
-		case 'v':
-			cd->verbosity++;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 1;
-		default:
-			return -EINVAL;
-		}
-	}
-	return optind < argc || !cd->run_dir ? -EINVAL : 0;
+	cd->run_dir = o.run_dir;
+	cd->ready_fd = o.ready_fd;
+	cd->verbosity = o.verbosity;
+	return rc;
 }
 
 int main(int argc, char **argv)

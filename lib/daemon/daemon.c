@@ -3,8 +3,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -148,4 +151,44 @@ unsigned int daemon_signal_read(int fd)
 	if (read(fd, &si, sizeof(si)) != sizeof(si))
 		return 0;
 	return si.ssi_signo;
+}
+
+int daemon_parse_options(int argc, char **argv, const char *usage, struct daemon_opts *o)
+{
+	static const struct option opts[] = {
+		{ "run-dir", required_argument, NULL, 'd' },
+		{ "ready-fd", required_argument, NULL, 'r' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	long fd;
+	int c;
+
+	*o = (struct daemon_opts){ .ready_fd = -1 };
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			o->run_dir = optarg;
+			break;
+		case 'r':
+			errno = 0;
+			fd = strtol(optarg, &end, 10);
+			if (*end || end == optarg || errno || fd < 0 || fd > INT_MAX)
+				return -EINVAL;
+			o->ready_fd = (int)fd;
+			break;
+		case 'v':
+			o->verbosity++;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 1;
+		default:
+			return -EINVAL;
+		}
+	}
+	return optind < argc || !o->run_dir ? -EINVAL : 0;
 }

@@ -21,6 +21,21 @@
 /* The same numbering as each daemon's own levels (error first). */
 enum daemon_log_level { DAEMON_LOG_ERR, DAEMON_LOG_WARN, DAEMON_LOG_INFO, DAEMON_LOG_DEBUG };
 
+/* ---- command line ---- */
+
+/* The options of a dom0 service that takes no others: --run-dir DIR
+ * (required), --ready-fd N, -v/--verbose (repeatable), -h/--help. */
+struct daemon_opts {
+	const char *run_dir;
+	int ready_fd; /* -1: none */
+	int verbosity;
+};
+
+/* Parses argv into *o (ready_fd -1 and verbosity 0 unless given). Returns
+ * 0; 1 after printing usage to stdout for --help; -EINVAL for anything
+ * else (the caller prints usage to stderr and exits 2). */
+int daemon_parse_options(int argc, char **argv, const char *usage, struct daemon_opts *o);
+
 /* ---- init table ---- */
 
 struct daemon_step {
