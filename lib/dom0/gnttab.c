@@ -32,14 +32,19 @@ struct xenon_grant_region {
 	struct xenon_grant_region *next;
 };
 
-struct xenon_gnttab {
+/* Both handles are a control connection and the regions mapped through it
+ * (grant maps, or dom0 pages shared). */
+struct grant_handle {
 	struct xenon_ctl *ctl;
-	struct xenon_grant_region *maps;
+	struct xenon_grant_region *regions;
+};
+
+struct xenon_gnttab {
+	struct grant_handle h;
 };
 
 struct xenon_gntshr {
-	struct xenon_ctl *ctl;
-	struct xenon_grant_region *shares;
+	struct grant_handle h;
 };
 
 /* ---- shared helpers --------------------------------------------------- */
@@ -115,14 +120,24 @@ static void regions_free(struct xenon_grant_region *g)
 
 /* ---- grant maps --------------------------------------------------------- */
 
+static int handle_open(const char *run_dir, struct grant_handle *h)
+{
+	return xenon_ctl_open(run_dir, &h->ctl);
+}
+
+/* Our mappings go first; the hang-up then makes xenon-hvd undo the grants
+ * or shares (and fire their notifies). */
+static void handle_close(struct grant_handle *h)
+{
+	regions_free(h->regions);
+	xenon_ctl_close(h->ctl);
+}
+
 int xenon_gnttab_open(const char *run_dir, struct xenon_gnttab **ret_xgt)
 {
 	struct xenon_gnttab *xgt = calloc(1, sizeof(*xgt));
-	int err;
+	int err = xgt ? handle_open(run_dir, &xgt->h) : -ENOMEM;
 
-	if (!xgt)
-		return -ENOMEM;
-	err = xenon_ctl_open(run_dir, &xgt->ctl);
 	if (err) {
 		free(xgt);
 		return err;
@@ -131,14 +146,11 @@ int xenon_gnttab_open(const char *run_dir, struct xenon_gnttab **ret_xgt)
 	return 0;
 }
 
-/* Our mappings go first; the hang-up then makes xenon-hvd unmap the grants
- * (and fire their notifies). */
 void xenon_gnttab_close(struct xenon_gnttab *xgt)
 {
 	if (!xgt)
 		return;
-	regions_free(xgt->maps);
-	xenon_ctl_close(xgt->ctl);
+	handle_close(&xgt->h);
 	free(xgt);
 }
 
@@ -169,7 +181,7 @@ static void *map_finish(struct xenon_gnttab *xgt, const struct xenon_reply *r, u
 
 	if (!err) {
 		addr = map_pages(r->fd, offsets, count, prot);
-		err = addr ? region_add(&xgt->maps, addr, count, (uint64_t)r->m.arg) : -errno;
+		err = addr ? region_add(&xgt->h.regions, addr, count, (uint64_t)r->m.arg) : -errno;
 	}
 	free(offsets);
 	if (r->fd >= 0)
@@ -177,7 +189,7 @@ static void *map_finish(struct xenon_gnttab *xgt, const struct xenon_reply *r, u
 	if (err) {
 		if (addr)
 			munmap(addr, (size_t)count * PROCDOM_PAGE_SIZE);
-		xenon_simple(xgt->ctl, PROCDOM_CTL_GNT_UNMAP, 0, r->m.arg);
+		xenon_simple(xgt->h.ctl, PROCDOM_CTL_GNT_UNMAP, 0, r->m.arg);
 		return fail_null(err);
 	}
 	return addr;
@@ -192,7 +204,7 @@ void *xenon_gnttab_map_grant_refs(struct xenon_gnttab *xgt, uint32_t count, uint
 	if (count < 1 || count > XENON_GNTTAB_MAX_BATCH || !refs ||
 	    (prot != PROT_READ && prot != (PROT_READ | PROT_WRITE)))
 		return fail_null(-EINVAL);
-	err = xenon_request(xgt->ctl, PROCDOM_CTL_GNT_MAP, domid,
+	err = xenon_request(xgt->h.ctl, PROCDOM_CTL_GNT_MAP, domid,
 			    prot == PROT_READ ? PROCDOM_GNT_READONLY : 0, refs,
 			    count * sizeof(*refs), NULL, 0, &r);
 	if (err)
@@ -212,7 +224,7 @@ void *xenon_gnttab_map_grant_ref(struct xenon_gnttab *xgt, uint32_t domid, uint3
 
 int xenon_gnttab_unmap(struct xenon_gnttab *xgt, void *start, uint32_t count)
 {
-	struct xenon_grant_region **pp = region_find(&xgt->maps, start, true), *g;
+	struct xenon_grant_region **pp = region_find(&xgt->h.regions, start, true), *g;
 	int err;
 
 	if (!pp || (*pp)->count != count)
@@ -222,7 +234,7 @@ int xenon_gnttab_unmap(struct xenon_gnttab *xgt, void *start, uint32_t count)
 	/* Ours first: nothing of this process touches the pages once
 	 * xenon-hvd has zeroed the notify byte and let the grants go. */
 	munmap(g->addr, (size_t)g->count * PROCDOM_PAGE_SIZE);
-	err = xenon_simple(xgt->ctl, PROCDOM_CTL_GNT_UNMAP, 0, (int64_t)g->id);
+	err = xenon_simple(xgt->h.ctl, PROCDOM_CTL_GNT_UNMAP, 0, (int64_t)g->id);
 	free(g);
 	return err;
 }
@@ -230,7 +242,7 @@ int xenon_gnttab_unmap(struct xenon_gnttab *xgt, void *start, uint32_t count)
 int xenon_gnttab_set_unmap_notify(struct xenon_gnttab *xgt, void *addr, int32_t notify_offset,
 				  int32_t notify_port)
 {
-	struct xenon_grant_region **pp = region_find(&xgt->maps, addr, false);
+	struct xenon_grant_region **pp = region_find(&xgt->h.regions, addr, false);
 	struct procdom_ctl_gnt_notify n = { .offset = -1,
 					    .port = notify_port < 0 ? -1 : notify_port };
 	struct xenon_reply r;
@@ -242,8 +254,8 @@ int xenon_gnttab_set_unmap_notify(struct xenon_gnttab *xgt, void *addr, int32_t 
 	page = (size_t)((uint8_t *)addr - (*pp)->addr) / PROCDOM_PAGE_SIZE;
 	if (notify_offset >= 0)
 		n.offset = (int64_t)(page * PROCDOM_PAGE_SIZE) + notify_offset;
-	err = xenon_request(xgt->ctl, PROCDOM_CTL_GNT_NOTIFY, 0, (int64_t)(*pp)->id, &n, sizeof(n),
-			    NULL, 0, &r);
+	err = xenon_request(xgt->h.ctl, PROCDOM_CTL_GNT_NOTIFY, 0, (int64_t)(*pp)->id, &n,
+			    sizeof(n), NULL, 0, &r);
 	if (err)
 		return err;
 	if (r.fd >= 0)
@@ -351,7 +363,7 @@ int xenon_gnttab_grant_copy(struct xenon_gnttab *xgt, uint32_t count,
 		return -ENOMEM;
 	for (i = 0; i < count && !err; i += n) {
 		n = count - i < PROCDOM_GNT_COPY_MAX ? count - i : PROCDOM_GNT_COPY_MAX;
-		err = copy_batch(xgt->ctl, segs + i, n, msg);
+		err = copy_batch(xgt->h.ctl, segs + i, n, msg);
 	}
 	free(msg);
 	return err;
@@ -362,11 +374,8 @@ int xenon_gnttab_grant_copy(struct xenon_gnttab *xgt, uint32_t count,
 int xenon_gntshr_open(const char *run_dir, struct xenon_gntshr **ret_xgs)
 {
 	struct xenon_gntshr *xgs = calloc(1, sizeof(*xgs));
-	int err;
+	int err = xgs ? handle_open(run_dir, &xgs->h) : -ENOMEM;
 
-	if (!xgs)
-		return -ENOMEM;
-	err = xenon_ctl_open(run_dir, &xgs->ctl);
 	if (err) {
 		free(xgs);
 		return err;
@@ -379,8 +388,7 @@ void xenon_gntshr_close(struct xenon_gntshr *xgs)
 {
 	if (!xgs)
 		return;
-	regions_free(xgs->shares);
-	xenon_ctl_close(xgs->ctl);
+	handle_close(&xgs->h);
 	free(xgs);
 }
 
@@ -412,7 +420,7 @@ static void *share_finish(struct xenon_gntshr *xgs, const struct xenon_reply *r,
 
 	if (!err) {
 		addr = map_pages(r->fd, offsets, count, PROT_READ | PROT_WRITE);
-		err = addr ? region_add(&xgs->shares, addr, count, (uint64_t)r->m.arg) : -errno;
+		err = addr ? region_add(&xgs->h.regions, addr, count, (uint64_t)r->m.arg) : -errno;
 	}
 	free(offsets);
 	if (r->fd >= 0)
@@ -420,7 +428,7 @@ static void *share_finish(struct xenon_gntshr *xgs, const struct xenon_reply *r,
 	if (err) {
 		if (addr)
 			munmap(addr, (size_t)count * PROCDOM_PAGE_SIZE);
-		xenon_simple(xgs->ctl, PROCDOM_CTL_GNTSHR_UNSHARE, 0, r->m.arg);
+		xenon_simple(xgs->h.ctl, PROCDOM_CTL_GNTSHR_UNSHARE, 0, r->m.arg);
 		return fail_null(err);
 	}
 	return addr;
@@ -434,7 +442,7 @@ static void *share(struct xenon_gntshr *xgs, uint32_t domid, const struct procdo
 
 	if (req->count < 1 || req->count > XENON_GNTTAB_MAX_BATCH || !refs)
 		return fail_null(-EINVAL);
-	err = xenon_request(xgs->ctl, PROCDOM_CTL_GNTSHR_SHARE, domid, 0, req, sizeof(*req), NULL,
+	err = xenon_request(xgs->h.ctl, PROCDOM_CTL_GNTSHR_SHARE, domid, 0, req, sizeof(*req), NULL,
 			    0, &r);
 	if (err)
 		return fail_null(err);
@@ -472,7 +480,7 @@ void *xenon_gntshr_share_page_notify(struct xenon_gntshr *xgs, uint32_t domid, b
 
 int xenon_gntshr_unshare(struct xenon_gntshr *xgs, void *start, uint32_t count)
 {
-	struct xenon_grant_region **pp = region_find(&xgs->shares, start, true), *g;
+	struct xenon_grant_region **pp = region_find(&xgs->h.regions, start, true), *g;
 	int err;
 
 	if (!pp || (*pp)->count != count)
@@ -480,7 +488,7 @@ int xenon_gntshr_unshare(struct xenon_gntshr *xgs, void *start, uint32_t count)
 	g = *pp;
 	*pp = g->next;
 	munmap(g->addr, (size_t)g->count * PROCDOM_PAGE_SIZE);
-	err = xenon_simple(xgs->ctl, PROCDOM_CTL_GNTSHR_UNSHARE, 0, (int64_t)g->id);
+	err = xenon_simple(xgs->h.ctl, PROCDOM_CTL_GNTSHR_UNSHARE, 0, (int64_t)g->id);
 	free(g);
 	return err;
 }
