@@ -69,6 +69,9 @@ enum {
 #define VCHAN_SMALL_OFFSET 1024 /* order 10 */
 #define VCHAN_LARGE_OFFSET 2048 /* order 11 */
 #define VCHAN_STORE_BACKOFF_MAX (100ULL * 1000 * 1000)
+/* Looks at the indices between reads of the clock while spinning: ~150 ns
+ * (a pause is ~20 ns here), so a short spin_ns means a short spin. */
+#define VCHAN_SPIN_BATCH 8
 
 _Static_assert(offsetof(struct vchan_interface, left_order) == 16, "libxenvchan layout");
 _Static_assert(offsetof(struct vchan_interface, cli_live) == 20, "libxenvchan layout");
@@ -324,13 +327,16 @@ static long vchan_do_send(struct vchan *v, const void *buf, size_t n)
 	return rc < 0 ? rc : (long)n;
 }
 
-/* Readable (writable) bytes; if fewer than want, ask to be told when that
- * changes and look again (libxenvchan's fast_get_data_ready). */
+/* Readable (writable) bytes; if fewer than want and the call will not
+ * block, ask to be told when that changes and look again (libxenvchan's
+ * fast_get_data_ready). A blocking call asks in vchan_block, after its
+ * spin: asking now would make the peer send an event for data we are
+ * about to see by spinning (and interrupt us with it). */
 static long vchan_level(struct vchan *v, bool reading, size_t want)
 {
 	long n = reading ? vchan_rd_avail(v) : vchan_wr_space(v);
 
-	if (n < 0 || (size_t)n >= want)
+	if (n < 0 || (size_t)n >= want || v->blocking)
 		return n;
 	vchan_request_notify(v, reading ? VCHAN_NOTIFY_WRITE : VCHAN_NOTIFY_READ);
 	return reading ? vchan_rd_avail(v) : vchan_wr_space(v);
@@ -360,7 +366,7 @@ static int vchan_spin(struct vchan *v, bool reading, size_t want)
 		return 0;
 	start = v->ops->now_ns(v->ctx);
 	do {
-		for (i = 0; i < 64; i++) {
+		for (i = 0; i < VCHAN_SPIN_BATCH; i++) {
 			rc = vchan_ready(v, reading, want);
 			if (rc)
 				return rc;
@@ -574,7 +580,7 @@ static void vchan_reset(struct vchan *v, const struct vchan_env_ops *ops, void *
 	v->peer = peer;
 	v->is_server = server;
 	v->blocking = true;
-	v->spin_ns = VCHAN_SPIN_NS;
+	v->spin_ns = ops->spin_ns ? ops->spin_ns : VCHAN_SPIN_NS;
 }
 
 static int vchan_set_path(struct vchan *v, const char *xs_path)

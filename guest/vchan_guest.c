@@ -23,10 +23,13 @@
  *     live byte drop unmaps promptly; a dead one's maps are gone) and
  *     otherwise keeps the pages rather than hand out memory a peer writes.
  *
- * Waiting: upcalls off, then SCHEDOP_poll on the port unless it is already
+ * Waiting: SCHEDOP_poll on the (masked) port unless it is already
  * pending, then the pending bit cleared here (the core re-reads the ring
  * after every wait, so the event itself carries nothing) -- the same shape
- * as xen_ring_guest's wait (guest/xenbus.c).
+ * as xen_ring_guest's wait (guest/xenbus.c). In a process domain the poll
+ * makes no system call when the peer answers within ~20 us (the runtime
+ * spins on the pending bit, POLLING, so the peer's send wakes nobody) and
+ * sleeps on a futex otherwise (docs/process-domains.md "Wake-ups").
  */
 #include "xg_internal.h"
 #include "xen_vchan.h"
@@ -36,6 +39,14 @@
 #define VCHAN_GUEST_BATCH 32 /* map/unmap ops per hypercall (bounce buffer) */
 #define VCHAN_GUEST_REVOKE_NS (2000ULL * 1000 * 1000)
 #define VCHAN_GUEST_DEFAULT_SKIP 32 /* frames after shared_info left to grant frames */
+/* The ring spin before asking for an event: one batch of looks (~150 ns),
+ * because the wait that follows (SCHEDOP_poll) spins by itself in a
+ * process domain, on the port's pending bit, yielding the CPU between
+ * looks (rt_poll.c). A longer ring spin saves the event when the peer
+ * answers at once from another CPU (1 us: a round trip of 0.8 us instead
+ * of 1.6) but holds the CPU a peer sharing it needs (5.9 us instead of
+ * 4.1; a UNIX socket's is 4.6 there). */
+#define VCHAN_GUEST_SPIN_NS 100ULL
 
 static struct vchan_guest *vg_of(void *ctx)
 {
@@ -242,6 +253,7 @@ static void vg_unmap(void *ctx, void *addr, unsigned int n)
 
 /* ---- event channel ------------------------------------------------------ */
 
+/* Runs only if someone unmasks the port (vg_bind_irq masks it). */
 static irqreturn_t vg_irq(int irq, void *dev_id)
 {
 	struct vchan_guest *vg = dev_id;
@@ -252,6 +264,15 @@ static irqreturn_t vg_irq(int irq, void *dev_id)
 	return IRQ_HANDLED;
 }
 
+/* The port is bound (the irq owns and closes it) and then masked: the
+ * waiter polls it, and SCHEDOP_poll ends on a masked port's event as on
+ * any other, so the peer's events never raise an upcall -- nor, in a
+ * process domain, the signal that interrupts a vCPU running guest code
+ * with upcalls on, which a streaming writer between its request for a
+ * notification and its poll was (thousands per second). The price: a
+ * process domain's poll on a masked port sleeps through xenon-hvd (a
+ * hypercall) once its spin is over, as only xenon-hvd's recorded poll
+ * makes the core wake a sleeper for a masked port (rt_poll.c). */
 static int vg_bind_irq(struct vchan_guest *vg, evtchn_port_t port, evtchn_port_t *ret_port)
 {
 	int irq = xg_bind_evtchn_to_irqhandler(vg->g, port, vg_irq, 0, "vchan", vg);
@@ -260,6 +281,7 @@ static int vg_bind_irq(struct vchan_guest *vg, evtchn_port_t port, evtchn_port_t
 		xg_evtchn_close(vg->g, port);
 		return irq;
 	}
+	xg_mask_evtchn(vg->g, port);
 	vg->irq = irq;
 	*ret_port = port;
 	return 0;
@@ -302,21 +324,21 @@ static int vg_notify(void *ctx, evtchn_port_t port)
 	return xg_notify_remote_via_evtchn(vg_of(ctx)->g, port);
 }
 
+/* The port is masked (vg_bind_irq): its event only sets the pending bit,
+ * which the poll watches and this clears (the core re-reads the ring
+ * after every wait). Upcalls stay as the caller has them: another event
+ * delivered meanwhile ends the poll early, which a wait may do. */
 static int vg_wait(void *ctx, evtchn_port_t port, uint64_t deadline_ns)
 {
 	struct vchan_guest *vg = vg_of(ctx);
 	struct xen_guest *g = vg->g;
-	bool was_off = xg_irqs_disabled(g);
 	int rc = 0;
 
-	xg_irq_disable(g);
 	if (!__atomic_load_n(&vg->kicked, __ATOMIC_ACQUIRE) && !(port && xg_test_evtchn(g, port)))
 		rc = xg_poll(g, &port, port ? 1 : 0, deadline_ns ? deadline_ns : 1);
 	__atomic_store_n(&vg->kicked, false, __ATOMIC_RELEASE);
 	if (port)
 		xg_clear_evtchn(g, port);
-	if (!was_off)
-		xg_irq_enable(g);
 	return rc;
 }
 
@@ -383,6 +405,7 @@ const struct vchan_env_ops vchan_guest_ops = {
 	.store_read = vg_store_read,
 	.store_rm = vg_store_rm,
 	.now_ns = vg_now,
+	.spin_ns = VCHAN_GUEST_SPIN_NS,
 };
 
 /* Our domid, from the store (the toolstack writes it). */

@@ -76,6 +76,13 @@ struct xen_guest_platform {
 	 * sets it, and xg_system_time_ns() prefers it to vcpu_time_info.
 	 * NULL: vcpu_time_info as published by the hypervisor. */
 	uint64_t (*now_ns)(void *ctx);
+	/* Optional: EVTCHNOP_send of port as vCPU vcpu, with no argument
+	 * marshalling (a process domain sends in shared memory). true: sent,
+	 * the hypercall's result is 0, and a pending upcall was delivered on
+	 * the way back as after a hypercall; false: not here, so the library
+	 * issues the hypercall (which reports errors). NULL: always the
+	 * hypercall. */
+	bool (*evtchn_send)(void *ctx, unsigned int vcpu, evtchn_port_t port);
 	void *ctx;
 };
 

@@ -95,6 +95,10 @@ struct vchan_env_ops {
 	int (*store_read)(void *ctx, const char *path, char *buf, size_t len);
 	int (*store_rm)(void *ctx, const char *path);
 	uint64_t (*now_ns)(void *ctx);
+	/* Optional: the spin on the indices before asking for an event, in
+	 * ns; 0 = VCHAN_SPIN_NS. A binding whose wait spins by itself (a
+	 * process domain's SCHEDOP_poll) asks for a short one. */
+	uint64_t spin_ns;
 };
 
 /* One direction: the ring this end reads or the one it writes. Every

@@ -96,7 +96,10 @@ struct hvd_conn {
 	int fd;
 	unsigned int id;
 	struct hvd_source src;
-	unsigned int nr_owned;
+	unsigned int nr_owned; /* ports owned + shared VIRQs subscribed */
+	/* Shared global VIRQs (dom0.c), one bit per VIRQ: subscribed, event
+	 * sent and not yet unmasked, fired again meanwhile. */
+	uint32_t virq_sub, virq_masked, virq_pending;
 	struct hvd_gnt_conn *gnt; /* its grant maps and shares (gnttab.c) */
 	bool dead;		  /* freed after this iteration */
 	struct hvd_conn *next;
@@ -156,6 +159,10 @@ struct hvd {
 	 * (then it is closed when the connection goes). */
 	struct hvd_conn *port_owner[HVD_DOM0_PORTS];
 	bool port_autoclose[HVD_DOM0_PORTS];
+	/* Global VIRQs clients bound: dom0's one port for each (0: none),
+	 * and how many connections subscribe to it (dom0.c). */
+	evtchn_port_t virq_port[NR_VIRQS];
+	unsigned int virq_nr_subs[NR_VIRQS];
 	bool dom0_kicked;
 	bool have_deferred; /* a domain or connection awaits teardown */
 

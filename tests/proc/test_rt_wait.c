@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "procdom.h"
+#include "poll_stress.h"
 #include "wake_stress.h"
 
 Test(wait, stress_loses_no_wakeup, .timeout = 120)
@@ -334,4 +335,36 @@ Test(wait, polling_path_states)
 	cr_assert_eq(rt_wait(&pg, always, NULL, 0, RT_SPIN_NS, &slept), 0);
 	cr_expect_eq(pg.state, PROCDOM_VCPU_RUNNING);
 	cr_expect_eq(pg.wakes, 0);
+}
+
+/* ---- the local SCHEDOP_poll (rt_poll.c) ------------------------------- */
+
+static void poll_stress_report(const char *what, const struct poll_stress *ps)
+{
+	cr_log_info("%s: %llu round trips in %.2f s: %llu sleeps (%llu local), %llu handed "
+		    "over, %llu wakes, %llu lost, %llu stalls",
+		    what, (unsigned long long)ps->n, ps->elapsed_ns / 1e9,
+		    (unsigned long long)ps->sleeps, (unsigned long long)ps->local_sleeps,
+		    (unsigned long long)ps->handovers, (unsigned long long)ps->wakes,
+		    (unsigned long long)ps->lost, (unsigned long long)ps->stalls);
+	cr_expect_eq(ps->lost, 0, "%llu lost wake-ups", (unsigned long long)ps->lost);
+	cr_expect_gt(ps->local_sleeps, 0, "no local sleep: the stress tested nothing");
+	cr_expect_gt(ps->handovers, 0, "no handover: masked ports were not refused");
+	cr_expect_gt(ps->wakes, 0);
+}
+
+Test(poll, stress_loses_no_wakeup, .timeout = 120)
+{
+	struct poll_stress ps = { .n = 50000, .timeout_ns = 500000000ULL };
+
+	cr_assert_eq(poll_stress_run(&ps), 0);
+	poll_stress_report("threads", &ps);
+}
+
+Test(poll, stress_across_fork_loses_no_wakeup, .timeout = 120)
+{
+	struct poll_stress ps = { .n = 50000, .timeout_ns = 500000000ULL, .fork = true };
+
+	cr_assert_eq(poll_stress_run(&ps), 0);
+	poll_stress_report("fork", &ps);
 }

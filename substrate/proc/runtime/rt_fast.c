@@ -186,6 +186,19 @@ static void rt_unmask_self(struct vcpu_info *me)
 		__atomic_store_n(&me->evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
 }
 
+/* Every 0 -> 1 of a pending bit, masked port or not, wakes a SLEEPING
+ * vCPU (rt_notify_peer's first step): a local SCHEDOP_poll (rt_poll.c)
+ * sleeps on masked ports' bits too. */
+enum rt_notify_result rt_2l_send_wake(struct shared_info *s, struct vcpu_info *vi,
+				      struct procdom_vcpu_page *pg, evtchn_port_t port)
+{
+	bool edge;
+
+	if (!rt_2l_send(s, vi, port, &edge))
+		return RT_NOTIFY_NONE;
+	return rt_notify_peer(pg, vi, edge);
+}
+
 static void rt_send_to(struct procdom_rt *rt, const struct procdom_peer *pr,
 		       const struct rt_send_target *t)
 {
@@ -193,15 +206,13 @@ static void rt_send_to(struct procdom_rt *rt, const struct procdom_peer *pr,
 	struct vcpu_info *vi = &s->vcpu_info[t->vcpu], *me;
 	struct procdom_vcpu_page *pg =
 		(struct procdom_vcpu_page *)(pr->evt + PROCDOM_EVT_VCPU_OFFSET(t->vcpu));
-	bool edge;
 
 	/* The state line is read after the send's fence; fetching it now
 	 * overlaps its transfer with the send's (the fenced load still reads
 	 * the current value: a prefetch is only a hint). */
 	__builtin_prefetch(&pg->state, 0, 3);
 	me = rt_mask_self(rt);
-	if (rt_2l_send(s, vi, t->port, &edge))
-		rt_fast_count(rt, rt_notify_peer(pg, vi, edge));
+	rt_fast_count(rt, rt_2l_send_wake(s, vi, pg, t->port));
 	rt_unmask_self(me);
 }
 

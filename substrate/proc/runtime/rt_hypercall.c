@@ -6,6 +6,8 @@
  *   guest code ─ xg_* ─> rt_hypercall(vcpu, op, args)
  *                          │ fast: EVTCHNOP_send with a send-table entry
  *                          │       SCHEDOP_block (local wait, same effect)
+ *                          │       SCHEDOP_poll when exact (rt_poll.c)
+ *                          │       XENVER_version (a constant, cached)
  *                          │ slow: send req ──> xenon-hvd ──> reply
  *                          │       check reply, apply maps, close fds
  *                          │       action: YIELD / BLOCK / POLL / SHUTDOWN
@@ -28,8 +30,8 @@
 
 #include <xen/sched.h>
 #include <xen/vcpu.h>
+#include <xen/version.h>
 
-#define RT_POLL_MAX 128 /* SCHEDOP_poll ports, Xen's limit */
 #define RT_REPLY_MAX (sizeof(struct procdom_hc_rep) + PROCDOM_MAX_MAPS * sizeof(struct procdom_map))
 
 unsigned int rt_current_vcpu(void *ctx)
@@ -157,55 +159,37 @@ static bool rt_cond_upcall(void *arg)
 	return __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST);
 }
 
-struct rt_poll_cond {
-	struct shared_info *s;
-	unsigned int nr;
-	evtchn_port_t ports[RT_POLL_MAX];
-};
-
-static bool rt_cond_poll(void *arg)
-{
-	struct rt_poll_cond *pc = arg;
-	unsigned int i;
-
-	for (i = 0; i < pc->nr; i++) {
-		evtchn_port_t p = pc->ports[i];
-		xen_ulong_t w = __atomic_load_n(&pc->s->evtchn_pending[p / XG_EVTCHN_BITS],
-						__ATOMIC_SEQ_CST);
-
-		if (w & ((xen_ulong_t)1 << (p % XG_EVTCHN_BITS)))
-			return true;
-	}
-	return false;
-}
-
-static void rt_wait_vcpu(struct procdom_vcpu *v, rt_cond_fn cond, void *arg, uint64_t deadline)
+static void rt_wait_vcpu(struct procdom_vcpu *v, rt_cond_fn cond, void *arg, uint64_t deadline,
+			 uint64_t spin_ns)
 {
 	bool slept;
 
-	rt_wait(&v->page->base, cond, arg, deadline, RT_SPIN_NS, &slept);
+	rt_wait(&v->page->base, cond, arg, deadline, spin_ns, &slept);
 	if (slept)
 		rt_stat_inc(&v->rt->stats.sleeps);
 }
 
-/* SCHEDOP_poll: the ports come from the guest's sched_poll (the core has
- * checked it; still bounded here). No usable ports: wait on the deadline. */
+/* SCHEDOP_poll that xenon-hvd recorded (it checked every port, so each
+ * exists; any beyond the 2-level bitmap are dropped all the same): wait
+ * for rt_poll_ready. No spin if the local poll just spun (rt_poll.c). */
 static void rt_act_poll(struct procdom_vcpu *v, const uint64_t args[5], uint64_t deadline)
 {
 	struct procdom_rt *rt = v->rt;
-	struct rt_poll_cond pc = { .s = rt->guest->shared_info };
-	const struct sched_poll *sp = rt_gpa_range(rt, args[1], sizeof(*sp));
-	const evtchn_port_t *ports = NULL;
-	unsigned int i;
+	struct rt_poll p = { .s = rt->guest->shared_info, .vi = rt->guest->vcpu[v->id].vcpu_info };
+	uint64_t timeout;
+	unsigned int i, k = 0;
+	bool spun = v->poll_spun;
 
-	if (sp && sp->nr_ports <= RT_POLL_MAX)
-		ports = rt_gpa_range(rt, (uint64_t)(uintptr_t)sp->ports.p,
-				     sp->nr_ports * sizeof(evtchn_port_t));
-	for (i = 0; ports && i < sp->nr_ports; i++) {
-		if (ports[i] < XG_NR_EVTCHNS)
-			pc.ports[pc.nr++] = ports[i];
+	v->poll_spun = false;
+	if (rt_poll_read(rt, args[1], &p, &timeout) <= 0)
+		p.nr = 0;
+	for (i = 0; i < p.nr; i++) {
+		if (p.ports[i] < XG_NR_EVTCHNS)
+			p.ports[k++] = p.ports[i];
 	}
-	rt_wait_vcpu(v, rt_cond_poll, &pc, deadline);
+	p.nr = k;
+	rt_poll_learn_all(rt, &p);
+	rt_wait_vcpu(v, rt_poll_ready, &p, deadline, spun ? 0 : RT_SPIN_NS);
 }
 
 /* The shutdown reason: from the guest's own request when it made one, else
@@ -239,7 +223,7 @@ static void rt_act(struct procdom_vcpu *v, unsigned long op, const uint64_t args
 		break;
 	case HV_ACT_BLOCK:
 		rt_wait_vcpu(v, rt_cond_upcall, v->rt->guest->vcpu[v->id].vcpu_info,
-			     rep->deadline_ns);
+			     rep->deadline_ns, RT_SPIN_NS);
 		break;
 	case HV_ACT_POLL:
 		rt_act_poll(v, args, rep->deadline_ns);
@@ -325,9 +309,14 @@ static long rt_hypercall_slow(struct procdom_vcpu *v, unsigned long op, const ui
 
 	if (op > UINT32_MAX || (uint32_t)op == PROCDOM_HC_BOOT || (uint32_t)op == PROCDOM_HC_MAPS)
 		return -ENOSYS; /* the runtime's own pseudo-hypercalls */
-	if (rt_roundtrip(v, (uint32_t)op, args, &rep) < 0 || rt_more_maps(v, rep.flags) < 0)
+	if (rt_roundtrip(v, (uint32_t)op, args, &rep) < 0 || rt_more_maps(v, rep.flags) < 0) {
+		v->poll_spun = false;
 		return -EIO;
+	}
 	rt_act(v, op, args, &rep);
+	v->poll_spun = false; /* only ever for the poll that set it */
+	if (op == __HYPERVISOR_xen_version && args[0] == XENVER_version && rep.ret > 0)
+		__atomic_store_n(&v->rt->xen_version, (long)rep.ret, __ATOMIC_RELAXED);
 	return (long)rep.ret;
 }
 
@@ -359,6 +348,15 @@ static int rt_hypercall_fast(struct procdom_vcpu *v, unsigned long op, const uin
 		*ret = 0;
 		return 1;
 	}
+	if (op == __HYPERVISOR_sched_op && args[0] == SCHEDOP_poll)
+		return rt_poll_local(v, args, ret);
+	if (op == __HYPERVISOR_xen_version && args[0] == XENVER_version) {
+		/* A constant of the core, learnt from its first answer: the
+		 * library's xg_force_evtchn_callback() issues it only to have
+		 * an upcall delivered on the way back (below, rt_deliver). */
+		*ret = __atomic_load_n(&rt->xen_version, __ATOMIC_RELAXED);
+		return *ret > 0;
+	}
 	if (op == __HYPERVISOR_sched_op && args[0] == SCHEDOP_block) {
 		/* The core's hc_sched_block, done here: enable delivery, then
 		 * sleep only if nothing is pending. A wake comes from the
@@ -374,7 +372,7 @@ static int rt_hypercall_fast(struct procdom_vcpu *v, unsigned long op, const uin
 		__atomic_store_n(state, PROCDOM_VCPU_POLLING, __ATOMIC_RELEASE);
 		__atomic_store_n(&vi->evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);
 		if (!rt_cond_upcall(vi))
-			rt_wait_vcpu(v, rt_cond_upcall, vi, 0);
+			rt_wait_vcpu(v, rt_cond_upcall, vi, 0, RT_SPIN_NS);
 		else
 			__atomic_store_n(state, PROCDOM_VCPU_RUNNING, __ATOMIC_SEQ_CST);
 		rt_stat_inc(&rt->stats.local_blocks);
@@ -382,6 +380,27 @@ static int rt_hypercall_fast(struct procdom_vcpu *v, unsigned long op, const uin
 		return 1;
 	}
 	return 0;
+}
+
+/* The platform's evtchn_send hook (xen_guest.h): rt_hypercall's fast
+ * EVTCHNOP_send without the argument's round trip through guest-physical
+ * addresses, and the same delivery on the way out. */
+bool rt_evtchn_send(void *ctx, unsigned int vcpu, evtchn_port_t port)
+{
+	struct procdom_rt *rt = ctx;
+	struct procdom_vcpu *v = rt_self();
+	int done;
+
+	if (!v || v->rt != rt || v->id != vcpu || !rt->fast || !rt->guest || !rt->guest->ready)
+		return false;
+	v->in_runtime++;
+	done = rt_fast_send(rt, port);
+	v->in_runtime--;
+	if (!done)
+		return false;
+	rt_stat_inc(&rt->stats.fast_sends);
+	rt_deliver(v);
+	return true;
 }
 
 long rt_hypercall(void *ctx, unsigned int vcpu, unsigned long op, const uint64_t args[5])

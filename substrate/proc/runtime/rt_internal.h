@@ -79,6 +79,9 @@ struct procdom_vcpu {
 	void *arg;
 	pthread_t thread;
 	uint8_t *irq_bounce; /* bounce buffer while an upcall interrupts guest code */
+	/* A local SCHEDOP_poll spun and handed the sleep to xenon-hvd: its
+	 * HV_ACT_POLL wait starts asleep (rt_poll.c). This thread only. */
+	bool poll_spun;
 };
 
 struct procdom_peer {
@@ -107,6 +110,10 @@ struct procdom_rt {
 	pthread_t watchdog;	       /* hangs up with xenon-hvd (rt_main.c) */
 	bool watchdog_started;
 	bool bad_reply_logged;
+	/* Ports below this exist (< the core's max_ports): grows only. */
+	uint32_t poll_valid_below;
+	/* XENVER_version as the core answered it (constant); 0: not yet. */
+	long xen_version;
 };
 
 /* ---- memory (rt_memory.c) -------------------------------------------- */
@@ -132,6 +139,8 @@ void *rt_gpa_range(struct procdom_rt *rt, uint64_t gpa, size_t len);
 /* ---- hypercalls (rt_hypercall.c) ------------------------------------- */
 
 long rt_hypercall(void *ctx, unsigned int vcpu, unsigned long op, const uint64_t args[5]);
+/* The platform's evtchn_send hook: a fast send, or false (hypercall). */
+bool rt_evtchn_send(void *ctx, unsigned int vcpu, evtchn_port_t port);
 /* PROCDOM_HC_BOOT on vCPU 0 (waits for the first unpause), maps applied. */
 int rt_hc_boot(struct procdom_vcpu *v);
 unsigned int rt_current_vcpu(void *ctx);
@@ -154,6 +163,15 @@ typedef bool (*rt_cond_fn)(void *arg);
 int rt_wait(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t deadline_ns,
 	    uint64_t spin_ns, bool *ret_slept);
 
+/* rt_wait's polling phase alone: POLLING, spin up to spin_ns (or the
+ * deadline) on cond. true: cond held, state RUNNING again; false: the
+ * state is left POLLING for the caller's next step (rt_wait with no spin,
+ * or rt_wait_running). */
+bool rt_wait_spin(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t spin_ns,
+		  uint64_t deadline_ns, bool yield);
+/* The waiting vCPU is running again (seq_cst store of RUNNING). */
+void rt_wait_running(struct procdom_vcpu_page *pg);
+
 enum rt_notify_result { RT_NOTIFY_NONE, RT_NOTIFY_WOKE, RT_NOTIFY_SIGNAL };
 /* As the waker, after storing the data: full fence, read state; SLEEPING
  * -> FUTEX_WAKE (shared), wakes++; RUNNING and want_signal and a tid ->
@@ -161,6 +179,34 @@ enum rt_notify_result { RT_NOTIFY_NONE, RT_NOTIFY_WOKE, RT_NOTIFY_SIGNAL };
 enum rt_notify_result rt_notify(struct procdom_vcpu_page *pg, bool want_signal);
 
 uint64_t rt_now_ns(void);
+
+/* ---- SCHEDOP_poll (rt_poll.c) ----------------------------------------- */
+
+#define RT_POLL_MAX 128 /* ports per SCHEDOP_poll, Xen's limit */
+
+struct rt_poll {
+	struct shared_info *s; /* the poller's domain */
+	struct vcpu_info *vi;  /* the poller's vCPU */
+	unsigned int nr;
+	evtchn_port_t ports[RT_POLL_MAX]; /* each < XG_NR_EVTCHNS */
+};
+
+/* A polled port is pending, or an upcall is pending and unmasked. */
+bool rt_poll_ready(void *arg);
+enum rt_poll_end { RT_POLL_DONE, RT_POLL_HYPERVISOR };
+/* The local wait (the design comment of rt_poll.c): spin, then sleep here
+ * if may_sleep (the domain has one vCPU) and the sleep can be woken by
+ * every sender. DONE: ready or the deadline passed; HYPERVISOR: the sleep
+ * needs xenon-hvd to record the poll. State RUNNING on return. */
+enum rt_poll_end rt_poll_wait(struct procdom_vcpu_page *pg, struct rt_poll *p, uint64_t deadline_ns,
+			      uint64_t spin_ns, bool may_sleep, bool *ret_slept);
+/* struct sched_poll at gpa into p (ports not yet checked against the
+ * domain). 1 read, 0 not readable here, -EINVAL more than RT_POLL_MAX. */
+int rt_poll_read(struct procdom_rt *rt, uint64_t gpa, struct rt_poll *p, uint64_t *ret_timeout);
+/* The core accepted every port of p (it reached the wait). */
+void rt_poll_learn_all(struct procdom_rt *rt, const struct rt_poll *p);
+/* SCHEDOP_poll without xenon-hvd: 1 with *ret set, 0 take the socket. */
+int rt_poll_local(struct procdom_vcpu *v, const uint64_t args[5], long *ret);
 
 /* ---- upcalls (rt_upcall.c) -------------------------------------------- */
 
@@ -179,6 +225,11 @@ int rt_fast_send(struct procdom_rt *rt, evtchn_port_t port);
  * + notify). Returns true if the port went 0 -> 1 pending; *ret_edge says
  * whether upcall_pending went 0 -> 1. Exposed for tests. */
 bool rt_2l_send(struct shared_info *s, struct vcpu_info *vi, evtchn_port_t port, bool *ret_edge);
+/* rt_2l_send, then the peer vCPU's wake-up as a fast send does it (page
+ * pg: SLEEPING woken on any 0 -> 1, masked or not; a RUNNING, unmasked
+ * vCPU signalled after the grace period). Exposed for tests. */
+enum rt_notify_result rt_2l_send_wake(struct shared_info *s, struct vcpu_info *vi,
+				      struct procdom_vcpu_page *pg, evtchn_port_t port);
 
 /* ---- vCPUs (rt_vcpu.c) ----------------------------------------------- */
 

@@ -256,6 +256,7 @@ static int step_guest(struct procdom_rt *rt, char *err, size_t errlen)
 		.current_vcpu = rt_current_vcpu,
 		.bounce = rt_bounce,
 		.now_ns = rt_platform_now_ns,
+		.evtchn_send = rt_evtchn_send,
 		.ctx = rt,
 	};
 	rt->guest = rt_guest_alloc(rt);

