@@ -24,6 +24,24 @@
  * The client unmasks p (EVTCHNOP_unmask) once it has handled the event; the
  * core re-delivers then if p became pending meanwhile. A port nobody owns
  * stays pending, and is delivered when a connection starts watching it.
+ *
+ * Global VIRQs (VIRQ_DOM_EXC, ...) bind once per domain, as in Xen: a second
+ * EVTCHNOP_bind_virq fails with -EEXIST, so in a Linux dom0 only one process
+ * (xenstored) hears of a dying domain. Here xenon-hvd is dom0's kernel and
+ * shares the one binding among every connection that asks for it:
+ *
+ *   A: bind_virq(DOM_EXC)  the core binds dom0's port P; A subscribes
+ *   B: bind_virq(DOM_EXC)  no core call; B subscribes and gets P too
+ *   P fires                clear pending (P stays unmasked in the core);
+ *                          each subscriber: masked by it ? note "pending"
+ *                          : send EVENT(P) and mask it for that subscriber
+ *   B: unmask(P)           B's own mask cleared; fired meanwhile -> EVENT
+ *   B: close(P)            B unsubscribes; the last one out closes P
+ *
+ * The mask is per subscriber (bits in its connection), so a slow client
+ * neither holds the event back from the others nor loses it: it gets one
+ * EVENT when it unmasks, as a masked port's pending bit would give it. A
+ * subscription counts as an owned port towards the per-connection limit.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -44,10 +62,9 @@ void hvd_dom0_local_kick(void *ctx, domid_t domid, unsigned int vcpu)
 		h->dom0_kicked = true;
 }
 
-static void hvd_dom0_send_event(struct hvd *h, evtchn_port_t port)
+static void hvd_dom0_send_event(struct hvd *h, struct hvd_conn *c, evtchn_port_t port)
 {
 	struct procdom_ctl_msg ev = { .op = PROCDOM_CTL_EVENT, .arg = port };
-	struct hvd_conn *c = h->port_owner[port];
 
 	if (hvd_conn_send(c, &ev, sizeof(ev), NULL, 0, -1) < 0)
 		hvd_log(h, HV_LOG_WARN, "dom0 port %u: event lost for connection %u", port, c->id);
@@ -60,7 +77,47 @@ static void hvd_dom0_fire(struct hvd *h, struct shared_info *s, evtchn_port_t po
 
 	__atomic_fetch_or(&s->evtchn_mask[port / BITS_PER_WORD], bit, __ATOMIC_SEQ_CST);
 	__atomic_fetch_and(&s->evtchn_pending[port / BITS_PER_WORD], ~bit, __ATOMIC_SEQ_CST);
-	hvd_dom0_send_event(h, port);
+	hvd_dom0_send_event(h, h->port_owner[port], port);
+}
+
+/* xen.h's per-vCPU VIRQs (V.) bind once per vCPU; every other one binds
+ * once per domain, on vCPU 0 (as the core's evtchn_virq_is_global). */
+static bool hvd_virq_is_global(unsigned int virq)
+{
+	return virq < NR_VIRQS && virq != VIRQ_TIMER && virq != VIRQ_DEBUG &&
+	       virq != VIRQ_XENOPROF && virq != VIRQ_XENPMU;
+}
+
+/* The shared global VIRQ dom0's port carries, or -1. */
+static int hvd_dom0_port_virq(const struct hvd *h, evtchn_port_t port)
+{
+	unsigned int v;
+
+	for (v = 0; port && v < NR_VIRQS; v++)
+		if (h->virq_port[v] == port)
+			return (int)v;
+	return -1;
+}
+
+/* A shared VIRQ's port fired: clear it, tell each subscriber not masking it. */
+static void hvd_dom0_fan_out(struct hvd *h, struct shared_info *s, unsigned int virq,
+			     evtchn_port_t port)
+{
+	xen_ulong_t pbit = (xen_ulong_t)1 << (port % BITS_PER_WORD);
+	uint32_t bit = 1u << virq;
+	struct hvd_conn *c;
+
+	__atomic_fetch_and(&s->evtchn_pending[port / BITS_PER_WORD], ~pbit, __ATOMIC_SEQ_CST);
+	for (c = h->conns; c; c = c->next) {
+		if (c->dead || !(c->virq_sub & bit))
+			continue;
+		if (c->virq_masked & bit) {
+			c->virq_pending |= bit;
+			continue;
+		}
+		c->virq_masked |= bit;
+		hvd_dom0_send_event(h, c, port);
+	}
 }
 
 static void hvd_dom0_scan_word(struct hvd *h, struct shared_info *s, unsigned int w)
@@ -72,9 +129,13 @@ static void hvd_dom0_scan_word(struct hvd *h, struct shared_info *s, unsigned in
 		unsigned int b = (unsigned int)__builtin_ctzl(bits);
 		evtchn_port_t port = w * BITS_PER_WORD + b;
 
+		int virq;
+
 		bits &= bits - 1;
 		if (port < HVD_DOM0_PORTS && h->port_owner[port])
 			hvd_dom0_fire(h, s, port);
+		else if ((virq = hvd_dom0_port_virq(h, port)) >= 0)
+			hvd_dom0_fan_out(h, s, (unsigned int)virq, port);
 	}
 }
 
@@ -157,6 +218,111 @@ static void hvd_dom0_own(struct hvd_conn *c, evtchn_port_t port)
 	h->port_autoclose[port] = true;
 }
 
+/* ---- shared global VIRQs ----------------------------------------------- */
+
+static void hvd_virq_subscribe(struct hvd_conn *c, unsigned int virq)
+{
+	uint32_t bit = 1u << virq;
+
+	c->virq_sub |= bit;
+	c->virq_masked &= ~bit;
+	c->virq_pending &= ~bit;
+	c->nr_owned++;
+	c->h->virq_nr_subs[virq]++;
+}
+
+/* c leaves virq's subscribers; the last one out closes dom0's port. */
+static long hvd_virq_unsubscribe(struct hvd_conn *c, unsigned int virq)
+{
+	struct hvd *h = c->h;
+	struct evtchn_close cl = { .port = h->virq_port[virq] };
+	uint64_t args[5] = { EVTCHNOP_close, 0 };
+	uint32_t bit = 1u << virq;
+
+	c->virq_sub &= ~bit;
+	c->virq_masked &= ~bit;
+	c->virq_pending &= ~bit;
+	c->nr_owned--;
+	if (--h->virq_nr_subs[virq])
+		return 0;
+	h->virq_port[virq] = 0;
+	return hvd_dom0_hypercall(h, __HYPERVISOR_event_channel_op, args, 1, &cl, sizeof(cl));
+}
+
+/* c is done with the event: one more if the port fired meanwhile. */
+static void hvd_virq_unmask(struct hvd_conn *c, unsigned int virq)
+{
+	uint32_t bit = 1u << virq;
+
+	c->virq_masked &= ~bit;
+	if (!(c->virq_pending & bit))
+		return;
+	c->virq_pending &= ~bit;
+	c->virq_masked |= bit;
+	hvd_dom0_send_event(c->h, c, c->h->virq_port[virq]);
+}
+
+/* bind_virq of a global VIRQ some connection already holds: join it. */
+static bool hvd_virq_bind(struct hvd_conn *c, void *buf, size_t len, long *ret)
+{
+	struct evtchn_bind_virq bv;
+
+	if (len < sizeof(bv))
+		return false;
+	memcpy(&bv, buf, sizeof(bv));
+	if (!hvd_virq_is_global(bv.virq) || bv.vcpu != 0 || !c->h->virq_port[bv.virq])
+		return false; /* the core binds it, or refuses */
+	if (c->virq_sub & (1u << bv.virq)) {
+		*ret = -EEXIST; /* once per handle, as Xen's once per domain */
+		return true;
+	}
+	hvd_virq_subscribe(c, bv.virq);
+	bv.port = c->h->virq_port[bv.virq];
+	memcpy(buf, &bv, sizeof(bv));
+	*ret = 0;
+	return true;
+}
+
+/*
+ * EVTCHNOP_bind_virq, close and unmask on a shared VIRQ are done here, the
+ * core seeing only the first bind and the last close. Returns whether the
+ * op was handled, its result in *ret.
+ */
+static bool hvd_virq_op(struct hvd_conn *c, unsigned int cmd, void *buf, size_t len, long *ret)
+{
+	struct evtchn_close cl; /* as struct evtchn_unmask: { port } */
+	int virq;
+
+	_Static_assert(sizeof(struct evtchn_close) == sizeof(struct evtchn_unmask), "one port");
+	if (cmd == EVTCHNOP_bind_virq)
+		return hvd_virq_bind(c, buf, len, ret);
+	if ((cmd != EVTCHNOP_close && cmd != EVTCHNOP_unmask) || len < sizeof(cl))
+		return false;
+	memcpy(&cl, buf, sizeof(cl));
+	virq = hvd_dom0_port_virq(c->h, cl.port);
+	if (virq < 0)
+		return false;
+	*ret = 0;
+	if (!(c->virq_sub & (1u << virq)))
+		*ret = cmd == EVTCHNOP_close ? -ENOTCONN : 0; /* others' binding */
+	else if (cmd == EVTCHNOP_close)
+		*ret = hvd_virq_unsubscribe(c, (unsigned int)virq);
+	else
+		hvd_virq_unmask(c, (unsigned int)virq);
+	return true;
+}
+
+/* The core just bound a VIRQ for c: a global one becomes shareable. */
+static void hvd_virq_bound(struct hvd_conn *c, const struct evtchn_bind_virq *bv)
+{
+	if (!hvd_virq_is_global(bv->virq) || bv->vcpu != 0 || bv->port >= HVD_DOM0_PORTS) {
+		hvd_dom0_own(c, bv->port);
+		return;
+	}
+	c->h->virq_port[bv->virq] = bv->port;
+	hvd_virq_subscribe(c, bv->virq);
+}
+
 static void hvd_dom0_disown(struct hvd *h, evtchn_port_t port)
 {
 	if (port >= HVD_DOM0_PORTS || !h->port_owner[port])
@@ -186,7 +352,7 @@ static void hvd_dom0_track(struct hvd_conn *c, unsigned int cmd, const void *buf
 	else if (cmd == EVTCHNOP_bind_interdomain && len >= sizeof(u.bi))
 		hvd_dom0_own(c, u.bi.local_port);
 	else if (cmd == EVTCHNOP_bind_virq && len >= sizeof(u.bv))
-		hvd_dom0_own(c, u.bv.port);
+		hvd_virq_bound(c, &u.bv);
 	else if (cmd == EVTCHNOP_bind_ipi && len >= sizeof(u.bp))
 		hvd_dom0_own(c, u.bp.port);
 	else if (cmd == EVTCHNOP_close)
@@ -210,6 +376,9 @@ long hvd_dom0_client_hypercall(struct hvd_conn *c, struct procdom_ctl_hypercall 
 			c->nr_owned);
 		return -ENOSPC;
 	}
+	if (hc->op == __HYPERVISOR_event_channel_op &&
+	    hvd_virq_op(c, (unsigned int)hc->args[0], buf, hc->buf_len, &ret))
+		return ret;
 	ret = hvd_dom0_hypercall(c->h, hc->op, hc->args, hc->buf_arg, buf, hc->buf_len);
 	if (ret == 0 && hc->op == __HYPERVISOR_event_channel_op)
 		hvd_dom0_track(c, (unsigned int)hc->args[0], buf, hc->buf_len);
@@ -222,8 +391,9 @@ int hvd_dom0_watch(struct hvd_conn *c, int64_t port, bool watch)
 
 	if (port <= 0 || port >= HVD_DOM0_PORTS)
 		return -EINVAL;
-	if (h->port_owner[port] && h->port_owner[port] != c)
-		return -EBUSY;
+	if ((h->port_owner[port] && h->port_owner[port] != c) ||
+	    hvd_dom0_port_virq(h, (evtchn_port_t)port) >= 0)
+		return -EBUSY; /* a shared VIRQ is bound, not watched */
 	if (!watch) {
 		if (h->port_owner[port] == c)
 			hvd_dom0_disown(h, (evtchn_port_t)port);
@@ -250,6 +420,8 @@ void hvd_dom0_conn_gone(struct hvd_conn *c)
 	struct hvd *h = c->h;
 	evtchn_port_t port;
 
+	while (c->virq_sub)
+		hvd_virq_unsubscribe(c, (unsigned int)__builtin_ctz(c->virq_sub));
 	for (port = 1; port < HVD_DOM0_PORTS && c->nr_owned; port++) {
 		struct evtchn_close cl = { .port = port };
 		uint64_t args[5] = { EVTCHNOP_close, 0 };

@@ -262,7 +262,8 @@ long hvd_dom0_hypercall(struct hvd *h, unsigned int op, uint64_t args[5], unsign
 /* The HYPERCALL op for connection c; updates port ownership. */
 long hvd_dom0_client_hypercall(struct hvd_conn *c, struct procdom_ctl_hypercall *hc, void *buf);
 int hvd_dom0_watch(struct hvd_conn *c, int64_t port, bool watch);
-/* The connection goes: close the ports it opened, forget the others. */
+/* The connection goes: close the ports it opened, forget the others, leave
+ * the shared VIRQs it subscribed to (the last one out closes the port). */
 void hvd_dom0_conn_gone(struct hvd_conn *c);
 
 #endif

@@ -87,6 +87,10 @@ struct xenon_ctl *xenon_evtchn_ctl(struct xenon_evtchn *xe);
 int xenon_evtchn_bind_unbound_port(struct xenon_evtchn *xe, uint32_t remote_domid);
 int xenon_evtchn_bind_interdomain(struct xenon_evtchn *xe, uint32_t remote_domid,
 				  evtchn_port_t remote_port);
+/* A global VIRQ (VIRQ_DOM_EXC, ...) is shared: every handle binding it gets
+ * dom0's one port for it and its own events, mask and unbind; -EEXIST only
+ * if this handle holds it already (docs/process-domains.md, "dom0
+ * services"). */
 int xenon_evtchn_bind_virq(struct xenon_evtchn *xe, unsigned int virq);
 /* Own an existing dom0 port (reserved at dom0's creation); not closed by
  * xenon_evtchn_close. */

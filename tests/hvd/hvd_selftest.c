@@ -209,12 +209,11 @@ static void test_rawguest(const char *run_dir, struct xenon_ctl *ctl, const char
 		ok(false, "event handle");
 		return;
 	}
-	/* A global VIRQ binds once per domain, as in Xen: with xenstored
-	 * running it holds VIRQ_DOM_EXC (EEXIST here). */
+	/* A global VIRQ binds once per domain, as in Xen, but xenon-hvd shares
+	 * dom0's binding: xenstored holds VIRQ_DOM_EXC, and so do we. */
 	virq = xenon_evtchn_bind_virq(xe, VIRQ_DOM_EXC);
 	p0 = xenon_evtchn_bind_unbound_port(xe, 9);
-	ok((virq > 0 || virq == -EEXIST) && p0 > 0, "dom0: VIRQ_DOM_EXC on %d, port %d for d9",
-	   virq, p0);
+	ok(virq > 0 && p0 > 0, "dom0: VIRQ_DOM_EXC on %d, port %d for d9", virq, p0);
 	xenon_create_defaults(&req);
 	req.domid = 9;
 	req.nr_bind = 1;
@@ -234,15 +233,14 @@ static void test_rawguest(const char *run_dir, struct xenon_ctl *ctl, const char
 	}
 	ok(fired, "the guest's EVTCHNOP_send reached dom0's port %d", p0);
 	ok(kill(out.pid, SIGKILL) == 0, "kill -9 the guest");
-	for (i = 0; i < 50 && !dead_seen && virq > 0; i++) {
+	for (i = 0; i < 50 && !dead_seen; i++) {
 		got = wait_event(xe, 100);
 		if (got == virq)
 			dead_seen = 1;
 		if (got > 0)
 			xenon_evtchn_unmask(xe, (evtchn_port_t)got);
 	}
-	ok(dead_seen || virq == -EEXIST, "dom0 got VIRQ_DOM_EXC%s",
-	   virq == -EEXIST ? " # SKIP xenstored holds it" : "");
+	ok(dead_seen, "dom0 got VIRQ_DOM_EXC beside xenstored (port %d)", virq);
 	/* Death reaches xenon-hvd through the pidfd: poll, bounded. */
 	for (i = 0, n = 0; i < 200; i++) {
 		n = xenon_domain_list(ctl, l, 16);
@@ -257,6 +255,74 @@ static void test_rawguest(const char *run_dir, struct xenon_ctl *ctl, const char
 			got = (int)st[i].status;
 	ok(got == EVTCHNSTAT_unbound, "dom0's end of the channel is unbound again");
 	xenon_evtchn_close(xe);
+}
+
+/* A process-less domain created and destroyed: VIRQ_DOM_EXC fires. */
+static int domain_dies(struct xenon_ctl *ctl)
+{
+	struct procdom_ctl_create req;
+	uint32_t domid = 0;
+	int err;
+
+	xenon_create_defaults(&req);
+	err = xenon_domain_create(ctl, &req, NULL, &domid, NULL);
+	return err ? err : xenon_domain_destroy(ctl, domid);
+}
+
+/* dom0's status of port says it carries VIRQ_DOM_EXC. */
+static bool port_is_dom_exc(struct xenon_ctl *ctl, int port)
+{
+	struct evtchn_status st[64];
+	int n = xenon_evtchn_status(ctl, 0, st, 64), i;
+
+	for (i = 0; i < n; i++)
+		if (st[i].port == (uint32_t)port)
+			return st[i].status == EVTCHNSTAT_virq && st[i].u.virq == VIRQ_DOM_EXC;
+	return false;
+}
+
+/*
+ * Several dom0 clients (and xenstored) bind VIRQ_DOM_EXC: each gets dom0's
+ * one port and hears of every death; a client that unbinds, lags (has not
+ * unmasked) or hangs up leaves the others receiving.
+ */
+static void test_virq_shared(const char *run_dir, struct xenon_ctl *ctl)
+{
+	struct xenon_evtchn *xe[3] = { NULL, NULL, NULL };
+	int p[3] = { -1, -1, -1 }, i;
+
+	for (i = 0; i < 3; i++)
+		if (!xenon_evtchn_open(run_dir, &xe[i]))
+			p[i] = xenon_evtchn_bind_virq(xe[i], VIRQ_DOM_EXC);
+	ok(p[0] > 0 && p[1] == p[0] && p[2] == p[0] && port_is_dom_exc(ctl, p[0]),
+	   "three clients bind VIRQ_DOM_EXC: dom0's port %d, bound to it, for each", p[0]);
+	if (p[0] <= 0 || p[1] != p[0] || p[2] != p[0])
+		goto out;
+	ok(xenon_evtchn_bind_virq(xe[0], VIRQ_DOM_EXC) == -EEXIST,
+	   "binding it twice on one handle: EEXIST");
+	ok(xenon_evtchn_watch(xe[0], (evtchn_port_t)p[0]) == -EBUSY,
+	   "the shared port cannot be watched: EBUSY");
+	ok(domain_dies(ctl) == 0 && wait_event(xe[0], 2000) == p[0] &&
+		   wait_event(xe[1], 2000) == p[0] && wait_event(xe[2], 2000) == p[0],
+	   "a domain dies: each client receives VIRQ_DOM_EXC");
+	xenon_evtchn_unmask(xe[0], (evtchn_port_t)p[0]);
+	ok(xenon_evtchn_unbind(xe[1], (evtchn_port_t)p[1]) == 0, "one client unbinds it");
+	ok(xenon_evtchn_unbind(xe[1], (evtchn_port_t)p[1]) == -ENOTCONN,
+	   "unbinding it again: ENOTCONN, the others' binding stays");
+	ok(domain_dies(ctl) == 0 && wait_event(xe[0], 2000) == p[0],
+	   "another dies: a remaining client receives it");
+	ok(wait_event(xe[1], 100) == -ETIMEDOUT && wait_event(xe[2], 100) == -ETIMEDOUT,
+	   "the unbound client does not; one that has not unmasked not yet");
+	xenon_evtchn_unmask(xe[2], (evtchn_port_t)p[2]);
+	ok(wait_event(xe[2], 2000) == p[2], "its unmask delivers the death it held back");
+	xenon_evtchn_unmask(xe[2], (evtchn_port_t)p[2]);
+	xenon_evtchn_close(xe[0]);
+	xe[0] = NULL;
+	ok(domain_dies(ctl) == 0 && wait_event(xe[2], 2000) == p[2] && port_is_dom_exc(ctl, p[2]),
+	   "a subscriber hangs up: the port stays bound, the last client receives");
+out:
+	for (i = 0; i < 3; i++)
+		xenon_evtchn_close(xe[i]);
 }
 
 /* One request on xenstored's socket; the reply payload lands in out. */
@@ -377,6 +443,7 @@ int main(int argc, char **argv)
 	test_dom0_events(argv[1]);
 	test_foreign(ctl);
 	test_rawguest(argv[1], ctl, argv[2]);
+	test_virq_shared(argv[1], ctl);
 	if (argc > 3 && !strcmp(argv[3], "xenstored"))
 		test_xenstored_ring(argv[1], ctl);
 	if (argc > 4)
