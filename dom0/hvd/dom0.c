@@ -359,6 +359,44 @@ static void hvd_dom0_track(struct hvd_conn *c, unsigned int cmd, const void *buf
 		hvd_dom0_disown(c->h, u.cl.port);
 }
 
+/*
+ * dom0's ports belong to the connections that bound them, as a libxenevtchn
+ * handle's do: one client may not close or rebind another's port, nor reset
+ * dom0's channels (which would close every client's). Ports nobody owns
+ * (reserved at dom0's creation and not watched) stay open to all.
+ */
+static long hvd_dom0_port_guard(struct hvd_conn *c, unsigned int cmd, const void *buf, size_t len)
+{
+	struct hvd *h = c->h;
+	union {
+		struct evtchn_close cl;
+		struct evtchn_bind_vcpu bv;
+		struct evtchn_reset rs;
+	} u;
+	evtchn_port_t port;
+
+	memset(&u, 0, sizeof(u));
+	memcpy(&u, buf, len < sizeof(u) ? len : sizeof(u));
+	switch (cmd) {
+	case EVTCHNOP_reset:
+		if (len < sizeof(u.rs) || (u.rs.dom != DOMID_SELF && u.rs.dom != 0))
+			return 0;
+		hvd_log(h, HV_LOG_WARN, "connection %u: may not reset dom0's channels", c->id);
+		return -EPERM;
+	case EVTCHNOP_close:
+		port = u.cl.port;
+		break;
+	case EVTCHNOP_bind_vcpu:
+		port = u.bv.port;
+		break;
+	default:
+		return 0;
+	}
+	if (port < HVD_DOM0_PORTS && h->port_owner[port] && h->port_owner[port] != c)
+		return -ENOTCONN;
+	return 0;
+}
+
 long hvd_dom0_client_hypercall(struct hvd_conn *c, struct procdom_ctl_hypercall *hc, void *buf)
 {
 	long ret;
@@ -378,6 +416,9 @@ long hvd_dom0_client_hypercall(struct hvd_conn *c, struct procdom_ctl_hypercall 
 	}
 	if (hc->op == __HYPERVISOR_event_channel_op &&
 	    hvd_virq_op(c, (unsigned int)hc->args[0], buf, hc->buf_len, &ret))
+		return ret;
+	if (hc->op == __HYPERVISOR_event_channel_op &&
+	    (ret = hvd_dom0_port_guard(c, (unsigned int)hc->args[0], buf, hc->buf_len)))
 		return ret;
 	ret = hvd_dom0_hypercall(c->h, hc->op, hc->args, hc->buf_arg, buf, hc->buf_len);
 	if (ret == 0 && hc->op == __HYPERVISOR_event_channel_op)

@@ -353,6 +353,32 @@ out:
 /* xenstored serves a domain's ring: a request the "guest" (us, through a
  * foreign mapping) queued before INTRODUCE is answered in the ring; after
  * the domain is destroyed, VIRQ_DOM_EXC makes xenstored release it. */
+/* One client's dom0 ports are not another's to close or move, and no client
+ * may reset dom0's channels (it would close every client's). */
+static void test_port_ownership(const char *run_dir, struct xenon_ctl *ctl)
+{
+	struct xenon_evtchn *a = NULL, *b = NULL;
+	struct evtchn_close cl = { 0 };
+	struct evtchn_reset rs = { .dom = DOMID_SELF };
+	uint64_t args[5] = { EVTCHNOP_close, 0 };
+	int port = -1;
+
+	if (!xenon_evtchn_open(run_dir, &a) && !xenon_evtchn_open(run_dir, &b))
+		port = xenon_evtchn_bind_unbound_port(a, 0);
+	ok(port > 0, "client A allocates dom0 port %d", port);
+	cl.port = (evtchn_port_t)port;
+	ok(port > 0 && xenon_hypercall(xenon_evtchn_ctl(b), __HYPERVISOR_event_channel_op, args, 1,
+				       &cl, sizeof(cl)) == -ENOTCONN,
+	   "client B may not close A's port: ENOTCONN");
+	args[0] = EVTCHNOP_reset;
+	ok(xenon_hypercall(ctl, __HYPERVISOR_event_channel_op, args, 1, &rs, sizeof(rs)) == -EPERM,
+	   "no client may reset dom0's channels: EPERM");
+	ok(port > 0 && xenon_evtchn_unbind(a, (evtchn_port_t)port) == 0,
+	   "A still holds its port and closes it");
+	xenon_evtchn_close(b);
+	xenon_evtchn_close(a);
+}
+
 static void test_xenstored_ring(const char *run_dir, struct xenon_ctl *ctl)
 {
 	struct procdom_ctl_create req;
@@ -444,6 +470,7 @@ int main(int argc, char **argv)
 	test_foreign(ctl);
 	test_rawguest(argv[1], ctl, argv[2]);
 	test_virq_shared(argv[1], ctl);
+	test_port_ownership(argv[1], ctl);
 	if (argc > 3 && !strcmp(argv[3], "xenstored"))
 		test_xenstored_ring(argv[1], ctl);
 	if (argc > 4)
