@@ -249,6 +249,8 @@ static void finish(struct blkfront *fe, unsigned int id, int status)
 	struct blkfront_slot *sl = &fe->slot[id];
 	struct blkfront_req *r = sl->req;
 
+	if (sl->inner_op == BLKIF_OP_READ && !sl->zc)
+		fe->copy_reads--;
 	if (r && !status && sl->inner_op == BLKIF_OP_READ && !sl->zc)
 		copy_out(fe, sl, r);
 	release_pages(fe, sl, sl->inner_op == BLKIF_OP_WRITE);
@@ -617,11 +619,47 @@ int blkfront_submit(struct blkfront *fe, struct blkfront_req *r)
 		return err;
 	}
 	sl->in_use = true;
+	if (r->op == BLKIF_OP_READ && !sl->zc)
+		fe->copy_reads++;
+	sl->idx = fe->ring.req_prod_pvt;
+	r->slot = (uint16_t)id;
 	push(fe);
 	return 0;
 }
 
 /* ---- waiting and the synchronous calls ---------------------------------- */
+
+/*
+ * Before sleeping on r: blkfront_poll() left rsp_event at the next
+ * response, so each response of a deep queue would wake us once (and make
+ * the back end kick). Ask for
+ * a notification only when the response count reaches r's ring index
+ * instead: a back end answering in order has then answered r (one wake-up
+ * for the batch); one answering out of order wakes us no later than when
+ * everything submitted before r is answered too, and the loop re-arms.
+ * True if that many responses are already there (do not sleep).
+ */
+static bool arm_for(struct blkfront *fe, const struct blkfront_req *r)
+{
+	const struct blkfront_slot *sl = &fe->slot[r->slot];
+	RING_IDX want;
+
+	if (r->slot >= fe->inflight || !sl->in_use || sl->req != r)
+		return false;
+	/* Copying reads: each answer is worth taking at once, so that its
+	 * copy-out overlaps the back end's next read. */
+	if (fe->copy_reads)
+		return false;
+	want = sl->idx + 1;
+	/* Only ahead of what poll armed, and never past the requests made. */
+	if ((int32_t)(want - (fe->ring.rsp_cons + 1)) <= 0 ||
+	    (int32_t)(fe->ring.req_prod_pvt - want) < 0)
+		return false;
+	__atomic_store_n(&fe->ring.sring->rsp_event, want, __ATOMIC_SEQ_CST);
+	/* Pairs with the back end's fence between its rsp_prod store and its
+	 * rsp_event load (RING_PUSH_RESPONSES_AND_CHECK_NOTIFY). */
+	return (int32_t)(__atomic_load_n(&fe->ring.sring->rsp_prod, __ATOMIC_SEQ_CST) - want) >= 0;
+}
 
 int blkfront_wait(struct blkfront *fe, struct blkfront_req *r, uint64_t timeout_ns)
 {
@@ -633,7 +671,8 @@ int blkfront_wait(struct blkfront *fe, struct blkfront_req *r, uint64_t timeout_
 			return r->status;
 		if (bf_now(fe) >= deadline)
 			break;
-		fe->env->wait(fe->env_ctx, deadline);
+		if (!arm_for(fe, r))
+			fe->env->wait(fe->env_ctx, deadline);
 	}
 	/* The back end may still answer: drop our interest, keep the slot. */
 	for (unsigned int id = 0; id < fe->inflight; id++)
@@ -687,7 +726,13 @@ static int rw_pipelined(struct blkfront *fe, uint8_t op, uint64_t sector, uint8_
 		}
 		if (head == tail)
 			break;
-		rc = blkfront_wait(fe, &reqs[head % n], 0);
+		/* Nothing more to submit: sleep until the newest is answered
+		 * (one wake-up for the lot, see arm_for()), then reap in order. */
+		rc = 0;
+		if ((off >= nsect || err) && tail - head > 1)
+			rc = blkfront_wait(fe, &reqs[(tail - 1) % n], 0);
+		if (rc != -XEN_ETIMEDOUT)
+			rc = blkfront_wait(fe, &reqs[head % n], 0);
 		if (rc == -XEN_ETIMEDOUT) {
 			for (; head != tail; head++) /* abandon the stack's requests */
 				blkfront_wait(fe, &reqs[head % n], 1);

@@ -119,6 +119,7 @@ struct blkfront_req {
 	bool zerocopy;	/* buf is in one blkfront_buf_alloc() buffer, 512-aligned */
 	int status;	/* when done: 0, -XEN_EIO, -XEN_EOPNOTSUPP, -XEN_ENOTCONN */
 	bool done;	/* set (release) when status is final */
+	uint16_t slot;	/* private: set by blkfront_submit() */
 };
 
 struct blkfront_slot {
@@ -131,6 +132,7 @@ struct blkfront_slot {
 	uint16_t page[BLKFRONT_MAX_SEGS];   /* pool page indices */
 	grant_ref_t ref[BLKFRONT_MAX_SEGS]; /* per-request grants */
 	grant_ref_t ind_ref;		    /* per-request indirect grant */
+	RING_IDX idx;			    /* its ring index (wake-up hint) */
 };
 
 struct blkfront_stats {
@@ -170,6 +172,7 @@ struct blkfront {
 	uint16_t buf_busy[BLKFRONT_MAX_POOL];
 	uint16_t free_slot[BLKFRONT_MAX_INFLIGHT];
 	unsigned int nr_free_slots;
+	unsigned int copy_reads; /* in flight: their data is copied out on arrival */
 	struct blkfront_slot slot[BLKFRONT_MAX_INFLIGHT];
 	struct blkfront_stats stats;
 };

@@ -375,10 +375,32 @@ static int op_discard(struct blkback_ring *br, const struct blkif_request *req)
 
 /* ---- the ring ---------------------------------------------------------- */
 
-static void respond(struct blkback_ring *br, uint64_t id, uint8_t op, int status)
+/* Publishes the responses written so far; kicks if the front end asked. */
+static void push_responses(struct blkback_ring *br)
+{
+	bool notify;
+
+	if (!br->unpushed)
+		return;
+	br->unpushed = 0;
+	br->unpushed_bytes = 0;
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&br->ring, notify);
+	if (notify)
+		br->ops->notify(br->ctx);
+}
+
+/*
+ * Small requests' responses go out in groups (BLKBACK_PUSH_EVERY): with a
+ * deep queue of 4 KiB reads a push per response costs a fence and a kick
+ * -- a cache line taken from the spinning front end -- each, about as much
+ * as the read itself. Large ones go out at once (their I/O dwarfs a push,
+ * and a copying front end overlaps its copy-out with our next request),
+ * and so does everything when the ring runs dry: no response waits for a
+ * request that may never come.
+ */
+static void respond(struct blkback_ring *br, uint64_t id, uint8_t op, int status, uint64_t bytes)
 {
 	struct blkif_response *rsp = RING_GET_RESPONSE(&br->ring, br->ring.rsp_prod_pvt);
-	bool notify;
 
 	rsp->id = id;
 	rsp->operation = op;
@@ -391,14 +413,17 @@ static void respond(struct blkback_ring *br, uint64_t id, uint8_t op, int status
 		br->stats.eopnotsupp++;
 	else
 		br->stats.errors++;
-	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&br->ring, notify);
-	if (notify)
-		br->ops->notify(br->ctx);
+	br->unpushed++;
+	br->unpushed_bytes += bytes;
+	if (br->unpushed >= BLKBACK_PUSH_EVERY || br->unpushed_bytes >= BLKBACK_PUSH_BYTES)
+		push_responses(br);
 }
 
 static void handle(struct blkback_ring *br, const struct blkif_request *req)
 {
+	uint64_t before = br->stats.sectors_read + br->stats.sectors_written;
 	uint8_t op = req->operation;
+	uint64_t bytes;
 	int status;
 
 	switch (op) {
@@ -419,7 +444,12 @@ static void handle(struct blkback_ring *br, const struct blkif_request *req)
 		status = BLKIF_RSP_EOPNOTSUPP;
 		break;
 	}
-	respond(br, req->id, op, status);
+	bytes = (br->stats.sectors_read + br->stats.sectors_written - before)
+		<< BLKBACK_SECTOR_SHIFT;
+	/* A flush or discard is rare and often waited for alone: at once. */
+	if (op == BLKIF_OP_FLUSH_DISKCACHE || op == BLKIF_OP_DISCARD)
+		bytes = BLKBACK_PUSH_BYTES;
+	respond(br, req->id, op, status, bytes);
 }
 
 int blkback_ring_service(struct blkback_ring *br)
@@ -440,11 +470,14 @@ int blkback_ring_service(struct blkback_ring *br)
 			       "front end broke the ring: req_prod %u, rsp_prod %u, size %u", rp,
 			       br->ring.rsp_prod_pvt, RING_SIZE(&br->ring));
 			br->fatal = true;
+			push_responses(br); /* those already served stand */
 			return -EPROTO;
 		}
 		for (rc = br->ring.req_cons; rc != rp; rc++) {
-			if (n == BLKBACK_BATCH)
+			if (n == BLKBACK_BATCH) {
+				push_responses(br);
 				return 1;
+			}
 			if (RING_REQUEST_CONS_OVERFLOW(&br->ring, rc))
 				break;
 			RING_COPY_REQUEST(&br->ring, rc, &req);
@@ -452,6 +485,7 @@ int blkback_ring_service(struct blkback_ring *br)
 			handle(br, &req);
 			n++;
 		}
+		push_responses(br);
 		RING_FINAL_CHECK_FOR_REQUESTS(&br->ring, more);
 		if (!more)
 			return 0;

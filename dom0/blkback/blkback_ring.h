@@ -64,6 +64,10 @@
 #define BLKBACK_SEGS_PER_INDIRECT_PAGE (BLKBACK_PAGE_SIZE / sizeof(struct blkif_request_segment))
 #define BLKBACK_MAX_PGRANTS 8192 /* persistent grants one device keeps */
 #define BLKBACK_BATCH 64	 /* requests one blkback_ring_service() call takes */
+/* Responses are pushed (and the front end maybe kicked) once this many
+ * are waiting, or this much data, or the ring is drained, whichever first. */
+#define BLKBACK_PUSH_EVERY 8
+#define BLKBACK_PUSH_BYTES (64 * 1024)
 
 enum { BLKBACK_LOG_ERR, BLKBACK_LOG_WARN, BLKBACK_LOG_INFO };
 
@@ -120,6 +124,8 @@ struct blkback_ring {
 	struct blkback_config cfg;
 	bool fatal;
 	bool pgrants_full_logged;
+	unsigned int unpushed;	 /* responses written, rsp_prod not yet moved */
+	uint64_t unpushed_bytes; /* data they carried */
 	struct blkback_stats stats;
 	/* Persistent grants: open addressing, linear probing, never deleted
 	 * before fini; capacity a power of two >= 2 * max_pgrants. */

@@ -71,6 +71,7 @@ struct blk_pair {
 	unsigned long writes_done, flushes_done;
 	unsigned long writes_at_flush; /* writes_done when the last flush ran */
 	bool flush_fails, fail_io;
+	RING_IDX rsp_event_at_wait; /* sring->rsp_event when the front end last waited */
 };
 
 void blk_pair_default_opts(struct blk_pair_opts *o);

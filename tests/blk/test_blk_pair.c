@@ -413,3 +413,44 @@ Test(blk_pair, liveness_byte)
 	pair.br_up = true;
 	stop_clean();
 }
+
+/* Waiting on the newest of several requests arms rsp_event for its answer,
+ * not the next one (one wake-up for the lot); not while a copying read is
+ * in flight, whose data is best copied out as soon as it comes. */
+Test(blk_pair, wait_arms_for_the_awaited_response)
+{
+	struct blk_pair_opts o;
+	uint8_t buf[4][512] = { { 0 } };
+	struct blkfront_req r[4];
+	RING_IDX start_idx;
+
+	blk_pair_default_opts(&o);
+	start(&o);
+	pair.br_up = false; /* the back end answers only when we say */
+	start_idx = pair.fe.ring.req_prod_pvt;
+	for (int i = 0; i < 4; i++) {
+		r[i] = (struct blkfront_req){
+			.op = BLKIF_OP_WRITE, .sector = i, .nsect = 1, .buf = buf[i]
+		};
+		cr_assert_eq(blkfront_submit(&pair.fe, &r[i]), 0);
+	}
+	cr_assert_eq(blkfront_wait(&pair.fe, &r[3], 1000000), -XEN_ETIMEDOUT);
+	cr_assert_eq(pair.rsp_event_at_wait, start_idx + 4, "armed for the 4th answer");
+	pair.br_up = true;
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(blkfront_wait(&pair.fe, &r[i], 0), 0);
+	/* With a copying read among them: armed for the next answer only. */
+	pair.br_up = false;
+	start_idx = pair.fe.ring.req_prod_pvt;
+	r[0] = (struct blkfront_req){ .op = BLKIF_OP_READ, .nsect = 1, .buf = buf[0] };
+	r[1] = (struct blkfront_req){ .op = BLKIF_OP_WRITE, .nsect = 1, .buf = buf[1] };
+	cr_assert_eq(blkfront_submit(&pair.fe, &r[0]), 0);
+	cr_assert_eq(blkfront_submit(&pair.fe, &r[1]), 0);
+	cr_assert_eq(blkfront_wait(&pair.fe, &r[1], 1000000), -XEN_ETIMEDOUT);
+	cr_assert_eq(pair.rsp_event_at_wait, start_idx + 1, "armed for the next answer");
+	pair.br_up = true;
+	cr_assert_eq(blkfront_wait(&pair.fe, &r[0], 0), 0);
+	blkfront_poll(&pair.fe); /* the abandoned one's answer, dropped */
+	cr_assert_eq(pair.fe.nr_free_slots, pair.fe.inflight);
+	stop_clean();
+}

@@ -280,3 +280,40 @@ Test(blkback_seg, seg_sectors)
 	cr_assert_eq(blkback_seg_sectors(s, 2), -EINVAL);
 	cr_assert_eq(blkback_seg_sectors(s, 0), 0);
 }
+
+/* Small requests' responses are pushed in groups of BLKBACK_PUSH_EVERY:
+ * still every one is on the ring, in order, when the ring runs dry, and the
+ * front end (armed for the next response) is kicked once, not per answer. */
+Test(blkback_ring, grouped_responses_all_pushed_at_drain)
+{
+	const unsigned int n = 2 * BLKBACK_PUSH_EVERY + 3;
+	uint32_t kicks;
+
+	setup_pair(true, false, 0, false);
+	kicks = pair.to_front.seq;
+	for (unsigned int i = 0; i < n; i++) {
+		struct blkif_request *r = next_req();
+
+		r->operation = i == n - 1 ? BLKIF_OP_FLUSH_DISKCACHE : BLKIF_OP_READ;
+		r->nr_segments = r->operation == BLKIF_OP_READ;
+		r->id = 100 + i;
+		r->sector_number = 8 * i;
+		r->seg[0] = (struct blkif_request_segment){ data_ref[i % 16], 0, 7 };
+		pair.fe.ring.req_prod_pvt++;
+	}
+	__atomic_store_n(&pair.fe.ring.sring->req_prod, pair.fe.ring.req_prod_pvt,
+			 __ATOMIC_RELEASE);
+	cr_assert_eq(blkback_ring_service(&pair.br), 0, "ring drained");
+	cr_assert_eq(pair.fe.ring.sring->rsp_prod - pair.fe.ring.rsp_cons, n);
+	for (unsigned int i = 0; i < n; i++) {
+		struct blkif_response *rsp =
+			RING_GET_RESPONSE(&pair.fe.ring, pair.fe.ring.rsp_cons);
+
+		cr_assert_eq(rsp->id, 100 + i, "in order");
+		cr_assert_eq(rsp->status, BLKIF_RSP_OKAY);
+		pair.fe.ring.rsp_cons++;
+	}
+	cr_assert_eq((uint32_t)(pair.to_front.seq - kicks), 1, "one kick for the lot");
+	/* A single request is answered within the same call, alone. */
+	cr_assert_eq(rw(BLKIF_OP_READ, 0, 1, data_ref[0], 0, 7, 7), BLKIF_RSP_OKAY);
+}
