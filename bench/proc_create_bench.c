@@ -25,7 +25,7 @@
  * beside the tiny process's Pss and MemAvailable drop.
  *
  *   bench-proc-create [--breakdown] [--no-consoled] [--counts 1,10,100,1000]
- *                     [--pages N] [--hvd PATH]
+ *                     [--pages N] [--hvd PATH] [--guest PATH]
  * --breakdown also prints the phases' medians (overall, and first 10 vs last
  * 10) and the last domain process's smaps by mapping; --no-consoled runs
  * xenon-hvd without its console back end (to see its share). The run
@@ -33,7 +33,9 @@
  * domain) is made in $TMPDIR, default /tmp: creating a file costs 30-500 us
  * on an ext4 without a journal that saw many recent deletions, ~10 us on
  * tmpfs (/run on most systems).
- * Programs are found beside this one (BUILD/bench) and in BUILD/dom0/hvd.
+ * Programs are found beside this one (BUILD/bench) and in BUILD/dom0/hvd;
+ * --guest runs another guest program instead (e.g. an older build of
+ * bench-proc-ready-guest, to compare two in alternating runs).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,7 +81,8 @@ struct run {
 	 * its split by process (--breakdown): CPU_WHO_* below. */
 	double cpu_ms[MAX_COUNT];
 	double who_ms[6][MAX_COUNT];
-	pid_t daemons[4]; /* xenon-hvd, xenstored, then consoled, spawner */
+	double guest_flt[MAX_COUNT]; /* the domain process's minor faults at ready */
+	pid_t daemons[4];	     /* xenon-hvd, xenstored, then consoled, spawner */
 	int daemon_who[4];
 	unsigned int n, nr_daemons;
 };
@@ -217,6 +220,27 @@ static uint64_t cpu_ns_of(pid_t pid)
 	return sum;
 }
 
+/* Minor page faults of pid so far (/proc/PID/stat field 10), 0 if gone. */
+static double minflt_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	unsigned long v = 0;
+	size_t n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r"))) {
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+	}
+	buf[n] = 0;
+	/* After "pid (comm) ": state ppid pgrp session tty_nr tpgid flags minflt */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu", &v) != 1)
+		v = 0;
+	return (double)v;
+}
+
 static uint64_t self_cpu_ns(void)
 {
 	struct timespec ts;
@@ -321,7 +345,8 @@ static void reap(pid_t pid, int sig)
 
 struct baseline {
 	double ms[MAX_COUNT], cpu_ms[MAX_COUNT];
-	double pss_kib, avail_drop_kib; /* per process */
+	double tiny_ms[MAX_COUNT], tiny_flt[MAX_COUNT]; /* the process alone */
+	double pss_kib, avail_drop_kib;			/* per process */
 };
 
 static int baseline_run(unsigned int n, struct baseline *b)
@@ -342,7 +367,9 @@ static int baseline_run(unsigned int n, struct baseline *b)
 		if (!err)
 			err = wait_byte(p[0], &c, 1);
 		b->ms[i] = (double)(bench_now_ns() - t0) / 1e6;
-		b->cpu_ms[i] = (double)(self_cpu_ns() - c0 + cpu_ns_of(pids[i])) / 1e6;
+		b->tiny_ms[i] = (double)cpu_ns_of(pids[i]) / 1e6;
+		b->tiny_flt[i] = minflt_of(pids[i]);
+		b->cpu_ms[i] = (double)(self_cpu_ns() - c0) / 1e6 + b->tiny_ms[i];
 	}
 	b->avail_drop_kib = (avail0 - mem_available_kib()) / n;
 	for (i = 0; i < made; i++)
@@ -496,6 +523,7 @@ static int domains_run(struct run *r, unsigned int n, struct domain_mem *m)
 		c1 = self_cpu_ns() - c0;
 		e1[CPU_WHO_TOOL] = c1;
 		g = err ? 0 : cpu_ns_of(r->pid[i]);
+		r->guest_flt[i] = err ? 0 : minflt_of(r->pid[i]);
 		e1[CPU_WHO_GUEST] = g;
 		c1 += daemons_cpu_ns(r, e1) - d0 + g;
 		r->cpu_ms[i] = (double)c1 / 1e6;
@@ -590,7 +618,7 @@ static void phases_ends(struct run *r, unsigned int n)
 }
 
 /* Whose CPU time a domain's creation is: each process's median (ms). */
-static void cpu_split_print(struct run *r, unsigned int n)
+static void cpu_split_print(struct run *r, const struct baseline *b, unsigned int n)
 {
 	unsigned int w;
 
@@ -598,11 +626,15 @@ static void cpu_split_print(struct run *r, unsigned int n)
 	for (w = 0; w < 6; w++)
 		printf(" %s %.3f", cpu_who_name[w], median_of(r->who_ms[w], n));
 	printf("\n");
+	printf("proc-create-%u domain process vs tiny process (medians): CPU ms %.3f vs %.3f, "
+	       "minor faults %.0f vs %.0f\n",
+	       n, median_of(r->who_ms[CPU_WHO_GUEST], n), median_of(b->tiny_ms, n),
+	       median_of(r->guest_flt, n), median_of(b->tiny_flt, n));
 }
 
 /* ---- main --------------------------------------------------------------- */
 
-static int find_programs(const char *hvd)
+static int find_programs(const char *hvd, const char *guest)
 {
 	char exe[PATH_MAX];
 	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -617,6 +649,8 @@ static int find_programs(const char *hvd)
 			 self_dir);
 	snprintf(guest_path, sizeof(guest_path), "%.*s/bench-proc-ready-guest", PATH_MAX - 32,
 		 self_dir);
+	if (guest)
+		snprintf(guest_path, sizeof(guest_path), "%s", guest);
 	snprintf(tiny_path, sizeof(tiny_path), "%.*s/bench-proc-tiny", PATH_MAX - 32, self_dir);
 	if (access(hvd_path, X_OK) || access(guest_path, X_OK) || access(tiny_path, X_OK))
 		return -ENOENT;
@@ -649,36 +683,49 @@ static int one_count(unsigned int n)
 		       n, median_of(r.create_ms, n), median_of(r.store_ms, n),
 		       median_of(r.ready_ms, n));
 		phases_ends(&r, n);
-		cpu_split_print(&r, n);
+		cpu_split_print(&r, &b, n);
 		breakdown_print(r.pid[n - 1], n);
 	}
 	run_down(&r);
 	return err;
 }
 
+static int usage(const char *bad)
+{
+	fprintf(stderr,
+		"bench-proc-create: unknown or incomplete option '%s'\n"
+		"usage: bench-proc-create [--breakdown] [--no-consoled] [--counts 1,10,100,1000] "
+		"[--pages N] [--hvd PATH] [--guest PATH]\n",
+		bad);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
-	const char *counts = "1,10,100,1000", *hvd = NULL;
+	const char *counts = "1,10,100,1000", *hvd = NULL, *guest = NULL;
 	char *copy, *tok, *save = NULL;
 	int i, failed = 0;
 
+	/* Options in any order (the flags used to have to come first). */
 	for (i = 1; i < argc; i++) {
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+
 		if (!strcmp(argv[i], "--breakdown"))
 			breakdown = true;
 		else if (!strcmp(argv[i], "--no-consoled"))
 			no_consoled = true;
+		else if (val && !strcmp(argv[i], "--counts"))
+			counts = argv[++i];
+		else if (val && !strcmp(argv[i], "--pages"))
+			nr_pages = strtoul(argv[++i], NULL, 10);
+		else if (val && !strcmp(argv[i], "--hvd"))
+			hvd = argv[++i];
+		else if (val && !strcmp(argv[i], "--guest"))
+			guest = argv[++i];
 		else
-			break;
+			return usage(argv[i]);
 	}
-	for (; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--counts"))
-			counts = argv[i + 1];
-		else if (!strcmp(argv[i], "--pages"))
-			nr_pages = strtoul(argv[i + 1], NULL, 10);
-		else if (!strcmp(argv[i], "--hvd"))
-			hvd = argv[i + 1];
-	}
-	if (find_programs(hvd)) {
+	if (find_programs(hvd, guest)) {
 		fprintf(stderr, "bench-proc-create: xenon-hvd, bench-proc-ready-guest or "
 				"bench-proc-tiny not found (run it from the build tree)\n");
 		return 2;

@@ -3,9 +3,11 @@
  * XenStore (/local/domain/N/data/ready = "1", which the bench watches), then
  * idles: blocked with nothing to wake it, as an idle domain is.
  *
- * Its xenbus state (~35 KiB, all written by xenbus_init) is taken from its
- * own RAM, as a Xen guest kernel's driver data is: the bench counts memory
- * beyond the domain's own pages, and this is the guest's, not the host's.
+ * Its xenbus state (~35 KiB) is taken from its own RAM, as a Xen guest
+ * kernel's driver data is: the bench counts memory beyond the domain's own
+ * pages, and this is the guest's, not the host's. Those pages are fresh, so
+ * neither procdom_alloc_pages nor xenbus_init zeroes them: only the few
+ * xenbus writes are faulted in (rt_memory.c, "Fresh RAM").
  */
 #include <string.h>
 

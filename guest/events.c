@@ -92,15 +92,20 @@ static void xg_vcpu_events_init(struct xen_vcpu_state *vs, bool boot_cpu)
 	vs->upcall_nesting = 0;
 }
 
+/*
+ * On a zeroed struct xen_guest (xen_guest_init zeroed it or knew it zero),
+ * after the vCPUs were counted: only what must not be zero is written, so
+ * the irq table and the slots of vCPUs the domain does not have stay
+ * untouched (no page faulted in for them; every lookup bounds cpu by
+ * nr_vcpus).
+ */
 void xg_events_init(struct xen_guest *g)
 {
 	unsigned int i;
 
 	for (i = 0; i < XG_NR_EVTCHNS; i++)
 		g->evtchn_to_irq[i] = XG_IRQ_NONE;
-	__builtin_memset(g->irq_info, 0, sizeof(g->irq_info));
-	g->nr_irqs_used = 0;
-	for (i = 0; i < XG_MAX_VCPUS; i++)
+	for (i = 0; i < g->nr_vcpus; i++)
 		xg_vcpu_events_init(&g->vcpu[i], i == 0);
 	/* No handler, no delivery: every port starts masked (Linux
 	 * xen_evtchn_mask_all); binding a handler unmasks its port. */
@@ -523,7 +528,7 @@ int xg_irq_from_evtchn(struct xen_guest *g, evtchn_port_t evtchn)
 
 int xg_irq_from_virq(struct xen_guest *g, unsigned int cpu, unsigned int virq)
 {
-	if (cpu >= XG_MAX_VCPUS || virq >= NR_VIRQS)
+	if (cpu >= g->nr_vcpus || virq >= NR_VIRQS)
 		return -1;
 	return g->vcpu[cpu].virq_to_irq[virq];
 }

@@ -138,7 +138,9 @@ static void xg_fini_shared_info(struct xen_guest *g)
 }
 
 /* vCPUs exist up to the first id VCPUOP_is_up calls -ENOENT; each uses its
- * legacy vcpu_info slot in shared_info. */
+ * legacy vcpu_info slot in shared_info. vCPU 0 is not asked: it runs this
+ * code, and on a process domain each question is a round trip to
+ * xenon-hvd. */
 static int xg_init_vcpus(struct xen_guest *g)
 {
 	unsigned int i;
@@ -146,7 +148,7 @@ static int xg_init_vcpus(struct xen_guest *g)
 	for (i = 0; i < XG_MAX_VCPUS; i++) {
 		struct xen_vcpu_state *vs = &g->vcpu[i];
 
-		if (xg_vcpu_op(g, VCPUOP_is_up, i, NULL) == -ENOENT)
+		if (i > 0 && xg_vcpu_op(g, VCPUOP_is_up, i, NULL) == -ENOENT)
 			break;
 		vs->vcpu_info = &g->shared_info->vcpu_info[i];
 		if (g->platform.bounce)
@@ -208,7 +210,11 @@ int xen_guest_init(struct xen_guest *g, struct start_info *si,
 	if (!g || !si || !platform || !platform->hypercall || !platform->virt_to_gpa ||
 	    !platform->gpa_to_virt)
 		return -EINVAL;
-	__builtin_memset(g, 0, sizeof(*g));
+	/* ~80 KiB, most of it (irq table, other vCPUs' slots, grant list)
+	 * untouched until used: on fresh pages, zeroing it would fault in and
+	 * allocate every page for nothing. */
+	if (!platform->mem_is_zero || !platform->mem_is_zero(platform->ctx, g, sizeof(*g)))
+		__builtin_memset(g, 0, sizeof(*g));
 	g->platform = *platform;
 	g->start_info = si;
 	for (i = 0; i < XG_NR_INIT_STEPS; i++) {

@@ -83,6 +83,11 @@ struct xen_guest_platform {
 	 * issues the hypercall (which reports errors). NULL: always the
 	 * hypercall. */
 	bool (*evtchn_send)(void *ctx, unsigned int vcpu, evtchn_port_t port);
+	/* Optional: true if [p, p + len) is known to read as zero (guest
+	 * pages never written since the domain was built). Init then skips
+	 * zeroing the state it keeps there, so the pages it does not write
+	 * are never faulted in nor allocated. NULL or false: it zeroes. */
+	bool (*mem_is_zero)(void *ctx, const void *p, size_t len);
 	void *ctx;
 };
 

@@ -514,12 +514,13 @@ static int xb_string_reply(struct xenbus *xb, uint32_t type, xenbus_transaction_
 
 /* ---- the API ---- */
 
-int xb_init(struct xenbus *xb, struct xenstore_domain_interface *intf,
-	    const struct xen_ring_env_ops *env, void *env_ctx)
+/* xb_init on xb already zero: only the header is written, so the event
+ * queue and message buffers (~35 KiB) are touched when first used. */
+static int xb_init_zeroed(struct xenbus *xb, struct xenstore_domain_interface *intf,
+			  const struct xen_ring_env_ops *env, void *env_ctx)
 {
 	if (!xb || !intf || !env || !env->notify || !env->wait || !env->now_ns)
 		return -XEN_EINVAL;
-	__builtin_memset(xb, 0, sizeof(*xb));
 	xb->intf = intf;
 	xb->env = env;
 	xb->env_ctx = env_ctx;
@@ -528,6 +529,14 @@ int xb_init(struct xenbus *xb, struct xenstore_domain_interface *intf,
 	/* Written by the server before it serves the page; read once. */
 	xb->server_features = XB_READ_ONCE(intf->server_features);
 	return 0;
+}
+
+int xb_init(struct xenbus *xb, struct xenstore_domain_interface *intf,
+	    const struct xen_ring_env_ops *env, void *env_ctx)
+{
+	if (xb)
+		__builtin_memset(xb, 0, sizeof(*xb));
+	return xb_init_zeroed(xb, intf, env, env_ctx);
 }
 
 int xb_read(struct xenbus *xb, xenbus_transaction_t txn, const char *path, char *buf, size_t len,
@@ -1002,7 +1011,11 @@ int xg_xenbus_init(struct xen_guest *g, struct xenbus_guest *st)
 	intf = xg_gpa_to_virt(g, (uint64_t)g->start_info->store_mfn << XB_PAGE_SHIFT);
 	if (!intf)
 		return -XEN_EFAULT;
-	rc = xb_init(&st->xb, intf, &xen_ring_guest_env, &st->ring);
+	/* The storage is often fresh guest pages (procdom_alloc_pages). */
+	if (g->platform.mem_is_zero && g->platform.mem_is_zero(g->platform.ctx, st, sizeof(*st)))
+		rc = xb_init_zeroed(&st->xb, intf, &xen_ring_guest_env, &st->ring);
+	else
+		rc = xb_init(&st->xb, intf, &xen_ring_guest_env, &st->ring);
 	if (rc < 0)
 		return rc;
 	st->ring.on_event = NULL; /* requests and xb_poll() read the ring */

@@ -133,6 +133,9 @@ int rt_maps_apply(struct procdom_rt *rt, const struct procdom_map *maps, unsigne
 		  const int *fds);
 uint64_t rt_virt_to_gpa(void *ctx, const void *p);
 void *rt_gpa_to_virt(void *ctx, uint64_t gpa);
+/* The platform's mem_is_zero hook (xen_guest.h): [p, p+len) is our own RAM
+ * never written (a hole of the ram memfd), so it reads as zero. */
+bool rt_mem_is_zero(void *ctx, const void *p, size_t len);
 /* gpa_to_virt for len bytes inside one mapped region, or NULL. */
 void *rt_gpa_range(struct procdom_rt *rt, uint64_t gpa, size_t len);
 

@@ -227,7 +227,9 @@ static uint64_t rt_platform_now_ns(void *ctx)
 
 /*
  * The guest library's state (struct xen_guest: the port and irq tables, the
- * grant free list, per-vCPU state; ~80 KiB, all written by xen_guest_init)
+ * grant free list, per-vCPU state; ~80 KiB, of which xen_guest_init writes
+ * only what is not already zero: fresh RAM frames are memfd holes, see
+ * rt_mem_is_zero)
  * is the guest kernel's own data: in Xen it lives in the guest's RAM, and so
  * it does here, taken from the top of procdom_alloc_pages()'s range. On the
  * process heap it was 80 KiB of private memory per idle domain beyond the
@@ -257,6 +259,7 @@ static int step_guest(struct procdom_rt *rt, char *err, size_t errlen)
 		.bounce = rt_bounce,
 		.now_ns = rt_platform_now_ns,
 		.evtchn_send = rt_evtchn_send,
+		.mem_is_zero = rt_mem_is_zero,
 		.ctx = rt,
 	};
 	rt->guest = rt_guest_alloc(rt);

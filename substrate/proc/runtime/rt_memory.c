@@ -12,6 +12,23 @@
  * bounds, alignment, fd indices) before rt_maps_apply() touches anything,
  * so a bad reply changes nothing.
  *
+ * Two bitmaps, one bit per gfn, in one allocation (gfn_ok, then
+ * own_ram = gfn_ok + gfn_words()): gfn_ok says something accessible is
+ * mapped there; own_ram says it is this domain's RAM frame gfn, writable
+ * (not an overlay), which is what rt_mem_is_zero() needs to ask the ram
+ * memfd about it.
+ *
+ * Fresh RAM: the ram memfd starts as one hole (xenon-hvd only sizes it and
+ * the builder writes its few frames at the top), and a hole reads as zero.
+ * lseek(SEEK_DATA) finds the first page the memfd holds at or after an
+ * offset (swapped-out pages count as data), so one system call tells
+ * whether a range was ever written. Guest state that lives in RAM (struct
+ * xen_guest, xenbus, procdom_alloc_pages) then skips zeroing it: each
+ * zeroed page was a page fault and a page of the domain allocated, ~30 per
+ * domain at boot, where init writes only a few. (The seek moves the
+ * offset xenon-hvd's description of the memfd shares; nobody reads or
+ * writes the memfds, they are only mapped.)
+ *
  * Peer slots (the fast path, procdom_proto.h (c)): each slot is a fixed
  * address range reserved on first use and never unmapped; (re)mapping a
  * peer or dropping one is MAP_FIXED over it, so a sender racing the change
@@ -21,29 +38,68 @@
 #include "rt_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define RT_MAX_MAP_OFFSET (1ULL << 44)
 #define RT_PEER_LEN ((size_t)PROCDOM_EVT_SEND_OFFSET)
 
-static void gfn_ok_set(struct procdom_rt *rt, uint64_t gfn, bool ok)
+static size_t gfn_words(const struct procdom_rt *rt)
 {
-	uint64_t bit = 1ULL << (gfn % 64);
+	return (size_t)((rt->boot.max_gfn + 63) / 64);
+}
 
-	if (ok)
-		__atomic_fetch_or(&rt->gfn_ok[gfn / 64], bit, __ATOMIC_RELEASE);
-	else
-		__atomic_fetch_and(&rt->gfn_ok[gfn / 64], ~bit, __ATOMIC_RELEASE);
+/* Bits [gfn, gfn + n) on or off: one atomic per word, not per bit (RAM's
+ * 256+ frames at boot were as many locked instructions, twice). */
+static void bits_set(uint64_t *map, uint64_t gfn, uint64_t n, bool on)
+{
+	while (n > 0) {
+		unsigned int from = gfn % 64;
+		uint64_t k = n < 64 - from ? n : 64 - from;
+		uint64_t mask = (k == 64 ? ~0ULL : ((1ULL << k) - 1)) << from;
+
+		if (on)
+			__atomic_fetch_or(&map[gfn / 64], mask, __ATOMIC_RELEASE);
+		else
+			__atomic_fetch_and(&map[gfn / 64], ~mask, __ATOMIC_RELEASE);
+		gfn += k;
+		n -= k;
+	}
+}
+
+/* Written under map_lock; read lock-free (the acquire loads pair with the
+ * release read-modify-writes above). */
+static bool bit_get(const uint64_t *map, uint64_t gfn)
+{
+	return (__atomic_load_n(&map[gfn / 64], __ATOMIC_ACQUIRE) >> (gfn % 64)) & 1;
+}
+
+static uint64_t *own_ram(const struct procdom_rt *rt)
+{
+	return rt->gfn_ok + gfn_words(rt);
+}
+
+static void gfn_ok_set(struct procdom_rt *rt, uint64_t gfn, uint64_t n, bool ok)
+{
+	bits_set(rt->gfn_ok, gfn, n, ok);
+}
+
+/* The part of [gfn, gfn + n) below max_pages: own RAM bits exist there. */
+static void own_ram_set(struct procdom_rt *rt, uint64_t gfn, uint64_t n, bool own)
+{
+	if (gfn < rt->boot.max_pages)
+		bits_set(own_ram(rt), gfn,
+			 n < rt->boot.max_pages - gfn ? n : rt->boot.max_pages - gfn, own);
 }
 
 static bool gfn_ok(const struct procdom_rt *rt, uint64_t gfn)
 {
-	return gfn < rt->boot.max_gfn &&
-	       (__atomic_load_n(&rt->gfn_ok[gfn / 64], __ATOMIC_ACQUIRE) >> (gfn % 64)) & 1;
+	return gfn < rt->boot.max_gfn && bit_get(rt->gfn_ok, gfn);
 }
 
 uint64_t rt_virt_to_gpa(void *ctx, const void *p)
@@ -79,29 +135,90 @@ void *rt_gpa_range(struct procdom_rt *rt, uint64_t gpa, size_t len)
 	return rt->base + gpa;
 }
 
+/* ---- fresh RAM --------------------------------------------------------- */
+
+/* Frames [gfn, gfn + n) are own RAM and the ram memfd holds no page there:
+ * they read as zero. false when unsure (an overlay, a failed seek). */
+static bool ram_is_zero(const struct procdom_rt *rt, uint64_t gfn, uint64_t n)
+{
+	off_t data;
+	uint64_t i;
+
+	if (n == 0 || gfn >= rt->boot.max_pages || n > rt->boot.max_pages - gfn)
+		return false;
+	for (i = gfn; i < gfn + n; i++) {
+		if (!bit_get(own_ram(rt), i))
+			return false;
+	}
+	data = lseek(rt->boot.ram_fd, (off_t)(gfn * RT_PAGE_SIZE), SEEK_DATA);
+	if (data < 0)
+		return errno == ENXIO; /* no data from gfn to the end */
+	return (uint64_t)data >= (gfn + n) * RT_PAGE_SIZE;
+}
+
+bool rt_mem_is_zero(void *ctx, const void *p, size_t len)
+{
+	const struct procdom_rt *rt = ctx;
+	uintptr_t off = (uintptr_t)p - (uintptr_t)rt->base, first, last;
+
+	if (len == 0 || (uintptr_t)p < (uintptr_t)rt->base || off >= rt->window_len ||
+	    len > rt->window_len - off)
+		return false;
+	first = off / RT_PAGE_SIZE;
+	last = (off + len - 1) / RT_PAGE_SIZE;
+	return ram_is_zero(rt, first, last - first + 1);
+}
+
+void *procdom_alloc_pages(unsigned int n)
+{
+	struct procdom_rt *rt = rt_instance();
+	uint64_t gfn = 0;
+	void *p = NULL;
+
+	if (!rt || n == 0)
+		return NULL;
+	pthread_mutex_lock(&rt->map_lock);
+	if (n <= rt->alloc_end - rt->alloc_next) {
+		gfn = rt->alloc_next;
+		p = rt->base + gfn * RT_PAGE_SIZE;
+		rt->alloc_next += n;
+	}
+	pthread_mutex_unlock(&rt->map_lock);
+	if (p && !ram_is_zero(rt, gfn, n))
+		memset(p, 0, n * RT_PAGE_SIZE);
+	return p;
+}
+
 /* ---- boot-time mappings ----------------------------------------------- */
 
 static int map_fixed(struct procdom_rt *rt, uint64_t gfn, size_t pages, int fd, uint64_t off,
 		     bool readonly)
 {
 	int prot = PROT_READ | (readonly ? 0 : PROT_WRITE);
-	void *p = mmap(rt->base + gfn * RT_PAGE_SIZE, pages * RT_PAGE_SIZE, prot,
-		       MAP_SHARED | MAP_FIXED, fd, (off_t)off);
-	uint64_t i;
+	bool own = fd == rt->boot.ram_fd && off == gfn * RT_PAGE_SIZE && !readonly;
+	void *p;
 
+	/* Not own RAM from before the change: a failed or torn mmap must
+	 * not leave an overlay looking like a fresh frame. */
+	own_ram_set(rt, gfn, pages, false);
+	p = mmap(rt->base + gfn * RT_PAGE_SIZE, pages * RT_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED,
+		 fd, (off_t)off);
 	if (p == MAP_FAILED)
 		return -errno;
-	for (i = 0; i < pages; i++)
-		gfn_ok_set(rt, gfn + i, true);
+	gfn_ok_set(rt, gfn, pages, true);
+	if (own)
+		own_ram_set(rt, gfn, pages, true);
 	return 0;
 }
 
 static int map_hole(struct procdom_rt *rt, uint64_t gfn)
 {
-	void *p = mmap(rt->base + gfn * RT_PAGE_SIZE, RT_PAGE_SIZE, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	void *p;
 
-	gfn_ok_set(rt, gfn, false);
+	own_ram_set(rt, gfn, 1, false);
+	p = mmap(rt->base + gfn * RT_PAGE_SIZE, RT_PAGE_SIZE, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	gfn_ok_set(rt, gfn, 1, false);
 	return p == MAP_FAILED ? -errno : 0;
 }
 
@@ -117,9 +234,9 @@ static int memory_window(struct procdom_rt *rt, char *err, size_t errlen)
 	void *p;
 
 	rt->window_len = b->max_gfn * RT_PAGE_SIZE;
-	rt->gfn_ok = calloc((b->max_gfn + 63) / 64, sizeof(uint64_t));
+	rt->gfn_ok = calloc(2 * gfn_words(rt), sizeof(uint64_t));
 	if (!rt->gfn_ok)
-		return mem_fail(err, errlen, -ENOMEM, "gfn bitmap");
+		return mem_fail(err, errlen, -ENOMEM, "gfn bitmaps");
 	p = mmap(NULL, rt->window_len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
 		 0);
 	if (p == MAP_FAILED)

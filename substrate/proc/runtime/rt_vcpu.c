@@ -134,24 +134,6 @@ domid_t procdom_domid(void)
 	return rt ? rt->boot.domid : DOMID_INVALID;
 }
 
-void *procdom_alloc_pages(unsigned int n)
-{
-	struct procdom_rt *rt = rt_instance();
-	void *p = NULL;
-
-	if (!rt || n == 0)
-		return NULL;
-	pthread_mutex_lock(&rt->map_lock);
-	if (n <= rt->alloc_end - rt->alloc_next) {
-		p = rt->base + rt->alloc_next * RT_PAGE_SIZE;
-		rt->alloc_next += n;
-	}
-	pthread_mutex_unlock(&rt->map_lock);
-	if (p)
-		memset(p, 0, n * RT_PAGE_SIZE);
-	return p;
-}
-
 void procdom_rt_stats(struct procdom_rt_stats *ret)
 {
 	struct procdom_rt *rt = rt_instance();
