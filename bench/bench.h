@@ -15,10 +15,15 @@
 #ifndef XENON_BENCH_H
 #define XENON_BENCH_H
 
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <valgrind/callgrind.h>
 
@@ -103,6 +108,50 @@ static inline void bench_cg_end(const char *name, unsigned long ops)
 	CALLGRIND_DUMP_STATS_AT(name);
 	printf("callgrind-ops %s %lu\n", name, ops);
 	fflush(stdout);
+}
+
+/* ---- driving the real daemons (the process-domain benches) ---- */
+
+/* system() of a formatted command line; its status. */
+static inline int bench_run_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int bench_run_cmd(const char *fmt, ...)
+{
+	char cmd[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* Whether a line of the file at path contains what. */
+static inline bool bench_log_has(const char *path, const char *what)
+{
+	char line[512];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		found = strstr(line, what) != NULL;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/* rel, relative to the build directory this bench binary lives one level
+ * below (bench/): "tools/xenon/xenon" -> <build>/bench/../tools/xenon/xenon. */
+static inline void bench_sibling(char *out, size_t len, const char *rel)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	self[n > 0 ? n : 0] = '\0';
+	slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(out, len, "%s/../%s", self, rel);
 }
 
 #endif

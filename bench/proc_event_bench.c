@@ -218,32 +218,6 @@ struct dom_fig {
 	unsigned long long poll_rtts;
 };
 
-static int run_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int run_cmd(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
-static bool log_has(const char *path, const char *what)
-{
-	char line[512];
-	bool found = false;
-	FILE *f = fopen(path, "r");
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, what) != NULL;
-	if (f)
-		fclose(f);
-	return found;
-}
-
 static void parse_logs(const char *rd, struct dom_fig *fig)
 {
 	char path[4400], line[512];
@@ -314,12 +288,12 @@ static int run_domains(const char *x, const char *guests, struct dom_fig *fig)
 	snprintf(kernel, sizeof(kernel), "%s/evbench", guests);
 	snprintf(l2, sizeof(l2), "%s/domain-2.log", rd);
 	snprintf(l3, sizeof(l3), "%s/domain-3.log", rd);
-	if (run_cmd("timeout 20 %s --run-dir %s up >/dev/null", x, rd) != 0)
+	if (bench_run_cmd("timeout 20 %s --run-dir %s up >/dev/null", x, rd) != 0)
 		goto out_rm;
 	snprintf(cfg, sizeof(cfg), "%s/pong.cfg", dir);
 	snprintf(extra, sizeof(extra), "evbench.reps=%d evbench.n=%d", REPS, RTT_N);
 	write_cfg(cfg, "pong", 2, kernel, extra, "");
-	if (run_cmd("timeout 10 %s --run-dir %s create -p %s >/dev/null", x, rd, cfg) != 0)
+	if (bench_run_cmd("timeout 10 %s --run-dir %s create -p %s >/dev/null", x, rd, cfg) != 0)
 		goto out_down;
 	snprintf(cfg, sizeof(cfg), "%s/ping.cfg", dir);
 	snprintf(extra, sizeof(extra), "evbench.reps=%d evbench.n=%d evbench.role=ping", REPS,
@@ -329,34 +303,22 @@ static int run_domains(const char *x, const char *guests, struct dom_fig *fig)
 		  "\"domain=2,port=11,remote=self\" ]\n"
 		  "evtchn_bind = [ \"port=10,remote=2,remote_port=10\", "
 		  "\"port=11,remote=2,remote_port=11\" ]");
-	if (run_cmd("timeout 10 %s --run-dir %s create %s >/dev/null", x, rd, cfg) != 0 ||
-	    run_cmd("timeout 10 %s --run-dir %s unpause 2 >/dev/null", x, rd) != 0)
+	if (bench_run_cmd("timeout 10 %s --run-dir %s create %s >/dev/null", x, rd, cfg) != 0 ||
+	    bench_run_cmd("timeout 10 %s --run-dir %s unpause 2 >/dev/null", x, rd) != 0)
 		goto out_down;
-	for (i = 0; i < 1200 && !(log_has(l2, "evbench: done") && log_has(l3, "evbench: done"));
+	for (i = 0; i < 1200 &&
+		    !(bench_log_has(l2, "evbench: done") && bench_log_has(l3, "evbench: done"));
 	     i++)
 		usleep(100000);
 	parse_logs(rd, fig);
 	rc = fig->reps ? 0 : -1;
 	if (rc)
-		run_cmd("tail -n 5 %s %s %s/hvd.log >&2", l2, l3, rd);
+		bench_run_cmd("tail -n 5 %s %s %s/hvd.log >&2", l2, l3, rd);
 out_down:
-	run_cmd("timeout 20 %s --run-dir %s down >/dev/null", x, rd);
+	bench_run_cmd("timeout 20 %s --run-dir %s down >/dev/null", x, rd);
 out_rm:
-	run_cmd("rm -rf %s", dir);
+	bench_run_cmd("rm -rf %s", dir);
 	return rc;
-}
-
-static void sibling(char *out, size_t len, const char *rel)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	self[n > 0 ? n : 0] = '\0';
-	slash = strrchr(self, '/');
-	if (slash)
-		*slash = '\0';
-	snprintf(out, len, "%s/../%s", self, rel);
 }
 
 int main(int argc, char **argv)
@@ -372,8 +334,8 @@ int main(int argc, char **argv)
 		snprintf(x, sizeof(x), "%s", argv[1]);
 		snprintf(guests, sizeof(guests), "%s", argv[2]);
 	} else {
-		sibling(x, sizeof(x), "tools/xenon/xenon");
-		sibling(guests, sizeof(guests), "examples/guests");
+		bench_sibling(x, sizeof(x), "tools/xenon/xenon");
+		bench_sibling(guests, sizeof(guests), "examples/guests");
 	}
 	if (!t)
 		return 2;

@@ -205,18 +205,6 @@ static double spsc_stream(size_t chunk, uint64_t total)
 
 /* ---- the domains ---------------------------------------------------------- */
 
-static int run_cmd(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run_cmd(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 static int write_cfg(const char *path, const char *name, int domid, const char *kernel,
 		     const char *extra)
 {
@@ -251,19 +239,6 @@ static unsigned int parse_log(const char *path, double *v, unsigned int max)
 	return k;
 }
 
-static bool log_has(const char *path, const char *what)
-{
-	char line[512];
-	bool found = false;
-	FILE *f = fopen(path, "r");
-
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, what) != NULL;
-	if (f)
-		fclose(f);
-	return found;
-}
-
 /* One server (domid 1) / client (domid 2) pair with `extra`; the figures
  * come from the log of domain `from`. */
 static unsigned int run_pair(const char *x, const char *rd, const char *dir, const char *kernel,
@@ -281,37 +256,27 @@ static unsigned int run_pair(const char *x, const char *rd, const char *dir, con
 	snprintf(cfg, sizeof(cfg), "%s/s.cfg", dir);
 	snprintf(ex, sizeof(ex), "vchan.server vchan.peer=2 vchan.id=1 %s", extra);
 	write_cfg(cfg, "vsrv", 1, kernel, ex);
-	if (run_cmd("timeout 10 %s --run-dir %s create %s >/dev/null", x, rd, cfg) != 0)
+	if (bench_run_cmd("timeout 10 %s --run-dir %s create %s >/dev/null", x, rd, cfg) != 0)
 		return 0;
 	snprintf(cfg, sizeof(cfg), "%s/c.cfg", dir);
 	snprintf(ex, sizeof(ex), "vchan.client vchan.peer=1 vchan.id=1 %s", extra);
 	write_cfg(cfg, "vcli", 2, kernel, ex);
-	if (run_cmd("timeout 10 %s --run-dir %s create %s >/dev/null", x, rd, cfg) != 0)
+	if (bench_run_cmd("timeout 10 %s --run-dir %s create %s >/dev/null", x, rd, cfg) != 0)
 		return 0;
-	for (i = 0; i < 1200 && !(log_has(l1, "after close") && log_has(l2, "after close")); i++)
+	for (i = 0;
+	     i < 1200 && !(bench_log_has(l1, "after close") && bench_log_has(l2, "after close"));
+	     i++)
 		usleep(50000);
 	k = parse_log(lf, v, max);
 	if (!k)
-		run_cmd("tail -n 5 %s %s %s/hvd.log >&2", l1, l2, rd);
+		bench_run_cmd("tail -n 5 %s %s %s/hvd.log >&2", l1, l2, rd);
 	/* The domains power off by themselves; wait until both are gone. */
-	for (i = 0; i < 200 &&
-		    run_cmd("%s --run-dir %s list 2>/dev/null | grep -q vsrv\\|vcli", x, rd) == 0;
+	for (i = 0;
+	     i < 200 &&
+	     bench_run_cmd("%s --run-dir %s list 2>/dev/null | grep -q vsrv\\|vcli", x, rd) == 0;
 	     i++)
 		usleep(50000);
 	return k;
-}
-
-static void sibling(char *out, size_t len, const char *rel)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	self[n > 0 ? n : 0] = '\0';
-	slash = strrchr(self, '/');
-	if (slash)
-		*slash = '\0';
-	snprintf(out, len, "%s/../%s", self, rel);
 }
 
 static void report_stream(const char *name, double *v, unsigned int n, double *ux, double *sp)
@@ -341,13 +306,13 @@ int main(int argc, char **argv)
 		snprintf(x, sizeof(x), "%s", argv[1]);
 		snprintf(kernel, sizeof(kernel), "%s", argv[2]);
 	} else {
-		sibling(x, sizeof(x), "tools/xenon/xenon");
-		sibling(kernel, sizeof(kernel), "tests/vchan/bench-proc-vchan-guest");
+		bench_sibling(x, sizeof(x), "tools/xenon/xenon");
+		bench_sibling(kernel, sizeof(kernel), "tests/vchan/bench-proc-vchan-guest");
 	}
 	if (!mkdtemp(dir))
 		return 2;
 	snprintf(rd, sizeof(rd), "%s/run", dir);
-	if (run_cmd("timeout 20 %s --run-dir %s up >/dev/null", x, rd) != 0) {
+	if (bench_run_cmd("timeout 20 %s --run-dir %s up >/dev/null", x, rd) != 0) {
 		fprintf(stderr, "bench-proc-vchan: xenon up failed (%s)\n", x);
 		return 2;
 	}
@@ -376,7 +341,7 @@ int main(int argc, char **argv)
 	if (n)
 		bench_report("proc-vchan-rtt-vs-unix", "ns", bench_summarise(v, n),
 			     bench_summarise(urtt, REPS).median);
-	run_cmd("timeout 20 %s --run-dir %s down >/dev/null", x, rd);
-	run_cmd("rm -rf %s", dir);
+	bench_run_cmd("timeout 20 %s --run-dir %s down >/dev/null", x, rd);
+	bench_run_cmd("rm -rf %s", dir);
 	return 0;
 }
