@@ -8,8 +8,8 @@
  * zero-copy (buffers from blkfront_buf_alloc(): the back end's preadv and
  * pwritev use the application's pages themselves).
  *   bench-proc-blk [--mib N (a multiple of 8)] [--runs N]
- * The cross-process figure (a guest domain against xenon-blkback) comes
- * from tests/blk/blk-guest with blk.mode=4; it is not measured here.
+ * The cross-process figure (a blk-guest domain against xenon-blkback) is
+ * bench-proc-blk-dom's (bench/proc_blk_dom_bench.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
