@@ -449,104 +449,80 @@ int vchan_wait(struct vchan *v, uint64_t timeout_ns)
 
 /* ---- reading and writing ---------------------------------------------- */
 
-long vchan_read(struct vchan *v, void *buf, size_t len)
+/*
+ * Waits, as far as v->blocking and v->timeout_ns allow, until `want` bytes
+ * can be moved (rd: read, else written). Returns how many can (>= want), 0
+ * (non-blocking, not yet), or -errno. A reader still drains what is left
+ * after the peer closed; a writer stops at once.
+ */
+static long vchan_wait_level(struct vchan *v, bool rd, size_t want, size_t len)
 {
-	uint64_t deadline;
+	uint64_t deadline = vchan_deadline(v, v->timeout_ns);
 	long n;
-	int rc = vchan_usable(v);
+	int rc;
 
-	if (rc < 0 || len == 0)
-		return rc;
-	deadline = vchan_deadline(v, v->timeout_ns);
 	for (;;) {
-		n = vchan_level(v, true, len);
-		if (n != 0)
-			return n < 0 ? n : vchan_do_recv(v, buf, (size_t)n < len ? (size_t)n : len);
-		if (!vchan_is_open(v))
+		if (!rd && !vchan_is_open(v))
+			return -EPIPE;
+		n = vchan_level(v, rd, len);
+		if (n < 0 || (size_t)n >= want)
+			return n;
+		if (rd && !vchan_is_open(v))
 			return -EPIPE;
 		if (!v->blocking)
 			return 0;
-		rc = vchan_block(v, true, 1, deadline);
+		rc = vchan_block(v, rd, want, deadline);
 		if (rc < 0)
 			return rc;
 	}
 }
 
+long vchan_read(struct vchan *v, void *buf, size_t len)
+{
+	int rc = vchan_usable(v);
+	long n;
+
+	if (rc < 0 || len == 0)
+		return rc;
+	n = vchan_wait_level(v, true, 1, len);
+	return n <= 0 ? n : vchan_do_recv(v, buf, (size_t)n < len ? (size_t)n : len);
+}
+
 long vchan_recv(struct vchan *v, void *buf, size_t len)
 {
-	uint64_t deadline;
-	long n;
 	int rc = vchan_usable(v);
+	long n;
 
 	if (rc < 0 || len == 0)
 		return rc;
 	if (len > v->rd.size)
 		return -EMSGSIZE;
-	deadline = vchan_deadline(v, v->timeout_ns);
-	for (;;) {
-		n = vchan_level(v, true, len);
-		if (n < 0)
-			return n;
-		if ((size_t)n >= len)
-			return vchan_do_recv(v, buf, len);
-		if (!vchan_is_open(v))
-			return -EPIPE;
-		if (!v->blocking)
-			return 0;
-		rc = vchan_block(v, true, len, deadline);
-		if (rc < 0)
-			return rc;
-	}
+	n = vchan_wait_level(v, true, len, len);
+	return n <= 0 ? n : vchan_do_recv(v, buf, len);
 }
 
 long vchan_write(struct vchan *v, const void *buf, size_t len)
 {
-	uint64_t deadline;
-	long n;
 	int rc = vchan_usable(v);
+	long n;
 
 	if (rc < 0 || len == 0)
 		return rc;
-	deadline = vchan_deadline(v, v->timeout_ns);
-	for (;;) {
-		if (!vchan_is_open(v))
-			return -EPIPE;
-		n = vchan_level(v, false, len);
-		if (n != 0)
-			return n < 0 ? n : vchan_do_send(v, buf, (size_t)n < len ? (size_t)n : len);
-		if (!v->blocking)
-			return 0;
-		rc = vchan_block(v, false, 1, deadline);
-		if (rc < 0)
-			return rc;
-	}
+	n = vchan_wait_level(v, false, 1, len);
+	return n <= 0 ? n : vchan_do_send(v, buf, (size_t)n < len ? (size_t)n : len);
 }
 
 long vchan_send(struct vchan *v, const void *buf, size_t len)
 {
-	uint64_t deadline;
-	long n;
 	int rc = vchan_usable(v);
+	long n;
 
 	if (rc < 0 || len == 0)
 		return rc;
 	if (len > v->wr.size)
 		return -EMSGSIZE;
-	deadline = vchan_deadline(v, v->timeout_ns);
-	for (;;) {
-		if (!vchan_is_open(v))
-			return -EPIPE;
-		n = vchan_level(v, false, len);
-		if (n < 0)
-			return n;
-		if ((size_t)n >= len)
-			return vchan_do_send(v, buf, len);
-		if (!v->blocking)
-			return 0;
-		rc = vchan_block(v, false, len, deadline);
-		if (rc < 0)
-			return rc;
-	}
+	n = vchan_wait_level(v, false, len, len);
+	return n <= 0 ? n : vchan_do_send(v, buf, len);
 }
 
 long vchan_data_ready(struct vchan *v)
