@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "blkback_ring.h"
+#include "daemon.h"
 #include "xenbus_be.h"
 #include "xenon_dom0.h"
 
@@ -61,9 +62,8 @@ struct bb_vbd {
 };
 
 struct bb {
-	const char *run_dir;
-	char pid_path[4200]; /* D/blkback/blkback.pid; empty: none written */
-	int ready_fd, verbosity;
+	struct daemon_opts opts; /* --run-dir, --ready-fd, -v */
+	char pid_path[4200];	 /* D/blkback/blkback.pid; empty: none written */
 	int log_fd, epfd, sig_fd;
 	struct xs_handle *xs;
 	struct xbbe *xbbe;

@@ -33,7 +33,7 @@ void bb_log(struct bb *bb, int level, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (level > BB_WARN + bb->verbosity + 1) /* info by default */
+	if (level > BB_WARN + bb->opts.verbosity + 1) /* info by default */
 		return;
 	va_start(ap, fmt);
 	daemon_vlog(bb->log_fd, "xenon-blkback", (enum daemon_log_level)level, fmt, ap);
@@ -53,7 +53,7 @@ static int log_init(void *ctx)
 {
 	struct bb *bb = ctx;
 	char dir[PATH_MAX], path[PATH_MAX + 16];
-	int n = snprintf(dir, sizeof(dir), "%s/blkback", bb->run_dir);
+	int n = snprintf(dir, sizeof(dir), "%s/blkback", bb->opts.run_dir);
 	int fd;
 
 	if (n < 0 || (size_t)n >= sizeof(dir))
@@ -78,7 +78,8 @@ static void log_fini(void *ctx)
 static int pidfile_init(void *ctx)
 {
 	struct bb *bb = ctx;
-	int n = snprintf(bb->pid_path, sizeof(bb->pid_path), "%s/blkback/blkback.pid", bb->run_dir);
+	int n = snprintf(bb->pid_path, sizeof(bb->pid_path), "%s/blkback/blkback.pid",
+			 bb->opts.run_dir);
 
 	if (n < 0 || (size_t)n >= sizeof(bb->pid_path))
 		return -ENAMETOOLONG;
@@ -128,7 +129,7 @@ static void signals_fini(void *ctx)
 static int hvd_init(void *ctx)
 {
 	struct bb *bb = ctx;
-	int err = xenon_evtchn_open(bb->run_dir, &bb->xe);
+	int err = xenon_evtchn_open(bb->opts.run_dir, &bb->xe);
 
 	if (err)
 		return err;
@@ -157,7 +158,7 @@ static int xs_init(void *ctx)
 	char path[PATH_MAX + 32];
 	int err;
 
-	snprintf(path, sizeof(path), "%s/xenstore/socket", bb->run_dir);
+	snprintf(path, sizeof(path), "%s/xenstore/socket", bb->opts.run_dir);
 	/* libxenstore takes the socket from the environment only. */
 	if (setenv("XENSTORED_PATH", path, 1))
 		return -errno;
@@ -193,7 +194,7 @@ static int ready_init(void *ctx)
 	int err;
 
 	bb_log(bb, BB_INFO, "ready");
-	err = daemon_ready(&bb->ready_fd);
+	err = daemon_ready(&bb->opts.ready_fd);
 	if (err)
 		bb_log(bb, BB_WARN, "readiness fd: %s", strerror(-err));
 	return 0;
@@ -283,17 +284,6 @@ static int bb_run(struct bb *bb)
 	return 0;
 }
 
-static int parse_options(struct bb *bb, int argc, char **argv)
-{
-	struct daemon_opts o;
-	int rc = daemon_parse_options(argc, argv, usage_text, &o);
-
-	bb->run_dir = o.run_dir;
-	bb->ready_fd = o.ready_fd;
-	bb->verbosity = o.verbosity;
-	return rc;
-}
-
 int main(int argc, char **argv)
 {
 	struct bb *bb = calloc(1, sizeof(*bb));
@@ -302,8 +292,7 @@ int main(int argc, char **argv)
 	if (!bb)
 		return 1;
 	bb->log_fd = STDERR_FILENO;
-	bb->ready_fd = -1;
-	err = parse_options(bb, argc, argv);
+	err = daemon_parse_options(argc, argv, usage_text, &bb->opts);
 	if (err) {
 		if (err < 0)
 			fputs(usage_text, stderr);

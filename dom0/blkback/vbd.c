@@ -247,7 +247,7 @@ static int vbd_map_ring(struct bb_vbd *v)
 
 	if (err)
 		return err;
-	err = xenon_gnttab_open(v->bb->run_dir, &v->xgt);
+	err = xenon_gnttab_open(v->bb->opts.run_dir, &v->xgt);
 	if (err)
 		return err;
 	v->ring = xenon_gnttab_map_grant_refs(v->xgt, nr, v->dev->frontend_id, refs,

@@ -42,6 +42,7 @@
 #include <stddef.h>
 
 #include "cons_ring.h"
+#include "daemon.h"
 #include "idtab.h"
 #include "xenon_dom0.h"
 
@@ -95,9 +96,8 @@ struct cd_console {
 };
 
 struct cd {
-	const char *run_dir;
-	int ready_fd, verbosity;
-	char dir[PATH_MAX]; /* run_dir/console */
+	struct daemon_opts opts; /* --run-dir, --ready-fd, -v */
+	char dir[PATH_MAX];	 /* run_dir/console */
 	int log_fd, epfd, sig_fd;
 	struct xs_handle *xs;
 	struct xenon_evtchn *xe;

@@ -33,7 +33,7 @@ void cd_log(struct cd *cd, int level, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (level > CD_WARN + cd->verbosity)
+	if (level > CD_WARN + cd->opts.verbosity)
 		return;
 	va_start(ap, fmt);
 	daemon_vlog(cd->log_fd, "xenon-consoled", (enum daemon_log_level)level, fmt, ap);
@@ -58,7 +58,7 @@ static int log_init(void *ctx)
 {
 	struct cd *cd = ctx;
 	char path[PATH_MAX + 16];
-	int n = snprintf(cd->dir, sizeof(cd->dir), "%s/console", cd->run_dir);
+	int n = snprintf(cd->dir, sizeof(cd->dir), "%s/console", cd->opts.run_dir);
 	int fd;
 
 	if (n < 0 || (size_t)n >= sizeof(cd->dir))
@@ -125,10 +125,10 @@ static int hvd_init(void *ctx)
 	cd->list = calloc(CD_LIST_MAX, sizeof(*cd->list));
 	if (!cd->list)
 		return -ENOMEM;
-	err = xenon_evtchn_open(cd->run_dir, &cd->xe);
+	err = xenon_evtchn_open(cd->opts.run_dir, &cd->xe);
 
 	if (!err)
-		err = xenon_ctl_open(cd->run_dir, &cd->ctl);
+		err = xenon_ctl_open(cd->opts.run_dir, &cd->ctl);
 	if (!err) {
 		cd->ev_src = (struct cd_src){ CD_SRC_EVTCHN, cd };
 		err = cd_epoll_set(cd, xenon_evtchn_fd(cd->xe), 0, EPOLLIN, &cd->ev_src);
@@ -167,7 +167,7 @@ static int xs_init(void *ctx)
 	struct cd *cd = ctx;
 	char path[PATH_MAX + 32];
 
-	snprintf(path, sizeof(path), "%s/xenstore/socket", cd->run_dir);
+	snprintf(path, sizeof(path), "%s/xenstore/socket", cd->opts.run_dir);
 	/* libxenstore takes the socket from the environment only. */
 	if (setenv("XENSTORED_PATH", path, 1))
 		return -errno;
@@ -197,7 +197,7 @@ static int ready_init(void *ctx)
 	int err;
 
 	cd_log(cd, CD_INFO, "ready, serving %s", cd->dir);
-	err = daemon_ready(&cd->ready_fd);
+	err = daemon_ready(&cd->opts.ready_fd);
 	if (err)
 		cd_log(cd, CD_WARN, "readiness fd: %s", strerror(-err));
 	return 0;
@@ -249,8 +249,7 @@ static int cd_list(struct cd *cd)
 
 static bool cd_running(const struct procdom_ctl_dominfo *d)
 {
-	return d->domid && d->domid < DOMID_FIRST_RESERVED &&
-	       !(d->flags & (PROCDOM_DOMINFO_SHUTDOWN | PROCDOM_DOMINFO_DYING));
+	return d->domid && d->domid < DOMID_FIRST_RESERVED && xenon_dominfo_running(d);
 }
 
 /* Passed over before: introduced with no console keys. Process-less
@@ -450,17 +449,6 @@ static int cd_run(struct cd *cd)
 	return 0;
 }
 
-static int parse_options(struct cd *cd, int argc, char **argv)
-{
-	struct daemon_opts o;
-	int rc = daemon_parse_options(argc, argv, usage_text, &o);
-
-	cd->run_dir = o.run_dir;
-	cd->ready_fd = o.ready_fd;
-	cd->verbosity = o.verbosity;
-	return rc;
-}
-
 int main(int argc, char **argv)
 {
 	struct cd *cd = calloc(1, sizeof(*cd));
@@ -469,8 +457,7 @@ int main(int argc, char **argv)
 	if (!cd)
 		return 1;
 	cd->log_fd = STDERR_FILENO;
-	cd->ready_fd = -1;
-	err = parse_options(cd, argc, argv);
+	err = daemon_parse_options(argc, argv, usage_text, &cd->opts);
 	if (err) {
 		if (err < 0)
 			fputs(usage_text, stderr);

@@ -166,7 +166,7 @@ static void xsd_hvd_dom_exc(struct xsd_hvd *x)
 	for (k = 0; k < n; k++) {
 		struct xsd_hvd_ring *e = idtab_ptr(&x->by_domid, info[k].domid);
 
-		if (e && !(info[k].flags & (PROCDOM_DOMINFO_SHUTDOWN | PROCDOM_DOMINFO_DYING)))
+		if (e && xenon_dominfo_running(&info[k]))
 			e->live_gen = gen;
 	}
 	free(info);

@@ -52,6 +52,11 @@ int xenon_domain_unpause(struct xenon_ctl *ctl, uint32_t domid);
 int xenon_domain_shutdown(struct xenon_ctl *ctl, uint32_t domid, unsigned int reason);
 /* Up to `max` live domains, lowest domid first; returns how many. */
 int xenon_domain_list(struct xenon_ctl *ctl, struct procdom_ctl_dominfo *out, unsigned int max);
+/* A listed domain that still runs: neither shut down nor dying. */
+static inline bool xenon_dominfo_running(const struct procdom_ctl_dominfo *d)
+{
+	return !(d->flags & (PROCDOM_DOMINFO_SHUTDOWN | PROCDOM_DOMINFO_DYING));
+}
 /* Ports of domid in use (not closed), up to `max`; returns how many. */
 int xenon_evtchn_status(struct xenon_ctl *ctl, uint32_t domid, struct evtchn_status *out,
 			unsigned int max);
