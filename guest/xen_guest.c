@@ -156,7 +156,7 @@ static int xg_init_vcpus(struct xen_guest *g)
 		vs->bounce_top = 0;
 		g->nr_vcpus = i + 1;
 	}
-	return g->nr_vcpus ? 0 : -EINVAL;
+	return 0; /* vCPU 0 always exists: it runs this */
 }
 
 static void xg_fini_vcpus(struct xen_guest *g)
@@ -213,7 +213,7 @@ int xen_guest_init(struct xen_guest *g, struct start_info *si,
 	/* ~80 KiB, most of it (irq table, other vCPUs' slots, grant list)
 	 * untouched until used: on fresh pages, zeroing it would fault in and
 	 * allocate every page for nothing. */
-	if (!platform->mem_is_zero || !platform->mem_is_zero(platform->ctx, g, sizeof(*g)))
+	if (!xg_mem_is_zero(platform, g, sizeof(*g)))
 		__builtin_memset(g, 0, sizeof(*g));
 	g->platform = *platform;
 	g->start_info = si;

@@ -34,7 +34,7 @@
  */
 #include <xen/errno.h>
 
-#include "xen_guest.h"
+#include "xg_internal.h"
 
 #define XB_READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
 #define XB_WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
@@ -1012,7 +1012,7 @@ int xg_xenbus_init(struct xen_guest *g, struct xenbus_guest *st)
 	if (!intf)
 		return -XEN_EFAULT;
 	/* The storage is often fresh guest pages (procdom_alloc_pages). */
-	if (g->platform.mem_is_zero && g->platform.mem_is_zero(g->platform.ctx, st, sizeof(*st)))
+	if (xg_mem_is_zero(&g->platform, st, sizeof(*st)))
 		rc = xb_init_zeroed(&st->xb, intf, &xen_ring_guest_env, &st->ring);
 	else
 		rc = xb_init(&st->xb, intf, &xen_ring_guest_env, &st->ring);

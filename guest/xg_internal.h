@@ -90,4 +90,10 @@ void xg_call_end(struct xg_call *c);
 /* Set up the irq tables and mask every port (events.c). */
 void xg_events_init(struct xen_guest *g);
 
+/* The platform vouches that [p, p+len) reads as zero (fresh memory). */
+static inline bool xg_mem_is_zero(const struct xen_guest_platform *pf, const void *p, size_t len)
+{
+	return pf->mem_is_zero && pf->mem_is_zero(pf->ctx, p, len);
+}
+
 #endif

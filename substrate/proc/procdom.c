@@ -570,19 +570,6 @@ void procdom_domain_release(struct procdom_domain *d)
 	free(d);
 }
 
-int procdom_free_domid(struct procdom *pd, domid_t from, domid_t *ret_domid)
-{
-	unsigned int id;
-
-	for (id = from; id < DOMID_FIRST_RESERVED; id++) {
-		if (!pd->by_id[id]) {
-			*ret_domid = (domid_t)id;
-			return 0;
-		}
-	}
-	return -ENOSPC;
-}
-
 domid_t procdom_domain_id(const struct procdom_domain *d)
 {
 	return d->domid;

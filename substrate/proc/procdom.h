@@ -97,8 +97,6 @@ int procdom_domain_check_built(struct procdom_domain *d);
  * core must have destroyed the domain first (it frees pages into here). */
 void procdom_domain_release(struct procdom_domain *d);
 struct procdom_domain *procdom_lookup(struct procdom *pd, domid_t domid);
-/* Lowest domid >= from with no prepared domain, or -ENOSPC. */
-int procdom_free_domid(struct procdom *pd, domid_t from, domid_t *ret_domid);
 
 /*
  * Start the domain's program: argv[0] is the path; fds ram, evt, xen and

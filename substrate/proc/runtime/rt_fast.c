@@ -36,18 +36,6 @@
  */
 #include "rt_internal.h"
 
-static inline void rt_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-static inline xen_ulong_t rt_bit(unsigned int nr)
-{
-	return (xen_ulong_t)1 << (nr % XG_EVTCHN_BITS);
-}
-
 /*
  * hypervisor/evtchn_2l.c's set_pending + notify, step for step, with the
  * same pairings: the pending test-and-set pairs with the receiver's clear

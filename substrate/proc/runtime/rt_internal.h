@@ -253,4 +253,20 @@ static inline void rt_stat_inc(uint64_t *c)
 	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
 }
 
+/* ---- small shared helpers ----------------------------------------------- */
+
+/* A spin-wait hint to the CPU (PAUSE on x86). */
+static inline void rt_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* Port nr's bit within its word of evtchn_pending / evtchn_mask. */
+static inline xen_ulong_t rt_bit(unsigned int nr)
+{
+	return (xen_ulong_t)1 << (nr % XG_EVTCHN_BITS);
+}
+
 #endif

@@ -53,11 +53,6 @@
 
 #include <xen/sched.h>
 
-static inline xen_ulong_t rt_poll_bit(evtchn_port_t port)
-{
-	return (xen_ulong_t)1 << (port % XG_EVTCHN_BITS);
-}
-
 static bool rt_poll_pending(const struct rt_poll *p)
 {
 	unsigned int i;
@@ -69,7 +64,7 @@ static bool rt_poll_pending(const struct rt_poll *p)
 		 * its fence (W) and state read (rt_notify, the kick). */
 		if (__atomic_load_n(&p->s->evtchn_pending[port / XG_EVTCHN_BITS],
 				    __ATOMIC_SEQ_CST) &
-		    rt_poll_bit(port))
+		    rt_bit(port))
 			return true;
 	}
 	return false;
@@ -104,7 +99,7 @@ static bool rt_poll_unmasked(const struct rt_poll *p)
 		evtchn_port_t port = p->ports[i];
 
 		if (__atomic_load_n(&p->s->evtchn_mask[port / XG_EVTCHN_BITS], __ATOMIC_SEQ_CST) &
-		    rt_poll_bit(port))
+		    rt_bit(port))
 			return false;
 	}
 	return true;

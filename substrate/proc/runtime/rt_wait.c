@@ -57,13 +57,6 @@ uint64_t rt_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static inline void rt_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
 /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline. */
 static void rt_futex_wait(uint32_t *word, uint32_t val, uint64_t deadline_ns)
 {
