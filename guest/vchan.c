@@ -64,6 +64,7 @@ enum {
 #endif
 
 #include "xen_vchan.h"
+#include "xg_decimal.h"
 
 #define VCHAN_HDR_SIZE offsetof(struct vchan_interface, grants)
 #define VCHAN_SMALL_OFFSET 1024 /* order 10 */
@@ -158,34 +159,17 @@ static int vchan_join(char *out, size_t len, const char *dir, const char *leaf)
 	return 0;
 }
 
-static void vchan_utoa(char *out, uint32_t v)
+/* A decimal u32 with nothing else around it, in the C string s (a NUL
+ * ends it, within size bytes). */
+static int vchan_atou(const char *s, size_t size, uint32_t *ret)
 {
-	char tmp[12];
-	unsigned int n = 0;
+	uint64_t v;
+	size_t len = 0;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	while (n)
-		*out++ = tmp[--n];
-	*out = '\0';
-}
-
-/* A decimal u32 with nothing else around it. */
-static int vchan_atou(const char *s, uint32_t *ret)
-{
-	uint64_t v = 0;
-
-	if (!*s)
+	while (len < size && s[len])
+		len++;
+	if (xg_parse_u64(s, len, UINT32_MAX, &v) < 0)
 		return -EPROTO;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EPROTO;
-		v = v * 10 + (uint64_t)(*s - '0');
-		if (v > UINT32_MAX)
-			return -EPROTO;
-	}
 	*ret = (uint32_t)v;
 	return 0;
 }
@@ -607,14 +591,14 @@ static int vchan_server_publish(struct vchan *v)
 	char path[VCHAN_PATH_MAX + 16], num[12];
 	int rc;
 
-	vchan_utoa(num, v->ring_ref);
+	xg_format_u64(num, v->ring_ref);
 	rc = vchan_join(path, sizeof(path), v->xs_path, "ring-ref");
 	if (rc == 0)
 		rc = v->ops->store_write(v->ctx, path, num, v->peer);
 	if (rc < 0)
 		return rc;
 	v->xs_written = true;
-	vchan_utoa(num, v->port);
+	xg_format_u64(num, v->port);
 	rc = vchan_join(path, sizeof(path), v->xs_path, "event-channel");
 	return rc < 0 ? rc : v->ops->store_write(v->ctx, path, num, v->peer);
 }
@@ -683,14 +667,14 @@ static int vchan_client_lookup(struct vchan *v, uint32_t *ret_ref, uint32_t *ret
 	if (n < 0)
 		return n;
 	buf[(size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1] = '\0';
-	if (vchan_atou(buf, ret_ref) < 0)
+	if (vchan_atou(buf, sizeof(buf), ret_ref) < 0)
 		return -EPROTO;
 	vchan_join(path, sizeof(path), v->xs_path, "event-channel");
 	n = v->ops->store_read(v->ctx, path, buf, sizeof(buf));
 	if (n < 0)
 		return n;
 	buf[(size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1] = '\0';
-	if (vchan_atou(buf, ret_port) < 0 || *ret_port == 0)
+	if (vchan_atou(buf, sizeof(buf), ret_port) < 0 || *ret_port == 0)
 		return -EPROTO;
 	return 0;
 }

@@ -31,6 +31,7 @@
  * spins on the pending bit, POLLING, so the peer's send wakes nobody) and
  * sleeps on a futex otherwise (docs/process-domains.md "Wake-ups").
  */
+#include "xg_decimal.h"
 #include "xg_internal.h"
 #include "xen_vchan.h"
 
@@ -413,17 +414,13 @@ static int vg_read_domid(struct vchan_guest *vg)
 {
 	char buf[8];
 	size_t n = 0;
-	unsigned int v = 0;
+	uint64_t v;
 	int rc = xb_read(vg->xb, XBT_NIL, "domid", buf, sizeof(buf), &n);
 
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < n; i++) {
-		if (buf[i] < '0' || buf[i] > '9' || v > DOMID_FIRST_RESERVED)
-			return -EPROTO;
-		v = v * 10 + (unsigned int)(buf[i] - '0');
-	}
-	if (n == 0 || v >= DOMID_FIRST_RESERVED)
+	/* All n bytes of the reply: a NUL among them is not a digit. */
+	if (xg_parse_u64(buf, n, DOMID_FIRST_RESERVED - 1, &v) < 0)
 		return -EPROTO;
 	vg->domid = (domid_t)v;
 	return 0;

@@ -34,6 +34,7 @@
  */
 #include <xen/errno.h>
 
+#include "xg_decimal.h"
 #include "xg_internal.h"
 
 #define XB_READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
@@ -614,39 +615,16 @@ int xb_directory(struct xenbus *xb, xenbus_transaction_t txn, const char *path, 
 	return xb_count_strings(buf, n, ret_count);
 }
 
-/* Parses decimal digits [p, p + len) into *ret (at most max). */
+/* A number in xenstored's reply, [p, p + len) (at most max): digits only
+ * and at most 10 of them, so a u32 padded with zeros is refused. */
 static int xb_parse_uint(const char *p, size_t len, uint32_t max, uint32_t *ret)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	if (len == 0 || len > 10)
-		return -XEN_EIO;
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -XEN_EIO;
-		v = v * 10 + (uint64_t)(p[i] - '0');
-	}
-	if (v > max)
+	if (len > 10 || xg_parse_u64(p, len, max, &v) < 0)
 		return -XEN_EIO;
 	*ret = (uint32_t)v;
 	return 0;
-}
-
-/* Writes v in decimal plus a NUL into buf (>= 11 bytes); returns the
- * length with the NUL. */
-static size_t xb_format_uint(char *buf, uint32_t v)
-{
-	char tmp[10];
-	size_t n = 0, i;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (i = 0; i < n; i++)
-		buf[i] = tmp[n - 1 - i];
-	buf[n] = '\0';
-	return n + 1;
 }
 
 static bool xb_perm_char_ok(char c)
@@ -710,7 +688,7 @@ int xb_set_perms(struct xenbus *xb, xenbus_transaction_t txn, const char *path,
 		if (!xb_perm_char_ok(perms[i].perm))
 			return -XEN_EINVAL;
 		list[iov[1].len++] = perms[i].perm;
-		iov[1].len += xb_format_uint(list + iov[1].len, perms[i].domid);
+		iov[1].len += xg_format_u64(list + iov[1].len, perms[i].domid) + 1;
 	}
 	return xb_request(xb, XS_SET_PERMS, txn, iov, 2, NULL, 0, NULL);
 }
@@ -836,7 +814,7 @@ int xb_unwatch(struct xenbus *xb, const char *path, const char *token)
 int xb_get_domain_path(struct xenbus *xb, domid_t domid, char *buf, size_t len)
 {
 	char id[12];
-	struct xb_iov iov = { id, xb_format_uint(id, domid) };
+	struct xb_iov iov = { id, xg_format_u64(id, domid) + 1 }; /* with its NUL */
 	size_t n = 0;
 	int rc = xb_string_reply(xb, XS_GET_DOMAIN_PATH, XBT_NIL, &iov, 1, buf, len, &n);
 

@@ -32,6 +32,7 @@
 #include <xen/errno.h>
 
 #include "xenbus_dev.h"
+#include "xg_decimal.h"
 
 #define XBDEV_VALUE_MAX 512	 /* bytes xbdev_printf() formats */
 #define XBDEV_DIR_MAX 2048	 /* bytes of one device/<type> listing */
@@ -54,21 +55,15 @@ static void xbdev_log(struct xbdev *dev, const char *msg)
 		dev->xb->log(dev->xb->log_ctx, msg);
 }
 
-/* Decimal, no sign, no blanks, no junk, no overflow. */
-static int xbdev_parse_ulong(const char *s, unsigned long *ret)
+/* The C string in s[0, len): decimal, no sign, no blanks, no junk, no
+ * overflow (any number of leading zeros, as the value's buffer allows). */
+static int xbdev_parse_ulong(const char *s, size_t len, unsigned long *ret)
 {
-	unsigned long v = 0;
+	uint64_t v;
 
-	if (!*s)
+	if (xg_parse_u64(s, xbdev_strnlen(s, len), ~0UL, &v) < 0)
 		return -XEN_EINVAL;
-	for (; *s; s++) {
-		unsigned long d = (unsigned long)(*s - '0');
-
-		if (*s < '0' || *s > '9' || v > (~0UL - d) / 10)
-			return -XEN_EINVAL;
-		v = v * 10 + d;
-	}
-	*ret = v;
+	*ret = (unsigned long)v;
 	return 0;
 }
 
@@ -94,7 +89,7 @@ static int xbdev_read_uint_at(struct xenbus *xb, const char *path, unsigned long
 
 	if (rc == -XEN_ERANGE)
 		return -XEN_EINVAL; /* too long to be a number we take */
-	return rc < 0 ? rc : xbdev_parse_ulong(buf, ret);
+	return rc < 0 ? rc : xbdev_parse_ulong(buf, sizeof(buf), ret);
 }
 
 static bool xbdev_valid_type(const char *type)
@@ -150,10 +145,10 @@ int xbdev_enumerate(struct xenbus *xb, const char *type, unsigned int *ids, unsi
 		return rc;
 	for (unsigned int i = 0; i < count && p < names + sizeof(names); i++) {
 		size_t len = xbdev_strnlen(p, (size_t)(names + sizeof(names) - p));
-		unsigned long id;
+		uint64_t id;
 
 		/* Names that are not device ids are not devices: skipped. */
-		if (len < sizeof(names) && !xbdev_parse_ulong(p, &id) && id <= 0xffffffffUL)
+		if (len < sizeof(names) && !xg_parse_u64(p, len, 0xffffffffUL, &id))
 			n = xbdev_insert_sorted(ids, n, max, (unsigned int)id);
 		p += len + 1;
 	}
