@@ -34,7 +34,9 @@ struct cd_console *cd_console_by_port(struct cd *cd, evtchn_port_t port)
 
 void cd_console_queue_reap(struct cd_console *con)
 {
-	if (con->queued)
+	/* Freeing detaches and so kills its clients, which would queue it:
+	 * the list must not keep a console that is about to be freed. */
+	if (con->queued || con->freeing)
 		return;
 	con->queued = true;
 	con->rnext = con->cd->reap_list;
@@ -328,7 +330,7 @@ void cd_console_free(struct cd_console *con)
 {
 	if (!con)
 		return;
-	con->queued = true; /* being freed: its clients' kills must not queue it */
+	con->freeing = true;
 	console_detach(con);
 	idtab_clear_ptr(&con->cd->by_domid, con->domid, con);
 	for (unsigned int i = 0; i < con->nr_clients; i++)

@@ -90,6 +90,7 @@ struct cd_console {
 	bool log_failing;    /* a log write failed (logged once until it works) */
 	bool clients_logged; /* CD_MAX_CLIENTS hit (logged once) */
 	bool queued;	     /* on cd->reap_list */
+	bool freeing;	     /* in cd_console_free(): never queued again */
 	struct cd_console *rnext;
 	unsigned int idx;      /* in cd->cons[] */
 	unsigned int live_gen; /* found running by cd_check_live() pass number */

@@ -11,8 +11,8 @@
  * re-reads the ring afterwards, so which port fired does not matter.
  *
  * Peer death: a domU killed outright unmaps nothing itself. Its port's
- * far end closes in the core, so peer_alive(thorough) asks xenon-hvd for
- * dom0's port states (EVTCHN_STATUS) and looks for ours to be interdomain.
+ * far end closes in the core, so peer_alive(thorough) asks the core for our
+ * port's state (EVTCHNOP_status as dom0) and expects it interdomain.
  */
 #include <errno.h>
 #include <poll.h>
@@ -26,8 +26,6 @@
 
 #include "xenon_dom0.h"
 #include "xenon_vchan.h"
-
-#define XV_STATUS_MAX 4096 /* dom0 ports looked through for ours */
 
 struct xenon_vchan {
 	struct vchan v;
@@ -155,24 +153,23 @@ static int xv_wait(void *ctx, evtchn_port_t port, uint64_t deadline)
 	return 0;
 }
 
+/* Thorough: EVTCHNOP_status of our one port, as dom0 (one request, no
+ * allocation). Only a port in use that is no longer interdomain -- the
+ * far end closed, so the core made ours unbound -- means the peer is
+ * gone. A failed query or a closed port proves nothing about the peer
+ * (xenon-hvd busy, or our own close): the channel is left as it is. */
 static bool xv_peer_alive(void *ctx, evtchn_port_t port, bool thorough)
 {
 	struct xenon_vchan *x = xv_of(ctx);
-	struct evtchn_status *st;
-	bool alive = true;
-	int n;
+	struct evtchn_status st = { .dom = DOMID_SELF, .port = port };
+	uint64_t args[5] = { EVTCHNOP_status, 0, 0, 0, 0 };
 
 	if (!thorough || !port)
 		return true;
-	st = calloc(XV_STATUS_MAX, sizeof(*st));
-	if (!st)
+	if (xenon_hypercall(xenon_evtchn_ctl(x->xe), __HYPERVISOR_event_channel_op, args, 1, &st,
+			    sizeof(st)) < 0)
 		return true;
-	n = xenon_evtchn_status(xenon_evtchn_ctl(x->xe), 0, st, XV_STATUS_MAX);
-	for (int i = 0; i < n; i++)
-		if (st[i].port == port)
-			alive = st[i].status == EVTCHNSTAT_interdomain;
-	free(st);
-	return alive;
+	return st.status == EVTCHNSTAT_closed || st.status == EVTCHNSTAT_interdomain;
 }
 
 static int xv_store_write(void *ctx, const char *path, const char *value, domid_t reader)

@@ -178,6 +178,28 @@ check "destroy devdom" "$XENON" destroy devdom
 check "destroy: back-end directories gone" \
 	eval "! xenstore-ls /local/domain/0/backend/vbd/$DD >/dev/null 2>&1"
 check "destroy: front end home gone" store_gone "$DD"
+# A re-used domid: back-end directories of any type (and back-end error
+# reports) that a dead domain left, written here by hand, go when the domid
+# is created again; another domid's stay. (No back end serves vchan,
+# console or vif here, so nothing else removes them meanwhile.)
+OD=$((DD + 40))
+B0=/local/domain/0/backend
+xenstore-write $B0/vchan/$DD/0/state 4 $B0/console/$DD/0/state 4 $B0/vif/$DD/0/mac stale \
+	/local/domain/0/error/backend/vbd/$DD/51712/error "5 stale" \
+	/local/domain/$DD/device/vchan/7/name stale $B0/vif/$OD/0/mac other
+out=$("$XENON" create -p "$D/dev/devices.cfg" domid=$DD 2>&1)
+check "re-create devdom with the same domid" test "$out" = "created domain $DD (devdom), paused"
+stale_gone() { ! xenstore-ls "$1" >/dev/null 2>&1; }
+check "re-create: stale vchan, console and vif back-end dirs gone" eval \
+	"stale_gone $B0/vchan/$DD && stale_gone $B0/console/$DD && stale_gone $B0/vif/$DD"
+check "re-create: stale back-end error report gone" stale_gone /local/domain/0/error/backend/vbd/$DD
+check "re-create: stale vchan record in the home gone" stale_gone /local/domain/$DD/device/vchan/7
+check "re-create: this domain's own entries written" \
+	test "$(xenstore-read $BE/mode /local/domain/$DD/device/vchan/0/name 2>&1)" = "w
+echo"
+check "re-create: another domid's back-end dir kept" test "$(xenstore-read $B0/vif/$OD/0/mac)" = other
+xenstore-rm $B0/vif/$OD
+check "destroy devdom again" "$XENON" destroy devdom
 out=$("$XENON" create -p "$D/dev/devices.cfg" 'disk=["nothere.img,raw,xvda,rw"]' 2>&1)
 check "a missing image is refused, naming the disk" test $? = 1 -a \
 	-n "$(grep -F "disk \`xvda': image \`$D/dev/nothere.img': No such file" <<<"$out")"

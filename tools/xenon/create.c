@@ -28,7 +28,10 @@
  * <devid> is the vdev's Linux encoding (xvda = 202<<8 = 51712, see
  * xlcfg_vdev_devid()). The back end's directories go when the domain is
  * destroyed (xenon_domain_teardown()); when the domain dies on its own the
- * back-end service removes them (lib/xenbus_be).
+ * back-end service removes them (lib/xenbus_be). Should one be left all the
+ * same, the same transaction first removes /local/domain/0/backend/<type>/<fe>
+ * and /local/domain/0/error/backend/<type>/<fe> of every type, so a re-used
+ * domid starts clean (for a domain without devices too).
  *
  * Any failure destroys what was made. Then a small monitor process (as xl's
  * per-domain one) waits for the domain's end and carries out on_poweroff,
@@ -53,6 +56,7 @@
 #include "xenon_dom0.h"
 #include "json.h"
 #include "store.h"
+#include "txn.h"
 #include "xenon.h"
 #include "xlcfg.h"
 
@@ -428,8 +432,8 @@ static int fill_request(const struct xlcfg_domain *dom, struct procdom_ctl_creat
 
 /* ---- devices (see the top of this file) ---- */
 
-#define DEV_TXN_RETRIES 16
 #define BACKEND_ROOT "/local/domain/0/backend"
+#define BACKEND_ERROR_ROOT "/local/domain/0/error/backend"
 
 /* What the config's devices become, worked out before CREATE so that a
  * missing image or peer fails before anything exists. */
@@ -503,53 +507,32 @@ static int plan_devices(const struct xenon_ctx *ctx, struct xs_handle *xs,
 	return 0;
 }
 
-struct dev_txn {
-	struct xs_handle *xs;
-	xs_transaction_t t;
-	domid_t fe;
-	bool failed;
-	int err;
-};
-
-static void dev_fail(struct dev_txn *t)
-{
-	if (!t->failed) {
-		t->failed = true;
-		t->err = errno ? -errno : -EIO;
-	}
-}
-
 /* DIR/KEY = VALUE (KEY NULL: DIR itself, a directory), with PERMS. */
-static void dev_put(struct dev_txn *t, const char *dir, const char *key, const char *value,
+static void dev_put(struct xenon_txn *t, const char *dir, const char *key, const char *value,
 		    const struct xs_permissions *perms)
 {
 	char path[PATH_MAX + 64];
 
-	if (t->failed)
-		return;
 	if (key)
 		snprintf(path, sizeof(path), "%s/%s", dir, key);
 	else
 		snprintf(path, sizeof(path), "%s", dir);
-	if ((key ? !xs_write(t->xs, t->t, path, value, strlen(value))
-		 : !xs_mkdir(t->xs, t->t, path)) ||
-	    !xs_set_permissions(t->xs, t->t, path, (struct xs_permissions *)perms, 2))
-		dev_fail(t);
+	xenon_txn_put(t, path, key ? value : NULL, perms, 2);
 }
 
-static void write_disk(struct dev_txn *t, const struct xlcfg_disk *d, const char *params,
-		       uint32_t devid)
+static void write_disk(struct xenon_txn *t, domid_t fe_id, const struct xlcfg_disk *d,
+		       const char *params, uint32_t devid)
 {
-	const struct xs_permissions be_perms[2] = { { 0, XS_PERM_NONE }, { t->fe, XS_PERM_READ } };
-	const struct xs_permissions fe_perms[2] = { { t->fe, XS_PERM_NONE }, { 0, XS_PERM_READ } };
+	const struct xs_permissions be_perms[2] = { { 0, XS_PERM_NONE }, { fe_id, XS_PERM_READ } };
+	const struct xs_permissions fe_perms[2] = { { fe_id, XS_PERM_NONE }, { 0, XS_PERM_READ } };
 	const char *type = d->cdrom ? "cdrom" : "disk";
 	char be[128], fe[128], id[16];
 
-	snprintf(be, sizeof(be), BACKEND_ROOT "/vbd/%u", t->fe);
+	snprintf(be, sizeof(be), BACKEND_ROOT "/vbd/%u", fe_id);
 	dev_put(t, be, NULL, NULL, be_perms);
-	snprintf(be, sizeof(be), BACKEND_ROOT "/vbd/%u/%u", t->fe, devid);
-	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", t->fe, devid);
-	snprintf(id, sizeof(id), "%u", t->fe);
+	snprintf(be, sizeof(be), BACKEND_ROOT "/vbd/%u/%u", fe_id, devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", fe_id, devid);
+	snprintf(id, sizeof(id), "%u", fe_id);
 	dev_put(t, be, NULL, NULL, be_perms);
 	dev_put(t, be, "frontend", fe, be_perms);
 	dev_put(t, be, "frontend-id", id, be_perms);
@@ -584,20 +567,19 @@ static void vchan_dir(const struct xlcfg_vchan *v, domid_t self, domid_t peer, c
 		snprintf(buf, len, "/local/domain/%u/%s", v->server ? self : peer, v->path);
 }
 
-static void write_vchan(struct dev_txn *t, const struct xlcfg_vchan *v, unsigned int n,
-			domid_t peer)
+static void write_vchan(struct xenon_txn *t, domid_t fe, const struct xlcfg_vchan *v,
+			unsigned int n, domid_t peer)
 {
-	const struct xs_permissions dir_perms[2] = { { t->fe, XS_PERM_NONE },
-						     { peer, XS_PERM_READ } };
-	const struct xs_permissions own[2] = { { t->fe, XS_PERM_NONE }, { 0, XS_PERM_READ } };
+	const struct xs_permissions dir_perms[2] = { { fe, XS_PERM_NONE }, { peer, XS_PERM_READ } };
+	const struct xs_permissions own[2] = { { fe, XS_PERM_NONE }, { 0, XS_PERM_READ } };
 	char dir[PATH_MAX], rec[96], home[48], id[16];
 
-	vchan_dir(v, t->fe, peer, dir, sizeof(dir));
-	snprintf(home, sizeof(home), "/local/domain/%u/", t->fe);
+	vchan_dir(v, fe, peer, dir, sizeof(dir));
+	snprintf(home, sizeof(home), "/local/domain/%u/", fe);
 	/* Only the server sets the directory up, and only in its own home. */
 	if (v->server && !strncmp(dir, home, strlen(home)))
 		dev_put(t, dir, NULL, NULL, dir_perms);
-	snprintf(rec, sizeof(rec), "/local/domain/%u/device/vchan/%u", t->fe, n);
+	snprintf(rec, sizeof(rec), "/local/domain/%u/device/vchan/%u", fe, n);
 	snprintf(id, sizeof(id), "%u", peer);
 	dev_put(t, rec, NULL, NULL, own);
 	dev_put(t, rec, "name", v->name ? v->name : "", own);
@@ -606,42 +588,48 @@ static void write_vchan(struct dev_txn *t, const struct xlcfg_vchan *v, unsigned
 	dev_put(t, rec, "role", v->server ? "server" : "client", own);
 }
 
-static void write_device_entries(struct dev_txn *t, const struct xlcfg_domain *dom,
-				 const struct dev_plan *plan)
+/* ROOT/<type>/FE for every <type> under ROOT. */
+static void clear_types(struct xenon_txn *t, const char *root, domid_t fe)
 {
-	char stale[64];
+	unsigned int n = 0;
+	char **types = xs_directory(t->xs, t->t, root, &n);
+	char path[256];
 
-	/* A back-end directory left by a domain with this domid that died
-	 * unseen must not be served as this one's. */
-	snprintf(stale, sizeof(stale), BACKEND_ROOT "/vbd/%u", t->fe);
-	xs_rm(t->xs, t->t, stale);
-	for (unsigned int i = 0; i < dom->nr_disks; i++)
-		write_disk(t, &dom->disks[i], plan->params[i], plan->devid[i]);
-	for (unsigned int i = 0; i < dom->nr_vchans; i++)
-		write_vchan(t, &dom->vchans[i], i, plan->peer[i]);
+	for (unsigned int i = 0; types && i < n; i++)
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s/%u", root, types[i], fe) <
+		    sizeof(path))
+			xenon_txn_rm(t, path);
+	free(types);
 }
 
+struct dev_entries {
+	const struct xlcfg_domain *dom;
+	const struct dev_plan *plan;
+	domid_t fe;
+};
+
+static void write_device_entries(struct xenon_txn *t, const void *arg)
+{
+	const struct dev_entries *e = arg;
+
+	/* Back-end directories of every type (and the back ends' error
+	 * reports) left by a domain with this domid that died unseen must
+	 * not be served as this one's. Other domids' are not touched. */
+	clear_types(t, BACKEND_ROOT, e->fe);
+	clear_types(t, BACKEND_ERROR_ROOT, e->fe);
+	for (unsigned int i = 0; i < e->dom->nr_disks; i++)
+		write_disk(t, e->fe, &e->dom->disks[i], e->plan->params[i], e->plan->devid[i]);
+	for (unsigned int i = 0; i < e->dom->nr_vchans; i++)
+		write_vchan(t, e->fe, &e->dom->vchans[i], i, e->plan->peer[i]);
+}
+
+/* Also for a domain without devices: the stale directories go either way. */
 static int write_devices(struct xs_handle *xs, const struct xlcfg_domain *dom, domid_t domid,
 			 const struct dev_plan *plan)
 {
-	if (!dom->nr_disks && !dom->nr_vchans)
-		return 0;
-	for (int i = 0; i < DEV_TXN_RETRIES; i++) {
-		struct dev_txn t = { .xs = xs, .fe = domid };
+	struct dev_entries e = { .dom = dom, .plan = plan, .fe = domid };
 
-		if ((t.t = xs_transaction_start(xs)) == XBT_NULL)
-			return errno ? -errno : -EIO;
-		write_device_entries(&t, dom, plan);
-		if (t.failed) {
-			xs_transaction_end(xs, t.t, true);
-			return t.err;
-		}
-		if (xs_transaction_end(xs, t.t, false))
-			return 0;
-		if (errno != EAGAIN)
-			return -errno;
-	}
-	return -EAGAIN;
+	return xenon_txn_run(xs, write_device_entries, &e);
 }
 
 int xenon_remove_backends(struct xs_handle *xs, domid_t domid)

@@ -9,8 +9,7 @@
 #include <xenstore.h>
 
 #include "store.h"
-
-#define TXN_RETRIES 16
+#include "txn.h"
 
 int xenon_store_open(const char *run_dir, struct xs_handle **ret)
 {
@@ -32,106 +31,82 @@ void xenon_store_close(struct xs_handle *xs)
 		xs_close(xs);
 }
 
-struct txn {
-	struct xs_handle *xs;
-	xs_transaction_t t;
-	domid_t domid;
-	bool failed;
-	int err;
-};
-
-static void fail(struct txn *t)
-{
-	if (!t->failed) {
-		t->failed = true;
-		t->err = errno ? -errno : -EIO;
-	}
-}
-
-static void put(struct txn *t, const char *fmt_path, const char *value)
+/* /local/domain/N/NODE (NODE "": the home itself); see xenon_txn_put(). */
+static void home_put(struct xenon_txn *t, domid_t domid, const char *node_, const char *value,
+		     const struct xs_permissions *perms, unsigned int nr)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), fmt_path, t->domid);
-	if (!t->failed && !xs_write(t->xs, t->t, path, value, strlen(value)))
-		fail(t);
+	snprintf(path, sizeof(path), "/local/domain/%u%s%s", domid, node_[0] ? "/" : "", node_);
+	xenon_txn_put(t, path, value, perms, nr);
 }
 
-static void putf(struct txn *t, const char *fmt_path, const char *fmt, uint64_t v)
+/* A decimal value that inherits its directory's permissions. */
+static void home_put_u64(struct xenon_txn *t, domid_t domid, const char *node_, uint64_t v)
 {
 	char value[32];
 
-	snprintf(value, sizeof(value), fmt, v);
-	put(t, fmt_path, value);
+	snprintf(value, sizeof(value), "%" PRIu64, v);
+	home_put(t, domid, node_, value, NULL, 0);
 }
 
-/* A node owned by dom0 that the domain reads (ro) or one it owns (rw). */
-static void node(struct txn *t, const char *fmt_path, bool rw)
+static void tool_put(struct xenon_txn *t, domid_t domid, const char *node_, const char *value)
 {
-	struct xs_permissions ro[2] = { { 0, XS_PERM_NONE }, { t->domid, XS_PERM_READ } };
-	struct xs_permissions own[1] = { { t->domid, XS_PERM_NONE } };
-	char path[256];
+	char path[64];
 
-	snprintf(path, sizeof(path), fmt_path, t->domid);
-	if (t->failed)
-		return;
-	if (!xs_mkdir(t->xs, t->t, path) ||
-	    !xs_set_permissions(t->xs, t->t, path, rw ? own : ro, rw ? 1 : 2))
-		fail(t);
+	snprintf(path, sizeof(path), "/tool/xenon/%u/%s", domid, node_);
+	xenon_txn_put(t, path, value ? value : "", NULL, 0);
 }
 
-static void write_entries(struct txn *t, const struct xenon_store_domain *d)
+/* The home's values: dom0's, the domain may read (RO, set on the directories
+ * here and inherited by the values written without permissions). */
+static void write_values(struct xenon_txn *t, const struct xenon_store_domain *d,
+			 const struct xs_permissions *ro)
+{
+	char node_[48];
+
+	home_put(t, d->domid, "name", d->name, NULL, 0);
+	home_put_u64(t, d->domid, "domid", d->domid);
+	home_put(t, d->domid, "memory", NULL, ro, 2);
+	home_put_u64(t, d->domid, "memory/static-max", d->maxmem_kib);
+	home_put_u64(t, d->domid, "memory/target", d->memory_kib);
+	home_put(t, d->domid, "cpu", NULL, ro, 2);
+	for (unsigned int k = 0; k < d->vcpus; k++) {
+		snprintf(node_, sizeof(node_), "cpu/%u/availability", k);
+		home_put(t, d->domid, node_, "online", NULL, 0);
+	}
+	home_put_u64(t, d->domid, "store/ring-ref", d->store_gfn);
+	home_put_u64(t, d->domid, "store/port", d->store_port);
+	home_put_u64(t, d->domid, "console/ring-ref", d->console_gfn);
+	home_put_u64(t, d->domid, "console/port", d->console_port);
+	home_put(t, d->domid, "console/type", "xenconsoled", NULL, 0);
+}
+
+static void write_entries(struct xenon_txn *t, const void *arg)
 {
 	static const char *const rw_dirs[] = { "control/shutdown", "data", "device",  "error",
 					       "drivers",	   "attr", "feature", NULL };
+	const struct xenon_store_domain *d = arg;
+	/* Owned by dom0, the domain may read (ro), or the domain's own. */
+	const struct xs_permissions ro[2] = { { 0, XS_PERM_NONE }, { d->domid, XS_PERM_READ } };
+	const struct xs_permissions own[1] = { { d->domid, XS_PERM_NONE } };
 	char path[64];
 
 	/* A stale home from a domain that died unseen must not leak into this one. */
-	snprintf(path, sizeof(path), "/local/domain/%u", t->domid);
-	xs_rm(t->xs, t->t, path);
-	node(t, "/local/domain/%u", false);
-	put(t, "/local/domain/%u/name", d->name);
-	putf(t, "/local/domain/%u/domid", "%" PRIu64, d->domid);
-	node(t, "/local/domain/%u/memory", false);
-	putf(t, "/local/domain/%u/memory/static-max", "%" PRIu64, d->maxmem_kib);
-	putf(t, "/local/domain/%u/memory/target", "%" PRIu64, d->memory_kib);
-	node(t, "/local/domain/%u/cpu", false);
-	for (unsigned int k = 0; k < d->vcpus; k++) {
-		snprintf(path, sizeof(path), "/local/domain/%%u/cpu/%u/availability", k);
-		put(t, path, "online");
-	}
-	putf(t, "/local/domain/%u/store/ring-ref", "%" PRIu64, d->store_gfn);
-	putf(t, "/local/domain/%u/store/port", "%" PRIu64, d->store_port);
-	putf(t, "/local/domain/%u/console/ring-ref", "%" PRIu64, d->console_gfn);
-	putf(t, "/local/domain/%u/console/port", "%" PRIu64, d->console_port);
-	put(t, "/local/domain/%u/console/type", "xenconsoled");
-	node(t, "/local/domain/%u/control", false);
-	for (const char *const *dir = rw_dirs; *dir; dir++) {
-		snprintf(path, sizeof(path), "/local/domain/%%u/%s", *dir);
-		node(t, path, true);
-	}
-	put(t, "/tool/xenon/%u/config", d->config ? d->config : "");
-	put(t, "/tool/xenon/%u/args", d->args ? d->args : "");
+	snprintf(path, sizeof(path), "/local/domain/%u", d->domid);
+	xenon_txn_rm(t, path);
+	home_put(t, d->domid, "", NULL, ro, 2);
+	write_values(t, d, ro);
+	home_put(t, d->domid, "control", NULL, ro, 2);
+	for (const char *const *dir = rw_dirs; *dir; dir++)
+		home_put(t, d->domid, *dir, NULL, own, 1);
+	tool_put(t, d->domid, "config", d->config);
+	tool_put(t, d->domid, "args", d->args);
 }
 
 int xenon_store_write_domain(struct xs_handle *xs, const struct xenon_store_domain *d)
 {
-	for (int i = 0; i < TXN_RETRIES; i++) {
-		struct txn t = { .xs = xs, .domid = d->domid };
-
-		if ((t.t = xs_transaction_start(xs)) == XBT_NULL)
-			return errno ? -errno : -EIO;
-		write_entries(&t, d);
-		if (t.failed) {
-			xs_transaction_end(xs, t.t, true);
-			return t.err;
-		}
-		if (xs_transaction_end(xs, t.t, false))
-			return 0;
-		if (errno != EAGAIN)
-			return -errno;
-	}
-	return -EAGAIN;
+	return xenon_txn_run(xs, write_entries, d);
 }
 
 int xenon_store_introduce(struct xs_handle *xs, domid_t domid, uint64_t store_gfn,
