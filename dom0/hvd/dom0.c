@@ -91,12 +91,21 @@ static bool hvd_virq_is_global(unsigned int virq)
 /* The shared global VIRQ dom0's port carries, or -1. */
 static int hvd_dom0_port_virq(const struct hvd *h, evtchn_port_t port)
 {
-	unsigned int v;
+	if (port == 0 || port >= HVD_DOM0_PORTS)
+		return -1;
+	return (int)h->port_virq[port] - 1;
+}
 
-	for (v = 0; port && v < NR_VIRQS; v++)
-		if (h->virq_port[v] == port)
-			return (int)v;
-	return -1;
+/* virq is shared on dom0's port (0: no longer). virq_port and port_virq
+ * change only here, so each stays the other's inverse. */
+static void hvd_virq_port_set(struct hvd *h, unsigned int virq, evtchn_port_t port)
+{
+	_Static_assert(NR_VIRQS < UINT8_MAX, "virq + 1 fits port_virq");
+	if (h->virq_port[virq])
+		h->port_virq[h->virq_port[virq]] = 0;
+	h->virq_port[virq] = port;
+	if (port)
+		h->port_virq[port] = (uint8_t)(virq + 1);
 }
 
 /* A shared VIRQ's port fired: clear it, tell each subscriber not masking it. */
@@ -245,7 +254,7 @@ static long hvd_virq_unsubscribe(struct hvd_conn *c, unsigned int virq)
 	c->nr_owned--;
 	if (--h->virq_nr_subs[virq])
 		return 0;
-	h->virq_port[virq] = 0;
+	hvd_virq_port_set(h, virq, 0);
 	return hvd_dom0_hypercall(h, __HYPERVISOR_event_channel_op, args, 1, &cl, sizeof(cl));
 }
 
@@ -319,7 +328,7 @@ static void hvd_virq_bound(struct hvd_conn *c, const struct evtchn_bind_virq *bv
 		hvd_dom0_own(c, bv->port);
 		return;
 	}
-	c->h->virq_port[bv->virq] = bv->port;
+	hvd_virq_port_set(c->h, bv->virq, bv->port);
 	hvd_virq_subscribe(c, bv->virq);
 }
 

@@ -56,21 +56,27 @@
 #define GNT_FIRST_REF 8	 /* GNTTAB_NR_RESERVED_ENTRIES: never handed out */
 #define GNT_HC_CHUNK 256 /* map/unmap elements per hypercall (scratch) */
 
-enum gnt_frame_state { GNT_FRAME_FREE, GNT_FRAME_SHARED, GNT_FRAME_DEFERRED };
-
 struct hvd_gnt_deferred {
 	uint32_t ref, frame; /* frame: pool index */
 	struct procdom_overlay *ovl;
 	uint32_t idx; /* the frame's page in ovl */
 };
 
-/* xenon-hvd-wide bookkeeping, allocated at first use. */
+#define GNT_WORDS(bits) (((bits) + 63) / 64)
+
+/*
+ * xenon-hvd-wide bookkeeping, allocated at first use. Window gfns, pool
+ * frames and refs are bitmaps, bit set = in use, each searched from a
+ * cursor a 64-bit word at a time. A pool frame stays set while it is
+ * deferred (its page ended while the peer still maps it): `deferred`
+ * lists those, and only gnt_frame_free clears the bit.
+ */
 struct hvd_gnt {
-	uint8_t window[HVD_DOM0_MAP_GFNS / 8]; /* bit set: gfn in use */
+	uint64_t window[GNT_WORDS(HVD_DOM0_MAP_GFNS)];
 	uint32_t window_next, window_used;
-	uint8_t pool[HVD_DOM0_POOL_PAGES]; /* enum gnt_frame_state */
+	uint64_t pool[GNT_WORDS(HVD_DOM0_POOL_PAGES)]; /* shared or deferred */
 	uint32_t pool_next, pool_free;
-	uint8_t refs[GNT_NR_REFS / 8];
+	uint64_t refs[GNT_WORDS(GNT_NR_REFS)];
 	uint32_t refs_next, refs_used;
 	unsigned int nr_frames; /* dom0 grant frames placed */
 	struct hvd_gnt_deferred deferred[HVD_DOM0_POOL_PAGES];
@@ -112,32 +118,45 @@ struct hvd_gnt_conn {
 
 /* ---- bitmaps ---------------------------------------------------------- */
 
-static bool bit_test(const uint8_t *map, uint32_t i)
-{
-	return map[i / 8] & (1u << (i % 8));
-}
-
-static void bit_set(uint8_t *map, uint32_t i, bool on)
+static void bit_set(uint64_t *map, uint32_t i, bool on)
 {
 	if (on)
-		map[i / 8] |= (uint8_t)(1u << (i % 8));
+		map[i / 64] |= 1ull << (i % 64);
 	else
-		map[i / 8] &= (uint8_t) ~(1u << (i % 8));
+		map[i / 64] &= ~(1ull << (i % 64));
 }
 
-/* Next clear bit from *cursor on, wrapping, below limit; -1: none. */
-static int64_t bit_find_clear(const uint8_t *map, uint32_t limit, uint32_t *cursor)
+/* The first clear bit in [from, to), or -1: one read per word. */
+static int64_t bit_find_clear_in(const uint64_t *map, uint32_t from, uint32_t to)
 {
-	uint32_t i, b;
+	uint32_t w;
+	uint64_t clear;
 
-	for (i = 0; i < limit; i++) {
-		b = (*cursor + i) % limit;
-		if (!bit_test(map, b)) {
-			*cursor = (b + 1) % limit;
-			return b;
+	for (w = from / 64; (uint64_t)w * 64 < to; w++) {
+		clear = ~map[w];
+		if (w == from / 64)
+			clear &= ~0ull << (from % 64);
+		if (clear) {
+			uint64_t b = (uint64_t)w * 64 + (unsigned int)__builtin_ctzll(clear);
+
+			return b < to ? (int64_t)b : -1;
 		}
 	}
 	return -1;
+}
+
+/* Next clear bit from *cursor on, wrapping, below limit (> 0); -1: none.
+ * The same order as a bit-by-bit scan: cursor .. limit-1, 0 .. cursor-1. */
+static int64_t bit_find_clear(const uint64_t *map, uint32_t limit, uint32_t *cursor)
+{
+	uint32_t from = *cursor % limit;
+	int64_t b = bit_find_clear_in(map, from, limit);
+
+	if (b < 0)
+		b = bit_find_clear_in(map, 0, from);
+	if (b >= 0)
+		*cursor = (uint32_t)(b + 1) % limit;
+	return b;
 }
 
 /* ---- state ------------------------------------------------------------ */
@@ -304,15 +323,17 @@ static struct hvd_gnt_map *gnt_map_new(uint32_t count)
 	return m;
 }
 
-/* Unmap the pages of m that are mapped (statuses NULL: all of them). */
-static void gnt_unmap_pages(struct hvd *h, struct hvd_gnt_map *m, const int32_t *statuses)
+/* Unmap the pages of m that are mapped (pages NULL: all of them; else
+ * those whose reply status is GNTST_okay). */
+static void gnt_unmap_pages(struct hvd *h, struct hvd_gnt_map *m,
+			    const struct procdom_ctl_gnt_page *pages)
 {
 	struct gnttab_unmap_grant_ref ops[GNT_HC_CHUNK];
 	uint32_t i = 0, k;
 
 	while (i < m->count) {
 		for (k = 0; k < GNT_HC_CHUNK && i < m->count; i++) {
-			if (statuses && statuses[i] != GNTST_okay)
+			if (pages && pages[i].status != GNTST_okay)
 				continue;
 			ops[k++] = (struct gnttab_unmap_grant_ref){
 				.host_addr = (uint64_t)m->gfns[i] << 12,
@@ -338,10 +359,10 @@ static void gnt_map_build(const struct hvd_gnt_map *m, const uint32_t *refs, uin
 	};
 }
 
-/* Map every page; statuses[i] get the per-page GNTST codes. Returns the
- * first failure as an errno (the caller undoes the rest). */
+/* Map every page; pages[i].status gets its GNTST code. Returns the first
+ * failure as an errno (the caller undoes the rest). */
 static int gnt_map_pages(struct hvd *h, struct hvd_gnt_map *m, const uint32_t *refs,
-			 int32_t *statuses)
+			 struct procdom_ctl_gnt_page *pages)
 {
 	struct gnttab_map_grant_ref ops[GNT_HC_CHUNK];
 	uint32_t i, j, k;
@@ -355,7 +376,7 @@ static int gnt_map_pages(struct hvd *h, struct hvd_gnt_map *m, const uint32_t *r
 			for (j = 0; j < k; j++)
 				ops[j].status = GNTST_general_error;
 		for (j = 0; j < k; j++) {
-			statuses[i + j] = ops[j].status;
+			pages[i + j].status = ops[j].status;
 			if (ops[j].status != GNTST_okay && !err)
 				err = gnt_errno(ops[j].status);
 			m->handles[i + j] = ops[j].handle;
@@ -374,52 +395,23 @@ static bool gnt_map_args_ok(struct hvd_req *r, uint32_t *ret_count)
 	       (r->m.arg & ~(int64_t)PROCDOM_GNT_READONLY) == 0;
 }
 
-/* Page i's (fd, offset): checked by gnt_map_check_frames before. */
-static uint64_t gnt_map_offset(struct hvd *h, const struct hvd_gnt_map *m, uint32_t i)
-{
-	uint64_t off = 0;
-	int fd;
-
-	procdom_domain_page_fd(hvd_domain_get(h, m->domid)->pdom, m->frames[i], &fd, &off);
-	return off;
-}
-
-static int gnt_map_reply(struct hvd_req *r, struct hvd_gnt_map *m, const int32_t *statuses, int err,
-			 int fd)
-{
-	struct procdom_ctl_gnt_page *pages = calloc(m->count, sizeof(*pages));
-	uint32_t i;
-	int rc;
-
-	if (!pages)
-		return hvd_reply(r, -ENOMEM, NULL, 0, -1);
-	for (i = 0; i < m->count; i++)
-		pages[i] = (struct procdom_ctl_gnt_page){
-			.offset = err ? 0 : gnt_map_offset(r->c->h, m, i),
-			.fd_index = err ? -1 : 0,
-			.status = statuses[i],
-		};
-	rc = hvd_reply(r, err ? err : (int64_t)m->id, pages, m->count * sizeof(*pages),
-		       err ? -1 : fd);
-	free(pages);
-	return rc;
-}
-
 /*
  * The core hands back the granter's frames; each must be inside its RAM,
  * and all behind one memfd, which *ret_fd names: a domU's ram memfd, or,
  * for dom0's own grants (a loopback map), the memfd of the share holding
- * them -- dom0's ram memfd itself is never handed out (procdom.h).
+ * them -- dom0's ram memfd itself is never handed out (procdom.h). Each
+ * page's offset in it goes straight into the reply: resolved once, and
+ * sent only if every page of the batch passed.
  */
-static int gnt_map_check_frames(struct hvd *h, struct hvd_gnt_map *m, int *ret_fd)
+static int gnt_map_check_frames(struct hvd *h, struct hvd_gnt_map *m,
+				struct procdom_ctl_gnt_page *pages, int *ret_fd)
 {
 	struct procdom_domain *pdom = hvd_domain_get(h, m->domid)->pdom;
-	uint64_t off;
 	uint32_t i;
 	int fd;
 
 	for (i = 0; i < m->count; i++) {
-		if (procdom_domain_page_fd(pdom, m->frames[i], &fd, &off) < 0)
+		if (procdom_domain_page_fd(pdom, m->frames[i], &fd, &pages[i].offset) < 0)
 			return -EIO;
 		if (i && fd != *ret_fd)
 			return -EINVAL; /* dom0 frames of two shares in one batch */
@@ -428,13 +420,44 @@ static int gnt_map_check_frames(struct hvd *h, struct hvd_gnt_map *m, int *ret_f
 	return 0;
 }
 
+/* A failed batch names no fd and no offset, only the statuses. */
+static int gnt_map_reply(struct hvd_req *r, struct hvd_gnt_map *m,
+			 struct procdom_ctl_gnt_page *pages, int err, int fd)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->count; i++) {
+		pages[i].fd_index = err ? -1 : 0;
+		if (err)
+			pages[i].offset = 0;
+	}
+	return hvd_reply(r, err ? err : (int64_t)m->id, pages, m->count * sizeof(*pages),
+			 err ? -1 : fd);
+}
+
+/* The map and its reply (pages) made, the map's window gfns taken. */
+static int gnt_map_alloc(struct hvd_gnt *g, uint32_t count, struct hvd_gnt_map **ret_m,
+			 struct procdom_ctl_gnt_page **ret_pages)
+{
+	int err;
+
+	*ret_m = gnt_map_new(count);
+	*ret_pages = calloc(count, sizeof(**ret_pages));
+	err = !*ret_m || !*ret_pages ? -ENOMEM : window_alloc(g, (*ret_m)->gfns, count);
+	if (err) {
+		gnt_map_free(*ret_m);
+		free(*ret_pages);
+	}
+	return err;
+}
+
 static int gnt_op_map(struct hvd_req *r)
 {
 	struct hvd *h = r->c->h;
 	struct hvd_gnt *g = gnt_get(h);
 	struct hvd_gnt_conn *gc = gnt_conn(r->c);
+	struct procdom_ctl_gnt_page *pages;
 	struct hvd_gnt_map *m;
-	int32_t *statuses;
 	uint32_t count;
 	int err, fd = -1;
 
@@ -446,21 +469,16 @@ static int gnt_op_map(struct hvd_req *r)
 		return hvd_reply(r, -ESRCH, NULL, 0, -1);
 	if (!gnt_conn_room(r->c, gc, gc->nr_mapped, count))
 		return hvd_reply(r, -E2BIG, NULL, 0, -1);
-	m = gnt_map_new(count);
-	statuses = calloc(count, sizeof(*statuses));
-	err = !m || !statuses ? -ENOMEM : window_alloc(g, m->gfns, count);
-	if (err) {
-		gnt_map_free(m);
-		free(statuses);
+	err = gnt_map_alloc(g, count, &m, &pages);
+	if (err)
 		return hvd_reply(r, err, NULL, 0, -1);
-	}
 	m->domid = (domid_t)r->m.domid;
 	m->readonly = r->m.arg & PROCDOM_GNT_READONLY;
-	err = gnt_map_pages(h, m, (const uint32_t *)(void *)r->payload, statuses);
+	err = gnt_map_pages(h, m, (const uint32_t *)(void *)r->payload, pages);
 	if (!err)
-		err = gnt_map_check_frames(h, m, &fd);
+		err = gnt_map_check_frames(h, m, pages, &fd);
 	if (err) {
-		gnt_unmap_pages(h, m, statuses);
+		gnt_unmap_pages(h, m, pages);
 		window_free(g, m->gfns, count);
 	} else {
 		m->id = ++g->next_id;
@@ -468,10 +486,10 @@ static int gnt_op_map(struct hvd_req *r)
 		gc->maps = m;
 		gc->nr_mapped += count;
 	}
-	err = gnt_map_reply(r, m, statuses, err, fd);
+	err = gnt_map_reply(r, m, pages, err, fd);
 	if (m->id == 0)
 		gnt_map_free(m);
-	free(statuses);
+	free(pages);
 	return err;
 }
 
@@ -730,24 +748,19 @@ static bool gnt_entry_end(struct hvd *h, uint32_t ref)
 
 static int pool_alloc(struct hvd_gnt *g, uint32_t *ret)
 {
-	uint32_t i, b;
+	int64_t b = bit_find_clear(g->pool, HVD_DOM0_POOL_PAGES, &g->pool_next);
 
-	for (i = 0; i < HVD_DOM0_POOL_PAGES; i++) {
-		b = (g->pool_next + i) % HVD_DOM0_POOL_PAGES;
-		if (g->pool[b] == GNT_FRAME_FREE) {
-			g->pool[b] = GNT_FRAME_SHARED;
-			g->pool_next = (b + 1) % HVD_DOM0_POOL_PAGES;
-			g->pool_free--;
-			*ret = b;
-			return 0;
-		}
-	}
-	return -ENOSPC;
+	if (b < 0)
+		return -ENOSPC;
+	bit_set(g->pool, (uint32_t)b, true);
+	g->pool_free--;
+	*ret = (uint32_t)b;
+	return 0;
 }
 
 static void pool_free(struct hvd_gnt *g, uint32_t frame)
 {
-	g->pool[frame] = GNT_FRAME_FREE;
+	bit_set(g->pool, frame, false);
 	g->pool_free++;
 }
 
@@ -769,7 +782,7 @@ static void gnt_page_end(struct hvd *h, struct hvd_gnt *g, struct hvd_gnt_share 
 		gnt_frame_free(g, &f);
 		return;
 	}
-	g->pool[f.frame] = GNT_FRAME_DEFERRED;
+	/* The frame stays in use (its pool bit set) until retried. */
 	g->deferred[g->nr_deferred++] = f;
 }
 

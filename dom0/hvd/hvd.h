@@ -160,9 +160,11 @@ struct hvd {
 	struct hvd_conn *port_owner[HVD_DOM0_PORTS];
 	bool port_autoclose[HVD_DOM0_PORTS];
 	/* Global VIRQs clients bound: dom0's one port for each (0: none),
-	 * and how many connections subscribe to it (dom0.c). */
+	 * and how many connections subscribe to it (dom0.c); port_virq is
+	 * the reverse, virq + 1 per port (0: no shared VIRQ). */
 	evtchn_port_t virq_port[NR_VIRQS];
 	unsigned int virq_nr_subs[NR_VIRQS];
+	uint8_t port_virq[HVD_DOM0_PORTS];
 	bool dom0_kicked;
 	bool have_deferred; /* a domain or connection awaits teardown */
 

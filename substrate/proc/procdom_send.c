@@ -55,8 +55,8 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "domid_set.h"
 #include "procdom_internal.h"
 
 #define SEND_NR_2L_PORTS ((unsigned int)(sizeof(xen_ulong_t) * 8 * sizeof(xen_ulong_t) * 8))
@@ -271,66 +271,9 @@ static void send_state_put(struct procdom_domain *d)
 	d->send_next = NULL;
 }
 
-/*
- * The domains one domain's ports name (all its ports, not only the
- * table's), collected while its table is re-derived, then sorted and made
- * unique: the cost follows that domain's ports, not the number of domains
- * (a bitmap of every domid was cleared and scanned on each change). Out of
- * memory, `lost` says some were not recorded: the caller then visits every
- * domain.
- */
-struct send_peers {
-	domid_t *id;
-	unsigned int n, cap;
-	bool lost;
-	domid_t local[32];
-};
-
-static void send_peers_add(struct send_peers *ps, domid_t b)
-{
-	domid_t *grown;
-
-	if (ps->n && ps->id[ps->n - 1] == b)
-		return; /* consecutive ports to one peer: the common case */
-	if (ps->n == ps->cap) {
-		grown = ps->id == ps->local ? malloc(2 * ps->cap * sizeof(*grown))
-					    : realloc(ps->id, 2 * ps->cap * sizeof(*grown));
-		if (!grown) {
-			ps->lost = true;
-			return;
-		}
-		if (ps->id == ps->local)
-			memcpy(grown, ps->local, sizeof(ps->local));
-		ps->id = grown;
-		ps->cap *= 2;
-	}
-	ps->id[ps->n++] = b;
-}
-
-static int send_domid_cmp(const void *a, const void *b)
-{
-	return (int)*(const domid_t *)a - (int)*(const domid_t *)b;
-}
-
-static void send_peers_unique(struct send_peers *ps)
-{
-	unsigned int i, k = 0;
-
-	qsort(ps->id, ps->n, sizeof(*ps->id), send_domid_cmp);
-	for (i = 0; i < ps->n; i++)
-		if (!k || ps->id[k - 1] != ps->id[i])
-			ps->id[k++] = ps->id[i];
-	ps->n = k;
-}
-
-static bool send_peers_has(const struct send_peers *ps, domid_t b)
-{
-	return bsearch(&b, ps->id, ps->n, sizeof(*ps->id), send_domid_cmp) != NULL;
-}
-
 /* Re-derive d's whole table. With `peers`, add to it every domain d's
- * ports are interdomain to. */
-static void send_sync(struct procdom_domain *d, struct send_peers *peers)
+ * ports (all of them, not only the table's) are interdomain to. */
+static void send_sync(struct procdom_domain *d, struct domid_set *peers)
 {
 	struct procdom_send_want w;
 	struct evtchn_status st;
@@ -342,7 +285,7 @@ static void send_sync(struct procdom_domain *d, struct send_peers *peers)
 		return; /* no runtime reads a table: dom0, process-less domains */
 	for (p = 1; hv_evtchn_port_info(d->pd->hv, d->domid, p, &st, &settable) == 0; p++) {
 		if (peers && st.status == EVTCHNSTAT_interdomain)
-			send_peers_add(peers, st.u.interdomain.dom);
+			domid_set_add(peers, st.u.interdomain.dom);
 		if (p >= PROCDOM_SEND_TABLE_PORTS)
 			continue;
 		if (!send_target(d, p, &st, &w, &b)) {
@@ -376,16 +319,19 @@ static bool send_has_any(const struct procdom_domain *d)
 }
 
 /*
- * Cost: x's own ports, the domains x's ports name (collected, sorted, looked
- * up by id) and the domains with send state (pd->senders). A domain without
- * send state and without a channel to x cannot have an entry to change, so
- * creating the 1000th domain does not walk the other 999.
+ * Cost: x's own ports, the domains x's ports name and the domains with send
+ * state (pd->senders). A domain without send state and without a channel to
+ * x cannot have an entry to change, so creating the 1000th domain does not
+ * walk the other 999. x's peers go in a domid_set: adding and looking up
+ * are O(1), walking them in order a few word reads each, never a scan of
+ * every domid; and it is on the stack, so no allocation can lose one.
  */
 void procdom_evtchn_changed(struct procdom *pd, domid_t domid)
 {
 	struct procdom_domain *x = procdom_lookup(pd, domid), *o;
-	struct send_peers peers = { .cap = 32 };
-	unsigned int i;
+	struct domid_set peers;
+	unsigned int from;
+	domid_t b;
 
 	if (!x || !x->pid) {
 		/* dom0 (or a process-less domain) binds only channels without a
@@ -396,31 +342,19 @@ void procdom_evtchn_changed(struct procdom *pd, domid_t domid)
 				send_sync(o, NULL);
 		return;
 	}
-	peers.id = peers.local;
+	domid_set_init(&peers);
 	send_sync(x, &peers);
-	send_peers_unique(&peers);
-	if (peers.lost) {
-		procdom_log(pd, HV_LOG_ERR, "d%u: no memory for its peers: re-deriving every table",
-			    domid);
-		for (o = pd->domains; o; o = o->next)
-			if (o != x)
-				send_sync(o, NULL);
-		goto out_free;
-	}
 	/* Senders naming x (a channel may just have closed) ... */
 	for (o = pd->senders; o; o = o->send_next)
-		if (o != x && !send_peers_has(&peers, o->domid) && send_has_peer(o, domid))
+		if (o != x && !domid_set_has(&peers, o->domid) && send_has_peer(o, domid))
 			send_sync(o, NULL);
 	/* ... and every domain x's ports name, which may now want an entry.
 	 * (send_sync may put o on pd->senders: done above already.) */
-	for (i = 0; i < peers.n; i++) {
-		o = procdom_lookup(pd, peers.id[i]);
+	for (from = 0; domid_set_next_used(&peers, from, &b) == 0; from = b + 1u) {
+		o = procdom_lookup(pd, b);
 		if (o && o != x)
 			send_sync(o, NULL);
 	}
-out_free:
-	if (peers.id != peers.local)
-		free(peers.id);
 }
 
 void procdom_send_port_check(struct procdom_domain *d, evtchn_port_t p)

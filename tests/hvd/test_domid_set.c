@@ -1,5 +1,5 @@
 /*
- * domid_set (dom0/hvd/domid_set.h): xenon-hvd's used/free domid searches,
+ * domid_set (substrate/proc/domid_set.h): xenon-hvd's used/free domid searches,
  * checked at the word and summary boundaries and against a plain array
  * under a pseudo-random sequence of adds and deletes.
  */

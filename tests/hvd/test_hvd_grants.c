@@ -631,6 +631,78 @@ Test(grants, unshare_while_mapped_defers)
 	xenon_evtchn_close(ev);
 }
 
+/* Share count pages at once; NULL (errno set) if the pool has too few. */
+static uint8_t *share_n(struct xenon_gntshr *xgs, uint32_t count)
+{
+	static uint32_t refs[XENON_GNTTAB_MAX_BATCH];
+
+	return xenon_gntshr_share_pages(xgs, GUEST_DOMID, count, refs, true);
+}
+
+/*
+ * The pool's free-frame search starts at its cursor, wraps around and
+ * skips every frame in use, a deferred one too. A fresh pool: frame 0 is
+ * shared and mapped by the domU, frame 1 shared; both unshared, 0 is
+ * deferred. Exactly the free count can then be shared (2..4095, then 1),
+ * a batch that does not fit fails whole (ENOSPC) and gives back what it
+ * took, and once the domU unmaps frame 0 it is found again although the
+ * cursor is past it (at 2, everything above in use).
+ */
+Test(grants, pool_runs_out_around_a_deferred_frame)
+{
+	struct procdom_ctl_gnt_counts before = counts();
+	uint32_t max = before.dom0_frames_total / XENON_GNTTAB_MAX_BATCH + 2, nr = 0, i, left;
+	uint8_t **sh = calloc(max, sizeof(*sh)), *p;
+	uint32_t *sh_n = calloc(max, sizeof(*sh_n)), ref;
+	struct xenon_gntshr *xgs;
+
+	cr_assert(sh && sh_n);
+	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
+	cr_assert_eq(before.dom0_frames_free, before.dom0_frames_total, "a fresh pool");
+	p = xenon_gntshr_share_pages(xgs, GUEST_DOMID, 1, &ref, true);
+	sh[0] = share_n(xgs, 1);
+	cr_assert(sh[0] && p);
+	cr_assert_eq(guest_cmd(GG_CMD_MAP, ref, false), 0);
+	cr_assert_eq(xenon_gntshr_unshare(xgs, p, 1), 0);
+	cr_assert_eq(xenon_gntshr_unshare(xgs, sh[0], 1), 0);
+	cr_assert_eq(counts().dom0_frames_deferred, 1);
+	left = counts().dom0_frames_free;
+	cr_assert_eq(left, before.dom0_frames_free - 1);
+	for (; left; left -= sh_n[nr++]) {
+		sh_n[nr] = left < XENON_GNTTAB_MAX_BATCH ? left : XENON_GNTTAB_MAX_BATCH;
+		sh[nr] = share_n(xgs, sh_n[nr]);
+		cr_assert_not_null(sh[nr], "%u pages, %u free: %s", sh_n[nr], left,
+				   strerror(errno));
+	}
+	/* The last batch again, with one page more than is free. */
+	nr--;
+	cr_assert_lt(sh_n[nr], XENON_GNTTAB_MAX_BATCH);
+	cr_assert_eq(xenon_gntshr_unshare(xgs, sh[nr], sh_n[nr]), 0);
+	errno = 0;
+	cr_expect_null(share_n(xgs, sh_n[nr] + 1), "%u pages, %u free", sh_n[nr] + 1, sh_n[nr]);
+	cr_expect_eq(errno, ENOSPC);
+	cr_expect_eq(counts().dom0_frames_free, sh_n[nr], "the failed batch gave back all");
+	sh[nr] = share_n(xgs, sh_n[nr]);
+	cr_assert_not_null(sh[nr]);
+	nr++;
+	errno = 0;
+	cr_expect_null(share_n(xgs, 1), "the deferred frame is not handed out");
+	cr_expect_eq(errno, ENOSPC);
+	cr_assert_eq(guest_cmd(GG_CMD_UNMAP, 0, false), 0);
+	cr_expect_eq(counts().dom0_frames_deferred, 0);
+	sh_n[nr] = 1;
+	sh[nr] = share_n(xgs, 1);
+	cr_expect_not_null(sh[nr], "freed, it is found behind the cursor");
+	nr += sh[nr] != NULL;
+	for (i = 0; i < nr; i++)
+		cr_expect_eq(xenon_gntshr_unshare(xgs, sh[i], sh_n[i]), 0);
+	cr_expect_eq(counts().dom0_frames_free, before.dom0_frames_free);
+	cr_expect_eq(counts().dom0_refs_used, before.dom0_refs_used);
+	xenon_gntshr_close(xgs);
+	free(sh);
+	free(sh_n);
+}
+
 Test(grants, connection_death_undoes_everything)
 {
 	struct procdom_ctl_gnt_counts before = counts();

@@ -1,9 +1,10 @@
 /*
- * domid_set: which domids are in use, with the two searches xenon-hvd makes
- * per control operation answered in a bounded number of word reads, however
- * many domains exist: the lowest free domid >= n (CREATE without a domid,
- * and the log the spawner opens ahead) and the lowest used domid >= n (LIST,
- * paged). A flat scan of the 32,752 slots cost ~50 us per LIST page.
+ * domid_set: a set of domids, with the two searches answered in a bounded
+ * number of word reads, however many domains exist: the lowest free domid
+ * >= n and the lowest used domid >= n. xenon-hvd keeps its domains in one
+ * (CREATE without a domid, the log the spawner opens ahead, LIST paged: a
+ * flat scan of the 32,752 slots cost ~50 us per LIST page); the fast send
+ * path collects the peers of a domain's ports in one (procdom_send.c).
  *
  * Two levels: one bit per domid, and per 64-domid word one bit "not empty"
  * and one bit "full". A search reads at most its own word, the 8 summary
@@ -16,8 +17,8 @@
  * Fixed size (4.2 KiB), no allocation; not thread-safe (xenon-hvd has one
  * thread).
  */
-#ifndef XENON_HVD_DOMID_SET_H
-#define XENON_HVD_DOMID_SET_H
+#ifndef XENON_DOMID_SET_H
+#define XENON_DOMID_SET_H
 
 #include <stdbool.h>
 #include <stdint.h>
