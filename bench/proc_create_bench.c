@@ -15,7 +15,9 @@
  *           up xenbus and wrote N/data/ready; the watch fires.
  *
  * The baseline per process: posix_spawn of bench-proc-tiny (static), which
- * writes one byte on fd 3 when it runs; ready = that byte read.
+ * writes one byte on fd 3 when it runs; ready = that byte read. A count
+ * below 10 is run 7 times from scratch (daemons, baseline) and its
+ * headline is the median of the runs' medians: one domain is one sample.
  *
  * Memory per idle domain beyond its own pages, after all N are ready:
  *   xenon-hvd: growth of Pss minus Pss_Shmem (the guests' memfds it maps
@@ -560,21 +562,38 @@ static double median_of(const double *v, unsigned int n)
 	return bench_summarise(tmp, n).median;
 }
 
-static void report(unsigned int n, struct run *r, struct baseline *b, const struct domain_mem *m)
+/* The headline: median ms per domain beside the baseline's. Under
+ * FRESH_RUNS (n < 10) each run's median is one sample (fresh daemons and
+ * baseline every time) and the line gives their median. */
+static void report_ms(unsigned int n, const double *ms, const double *base_ms, unsigned int nr,
+		      const char *what)
+{
+	static double tmp[MAX_COUNT];
+	struct bench_stat s;
+	double base;
+
+	memcpy(tmp, base_ms, nr * sizeof(*tmp));
+	base = bench_summarise(tmp, nr).median;
+	memcpy(tmp, ms, nr * sizeof(*tmp));
+	s = bench_summarise(tmp, nr);
+	printf("proc-create-%u (ms per domain): median %.3f (%.3f..%.3f), baseline %.3f, ratio "
+	       "%.1f%s\n",
+	       n, s.median, s.min, s.max, base, s.median / base, what);
+}
+
+static void report(unsigned int n, struct run *r, struct baseline *b, const struct domain_mem *m,
+		   bool headline)
 {
 	double first10 = 0, last10 = 0, tenth = n >= 10 ? r->ms[9] : 0;
-	double last = r->ms[n - 1], base = median_of(b->ms, n);
+	double last = r->ms[n - 1], base;
 	struct bench_stat s;
-	char name[64];
 
 	if (n >= 20) {
 		first10 = median_of(r->ms, 10);
 		last10 = median_of(r->ms + n - 10, 10);
 	}
-	s = bench_summarise(r->ms, n);
-	snprintf(name, sizeof(name), "proc-create-%u (ms per domain)", n);
-	printf("%s: median %.3f (%.3f..%.3f), baseline %.3f, ratio %.1f\n", name, s.median, s.min,
-	       s.max, base, s.median / base);
+	if (headline)
+		report_ms(n, r->ms, b->ms, n, "");
 	if (n >= 20)
 		printf("proc-create-%u: domain #%u %.3f ms vs #10 %.3f ms; median of the last 10 "
 		       "%.3f vs first 10 %.3f ms, ratio %.2f\n",
@@ -657,26 +676,59 @@ static int find_programs(const char *hvd, const char *guest)
 	return 0;
 }
 
-static int one_count(unsigned int n)
+/*
+ * Fewer than 10 domains give too few samples for a median on this noisy
+ * machine: such a count is run FRESH_RUNS times, each with fresh daemons
+ * and its own baseline, and the headline is the median of the runs' medians
+ * (the other lines are the last run's).
+ */
+#define FRESH_RUNS 7
+
+static int one_run(unsigned int n, struct run *r, struct baseline *b, struct domain_mem *m)
 {
-	static struct run r;
-	static struct baseline b;
-	struct domain_mem m;
 	int err;
 
-	memset(&r, 0, sizeof(r));
-	err = baseline_run(n, &b);
+	memset(r, 0, sizeof(*r));
+	err = baseline_run(n, b);
 	if (err) {
 		fprintf(stderr, "bench-proc-create: baseline: %s\n", strerror(-err));
 		return err;
 	}
-	err = run_up(&r);
+	err = run_up(r);
 	if (!err)
-		err = domains_run(&r, n, &m);
-	if (err)
+		err = domains_run(r, n, m);
+	if (err) {
 		fprintf(stderr, "bench-proc-create: %u domains: %s\n", n, strerror(-err));
-	if (!err)
-		report(n, &r, &b, &m);
+		run_down(r);
+	}
+	return err;
+}
+
+static int one_count(unsigned int n)
+{
+	static struct run r;
+	static struct baseline b;
+	double runs_ms[FRESH_RUNS], runs_base[FRESH_RUNS];
+	unsigned int k, nr_runs = n < 10 ? FRESH_RUNS : 1;
+	struct domain_mem m;
+	int err = 0;
+
+	for (k = 0; k < nr_runs; k++) {
+		if (k > 0)
+			run_down(&r);
+		err = one_run(n, &r, &b, &m);
+		if (err)
+			return err;
+		runs_ms[k] = median_of(r.ms, n);
+		runs_base[k] = median_of(b.ms, n);
+	}
+	if (nr_runs > 1) {
+		char what[64];
+
+		snprintf(what, sizeof(what), " (median of %u fresh runs)", nr_runs);
+		report_ms(n, runs_ms, runs_base, nr_runs, what);
+	}
+	report(n, &r, &b, &m, nr_runs == 1);
 	if (!err && breakdown) {
 		printf("proc-create-%u phases (median ms): CREATE %.3f, store entries + watch + "
 		       "INTRODUCE %.3f, UNPAUSE to ready %.3f\n",

@@ -3,7 +3,10 @@
  * baselines measured in the same run (reference/floors.md):
  *
  *   proc-event-rtt-polling   round trip, both vCPUs awake (fast send path,
- *                            no system call)      vs cache-line ping-pong
+ *                            no system call), delivered by upcall to a
+ *                            handler              vs cache-line ping-pong
+ *   proc-event-rtt-pollport  the same on a masked port, both sides waiting
+ *                            in SCHEDOP_poll      vs cache-line ping-pong
  *   proc-event-rtt-asleep    round trip, the peer asleep on its futex
  *                            (one FUTEX_WAKE)     vs futex round trip
  *   both round trips also    vs a UNIX stream socketpair round trip
@@ -216,6 +219,10 @@ struct dom_fig {
 	unsigned long long ping_fast, ping_hc, pong_fast, pong_hc, pong_sleeps;
 	unsigned long long poll_syscalls; /* over all reps; -1: not reported */
 	unsigned long long poll_rtts;
+	/* Round trips on a masked port, both sides in SCHEDOP_poll. */
+	unsigned int pp_reps;
+	double pollport[MAX_REPS];
+	unsigned long long pp_syscalls;
 };
 
 static void parse_logs(const char *rd, struct dom_fig *fig)
@@ -243,6 +250,12 @@ static void parse_logs(const char *rd, struct dom_fig *fig)
 			fig->sleep[fig->reps] = (double)b;
 			fig->oneway_sends[fig->reps++] = (double)c * 1e9 / (double)d;
 			fig->oneway_ns += (double)d;
+		}
+		if (sscanf(line, "evbench: rep %llu rtt_pollport_ns %llu poll_syscalls %llu", &r,
+			   &a, &e) == 3 &&
+		    fig->pp_reps < MAX_REPS) {
+			fig->pollport[fig->pp_reps++] = (double)a;
+			fig->pp_syscalls += e;
 		}
 		sscanf(line, "evbench: ping fast_sends %llu hypercalls %llu", &fig->ping_fast,
 		       &fig->ping_hc);
@@ -300,9 +313,9 @@ static int run_domains(const char *x, const char *guests, struct dom_fig *fig)
 		 RTT_N);
 	write_cfg(cfg, "ping", 3, kernel, extra,
 		  "evtchn_reserve = [ \"domain=2,port=10,remote=self\", "
-		  "\"domain=2,port=11,remote=self\" ]\n"
+		  "\"domain=2,port=11,remote=self\", \"domain=2,port=12,remote=self\" ]\n"
 		  "evtchn_bind = [ \"port=10,remote=2,remote_port=10\", "
-		  "\"port=11,remote=2,remote_port=11\" ]");
+		  "\"port=11,remote=2,remote_port=11\", \"port=12,remote=2,remote_port=12\" ]");
 	if (bench_run_cmd("timeout 10 %s --run-dir %s create %s >/dev/null", x, rd, cfg) != 0 ||
 	    bench_run_cmd("timeout 10 %s --run-dir %s unpause 2 >/dev/null", x, rd) != 0)
 		goto out_down;
@@ -366,6 +379,13 @@ int main(int argc, char **argv)
 	s = bench_summarise(fig.poll, fig.reps);
 	bench_report("proc-event-rtt-polling", "ns", s, s_cl.median);
 	bench_report("proc-event-rtt-polling-vs-unix", "ns", s, s_ux.median);
+	if (fig.pp_reps) {
+		printf("# masked-port round trips (SCHEDOP_poll both sides): %llu system calls in "
+		       "%llu round trips\n",
+		       fig.pp_syscalls, (unsigned long long)fig.pp_reps * RTT_N);
+		s = bench_summarise(fig.pollport, fig.pp_reps);
+		bench_report("proc-event-rtt-pollport", "ns", s, s_cl.median);
+	}
 	s = bench_summarise(fig.sleep, fig.reps);
 	bench_report("proc-event-rtt-asleep", "ns", s, s_fx.median);
 	bench_report("proc-event-rtt-asleep-vs-unix", "ns", s, s_ux.median);

@@ -22,6 +22,13 @@
  *   notify     + the waker's full fence and state-word read (rt_notify)
  *   wait       + the receiver waiting in rt_wait() (state word, spin
  *              loop with its clock reads): the runtime's whole line path
+ *   poll       the masked-port protocol instead (SCHEDOP_poll both sides):
+ *              pending test-and-set and the mask read (set: no selector,
+ *              no flag); the receiver spins on its pending word, clears the
+ *              bit, answers. Its floor: the sender's RMW and the
+ *              receiver's clear each wait for the line the other wrote
+ *              (bench-proc-event's proc-event-rtt-pollport is the same
+ *              through the guest library and the runtime)
  *
  * What it showed (docs/process-domains.md, "The fast path"): the exact
  * ABI costs ~2.2x the ping-pong here before any instruction of the guest
@@ -66,11 +73,12 @@ enum lb_variant {
 	LB_RECVPF,
 	LB_NOTIFY,
 	LB_WAIT,
+	LB_POLL,
 	LB_NR
 };
 
-static const char *const lb_names[LB_NR] = { "pingpong", "flag",      "pending", "2l-plain",
-					     "2l",	 "2l-recvpf", "notify",	 "wait" };
+static const char *const lb_names[LB_NR] = { "pingpong",  "flag",   "pending", "2l-plain", "2l",
+					     "2l-recvpf", "notify", "wait",    "poll" };
 
 struct lb_dom {
 	struct shared_info *s;
@@ -118,7 +126,12 @@ static void lb_send(struct lb_side *sd, enum lb_variant v)
 	struct vcpu_info *vi = &sd->peer.s->vcpu_info[0];
 	bool edge;
 
-	if (v == LB_FLAG) {
+	if (v == LB_POLL) {
+		if (!(__atomic_fetch_or(&sd->peer.s->evtchn_pending[0], lb_bit(),
+					__ATOMIC_SEQ_CST) &
+		      lb_bit()))
+			(void)__atomic_load_n(&sd->peer.s->evtchn_mask[0], __ATOMIC_SEQ_CST);
+	} else if (v == LB_FLAG) {
 		__atomic_exchange_n(&vi->evtchn_upcall_pending, 1, __ATOMIC_SEQ_CST);
 	} else if (v == LB_PENDING) {
 		__atomic_fetch_or(&sd->peer.s->evtchn_pending[0], lb_bit(), __ATOMIC_SEQ_CST);
@@ -171,6 +184,15 @@ static void lb_receive(struct lb_side *sd, enum lb_variant v)
 {
 	struct vcpu_info *vi = &sd->mine.s->vcpu_info[0];
 
+	if (v == LB_POLL) {
+		xen_ulong_t *w = &sd->mine.s->evtchn_pending[0];
+
+		while (!(__atomic_load_n(w, __ATOMIC_SEQ_CST) & lb_bit()))
+			__builtin_ia32_pause();
+		__atomic_fetch_and(w, ~lb_bit(), __ATOMIC_SEQ_CST);
+		lb_handler(sd, v);
+		return;
+	}
 	if (v == LB_WAIT)
 		rt_wait(sd->mine.pg, lb_cond, vi, 0, LB_SPIN_NS, NULL);
 	else
@@ -257,6 +279,10 @@ static double lb_rep(enum lb_variant v, unsigned long n, uint64_t *times)
 	a = (struct lb_dom){ (void *)mem, (void *)(mem + RT_PAGE_SIZE) };
 	b = (struct lb_dom){ (void *)(mem + 2 * RT_PAGE_SIZE), (void *)(mem + 3 * RT_PAGE_SIZE) };
 	/* Ports unmasked (mask all zero); both vCPUs start RUNNING. */
+	/* The poll variant's port is masked on both sides. */
+	((struct shared_info *)mem)->evtchn_mask[0] = v == LB_POLL ? lb_bit() : 0;
+	((struct shared_info *)(mem + 2 * RT_PAGE_SIZE))->evtchn_mask[0] =
+		v == LB_POLL ? lb_bit() : 0;
 	sd = (struct lb_side){ .word = (void *)(mem + 4 * RT_PAGE_SIZE), .times = times, .n = n };
 	pid = fork();
 	if (pid == 0) {

@@ -4,6 +4,8 @@
  *
  *   evbench.rtt=P     round trips: ping sends, pong's handler sends back
  *   evbench.oneway=Q  one-way: ping sends as fast as it can, pong counts
+ *   evbench.pollrtt=S round trips on a masked port, both sides waiting in
+ *                     SCHEDOP_poll with upcalls masked (no handler)
  *   evbench.role=ping (one side), evbench.reps=R evbench.n=N
  *   evbench.gap_us=G  (ping) idle time before each "peer asleep" round trip
  *   evbench.ms=T      (ping) length of the one-way phase
@@ -21,8 +23,17 @@
  * ping: its hypercalls and futex waits, wakes and signals either side sent
  * the other. 0 unless a vCPU lost its CPU long enough to fall asleep.)
  *
- * and, finally, one round trip on P as a marker. Pong prints how many
- * one-way events it handled (coalesced sends count once, as in Xen):
+ * then one round trip on P as a marker, then R repetitions of N round
+ * trips on S, the way a kernel waits for one event with the CPU its own
+ * (Linux's PV spinlock kick: the port masked, SCHEDOP_poll, clear, go on):
+ * each side polls S until it is pending, clears it and (pong) sends back.
+ * The send is the same exact 2-level send; a masked port sets no selector
+ * and no upcall flag, so the event is its pending bit alone:
+ *
+ *   evbench: rep 0 rtt_pollport_ns 412 poll_syscalls 0
+ *
+ * Pong prints how many one-way events it handled (coalesced sends count
+ * once, as in Xen):
  *
  *   evbench: pong oneway_events 456789 sleeps 123
  *
@@ -36,7 +47,7 @@
 #include <xen/sched.h>
 
 static volatile unsigned long eb_rtt_count, eb_oneway_count;
-static evtchn_port_t eb_rtt, eb_oneway;
+static evtchn_port_t eb_rtt, eb_oneway, eb_pollp;
 static int eb_pong;
 
 static irqreturn_t eb_rtt_handler(int irq, void *dev_id)
@@ -118,6 +129,47 @@ static uint64_t eb_rtt_poll(uint64_t *t, unsigned long n, unsigned long long *re
 	return med;
 }
 
+/* Wait in SCHEDOP_poll until the masked port S is pending, then clear it
+ * (before anything that could make the peer send again). */
+static void eb_poll_take(void)
+{
+	while (!xg_test_evtchn(xen_guest_current(), eb_pollp))
+		xen_poll(&eb_pollp, 1, 0);
+	clear_evtchn(eb_pollp);
+}
+
+/* Ping's round trips on S: median, and the system calls they made. */
+static uint64_t eb_rtt_pollport(uint64_t *t, unsigned long n, unsigned long long *ret_syscalls)
+{
+	unsigned long long before = eb_syscalls();
+	unsigned long i;
+
+	xen_irq_disable();
+	for (i = 0; i < n; i++) {
+		uint64_t t0 = procdom_now_ns();
+
+		notify_remote_via_evtchn(eb_pollp);
+		eb_poll_take();
+		t[i] = procdom_now_ns() - t0;
+	}
+	xen_irq_enable();
+	*ret_syscalls = eb_syscalls() - before;
+	qsort(t, n, sizeof(*t), eb_cmp);
+	return t[n / 2];
+}
+
+static void eb_pollport_serve(unsigned long count)
+{
+	unsigned long i;
+
+	xen_irq_disable();
+	for (i = 0; i < count; i++) {
+		eb_poll_take();
+		notify_remote_via_evtchn(eb_pollp);
+	}
+	xen_irq_enable();
+}
+
 static void eb_ping(const start_info_t *si)
 {
 	unsigned long reps = guest_arg(si, "evbench.reps", 5),
@@ -147,6 +199,12 @@ static void eb_ping(const start_info_t *si)
 	want = eb_rtt_count + 1;
 	notify_remote_via_evtchn(eb_rtt);
 	eb_wait(want);
+	for (r = 0; t && n && r < reps; r++) {
+		uint64_t med = eb_rtt_pollport(t, n, &syscalls);
+
+		printf("evbench: rep %lu rtt_pollport_ns %llu poll_syscalls %llu\n", r,
+		       (unsigned long long)med, syscalls);
+	}
 	free(t);
 }
 
@@ -158,6 +216,8 @@ void start_kernel(start_info_t *si)
 	eb_pong = !guest_flag(si, "evbench.role=ping");
 	eb_rtt = (evtchn_port_t)guest_arg(si, "evbench.rtt", 10);
 	eb_oneway = (evtchn_port_t)guest_arg(si, "evbench.oneway", 11);
+	eb_pollp = (evtchn_port_t)guest_arg(si, "evbench.pollrtt", 12);
+	mask_evtchn(eb_pollp);
 	rc = bind_evtchn_to_irqhandler(eb_rtt, eb_rtt_handler, 0, "evbench-rtt", NULL);
 	if (rc >= 0)
 		rc = bind_evtchn_to_irqhandler(eb_oneway, eb_oneway_handler, 0, "evbench-1way",
@@ -173,6 +233,7 @@ void start_kernel(start_info_t *si)
 		unsigned long n = guest_arg(si, "evbench.n", 20000);
 
 		eb_wait(reps * (n + (n / 10 ? n / 10 : 1)) + 1);
+		eb_pollport_serve(reps * n);
 	} else {
 		eb_ping(si);
 	}

@@ -310,6 +310,9 @@ void procdom_domain_start(struct procdom_domain *d)
 	if (d->boot_waiting) {
 		d->boot_waiting = false;
 		procdom_reply(d, 0, d->boot_seq, 0, NULL);
+	} else if (procdom_reply(d, 0, PROCDOM_BOOT_SEQ, 0, NULL) == 0) {
+		/* Answered before it was asked (procdom_proto.h). */
+		d->boot_early = true;
 	}
 }
 
@@ -418,6 +421,15 @@ int procdom_domain_serve(struct procdom_domain *d, unsigned int vcpu)
 		return 0;
 	if (n <= 0)
 		return n == 0 ? -EPIPE : (int)n;
+	if (d->boot_early && vcpu == 0 && !bad && req.op == PROCDOM_HC_BOOT &&
+	    req.seq == PROCDOM_BOOT_SEQ) {
+		/* Its reply went at the first unpause. Not "seen" for the send
+		 * tables: the runtime sent it before it read that reply, so it
+		 * proves nothing about map changes the reply carried. */
+		d->boot_early = false;
+		return 0;
+	}
+	d->boot_early = false;
 	procdom_send_request_seen(d, vcpu);
 	if (bad) {
 		procdom_log(pd, HV_LOG_WARN, "d%u v%u: malformed hypercall message (%zd bytes)",

@@ -120,6 +120,7 @@ struct procdom_domain {
 	int *hc_fds;	   /* our ends, [max_vcpus], -1 when closed */
 	bool started;	   /* first unpause happened */
 	bool boot_waiting; /* PROCDOM_HC_BOOT arrived, not yet answered */
+	bool boot_early;   /* answered at the first unpause, request still to come */
 	uint32_t boot_seq;
 	bool stopped; /* SIGSTOPped by us */
 

@@ -110,7 +110,12 @@ struct procdom_hc_rep {
  *   of the guest runs before the toolstack has finished building it. The
  *   reply (ret 0) carries the initial map changes: shared_info at gfn
  *   max_pages (PROCDOM_MAP_EVT offset 0). If the domain is destroyed first,
- *   the socket closes instead and the runtime exits.
+ *   the socket closes instead and the runtime exits. It is the first request
+ *   on that socket, so its seq is PROCDOM_BOOT_SEQ; when the first unpause
+ *   comes before the request (the toolstack is usually done before the
+ *   program has started), xenon-hvd sends the reply at the unpause and
+ *   consumes the request without a second reply when it arrives: the
+ *   runtime finds its answer waiting instead of waking xenon-hvd for it.
  * PROCDOM_HC_MAPS: returns ret 0 and the next pending map changes.
  *
  * Map changes of a domain caused by someone else's hypercall (dom0 placing
@@ -121,6 +126,7 @@ struct procdom_hc_rep {
  */
 #define PROCDOM_HC_BOOT 0x70000001u
 #define PROCDOM_HC_MAPS 0x70000002u
+#define PROCDOM_BOOT_SEQ 1u
 
 /* ---- the per-vCPU page in the evt memfd ----------------------------- */
 

@@ -3,14 +3,19 @@
  * only the wire protocol of procdom_proto.h spoken by hand, so the daemon's
  * side can be tested on its own.
  *
- *   hvd_rawguest SEND_PORT
+ *   hvd_rawguest SEND_PORT [late]
  *
  * Reads XENON_BOOT, checks the inherited fds, sends PROCDOM_HC_BOOT on vCPU
  * 0 (answered at the first unpause, with the shared_info map change), asks
  * xen_version, sends an event on SEND_PORT (a channel pre-bound at
  * creation), prints what it saw, then SCHEDOP_blocks and waits to be killed.
+ * With "late" it first waits (bounded) for the BOOT reply xenon-hvd sends
+ * at the first unpause before being asked, then asks: it must get that
+ * reply, and the next hypercall its own (the request consumed without a
+ * second reply); otherwise it sends no event and exits 3.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,10 +93,21 @@ int main(int argc, char **argv)
 	}
 	printf("rawguest: boot '%s'\n", boot);
 	hc_fd = boot_hc_fd(boot);
+	if (argc > 2 && strcmp(argv[2], "late") == 0) {
+		struct pollfd pfd = { .fd = hc_fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 10000) != 1) {
+			printf("rawguest: no BOOT reply before asking\n");
+			return 3;
+		}
+		printf("rawguest: BOOT reply waiting before asking\n");
+	}
 	rc = raw_hypercall(PROCDOM_HC_BOOT, 0, 0, &maps, NULL);
 	printf("rawguest: boot reply %ld, %u map changes\n", rc, maps);
 	ver = raw_hypercall(__HYPERVISOR_xen_version, XENVER_version, 0, NULL, NULL);
 	printf("rawguest: xen_version %ld.%ld\n", ver >> 16, ver & 0xffff);
+	if (rc != 0 || maps == 0 || ver <= 0)
+		return 3;
 	/* The argument is guest-physical: put it in RAM frame 1 of our own
 	 * memfd? We have no mapping here, so use the ram fd directly. */
 	send.port = (evtchn_port_t)atoi(argv[1]);

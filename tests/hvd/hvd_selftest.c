@@ -193,7 +193,10 @@ static void test_foreign(struct xenon_ctl *ctl)
 	ok(!find_dom(l, n, domid), "gone from LIST");
 }
 
-static void test_rawguest(const char *run_dir, struct xenon_ctl *ctl, const char *rawguest)
+/* late: the guest asks for BOOT only after its reply came at the unpause
+ * (procdom_proto.h, PROCDOM_BOOT_SEQ). */
+static void test_rawguest(const char *run_dir, struct xenon_ctl *ctl, const char *rawguest,
+			  uint32_t want_domid, bool late)
 {
 	struct procdom_ctl_create req;
 	struct procdom_ctl_created out;
@@ -201,7 +204,7 @@ static void test_rawguest(const char *run_dir, struct xenon_ctl *ctl, const char
 	struct xenon_evtchn *xe;
 	struct evtchn_status st[64];
 	char port_arg[16];
-	char *argv[] = { (char *)rawguest, port_arg, NULL };
+	char *argv[] = { (char *)rawguest, port_arg, late ? "late" : NULL, NULL };
 	int p0, virq, n, i, got, dead_seen = 0, fired = 0;
 	uint32_t domid = 0;
 
@@ -212,18 +215,20 @@ static void test_rawguest(const char *run_dir, struct xenon_ctl *ctl, const char
 	/* A global VIRQ binds once per domain, as in Xen, but xenon-hvd shares
 	 * dom0's binding: xenstored holds VIRQ_DOM_EXC, and so do we. */
 	virq = xenon_evtchn_bind_virq(xe, VIRQ_DOM_EXC);
-	p0 = xenon_evtchn_bind_unbound_port(xe, 9);
-	ok(virq > 0 && p0 > 0, "dom0: VIRQ_DOM_EXC on %d, port %d for d9", virq, p0);
+	p0 = xenon_evtchn_bind_unbound_port(xe, (domid_t)want_domid);
+	ok(virq > 0 && p0 > 0, "dom0: VIRQ_DOM_EXC on %d, port %d for d%u", virq, p0, want_domid);
 	xenon_create_defaults(&req);
-	req.domid = 9;
+	req.domid = want_domid;
 	req.nr_bind = 1;
 	req.bind[0] = (struct procdom_ctl_bind){ .port = 5,
 						 .remote_domid = 0,
 						 .remote_port = (uint32_t)p0 };
 	snprintf(port_arg, sizeof(port_arg), "5");
-	ok(xenon_domain_create(ctl, &req, argv, &domid, &out) == 0 && domid == 9 && out.pid > 0,
-	   "create d9 running the raw guest, pid %d, pre-bound port 5", out.pid);
-	ok(xenon_domain_unpause(ctl, domid) == 0, "unpause d9 (answers its BOOT)");
+	ok(xenon_domain_create(ctl, &req, argv, &domid, &out) == 0 && domid == want_domid &&
+		   out.pid > 0,
+	   "create d%u running the raw guest%s, pid %d, pre-bound port 5", want_domid,
+	   late ? " (asks for BOOT late)" : "", out.pid);
+	ok(xenon_domain_unpause(ctl, domid) == 0, "unpause d%u (answers its BOOT)", want_domid);
 	for (i = 0; i < 50 && !fired; i++) {
 		got = wait_event(xe, 100);
 		if (got == p0)
@@ -231,7 +236,8 @@ static void test_rawguest(const char *run_dir, struct xenon_ctl *ctl, const char
 		if (got > 0)
 			xenon_evtchn_unmask(xe, (evtchn_port_t)got);
 	}
-	ok(fired, "the guest's EVTCHNOP_send reached dom0's port %d", p0);
+	ok(fired, "the guest's EVTCHNOP_send reached dom0's port %d%s", p0,
+	   late ? " (BOOT answered before asked, the request consumed)" : "");
 	ok(kill(out.pid, SIGKILL) == 0, "kill -9 the guest");
 	for (i = 0; i < 50 && !dead_seen; i++) {
 		got = wait_event(xe, 100);
@@ -244,11 +250,11 @@ static void test_rawguest(const char *run_dir, struct xenon_ctl *ctl, const char
 	/* Death reaches xenon-hvd through the pidfd: poll, bounded. */
 	for (i = 0, n = 0; i < 200; i++) {
 		n = xenon_domain_list(ctl, l, 16);
-		if (n > 0 && !find_dom(l, n, 9))
+		if (n > 0 && !find_dom(l, n, want_domid))
 			break;
 		usleep(10000);
 	}
-	ok(n > 0 && !find_dom(l, n, 9), "d9 is gone from LIST");
+	ok(n > 0 && !find_dom(l, n, want_domid), "d%u is gone from LIST", want_domid);
 	n = xenon_evtchn_status(ctl, 0, st, 64);
 	for (i = 0, got = -1; i < n; i++)
 		if (st[i].port == (uint32_t)p0)
@@ -323,6 +329,36 @@ static void test_virq_shared(const char *run_dir, struct xenon_ctl *ctl)
 out:
 	for (i = 0; i < 3; i++)
 		xenon_evtchn_close(xe[i]);
+}
+
+/*
+ * The last subscriber's close closes dom0's shared VIRQ port; the core hands
+ * the port out again (the lowest free one), and then it is an ordinary port:
+ * its owner may watch and close it. A stale port -> VIRQ record in xenon-hvd
+ * would answer EBUSY and ENOTCONN. VIRQ_ENOMEM: nothing else binds it.
+ */
+static void test_virq_port_reuse(const char *run_dir)
+{
+	struct xenon_evtchn *a = NULL, *b = NULL;
+	int p = -1, q = -1, extra[16], n = 0, i;
+
+	if (!xenon_evtchn_open(run_dir, &a) && !xenon_evtchn_open(run_dir, &b)) {
+		p = xenon_evtchn_bind_virq(a, VIRQ_ENOMEM);
+		q = xenon_evtchn_bind_virq(b, VIRQ_ENOMEM);
+	}
+	ok(p > 0 && q == p && xenon_evtchn_unbind(a, (evtchn_port_t)p) == 0 &&
+		   xenon_evtchn_unbind(b, (evtchn_port_t)p) == 0,
+	   "two clients bind VIRQ_ENOMEM (dom0 port %d), both unbind: the port closes", p);
+	for (q = -1; p > 0 && n < 16 && q != p; n++)
+		q = extra[n] = xenon_evtchn_bind_unbound_port(a, 0);
+	ok(q == p && xenon_evtchn_watch(a, (evtchn_port_t)p) == 0,
+	   "port %d allocated again is an ordinary port: its owner watches it", p);
+	ok(q == p && xenon_evtchn_unbind(a, (evtchn_port_t)p) == 0, "and closes it");
+	for (i = 0; i + 1 < n; i++)
+		if (extra[i] > 0)
+			xenon_evtchn_unbind(a, (evtchn_port_t)extra[i]);
+	xenon_evtchn_close(b);
+	xenon_evtchn_close(a);
 }
 
 /* One request on xenstored's socket; the reply payload lands in out. */
@@ -468,8 +504,10 @@ int main(int argc, char **argv)
 	test_errors(ctl);
 	test_dom0_events(argv[1]);
 	test_foreign(ctl);
-	test_rawguest(argv[1], ctl, argv[2]);
+	test_rawguest(argv[1], ctl, argv[2], 9, false);
+	test_rawguest(argv[1], ctl, argv[2], 10, true);
 	test_virq_shared(argv[1], ctl);
+	test_virq_port_reuse(argv[1]);
 	test_port_ownership(argv[1], ctl);
 	if (argc > 3 && !strcmp(argv[3], "xenstored"))
 		test_xenstored_ring(argv[1], ctl);

@@ -108,6 +108,44 @@ static int rt_send_req(struct procdom_vcpu *v, const struct procdom_hc_req *req)
 	return n == (ssize_t)sizeof(*req) ? 0 : -EPIPE;
 }
 
+/*
+ * Wait for the reply spinning first, then asleep. xenon-hvd answers every
+ * request at once (only PROCDOM_HC_BOOT waits, for the first unpause), so
+ * the reply usually comes within the time xenon-hvd takes to wake up and
+ * run; a vCPU asleep in recvmsg adds its own wake-up to that -- on this
+ * kind of VM a CPU that went idle takes tens of microseconds to wake
+ * (floors.md) -- once per hypercall. Boot makes several in a row (bench-
+ * proc-create). The spin offers the CPU after every look (xenon-hvd may be
+ * waiting for this very CPU) and is bounded; the blocking recvmsg after it
+ * is the same as before.
+ */
+#define RT_HC_SPIN_NS 50000ULL
+
+static ssize_t rt_recvmsg_spin(int fd, struct msghdr *msg, void *ctl, size_t ctl_len)
+{
+	uint64_t start = 0;
+	ssize_t n;
+
+	for (;;) {
+		msg->msg_control = ctl;
+		msg->msg_controllen = ctl_len;
+		n = recvmsg(fd, msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n >= 0 || (errno != EAGAIN && errno != EINTR))
+			return n;
+		if (start == 0)
+			start = rt_now_ns();
+		else if (rt_now_ns() - start >= RT_HC_SPIN_NS)
+			break;
+		sched_yield();
+	}
+	do {
+		msg->msg_control = ctl;
+		msg->msg_controllen = ctl_len;
+		n = recvmsg(fd, msg, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	return n;
+}
+
 /* Receive one reply; fds land in fds[] (count in *ret_nr_fds). */
 static ssize_t rt_recv_rep(struct procdom_vcpu *v, void *buf, int *fds, unsigned int *ret_nr_fds,
 			   bool *ret_trunc)
@@ -122,11 +160,7 @@ static ssize_t rt_recv_rep(struct procdom_vcpu *v, void *buf, int *fds, unsigned
 	ssize_t n;
 
 	*ret_nr_fds = 0;
-	do {
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		n = recvmsg(v->hc_fd, &msg, MSG_CMSG_CLOEXEC);
-	} while (n < 0 && errno == EINTR);
+	n = rt_recvmsg_spin(v->hc_fd, &msg, ctl.buf, sizeof(ctl.buf));
 	if (n <= 0)
 		return -EPIPE;
 	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -331,12 +365,27 @@ int rt_hc_boot(struct procdom_vcpu *v)
 
 /* ---- the fast paths ------------------------------------------------ */
 
+/* The core's hc_vcpu_op answers -ENOENT for a vCPU the domain does not
+ * have before it looks at the command, and a domain's vCPUs are fixed at
+ * creation (XENON_BOOT's vcpus=): the guest library's VCPUOP_is_up count
+ * of its vCPUs ends here without a round trip. */
+bool rt_vcpu_op_local(const struct procdom_rt *rt, unsigned long op, const uint64_t args[5],
+		      long *ret)
+{
+	if (!rt->fast || op != __HYPERVISOR_vcpu_op || args[1] < rt->boot.nr_vcpus)
+		return false;
+	*ret = -ENOENT;
+	return true;
+}
+
 /* 1 with *ret set if carried out locally, 0 to take the socket. */
 static int rt_hypercall_fast(struct procdom_vcpu *v, unsigned long op, const uint64_t args[5],
 			     long *ret)
 {
 	struct procdom_rt *rt = v->rt;
 
+	if (rt_vcpu_op_local(rt, op, args, ret))
+		return 1;
 	if (!rt->fast || !rt->guest || !rt->guest->ready)
 		return 0;
 	if (op == __HYPERVISOR_event_channel_op && args[0] == EVTCHNOP_send) {

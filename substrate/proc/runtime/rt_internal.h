@@ -169,9 +169,10 @@ int rt_wait(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t d
 /* rt_wait's polling phase alone: POLLING, spin up to spin_ns (or the
  * deadline) on cond. true: cond held, state RUNNING again; false: the
  * state is left POLLING for the caller's next step (rt_wait with no spin,
- * or rt_wait_running). */
+ * or rt_wait_running). quiet (the vCPU's upcalls are masked throughout):
+ * the state word stays RUNNING, untouched (rt_wait.c says why). */
 bool rt_wait_spin(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t spin_ns,
-		  uint64_t deadline_ns, bool yield);
+		  uint64_t deadline_ns, bool yield, bool quiet);
 /* The waiting vCPU is running again (seq_cst store of RUNNING). */
 void rt_wait_running(struct procdom_vcpu_page *pg);
 
@@ -210,6 +211,10 @@ int rt_poll_read(struct procdom_rt *rt, uint64_t gpa, struct rt_poll *p, uint64_
 void rt_poll_learn_all(struct procdom_rt *rt, const struct rt_poll *p);
 /* SCHEDOP_poll without xenon-hvd: 1 with *ret set, 0 take the socket. */
 int rt_poll_local(struct procdom_vcpu *v, const uint64_t args[5], long *ret);
+/* A vcpu_op naming a vCPU the domain does not have: true with *ret =
+ * -ENOENT, the core's answer, without the socket (rt_hypercall.c). */
+bool rt_vcpu_op_local(const struct procdom_rt *rt, unsigned long op, const uint64_t args[5],
+		      long *ret);
 
 /* ---- upcalls (rt_upcall.c) -------------------------------------------- */
 
