@@ -5,7 +5,8 @@
 # rings, then 1 KiB / 2 KiB rings with odd write sizes: many wraps); a guest
 # talks to itself; then each side is killed with SIGKILL mid-transfer and
 # the survivor must see the channel closed, exit cleanly, and hold no port
-# or grant it did not hold before.
+# or grant it did not hold before; dom0's end through xenon vchan-proxy, and
+# the proxy's guest killed mid-stream (the proxy must notice and exit).
 set -u
 PROC_NAME=vchan-proc
 . "$(dirname "$0")/../proc/proc_lib.sh" "$1" "$2"
@@ -32,7 +33,7 @@ kill_mid() { # domid of the victim
 	pid=$(sed -n 's/^vchan: pid \([0-9]*\).*/\1/p' "$(log "$1")")
 	[ -n "$pid" ] && kill -9 "$pid"
 }
-echo "1..14"
+echo "1..15"
 
 up pair
 cfg s.cfg vsrv 1 "vchan.server vchan.peer=2 vchan.id=1 vchan.bidir vchan.bytes=8388608 vchan.linger_ms=1"
@@ -121,4 +122,38 @@ wait $PX
 check "dom0 <-> domU through vchan-proxy: 256 KiB byte-exact to the socket" "$D/py.out" "got 262144 bad -1"
 wait_log "$(log 1)" "after close"
 no_leak "domU after the proxy session: no port or map left" 1
+# The guest end killed outright mid-stream: it never clears its live flag,
+# so the proxy must find out from the core (its liveness check after a
+# quiet poll), flush what it holds and exit by itself, well within the
+# timeout that would otherwise end it (status 124).
+up proxykill
+cfg c.cfg vcli 1 "vchan.client vchan.peer=0 vchan.id=6 vchan.bytes=1073741824 vchan.chunk=4096"
+timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+timeout 30 "$X" $R vchan-proxy --server 1 /local/domain/0/data/vchan/6 "$D/pk.sock" >"$D/pk.log" 2>&1 &
+PX=$!
+timeout 30 python3 - "$D/pk.sock" "$(log 1)" >"$D/pk.out" 2>&1 <<'EOF2'
+import os, re, signal, socket, sys, time
+for i in range(400):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sys.argv[1]); break
+    except OSError:
+        s.close(); time.sleep(0.05)
+got, killed = 0, False
+while True:
+    b = s.recv(65536)
+    if not b: break
+    got += len(b)
+    if not killed and got >= 1 << 20:
+        m = re.search(r"^vchan: pid (\d+)", open(sys.argv[2]).read(), re.M)
+        if m:
+            os.kill(int(m.group(1)), signal.SIGKILL)
+            killed = True
+print("killed", killed, "eof after", got)
+EOF2
+wait $PX
+st=$?
+ok=$( [ "$st" = 0 ] && grep -q "killed True eof after" "$D/pk.out" && echo 0 || echo 1)
+[ "$ok" = 0 ] && echo "ok - vchan-proxy sees its guest killed mid-stream and exits by itself" ||
+	{ echo "not ok - vchan-proxy after its guest's SIGKILL: status $st, $(cat "$D/pk.out")"; fail=1; }
 exit $fail

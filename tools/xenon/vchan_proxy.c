@@ -10,8 +10,10 @@
  * them (a buffer per direction; no read while it holds data), so nothing is
  * ever dropped. One poll() waits on the vchan's event fd and the socket; a
  * short vchan read or write has asked the peer for an event, so the fd
- * wakes us when the ring moves. The poll is bounded (100 ms) so a peer
- * domain that dies silently is noticed by the ring core's liveness check.
+ * wakes us when the ring moves. The poll is bounded (100 ms): after a quiet
+ * one the ring core is asked whether the peer's domain still exists (a
+ * short xenon_vchan_wait, which checks once its slice has passed), so a
+ * peer killed outright -- it never clears its live flag -- ends the proxy.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,7 @@
 
 #define PX_BUF 65536
 #define PX_POLL_MS 100
+#define PX_LIVENESS_WAIT_NS 1000ULL /* a slice that ends at once, then the check */
 
 int xenon_cmd_vchan_proxy(const struct xenon_ctx *ctx, int argc, char **argv);
 
@@ -132,7 +135,7 @@ static int px_sock_to_vchan(struct proxy *p)
 static int px_loop(struct proxy *p)
 {
 	struct pollfd pf[2];
-	int rc = 0;
+	int rc = 0, n;
 
 	xenon_vchan_set_blocking(p->v, false);
 	while (rc == 0) {
@@ -147,10 +150,13 @@ static int px_loop(struct proxy *p)
 		pf[1] = (struct pollfd){ .fd = p->sock,
 					 .events = (short)((p->to_vchan.len ? 0 : POLLIN) |
 							   (p->to_sock.len ? POLLOUT : 0)) };
-		if (poll(pf, 2, PX_POLL_MS) < 0 && errno != EINTR)
+		n = poll(pf, 2, PX_POLL_MS);
+		if (n < 0 && errno != EINTR)
 			rc = -errno;
-		if (pf[0].revents)
+		if (n > 0 && pf[0].revents)
 			xenon_vchan_wait(p->v, 0);
+		else if (n == 0)
+			xenon_vchan_wait(p->v, PX_LIVENESS_WAIT_NS);
 		if (!xenon_vchan_is_open(p->v) && xenon_vchan_data_ready(p->v) <= 0 &&
 		    p->to_sock.len == 0)
 			break;
