@@ -54,7 +54,7 @@ cfg() { # file name extra
 domid_of() { "$XENON" list | awk -v n="$1" '$1 == n { print $2 }'; }
 consoled_pid() { pgrep -f "xenon-consoled --run-dir $XENON_RUN_DIR" | head -1; }
 
-check "xenon up (xenstored and consoled ready)" timeout 30 "$XENON" up
+check "xenon up (xenstored and consoled ready)" quiet timeout 30 "$XENON" up
 check "consoled is running" test -n "$(consoled_pid)"
 
 # ---- 1. flow control: 200 KiB, byte-exact ----

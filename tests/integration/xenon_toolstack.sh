@@ -27,6 +27,9 @@ check() {
 	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
 }
 
+# quiet CMD...: CMD with its output kept out of the TAP stream.
+quiet() { "$@" >/dev/null; }
+
 # until_ok TRIES CMD...: CMD until it succeeds, TRIES times 100 ms at most.
 until_ok() {
 	local n=$1
@@ -69,7 +72,7 @@ port_is() { [ "$(port_state "$1" "$2")" = "$3" ]; }
 
 # ---- up ----
 RESERVE=121:1,122:2,123:3,124:4,125:5,126:6
-check "xenon up returns once ready" "$XENON" up --dom0-reserve "$RESERVE"
+check "xenon up returns once ready" quiet "$XENON" up --dom0-reserve "$RESERVE"
 HVD=$(cat "$D/run/hvd.pid" 2>/dev/null)
 PIDS+=("$HVD")
 check "hvd.sock and the store socket exist" test -S "$D/run/hvd.sock" -a -S "$XENSTORED_PATH"
@@ -223,7 +226,7 @@ check "dom2 left list" not_in_list dom2
 check "dom2's process is gone" until_ok 50 eval "! kill -0 $p2 2>/dev/null"
 check "dom2's store home is gone" store_gone 2
 check "dom0:122 reverts to unbound, accepting dom2" port_is 0 122 "unbound accepts"
-check "re-creating dom2 binds again" "$XENON" create "$EXAMPLES/seed002/domU2.cfg"
+check "re-creating dom2 binds again" quiet "$XENON" create "$EXAMPLES/seed002/domU2.cfg"
 PIDS+=("$(pid_of dom2)")
 check "dom0:122 interdomain again" port_is 0 122 "interdomain dom2:127"
 
