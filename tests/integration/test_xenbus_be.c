@@ -22,6 +22,8 @@
 
 #include <xenstore.h>
 
+#include "xsd_fixture.h"
+
 #include "xenbus_be.h"
 
 #define FE 5
@@ -37,8 +39,7 @@ struct drv_log {
 };
 
 static struct fixture {
-	char dir[64];
-	pid_t pid;
+	struct xsd_fixture xsd;
 	struct xs_handle *xs, *tool;
 	struct xbbe *be;
 	struct drv_log log;
@@ -95,41 +96,11 @@ static void record_log(void *ctx, const char *msg)
 
 /* ---- the daemon ---- */
 
-static void start_daemon(void)
-{
-	const char *exe = getenv("XENON_XENSTORED");
-	char fdarg[16], line[16] = "", sock[128];
-	struct pollfd pfd;
-	int p[2];
-
-	cr_assert_not_null(exe, "XENON_XENSTORED is not set");
-	snprintf(fx.dir, sizeof(fx.dir), "/tmp/xenon-xbbe.XXXXXX");
-	cr_assert_not_null(mkdtemp(fx.dir));
-	cr_assert_eq(pipe(p), 0);
-	fx.pid = fork();
-	cr_assert_geq(fx.pid, 0);
-	if (fx.pid == 0) {
-		close(p[0]);
-		snprintf(fdarg, sizeof(fdarg), "%d", p[1]);
-		execl(exe, exe, "--run-dir", fx.dir, "--ready-fd", fdarg, "--keep-released", "-v",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	pfd = (struct pollfd){ p[0], POLLIN, 0 };
-	cr_assert_eq(poll(&pfd, 1, 10000), 1, "xenon-xenstored not ready in 10 s");
-	cr_assert_gt(read(p[0], line, sizeof(line) - 1), 0);
-	close(p[0]);
-	cr_assert_str_eq(line, "READY\n");
-	snprintf(sock, sizeof(sock), "%s/socket", fx.dir);
-	setenv("XENSTORED_PATH", sock, 1);
-}
-
 static void setup(void)
 {
 	memset(&fx, 0, sizeof(fx));
 	fx.log.refuse_id = ~0u;
-	start_daemon();
+	xsd_start(&fx.xsd, "xenon-xbbe", (const char *const[]){ "--keep-released", "-v", NULL });
 	fx.xs = xs_open(0);
 	fx.tool = xs_open(0);
 	cr_assert(fx.xs && fx.tool);
@@ -139,21 +110,12 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
-	int status;
-
 	xbbe_destroy(fx.be);
 	if (fx.xs)
 		xs_close(fx.xs);
 	if (fx.tool)
 		xs_close(fx.tool);
-	if (fx.pid > 0) {
-		kill(fx.pid, SIGTERM);
-		waitpid(fx.pid, &status, 0);
-	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx.dir);
-	if (system(cmd))
-		fprintf(stderr, "cleanup of %s failed\n", fx.dir);
+	xsd_stop(&fx.xsd);
 }
 
 TestSuite(xenbus_be, .init = setup, .fini = teardown, .timeout = 60);

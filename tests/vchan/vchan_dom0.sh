@@ -10,17 +10,7 @@
 set -u
 PROC_NAME=vchan-dom0
 . "$(dirname "$0")/../proc/proc_lib.sh" "$1" "$2"
-K=bench-proc-vchan-guest
-cfg() { # file, name, domid, extra
-	printf 'name = "%s"\ntype = "process"\nkernel = "%s"\nmemory = 16\nvcpus = 1\ndomid = %s\nextra = "%s"\n' \
-		"$2" "$G/$K" "$3" "$4" >"$D/$1"
-}
-log() { echo "$RD/domain-$1.log"; }
-kill_guest() { # domid
-	local pid
-	pid=$(sed -n 's/^vchan: pid \([0-9]*\).*/\1/p' "$(log "$1")")
-	[ -n "$pid" ] && kill -9 "$pid"
-}
+. "$(dirname "$0")/vchan_lib.sh"
 # One part: ROLE is dom0's; the guest (domid 1) takes the other role.
 part() { # name, dom0 role, guest extra, xenstore path
 	local out="$D/$1.out" peer

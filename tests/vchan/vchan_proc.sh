@@ -10,12 +10,7 @@
 set -u
 PROC_NAME=vchan-proc
 . "$(dirname "$0")/../proc/proc_lib.sh" "$1" "$2"
-K=bench-proc-vchan-guest
-cfg() { # file, name, domid, extra
-	printf 'name = "%s"\ntype = "process"\nkernel = "%s"\nmemory = 16\nvcpus = 1\ndomid = %s\nextra = "%s"\n' \
-		"$2" "$G/$K" "$3" "$4" >"$D/$1"
-}
-log() { echo "$RD/domain-$1.log"; }
+. "$(dirname "$0")/vchan_lib.sh"
 # The ports a survivor holds after close equal those before it opened.
 no_leak() { # name, domid
 	local f b a
@@ -26,12 +21,6 @@ no_leak() { # name, domid
 		echo "not ok - $1 (before '$b' after '$a')"
 		fail=1
 	fi
-}
-# Kill a guest's process once it has moved some data.
-kill_mid() { # domid of the victim
-	local pid
-	pid=$(sed -n 's/^vchan: pid \([0-9]*\).*/\1/p' "$(log "$1")")
-	[ -n "$pid" ] && kill -9 "$pid"
 }
 echo "1..15"
 
@@ -76,7 +65,7 @@ cfg c.cfg vcli 2 "vchan.client vchan.peer=1 vchan.id=2 vchan.bytes=100000000000"
 timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
 timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
 wait_log "$(log 2)" "connected"
-kill_mid 2
+kill_guest 2
 wait_log "$(log 1)" "after close"
 check "client killed mid-stream: the server sees it closed" "$(log 1)" "peer closed after [0-9]* bytes"
 no_leak "server after the client's SIGKILL: no port or grant left" 1
@@ -87,7 +76,7 @@ cfg c.cfg vcli 2 "vchan.client vchan.peer=1 vchan.id=2 vchan.bytes=100000000000 
 timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
 timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
 wait_log "$(log 2)" "connected"
-kill_mid 1
+kill_guest 1
 wait_log "$(log 2)" "after close"
 check "server killed mid-stream: the client sees it closed" "$(log 2)" "peer closed after [0-9]* bytes"
 no_leak "client after the server's SIGKILL: no port or map left" 2
