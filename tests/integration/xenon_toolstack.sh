@@ -202,7 +202,17 @@ check "re-create: this domain's own entries written" \
 echo"
 check "re-create: another domid's back-end dir kept" test "$(xenstore-read $B0/vif/$OD/0/mac)" = other
 xenstore-rm $B0/vif/$OD
+xenstore-write /local/domain/0/error/backend/vbd/$DD/51712/error "5 late"
 check "destroy devdom again" "$XENON" destroy devdom
+check "destroy: back-end error reports about it gone" \
+	stale_gone /local/domain/0/error/backend/vbd/$DD
+# A domain with no devices at all re-using the domid clears them too.
+xenstore-write $B0/vif/$DD/0/mac stale
+out=$("$XENON" create -p "$D/dev/devices.cfg" domid=$DD 'name="nodev"' 'disk=[]' 'vchan=[]' 2>&1)
+check "create a domain without devices on the same domid" \
+	test "$out" = "created domain $DD (nodev), paused"
+check "  its stale back-end dir is gone" stale_gone $B0/vif/$DD
+check "  destroy it" "$XENON" destroy nodev
 out=$("$XENON" create -p "$D/dev/devices.cfg" 'disk=["nothere.img,raw,xvda,rw"]' 2>&1)
 check "a missing image is refused, naming the disk" test $? = 1 -a \
 	-n "$(grep -F "disk \`xvda': image \`$D/dev/nothere.img': No such file" <<<"$out")"

@@ -588,18 +588,35 @@ static void write_vchan(struct xenon_txn *t, domid_t fe, const struct xlcfg_vcha
 	dev_put(t, rec, "role", v->server ? "server" : "client", own);
 }
 
-/* ROOT/<type>/FE for every <type> under ROOT. */
+/* ROOT/<type>/FE for every <type> under ROOT (none if ROOT is not there). */
 static void clear_types(struct xenon_txn *t, const char *root, domid_t fe)
 {
 	unsigned int n = 0;
-	char **types = xs_directory(t->xs, t->t, root, &n);
-	char path[256];
+	char **types, path[256];
 
-	for (unsigned int i = 0; types && i < n; i++)
+	if (t->failed)
+		return;
+	types = xs_directory(t->xs, t->t, root, &n);
+	if (!types) {
+		if (errno != ENOENT)
+			xenon_txn_fail(t);
+		return;
+	}
+	for (unsigned int i = 0; i < n; i++)
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s/%u", root, types[i], fe) <
 		    sizeof(path))
 			xenon_txn_rm(t, path);
 	free(types);
+}
+
+/* Every back-end directory of domain FE and the back ends' error reports
+ * about it; other domids' are not touched. */
+static void clear_backends(struct xenon_txn *t, const void *arg)
+{
+	domid_t fe = *(const domid_t *)arg;
+
+	clear_types(t, BACKEND_ROOT, fe);
+	clear_types(t, BACKEND_ERROR_ROOT, fe);
 }
 
 struct dev_entries {
@@ -612,11 +629,9 @@ static void write_device_entries(struct xenon_txn *t, const void *arg)
 {
 	const struct dev_entries *e = arg;
 
-	/* Back-end directories of every type (and the back ends' error
-	 * reports) left by a domain with this domid that died unseen must
-	 * not be served as this one's. Other domids' are not touched. */
-	clear_types(t, BACKEND_ROOT, e->fe);
-	clear_types(t, BACKEND_ERROR_ROOT, e->fe);
+	/* Those left by a domain with this domid that died unseen must not
+	 * be served as this one's. */
+	clear_backends(t, &e->fe);
 	for (unsigned int i = 0; i < e->dom->nr_disks; i++)
 		write_disk(t, e->fe, &e->dom->disks[i], e->plan->params[i], e->plan->devid[i]);
 	for (unsigned int i = 0; i < e->dom->nr_vchans; i++)
@@ -634,18 +649,7 @@ static int write_devices(struct xs_handle *xs, const struct xlcfg_domain *dom, d
 
 int xenon_remove_backends(struct xs_handle *xs, domid_t domid)
 {
-	unsigned int n = 0;
-	char **types = xs_directory(xs, XBT_NULL, BACKEND_ROOT, &n);
-	char path[128];
-	int rc = 0;
-
-	for (unsigned int i = 0; types && i < n; i++) {
-		snprintf(path, sizeof(path), BACKEND_ROOT "/%.32s/%u", types[i], domid);
-		if (!xs_rm(xs, XBT_NULL, path) && errno != ENOENT && !rc)
-			rc = -errno;
-	}
-	free(types);
-	return rc;
+	return xenon_txn_run(xs, clear_backends, &domid);
 }
 
 /* Steps 2-4 of the top comment, for a domain CREATE made. */

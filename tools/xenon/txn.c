@@ -52,7 +52,7 @@ int xenon_txn_run(struct xs_handle *xs, void (*fill)(struct xenon_txn *t, const 
 		if (xs_transaction_end(xs, t.t, false))
 			return 0;
 		if (errno != EAGAIN)
-			return -errno;
+			return errno ? -errno : -EIO;
 	}
 	return -EAGAIN;
 }
