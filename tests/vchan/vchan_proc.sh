@@ -22,7 +22,7 @@ no_leak() { # name, domid
 		fail=1
 	fi
 }
-echo "1..15"
+echo "1..16"
 
 up pair
 cfg s.cfg vsrv 1 "vchan.server vchan.peer=2 vchan.id=1 vchan.bidir vchan.bytes=8388608 vchan.linger_ms=1"
@@ -145,4 +145,36 @@ st=$?
 ok=$( [ "$st" = 0 ] && grep -q "killed True eof after" "$D/pk.out" && echo 0 || echo 1)
 [ "$ok" = 0 ] && echo "ok - vchan-proxy sees its guest killed mid-stream and exits by itself" ||
 	{ echo "not ok - vchan-proxy after its guest's SIGKILL: status $st, $(cat "$D/pk.out")"; fail=1; }
+# The other way: data from the socket stuck for a guest killed outright,
+# then the socket closes (poll() reports the hang-up at once, every time):
+# the proxy must still notice the dead guest and exit, not spin.
+up proxyhup
+cfg s.cfg vsrv 1 "vchan.server vchan.peer=0 vchan.id=8 vchan.order=12 vchan.bytes=1073741824"
+timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
+wait_log "$(log 1)" "vchan: pid"
+timeout 30 python3 - "$D/ph.sock" "$(log 1)" >"$D/ph.out" 2>&1 <<'EOF2' &
+import os, re, signal, socket, sys
+l = socket.socket(socket.AF_UNIX)
+l.bind(sys.argv[1]); l.listen(1); l.settimeout(20)
+s, _ = l.accept()
+m = re.search(r"^vchan: pid (\d+)", open(sys.argv[2]).read(), re.M)
+os.kill(int(m.group(1)), signal.SIGKILL)
+s.setblocking(False)
+sent = 0
+try:
+    while sent < 64 << 20:
+        sent += s.send(b"x" * 65536)
+except BlockingIOError:
+    pass
+s.close()
+print("killed, sent", sent, "then closed")
+EOF2
+PY=$!
+for i in $(seq 1 100); do [ -S "$D/ph.sock" ] && break; sleep 0.05; done
+timeout 30 "$X" $R vchan-proxy --client 1 /local/domain/1/data/vchan/8 "$D/ph.sock" >"$D/ph.log" 2>&1
+st=$?
+wait $PY
+ok=$( [ "$st" != 124 ] && grep -q "then closed" "$D/ph.out" && echo 0 || echo 1)
+[ "$ok" = 0 ] && echo "ok - vchan-proxy: socket data stuck for a killed guest, socket closed: exits" ||
+	{ echo "not ok - vchan-proxy after hang-up with data stuck: status $st, $(cat "$D/ph.out")"; fail=1; }
 exit $fail

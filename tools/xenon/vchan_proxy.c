@@ -10,10 +10,14 @@
  * them (a buffer per direction; no read while it holds data), so nothing is
  * ever dropped. One poll() waits on the vchan's event fd and the socket; a
  * short vchan read or write has asked the peer for an event, so the fd
- * wakes us when the ring moves. The poll is bounded (100 ms): after a quiet
- * one the ring core is asked whether the peer's domain still exists (a
- * short xenon_vchan_wait, which checks once its slice has passed), so a
- * peer killed outright -- it never clears its live flag -- ends the proxy.
+ * wakes us when the ring moves. Every 100 ms at least (the poll's bound)
+ * the ring core is asked whether the peer's domain still exists (a short
+ * xenon_vchan_wait, which checks once its slice has passed), so a peer
+ * killed outright -- it never clears its live flag -- ends the proxy even
+ * while the socket keeps poll() busy. A socket that has hung up is not
+ * polled while our buffer towards the vchan is full (it would report the
+ * hang-up at once, forever, and spin the loop); what it still holds is
+ * read, and forwarded, once there is room.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "xenon.h"
@@ -30,7 +35,7 @@
 
 #define PX_BUF 65536
 #define PX_POLL_MS 100
-#define PX_LIVENESS_WAIT_NS 1000ULL /* a slice that ends at once, then the check */
+#define PX_LIVENESS_WAIT_NS 1000ULL /* the shortest slice the binding waits (~1 ms) */
 
 int xenon_cmd_vchan_proxy(const struct xenon_ctx *ctx, int argc, char **argv);
 
@@ -43,6 +48,7 @@ struct proxy {
 	struct xenon_vchan *v;
 	int sock;
 	bool sock_eof, vchan_eof;
+	bool sock_hup; /* poll() said POLLHUP/POLLERR: what is left is read once there is room */
 	struct px_dir to_sock, to_vchan;
 };
 
@@ -132,10 +138,19 @@ static int px_sock_to_vchan(struct proxy *p)
 	return 0;
 }
 
+static uint64_t px_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static int px_loop(struct proxy *p)
 {
 	struct pollfd pf[2];
-	int rc = 0, n;
+	uint64_t last_check = px_now_ms();
+	int rc = 0, n, nfds;
 
 	xenon_vchan_set_blocking(p->v, false);
 	while (rc == 0) {
@@ -150,13 +165,20 @@ static int px_loop(struct proxy *p)
 		pf[1] = (struct pollfd){ .fd = p->sock,
 					 .events = (short)((p->to_vchan.len ? 0 : POLLIN) |
 							   (p->to_sock.len ? POLLOUT : 0)) };
-		n = poll(pf, 2, PX_POLL_MS);
+		/* A hung-up socket we cannot read from yet (our buffer for the
+		 * vchan is full) would make poll() return at once, forever. */
+		nfds = p->sock_hup && p->to_vchan.len ? 1 : 2;
+		n = poll(pf, nfds, PX_POLL_MS);
 		if (n < 0 && errno != EINTR)
 			rc = -errno;
+		if (n > 0 && nfds == 2 && (pf[1].revents & (POLLHUP | POLLERR)))
+			p->sock_hup = true;
 		if (n > 0 && pf[0].revents)
 			xenon_vchan_wait(p->v, 0);
-		else if (n == 0)
+		if (px_now_ms() - last_check >= PX_POLL_MS) {
 			xenon_vchan_wait(p->v, PX_LIVENESS_WAIT_NS);
+			last_check = px_now_ms();
+		}
 		if (!xenon_vchan_is_open(p->v) && xenon_vchan_data_ready(p->v) <= 0 &&
 		    p->to_sock.len == 0)
 			break;
