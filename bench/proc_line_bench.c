@@ -23,8 +23,9 @@
  *   wait       + the receiver waiting in rt_wait() (state word, spin
  *              loop with its clock reads): the runtime's whole line path
  *   poll       the masked-port protocol instead (SCHEDOP_poll both sides):
- *              pending test-and-set and the mask read (set: no selector,
- *              no flag); the receiver spins on its pending word, clears the
+ *              the runtime's send (rt_2l_send_wake: pending test-and-set,
+ *              the mask read -- set: no selector, no flag --, fence, state
+ *              read); the receiver spins on its pending word, clears the
  *              bit, answers. Its floor: the sender's RMW and the
  *              receiver's clear each wait for the line the other wrote
  *              (bench-proc-event's proc-event-rtt-pollport is the same
@@ -127,10 +128,8 @@ static void lb_send(struct lb_side *sd, enum lb_variant v)
 	bool edge;
 
 	if (v == LB_POLL) {
-		if (!(__atomic_fetch_or(&sd->peer.s->evtchn_pending[0], lb_bit(),
-					__ATOMIC_SEQ_CST) &
-		      lb_bit()))
-			(void)__atomic_load_n(&sd->peer.s->evtchn_mask[0], __ATOMIC_SEQ_CST);
+		/* The runtime's whole send: 2-level bits, fence, state read. */
+		rt_2l_send_wake(sd->peer.s, vi, sd->peer.pg, LB_PORT);
 	} else if (v == LB_FLAG) {
 		__atomic_exchange_n(&vi->evtchn_upcall_pending, 1, __ATOMIC_SEQ_CST);
 	} else if (v == LB_PENDING) {

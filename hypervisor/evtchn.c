@@ -785,3 +785,11 @@ int hv_evtchn_port_info(struct hypervisor *hv, domid_t domid, evtchn_port_t port
 			     v->vcpu_info == &d->shared_info->vcpu_info[ret->vcpu];
 	return 0;
 }
+
+const struct vcpu_info *hv_vcpu_info(struct hypervisor *hv, domid_t domid, unsigned int vcpu)
+{
+	struct domain *d = domain_lookup(hv, domid);
+	struct vcpu *v = d ? domain_vcpu(d, vcpu) : NULL;
+
+	return v ? v->vcpu_info : NULL;
+}

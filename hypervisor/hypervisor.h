@@ -231,6 +231,14 @@ int hv_evtchn_port_info(struct hypervisor *hv, domid_t domid, evtchn_port_t port
 			struct evtchn_status *ret, bool *ret_peer_settable);
 
 /*
+ * Where vCPU `vcpu` of `domid` keeps its vcpu_info now -- the legacy slot
+ * in shared_info, or where VCPUOP_register_vcpu_info put it -- for a
+ * substrate that reads its upcall mask before interrupting it; NULL if
+ * there is no such vCPU (or its vcpu_info is not mapped yet).
+ */
+const struct vcpu_info *hv_vcpu_info(struct hypervisor *hv, domid_t domid, unsigned int vcpu);
+
+/*
  * Introspection for the toolstack (`xenon graph`): the grant mappings domain
  * `mapper` holds, in handle order from `from_handle` on, at most `max`.
  * Returns how many were stored (fewer than max: the end), or -ESRCH.

@@ -661,7 +661,9 @@ static void procdom_kick_process(struct procdom_domain *d, unsigned int vcpu)
 	/* Signal only a started, unreaped process: its pid is still ours. */
 	pid_t pid = d->started && !d->reaped ? d->pid : 0;
 
-	switch (procdom_vcpu_page_kick(procdom_vcpu_page(d, vcpu), pid)) {
+	const struct vcpu_info *vi = d->pd->hv ? hv_vcpu_info(d->pd->hv, d->domid, vcpu) : NULL;
+
+	switch (procdom_vcpu_kick(procdom_vcpu_page(d, vcpu), pid, vi)) {
 	case PROCDOM_KICK_WOKE:
 		d->pd->stats.kicks_woken++;
 		break;

@@ -206,9 +206,13 @@ void procdom_evtchn_changed(struct procdom *pd, domid_t domid);
  * The kick of one vCPU page (procdom_kick.c; procdom_proto.h (f)), after
  * the event's bits are stored: SLEEPING -> WOKEN and FUTEX_WAKE; RUNNING
  * with pid > 0 -> the upcall signal to the page's tid in process pid (pid
- * 0: never signal, e.g. the vCPU has not been started); otherwise nothing.
+ * 0: never signal, e.g. the vCPU has not been started) unless vi (the
+ * vCPU's vcpu_info, or NULL) shows its upcalls masked; otherwise nothing.
  */
 enum procdom_kick_result { PROCDOM_KICK_NONE, PROCDOM_KICK_WOKE, PROCDOM_KICK_SIGNALLED };
+enum procdom_kick_result procdom_vcpu_kick(struct procdom_vcpu_page *vp, pid_t pid,
+					   const struct vcpu_info *vi);
+/* The same without a vcpu_info: a RUNNING vCPU is always signalled. */
 enum procdom_kick_result procdom_vcpu_page_kick(struct procdom_vcpu_page *vp, pid_t pid);
 
 /* Counters for tests and LIST. */

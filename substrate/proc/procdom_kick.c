@@ -25,6 +25,12 @@
 
 enum procdom_kick_result procdom_vcpu_page_kick(struct procdom_vcpu_page *vp, pid_t pid)
 {
+	return procdom_vcpu_kick(vp, pid, NULL);
+}
+
+enum procdom_kick_result procdom_vcpu_kick(struct procdom_vcpu_page *vp, pid_t pid,
+					   const struct vcpu_info *vi)
+{
 	uint32_t state;
 	int32_t tid;
 
@@ -50,6 +56,16 @@ enum procdom_kick_result procdom_vcpu_page_kick(struct procdom_vcpu_page *vp, pi
 		syscall(SYS_futex, &vp->state, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 		return PROCDOM_KICK_WOKE;
 	}
+	/* A RUNNING vCPU with its upcalls masked needs no interrupt: the
+	 * signal would find the mask set and do nothing (runtime/rt_upcall.c),
+	 * and whoever clears the mask re-tests upcall_pending after a full
+	 * barrier (seq_cst: pairs with the core's seq_cst exchange of
+	 * upcall_pending before our fence). The runtime relies on this: a
+	 * vCPU polling with its upcalls masked leaves its state RUNNING
+	 * (runtime/rt_wait.c, rt_wait_spin's quiet). */
+	if (state == PROCDOM_VCPU_RUNNING && pid > 0 && vi &&
+	    __atomic_load_n(&vi->evtchn_upcall_mask, __ATOMIC_SEQ_CST))
+		return PROCDOM_KICK_NONE;
 	if (state == PROCDOM_VCPU_RUNNING && pid > 0) {
 		/* The guest wrote tid; tgkill only reaches threads of its own
 		 * process, so a lying guest can only signal itself. */

@@ -368,3 +368,36 @@ Test(poll, stress_across_fork_loses_no_wakeup, .timeout = 120)
 	cr_assert_eq(poll_stress_run(&ps), 0);
 	poll_stress_report("fork", &ps);
 }
+
+/* xenon-hvd's kick of a RUNNING vCPU: the upcall signal only when the
+ * vcpu_info it is given shows upcalls unmasked (a masked vCPU would ignore
+ * it; the runtime's quiet poll relies on not getting it), always without
+ * one. The signal is blocked here and taken back with sigtimedwait. */
+Test(wait, kick_signals_a_running_vcpu_only_unmasked)
+{
+	int sig = SIGRTMIN + PROCDOM_UPCALL_SIGNAL_OFFSET;
+	struct procdom_vcpu_page pg = { .state = PROCDOM_VCPU_RUNNING };
+	struct vcpu_info vi = { .evtchn_upcall_mask = 1 };
+	struct timespec none = { 0, 0 };
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	cr_assert_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+	pg.tid = (int32_t)syscall(SYS_gettid);
+	cr_assert_eq(procdom_vcpu_kick(&pg, getpid(), &vi), PROCDOM_KICK_NONE);
+	cr_assert_eq(pg.signals, 0);
+	cr_assert_eq(sigtimedwait(&set, NULL, &none), -1, "no signal was sent");
+	vi.evtchn_upcall_mask = 0;
+	cr_assert_eq(procdom_vcpu_kick(&pg, getpid(), &vi), PROCDOM_KICK_SIGNALLED);
+	cr_assert_eq(sigtimedwait(&set, NULL, &none), sig);
+	vi.evtchn_upcall_mask = 1;
+	cr_assert_eq(procdom_vcpu_page_kick(&pg, getpid()), PROCDOM_KICK_SIGNALLED,
+		     "no vcpu_info: signalled as before");
+	cr_assert_eq(sigtimedwait(&set, NULL, &none), sig);
+	cr_assert_eq(pg.signals, 2);
+	/* Asleep, masked or not: woken. */
+	pg.state = PROCDOM_VCPU_SLEEPING;
+	cr_assert_eq(procdom_vcpu_kick(&pg, getpid(), &vi), PROCDOM_KICK_WOKE);
+	cr_assert_eq(pg.state, PROCDOM_VCPU_WOKEN);
+}

@@ -358,6 +358,11 @@ int rt_hc_boot(struct procdom_vcpu *v)
 {
 	struct procdom_hc_rep rep;
 
+	/* The first request on vCPU 0's socket: xenon-hvd may have answered
+	 * it already, under this seq (procdom_proto.h). */
+	if (v->seq != PROCDOM_BOOT_SEQ - 1)
+		return -EPROTO;
+
 	if (rt_roundtrip(v, PROCDOM_HC_BOOT, NULL, &rep) < 0 || rt_more_maps(v, rep.flags) < 0)
 		return -EIO;
 	return rep.ret < 0 ? (int)rep.ret : 0;

@@ -170,7 +170,8 @@ int rt_wait(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t d
  * deadline) on cond. true: cond held, state RUNNING again; false: the
  * state is left POLLING for the caller's next step (rt_wait with no spin,
  * or rt_wait_running). quiet (the vCPU's upcalls are masked throughout):
- * the state word stays RUNNING, untouched (rt_wait.c says why). */
+ * the state word stays RUNNING, untouched, either way (rt_wait.c says
+ * why). */
 bool rt_wait_spin(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t spin_ns,
 		  uint64_t deadline_ns, bool yield, bool quiet);
 /* The waiting vCPU is running again (seq_cst store of RUNNING). */

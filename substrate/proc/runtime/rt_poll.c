@@ -114,7 +114,8 @@ enum rt_poll_end rt_poll_wait(struct procdom_vcpu_page *pg, struct rt_poll *p, u
 	if (rt_wait_spin(pg, rt_poll_ready, p, spin_ns, deadline_ns, true,
 			 __atomic_load_n(&p->vi->evtchn_upcall_mask, __ATOMIC_RELAXED)))
 		return RT_POLL_DONE;
-	/* Still POLLING: nobody needs to wake us while we decide. */
+	/* Still POLLING (or RUNNING, quiet): nobody needs to wake us while
+	 * we decide. */
 	if (deadline_ns && rt_now_ns() >= deadline_ns) {
 		rt_wait_running(pg);
 		return RT_POLL_DONE;

@@ -123,9 +123,10 @@ static void rt_upcall_prefetch(struct procdom_vcpu_page *pg)
  * an answer from a peer running on another CPU comes well within that
  * (a round trip is a few hundred ns), and a yield on its path costs ~0.4 us
  * even with nothing else to run (a masked-port round trip took 2.9 us
- * yielding from the first batch). Measured here: a vchan round trip
- * between two domains sharing one CPU went from 91 us (spin 40 us, then
- * sleep) to 4.1 us, below a UNIX socket's, with yields from the start.
+ * yielding from the first batch). Measured here (with yields from the
+ * start; not re-measured with the 2 us grace): a vchan round trip between
+ * two domains sharing one CPU went from 91 us (spin 40 us, then sleep) to
+ * 4.1 us, below a UNIX socket's.
  */
 #define RT_SPIN_YIELD_BATCH 16
 #define RT_SPIN_YIELD_AFTER_NS 2000ULL
@@ -171,9 +172,8 @@ static void rt_state_polling(struct procdom_vcpu_page *pg)
  * quiet: the vCPU has its upcalls masked for the whole spin (only it
  * writes its mask, and it is in here). Then RUNNING already tells every
  * waker what POLLING would: nobody signals a masked vCPU (rt_fast.c's
- * senders look at the mask; xenon-hvd's kick, for a core send, may -- the
- * signal finds the mask set and does nothing, rt_upcall.c), and no upcall
- * runs on the way out. So the state word is not written at all: a waker's
+ * senders and xenon-hvd's kick, procdom_vcpu_kick, look at the mask), and
+ * no upcall runs on the way out. So the state word is not written at all: a waker's
  * read of it stays a read of a line it already holds, and the event's
  * path carries no store of ours to wait for (a masked-port round trip,
  * SCHEDOP_poll on both sides, pays for exactly the pending bit's line).
