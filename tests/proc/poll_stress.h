@@ -24,8 +24,11 @@
  *     after setting pending, as evtchn_wake_pollers reads nr_poll), re-check,
  *     then the runtime's HV_ACT_POLL wait (rt_wait on rt_poll_ready, no
  *     spin).
- * Upcalls stay masked in both vCPUs (as vchan's wait has them), so only
- * the polled port can end a poll.
+ *   - upcalls are masked (as vchan's wait has them: the runtime's quiet
+ *     spin, state left RUNNING) except every seventh round (the POLLING
+ *     spin, where a send's upcall edge ends the poll as well -- the port
+ *     is pending by then); no stale upcall state is left before an
+ *     unmasked round.
  *
  * A LOST wake-up: the poll ended at its deadline with the port pending,
  * or it slept to its deadline although the sender had sent more than half
@@ -144,10 +147,20 @@ static bool poll_stress_slept_through(struct poll_stress_side *sd, uint64_t i, u
 	return at + sd->ps->timeout_ns / 2 < deadline;
 }
 
-/* Set up round i's port mask (only this side touches its own mask and
- * upcall words, and only between its poll and its next send). */
+/* Rounds polled with upcalls unmasked: the runtime's POLLING spin; the
+ * others (masked) take its quiet spin, which leaves the state RUNNING. */
+static inline bool poll_stress_upcalls_on(uint64_t i)
+{
+	return i % 7 == 3;
+}
+
+/* Set up round i's port mask and upcall mask (only this side touches its
+ * own masks and upcall words, and only between its poll and its next
+ * send). */
 static void poll_stress_prepare(struct poll_stress_dom *d, uint64_t i)
 {
+	__atomic_store_n(&d->s->vcpu_info[0].evtchn_upcall_mask, !poll_stress_upcalls_on(i),
+			 __ATOMIC_SEQ_CST);
 	if (i % 3 == 1)
 		__atomic_fetch_or(poll_stress_word(d->s->evtchn_mask), poll_stress_bit(),
 				  __ATOMIC_SEQ_CST);
@@ -157,20 +170,35 @@ static void poll_stress_prepare(struct poll_stress_dom *d, uint64_t i)
 }
 
 /* After the round: the port's bit cleared (vchan's xg_clear_evtchn); the
- * upcall state cleared as an upcall would, except every fifth round. */
+ * upcall state cleared as an upcall would, except every fifth round when
+ * the next one polls masked (unmasked, stale upcall state would end its
+ * poll at once -- as it should -- before any event). */
 static void poll_stress_finish(struct poll_stress_dom *d, uint64_t i)
 {
 	struct vcpu_info *vi = &d->s->vcpu_info[0];
 
 	__atomic_fetch_and(poll_stress_word(d->s->evtchn_pending), ~poll_stress_bit(),
 			   __ATOMIC_SEQ_CST);
-	if (i % 5 == 2)
+	if (i % 5 == 2 && !poll_stress_upcalls_on(i + 1))
 		return;
 	__atomic_store_n(&vi->evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
 }
 
 static const uint64_t poll_stress_spins[] = { 0, 1000, 0, RT_SPIN_NS };
+
+/* With upcalls unmasked and one pending: cleared (upcall_pending, then the
+ * selector), true. */
+static bool poll_stress_take_upcall(struct poll_stress_dom *d)
+{
+	struct vcpu_info *vi = &d->s->vcpu_info[0];
+
+	if (__atomic_load_n(&vi->evtchn_upcall_mask, __ATOMIC_SEQ_CST) ||
+	    !__atomic_exchange_n(&vi->evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST))
+		return false;
+	__atomic_store_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+	return true;
+}
 
 static void poll_stress_poll(struct poll_stress_side *sd, uint64_t i)
 {
@@ -180,10 +208,23 @@ static void poll_stress_poll(struct poll_stress_side *sd, uint64_t i)
 	bool slept = false, slept2 = false;
 
 	p.ports[0] = POLL_STRESS_PORT;
-	if (rt_poll_wait(d->pg, &p, deadline, poll_stress_spins[i % 4], true, &slept) ==
-	    RT_POLL_HYPERVISOR) {
-		sd->handovers++;
-		poll_stress_handover(d, &p, deadline, &slept2);
+	for (;;) {
+		bool s1 = false, s2 = false;
+
+		if (rt_poll_wait(d->pg, &p, deadline, poll_stress_spins[i % 4], true, &s1) ==
+		    RT_POLL_HYPERVISOR) {
+			sd->handovers++;
+			poll_stress_handover(d, &p, deadline, &s2);
+		}
+		slept |= s1;
+		slept2 |= s2;
+		/* Unmasked, a deliverable upcall ends a poll too (Xen's
+		 * do_poll): take it, as the upcall would, and poll again. Its
+		 * source may be the last round's send finishing its upcall
+		 * edge after our clear. */
+		if (poll_stress_pending(d) || !poll_stress_take_upcall(d) ||
+		    rt_now_ns() >= deadline)
+			break;
 	}
 	sd->local_sleeps += slept;
 	slept = slept || slept2;
@@ -207,8 +248,6 @@ static void *poll_stress_thread(void *arg)
 	struct poll_stress_side *sd = arg;
 	uint64_t i;
 
-	/* Upcalls masked throughout: only the polled port ends a poll. */
-	__atomic_store_n(&sd->mine.s->vcpu_info[0].evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
 	poll_stress_prepare(&sd->mine, 1);
 	for (i = 1; i <= sd->ps->n; i++) {
 		if (sd->first)
