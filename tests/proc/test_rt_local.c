@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdint.h>
 
+#include "fake_substrate.h"
 #include "rt_internal.h"
 
 #include <xen/vcpu.h>
@@ -74,4 +75,43 @@ Test(rt_local, slow_mode_answers_nothing_locally)
 	long ret = 0;
 
 	cr_assert_not(rt_vcpu_op_local(&rt, __HYPERVISOR_vcpu_op, args, &ret));
+}
+
+/* The runtime's answer against the core's own, on the fake substrate: for
+ * every vCPU id the runtime answers, the core (hc_vcpu_op) says the same,
+ * whatever the command; around the boundary, for 1, 2 and 5 vCPUs. */
+Test(rt_local, agrees_with_the_core)
+{
+	static const unsigned int cmds[] = { VCPUOP_is_up,
+					     VCPUOP_up,
+					     VCPUOP_down,
+					     VCPUOP_register_vcpu_info,
+					     VCPUOP_set_singleshot_timer,
+					     VCPUOP_stop_singleshot_timer,
+					     9999 };
+	static const unsigned int nr[] = { 1, 2, 5 };
+
+	for (unsigned int k = 0; k < sizeof(nr) / sizeof(nr[0]); k++) {
+		struct fake_substrate *fs = fake_create_pair(nr[k], 64);
+		struct procdom_rt rt = rt_with(nr[k], true);
+		const uint64_t ids[] = {
+			nr[k] - 1, nr[k], nr[k] + 1, 31, 32, UINT32_MAX, 1ULL << 32
+		};
+
+		cr_assert_not_null(fs);
+		for (unsigned int c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++) {
+			for (unsigned int i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+				const uint64_t args[5] = { cmds[c], ids[i], 0, 0, 0 };
+				long local = 0;
+
+				if (!rt_vcpu_op_local(&rt, __HYPERVISOR_vcpu_op, args, &local))
+					continue;
+				cr_assert_eq(fake_hypercall_args(fs, 1, 0, __HYPERVISOR_vcpu_op,
+								 cmds[c], ids[i], 0, 0, 0),
+					     local, "%u vCPUs, cmd %u, vCPU %llu", nr[k], cmds[c],
+					     (unsigned long long)ids[i]);
+			}
+		}
+		fake_destroy(fs);
+	}
 }
