@@ -15,6 +15,7 @@
  * when the connection goes (close, or this process dies), firing notifies.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -46,6 +47,10 @@ struct xenon_gnttab {
 struct xenon_gntshr {
 	struct grant_handle h;
 };
+
+/* handle_new/handle_free treat either as its grant_handle. */
+_Static_assert(offsetof(struct xenon_gnttab, h) == 0 && offsetof(struct xenon_gntshr, h) == 0,
+	       "the grant_handle comes first");
 
 /* ---- shared helpers --------------------------------------------------- */
 
@@ -120,38 +125,44 @@ static void regions_free(struct xenon_grant_region *g)
 
 /* ---- grant maps --------------------------------------------------------- */
 
-static int handle_open(const char *run_dir, struct grant_handle *h)
+/* A handle of SIZE bytes: xenon_gnttab or xenon_gntshr, whose only member
+ * is the grant_handle (so the two types cannot be mixed up by callers). */
+static int handle_new(const char *run_dir, size_t size, void **ret)
 {
-	return xenon_ctl_open(run_dir, &h->ctl);
+	struct grant_handle *h = calloc(1, size);
+	int err = h ? xenon_ctl_open(run_dir, &h->ctl) : -ENOMEM;
+
+	if (err) {
+		free(h);
+		return err;
+	}
+	*ret = h;
+	return 0;
 }
 
 /* Our mappings go first; the hang-up then makes xenon-hvd undo the grants
  * or shares (and fire their notifies). */
-static void handle_close(struct grant_handle *h)
+static void handle_free(struct grant_handle *h)
 {
 	regions_free(h->regions);
 	xenon_ctl_close(h->ctl);
+	free(h);
 }
 
 int xenon_gnttab_open(const char *run_dir, struct xenon_gnttab **ret_xgt)
 {
-	struct xenon_gnttab *xgt = calloc(1, sizeof(*xgt));
-	int err = xgt ? handle_open(run_dir, &xgt->h) : -ENOMEM;
+	void *h;
+	int err = handle_new(run_dir, sizeof(**ret_xgt), &h);
 
-	if (err) {
-		free(xgt);
-		return err;
-	}
-	*ret_xgt = xgt;
-	return 0;
+	if (!err)
+		*ret_xgt = h;
+	return err;
 }
 
 void xenon_gnttab_close(struct xenon_gnttab *xgt)
 {
-	if (!xgt)
-		return;
-	handle_close(&xgt->h);
-	free(xgt);
+	if (xgt)
+		handle_free(&xgt->h);
 }
 
 /* The reply's pages -> offsets (one fd serves them all). */
@@ -373,23 +384,18 @@ int xenon_gnttab_grant_copy(struct xenon_gnttab *xgt, uint32_t count,
 
 int xenon_gntshr_open(const char *run_dir, struct xenon_gntshr **ret_xgs)
 {
-	struct xenon_gntshr *xgs = calloc(1, sizeof(*xgs));
-	int err = xgs ? handle_open(run_dir, &xgs->h) : -ENOMEM;
+	void *h;
+	int err = handle_new(run_dir, sizeof(**ret_xgs), &h);
 
-	if (err) {
-		free(xgs);
-		return err;
-	}
-	*ret_xgs = xgs;
-	return 0;
+	if (!err)
+		*ret_xgs = h;
+	return err;
 }
 
 void xenon_gntshr_close(struct xenon_gntshr *xgs)
 {
-	if (!xgs)
-		return;
-	handle_close(&xgs->h);
-	free(xgs);
+	if (xgs)
+		handle_free(&xgs->h);
 }
 
 static int share_reply(const struct xenon_reply *r, uint32_t count, uint64_t *offsets,
