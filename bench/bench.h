@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -152,6 +154,46 @@ static inline void bench_sibling(char *out, size_t len, const char *rel)
 	if (slash)
 		*slash = '\0';
 	snprintf(out, len, "%s/../%s", self, rel);
+}
+
+/* The UNIX stream round-trip baseline (floors.md): n 1-byte round trips
+ * between this process and a forked child over a socketpair; the median in
+ * ns, 0 if it could not run. */
+static inline double bench_unix_rtt_ns(unsigned int n)
+{
+	double *t = calloc(n ? n : 1, sizeof(*t)), med = 0;
+	unsigned int i = 0;
+	char c = 0;
+	int sv[2];
+	pid_t pid;
+
+	if (!t || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+		free(t);
+		return 0;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		for (i = 0; i < n; i++)
+			if (read(sv[1], &c, 1) != 1 || write(sv[1], &c, 1) != 1)
+				_exit(1);
+		_exit(0);
+	}
+	close(sv[1]);
+	for (i = 0; pid > 0 && i < n; i++) {
+		uint64_t t0 = bench_now_ns();
+
+		if (write(sv[0], &c, 1) != 1 || read(sv[0], &c, 1) != 1)
+			break;
+		t[i] = (double)(bench_now_ns() - t0);
+	}
+	close(sv[0]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	if (pid > 0 && n && i == n)
+		med = bench_summarise(t, n).median;
+	free(t);
+	return med;
 }
 
 #endif

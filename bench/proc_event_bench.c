@@ -148,36 +148,6 @@ static double base_futex(uint64_t *t, unsigned int n)
 	return median_u64(t, n);
 }
 
-static double base_unix(uint64_t *t, unsigned int n)
-{
-	int sv[2];
-	unsigned int i;
-	char c = 0;
-	pid_t pid;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
-		return 0;
-	pid = fork();
-	if (pid == 0) {
-		close(sv[0]);
-		for (i = 0; i < n; i++)
-			if (read(sv[1], &c, 1) != 1 || write(sv[1], &c, 1) != 1)
-				_exit(1);
-		_exit(0);
-	}
-	close(sv[1]);
-	for (i = 0; i < n; i++) {
-		uint64_t t0 = bench_now_ns();
-
-		if (write(sv[0], &c, 1) != 1 || read(sv[0], &c, 1) != 1)
-			break;
-		t[i] = bench_now_ns() - t0;
-	}
-	close(sv[0]);
-	waitpid(pid, NULL, 0);
-	return i == n ? median_u64(t, n) : 0;
-}
-
 /* One-way: 1-byte writes for len_ns; the reader counts bytes. Returns
  * bytes read per second. */
 static double base_unix_oneway(uint64_t len_ns)
@@ -355,7 +325,7 @@ int main(int argc, char **argv)
 	for (r = 0; r < REPS; r++) {
 		cl[r] = base_cacheline(t);
 		fx[r] = base_futex(t, RTT_N / 4);
-		ux[r] = base_unix(t, RTT_N / 4);
+		ux[r] = bench_unix_rtt_ns(RTT_N / 4);
 		uo[r] = base_unix_oneway(200000000ULL);
 	}
 	if (run_domains(x, guests, &fig) < 0) {

@@ -78,38 +78,6 @@ static double unix_stream(size_t chunk, uint64_t total)
 	return (double)got * 1000.0 / (double)t0; /* MB/s */
 }
 
-static double unix_rtt(unsigned int n)
-{
-	uint64_t *t = calloc(n, sizeof(*t));
-	double v[RTT_N];
-	char c = 0;
-	int sv[2];
-	pid_t pid;
-	unsigned int i;
-
-	if (!t || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
-		return 0;
-	pid = fork();
-	if (pid == 0) {
-		for (i = 0; i < n; i++)
-			if (read(sv[1], &c, 1) != 1 || write(sv[1], &c, 1) != 1)
-				_exit(1);
-		_exit(0);
-	}
-	close(sv[1]);
-	for (i = 0; i < n; i++) {
-		uint64_t t0 = bench_now_ns();
-
-		if (write(sv[0], &c, 1) != 1 || read(sv[0], &c, 1) != 1)
-			break;
-		v[i] = (double)(bench_now_ns() - t0);
-	}
-	close(sv[0]);
-	waitpid(pid, NULL, 0);
-	free(t);
-	return i == n ? bench_summarise(v, n).median : 0;
-}
-
 /* ---- baseline: SPSC ring in a memfd, futex only when the peer sleeps ----- */
 
 struct spsc {
@@ -335,7 +303,7 @@ int main(int argc, char **argv)
 			printf("%s: no figures (see above)\n", name);
 	}
 	for (int r = 0; r < REPS; r++)
-		urtt[r] = unix_rtt(RTT_N / 4);
+		urtt[r] = bench_unix_rtt_ns(RTT_N / 4);
 	snprintf(extra, sizeof(extra), "vchan.order=12 vchan.pingpong=%d", RTT_N);
 	n = run_pair(x, rd, dir, kernel, extra, 2, v, 16);
 	if (n)
