@@ -13,25 +13,8 @@ set -u
 XENON=$(realpath "$1") HVD=$(realpath "$2") GUESTS=$(realpath "$3")
 T=$(mktemp -d "${TMPDIR:-/tmp}/console.XXXXXX")
 export XENON_RUN_DIR="$T/run" XENON_HVD="$HVD"
-N=0 FAILED=0 S=
-
-ok() { N=$((N + 1)); echo "ok $N - $1"; }
-not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"; }
-quiet() { "$@" >/dev/null; }
-check() {
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-until_ok() { # until_ok TRIES CMD...: at most TRIES times 50 ms
-	local n=$1 i
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	return 1
-}
+S=
+. "$(dirname "$0")/../test_lib.sh"
 finish() {
 	[ -n "$S" ] && kill "$S" 2>/dev/null
 	timeout 20 "$XENON" down >/dev/null 2>&1

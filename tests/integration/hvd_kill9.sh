@@ -16,31 +16,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/hvd-kill9.XXXXXX")
 TAG="XENON_KILL9_TAG=$T"
 RUN=$T/run
 export XENON_RUN_DIR=$RUN XENSTORED_PATH=$RUN/xenstore/socket
-N=0 FAILED=0 H= W=
-
-ok() { N=$((N + 1)); echo "ok $N - $1"; }
-not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"; }
-check() {
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-until_ok() { # TRIES CMD...: at most TRIES times 50 ms
-	local n=$1 i
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-quiet() { "$@" >/dev/null; }
+H= W=
+. "$(dirname "$0")/../test_lib.sh"
 tagged() { grep -lzxF "$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | sort; }
-gone() {
-	local st
-	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
-	[ "$st" = Z ]
-}
 fds() { ls "/proc/$H/fd" | wc -l; }
 fds_are() { [ "$(fds)" = "$1" ]; }
 tagged_are() { [ "$(tagged | tr '\n' ' ')" = "$1" ]; }

@@ -23,36 +23,14 @@ set -u
 XENON=$(realpath "$1") HVD=$(realpath "$2") GUESTS=$(realpath "$3")
 T=$(mktemp -d "${TMPDIR:-/tmp}/hvd-lifecycle.XXXXXX")
 TAG="XENON_LIFECYCLE_TAG=$T"
-N=0 FAILED=0 H=
-
-ok() { N=$((N + 1)); echo "ok $N - $1"; }
-not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"; }
-check() {
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
+H=
+. "$(dirname "$0")/../test_lib.sh"
 
 # Live processes carrying our tag (a zombie's environ reads empty).
 tagged() {
 	grep -lzxF "$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3
 }
 none_tagged() { [ -z "$(tagged)" ]; }
-gone() { # gone PID: no such process, or a zombie
-	local st
-	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
-	[ "$st" = Z ]
-}
-# until_ok TRIES CMD...: CMD until it succeeds, at most TRIES times 50 ms.
-until_ok() {
-	local n=$1 i
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 dump_logs() {
 	local f

@@ -15,31 +15,12 @@ EXAMPLES=$2
 D=$(mktemp -d "${TMPDIR:-/tmp}/xenon-ts.XXXXXX")
 export XENON_RUN_DIR="$D/run"
 export XENSTORED_PATH="$D/run/xenstore/socket"
-N=0
-FAILED=0
 PIDS=() # every process we saw: none may survive
+. "$(dirname "$0")/../test_lib.sh"
+UNTIL_STEP=0.1 # until_ok counts 100 ms tries here
 
-ok() { N=$((N + 1)); echo "ok $N - $1"; }
-not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"; }
-check() {
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
 
-# quiet CMD...: CMD with its output kept out of the TAP stream.
-quiet() { "$@" >/dev/null; }
 
-# until_ok TRIES CMD...: CMD until it succeeds, TRIES times 100 ms at most.
-until_ok() {
-	local n=$1
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 dump_logs() {
 	for f in "$D"/run/hvd.log "$D"/run/hvd.stderr "$D"/run/monitor.log "$D"/run/domain-*.log \

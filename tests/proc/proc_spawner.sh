@@ -15,27 +15,14 @@
 # SIGKILL of xenon-hvd takes the domains and the spawner with it.
 set -u
 PROC_NAME=proc-spawner
+# until_ok, gone (its check() is proc_lib's, sourced after)
+. "$(dirname "$0")/../test_lib.sh"
 . "$(dirname "$0")/proc_lib.sh" "$1" "$2"
-N=0
 t() { # description, command...
 	local d=$1
 	shift
 	N=$((N + 1))
 	if "$@"; then echo "ok $N - $d"; else echo "not ok $N - $d"; fail=1; fi
-}
-until_ok() { # tries (x 50 ms), command...
-	local n=$1 i
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	return 1
-}
-gone() { # pid: no such process, or a zombie
-	local st
-	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
-	[ "$st" = Z ]
 }
 cfg() { # file name domid kernel vcpus
 	printf 'name = "%s"\ntype = "process"\nkernel = "%s"\nmemory = 4\nvcpus = %s\ndomid = %s\nextra = "pingpong.port=10 pingpong.n=1000000"\n' \
