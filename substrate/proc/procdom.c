@@ -188,21 +188,32 @@ static int procdom_overlay_attach(struct procdom_overlay *o, const uint64_t *gfn
 	return 0;
 }
 
+static bool procdom_overlay_gfn_ok(const struct procdom_domain *d, uint64_t gfn)
+{
+	return gfn >= d->ovl_gfn && gfn - d->ovl_gfn < d->ovl_n;
+}
+
+/* Every gfn in the window, free, and named once. A gfn is marked in its own
+ * slot while the batch is checked (so a repeat finds it taken): O(nr), not
+ * a comparison of every pair (1024-page shares). */
 static int procdom_overlay_check(struct procdom_domain *d, const uint64_t *gfns, uint32_t nr)
 {
-	uint32_t i, j;
+	static struct procdom_overlay seen;
+	uint32_t i, k;
+	int err = 0;
 
 	if (!d->ovl || !nr)
 		return -EINVAL;
-	for (i = 0; i < nr; i++) {
-		if (gfns[i] < d->ovl_gfn || gfns[i] - d->ovl_gfn >= d->ovl_n ||
-		    d->ovl[gfns[i] - d->ovl_gfn].o)
-			return -EINVAL;
-		for (j = 0; j < i; j++)
-			if (gfns[j] == gfns[i])
-				return -EINVAL;
+	for (i = 0; i < nr && !err; i++) {
+		if (!procdom_overlay_gfn_ok(d, gfns[i]) || d->ovl[gfns[i] - d->ovl_gfn].o)
+			err = -EINVAL;
+		else
+			d->ovl[gfns[i] - d->ovl_gfn].o = &seen;
 	}
-	return 0;
+	for (k = 0; k < i; k++)
+		if (procdom_overlay_gfn_ok(d, gfns[k]) && d->ovl[gfns[k] - d->ovl_gfn].o == &seen)
+			d->ovl[gfns[k] - d->ovl_gfn].o = NULL;
+	return err;
 }
 
 static struct procdom_overlay *procdom_overlay_new(const char *name, uint32_t nr)
