@@ -786,6 +786,11 @@ int hv_evtchn_port_info(struct hypervisor *hv, domid_t domid, evtchn_port_t port
 	return 0;
 }
 
+bool hv_virq_is_global(unsigned int virq)
+{
+	return virq < NR_VIRQS && evtchn_virq_is_global(virq);
+}
+
 const struct vcpu_info *hv_vcpu_info(struct hypervisor *hv, domid_t domid, unsigned int vcpu)
 {
 	struct domain *d = domain_lookup(hv, domid);

@@ -238,6 +238,10 @@ int hv_evtchn_port_info(struct hypervisor *hv, domid_t domid, evtchn_port_t port
  */
 const struct vcpu_info *hv_vcpu_info(struct hypervisor *hv, domid_t domid, unsigned int vcpu);
 
+/* Whether VIRQ virq binds once per domain (on vCPU 0) rather than once per
+ * vCPU, by the core's rule; false beyond NR_VIRQS. */
+bool hv_virq_is_global(unsigned int virq);
+
 /*
  * Introspection for the toolstack (`xenon graph`): the grant mappings domain
  * `mapper` holds, in handle order from `from_handle` on, at most `max`.

@@ -80,14 +80,6 @@ static void hvd_dom0_fire(struct hvd *h, struct shared_info *s, evtchn_port_t po
 	hvd_dom0_send_event(h, h->port_owner[port], port);
 }
 
-/* xen.h's per-vCPU VIRQs (V.) bind once per vCPU; every other one binds
- * once per domain, on vCPU 0 (as the core's evtchn_virq_is_global). */
-static bool hvd_virq_is_global(unsigned int virq)
-{
-	return virq < NR_VIRQS && virq != VIRQ_TIMER && virq != VIRQ_DEBUG &&
-	       virq != VIRQ_XENOPROF && virq != VIRQ_XENPMU;
-}
-
 /* The shared global VIRQ dom0's port carries, or -1. */
 static int hvd_dom0_port_virq(const struct hvd *h, evtchn_port_t port)
 {
@@ -279,7 +271,7 @@ static bool hvd_virq_bind(struct hvd_conn *c, void *buf, size_t len, long *ret)
 	if (len < sizeof(bv))
 		return false;
 	memcpy(&bv, buf, sizeof(bv));
-	if (!hvd_virq_is_global(bv.virq) || bv.vcpu != 0 || !c->h->virq_port[bv.virq])
+	if (!hv_virq_is_global(bv.virq) || bv.vcpu != 0 || !c->h->virq_port[bv.virq])
 		return false; /* the core binds it, or refuses */
 	if (c->virq_sub & (1u << bv.virq)) {
 		*ret = -EEXIST; /* once per handle, as Xen's once per domain */
@@ -324,7 +316,7 @@ static bool hvd_virq_op(struct hvd_conn *c, unsigned int cmd, void *buf, size_t 
 /* The core just bound a VIRQ for c: a global one becomes shareable. */
 static void hvd_virq_bound(struct hvd_conn *c, const struct evtchn_bind_virq *bv)
 {
-	if (!hvd_virq_is_global(bv->virq) || bv->vcpu != 0 || bv->port >= HVD_DOM0_PORTS) {
+	if (!hv_virq_is_global(bv->virq) || bv->vcpu != 0 || bv->port >= HVD_DOM0_PORTS) {
 		hvd_dom0_own(c, bv->port);
 		return;
 	}
