@@ -516,8 +516,9 @@ static void threaded_stream(size_t ring, size_t wchunk, size_t rchunk, uint64_t 
 	srv.blocking = cli.blocking = true;
 	srv.timeout_ns = cli.timeout_ns = 20000000000ULL;
 	srv.spin_ns = cli.spin_ns = 2000;
-	/* Both directions at once: each end reads and writes from two
-	 * threads (the core's two rings are independent). */
+	/* One direction after the other, each with its writer and its
+	 * reader on threads of their own (an end is not shared by two
+	 * threads: the core keeps per-end state both directions touch). */
 	pthread_create(&t[0], NULL, writer, &wa[0]);
 	pthread_create(&t[1], NULL, reader, &ra[0]);
 	for (int i = 0; i < 2; i++)
