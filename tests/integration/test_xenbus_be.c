@@ -455,14 +455,28 @@ Test(xenbus_be, hostile_frontend_values)
 	cr_assert(wait_be_state(FE, 768, XenbusStateClosing));
 	cr_assert_eq(fx.log.connects, 1);
 	cr_assert_eq(fx.log.disconnects, 0, "connect() failed: nothing to undo");
-	/* A state that is not a state: the device goes down. */
-	twrite(FE_DIR "/state", "1");
+}
+
+/* A front-end state that is not a state takes a Connected device down, as
+ * Closing would: junk, and a number too long for any state. */
+Test(xenbus_be, hostile_frontend_states)
+{
+	connect_one();
 	twrite(FE_DIR "/state", "banana");
-	settle();
-	cr_assert_eq(read_state(BE_DIR "/state"), XenbusStateClosing);
+	cr_assert(wait_be_state(FE, 768, XenbusStateClosing));
+	cr_assert(wait_count(&fx.log.disconnects, 1));
+	/* The front end closes, comes back, connects again, then sends a
+	 * huge one. */
+	twrite(FE_DIR "/state", "6");
+	cr_assert(wait_be_state(FE, 768, XenbusStateClosed));
+	twrite(FE_DIR "/state", "1");
+	cr_assert(wait_be_state(FE, 768, XenbusStateInitWait));
+	front_publish("8");
+	cr_assert(wait_be_state(FE, 768, XenbusStateConnected));
+	cr_assert_eq(fx.log.connects, 2);
 	twrite(FE_DIR "/state", "99999999999999999999999");
-	settle();
-	cr_assert_eq(read_state(BE_DIR "/state"), XenbusStateClosing);
+	cr_assert(wait_be_state(FE, 768, XenbusStateClosing));
+	cr_assert(wait_count(&fx.log.disconnects, 2));
 }
 
 Test(xenbus_be, connect_failure_is_fatal)
