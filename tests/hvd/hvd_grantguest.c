@@ -255,7 +255,9 @@ static int gg_unmap_dom0(struct gg *g)
 	return rc ? (int)rc : op.status;
 }
 
-/* A write through the read-only mapping, in a child: its signal. */
+/* What a hostile domU would try on the read-only mapping, in a child: make
+ * it writable (the memfd must refuse: it came O_RDONLY), then write. Its
+ * signal; 0 if the write went through. */
 static int gg_ro_write(struct gg *g)
 {
 	int status = 0;
@@ -266,6 +268,7 @@ static int gg_ro_write(struct gg *g)
 	pid = fork();
 	if (pid == 0) {
 		signal(SIGSEGV, SIG_DFL); /* not a sanitizer's report: the fault */
+		(void)mprotect(g->dom0_page, PROCDOM_PAGE_SIZE, PROT_READ | PROT_WRITE);
 		((volatile uint8_t *)g->dom0_page)[0] = 1;
 		_exit(0);
 	}

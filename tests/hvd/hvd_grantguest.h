@@ -22,7 +22,7 @@
 enum gg_cmd {
 	GG_CMD_MAP = 1,	 /* map dom0's `ref` (readonly?): data, map_readonly */
 	GG_CMD_UNMAP,	 /* unmap it */
-	GG_CMD_RO_WRITE, /* write through it in a child: result = its signal */
+	GG_CMD_RO_WRITE, /* mprotect it writable and write, in a child: its signal */
 };
 
 struct gg_mailbox {

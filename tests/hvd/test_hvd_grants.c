@@ -465,7 +465,7 @@ Test(grants, share_is_seen_by_the_domu)
 	cr_expect_eq(box->map_readonly, 1, "the map change says read-only");
 	cr_expect_eq(box->data[0], 42);
 	cr_expect_eq(guest_cmd(GG_CMD_RO_WRITE, 0, false), SIGSEGV,
-		     "the domU's write through it faults");
+		     "the domU cannot make it writable: its write faults");
 	cr_expect_eq(q[0], 42);
 	cr_assert_eq(guest_cmd(GG_CMD_UNMAP, 0, false), 0);
 	cr_expect_eq(xenon_gntshr_unshare(xgs, p, 2), 0);
