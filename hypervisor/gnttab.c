@@ -99,6 +99,7 @@ struct grant_table {
 	void **shared;		       /* [max_frames] xen pages */
 	struct gnttab_active **active; /* [max_frames] arrays of GNTTAB_PER_FRAME */
 	unsigned long pins_total;      /* pins others (or d) hold on d's entries */
+	uint64_t unpins;	       /* pins ever dropped (hv_grant_unpins) */
 
 	unsigned int nr_maptrack_frames, max_maptrack_frames;
 	struct gnttab_maptrack **maptrack; /* [max_maptrack_frames] */
@@ -281,6 +282,7 @@ static void gnttab_pin(struct grant_table *gt, struct gnttab_active *a, unsigned
 static void gnttab_unpin(struct grant_table *gt, struct gnttab_active *a, unsigned int kinds,
 			 bool readonly)
 {
+	gt->unpins++;
 	if (kinds & GNTMAP_host_map) {
 		(*gnttab_counter(a, GNTMAP_host_map, readonly))--;
 		gt->pins_total--;
@@ -1199,4 +1201,11 @@ int hv_grant_mappings(struct hypervisor *hv, domid_t mapper, uint32_t from_handl
 unsigned long gnttab_pins_total(struct domain *d)
 {
 	return d->grant_table ? d->grant_table->pins_total : 0;
+}
+
+uint64_t hv_grant_unpins(struct hypervisor *hv, domid_t granter)
+{
+	struct domain *d = domain_lookup(hv, granter);
+
+	return d && d->grant_table ? d->grant_table->unpins : 0;
 }

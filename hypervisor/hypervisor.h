@@ -257,6 +257,11 @@ struct hv_grant_mapping {
 int hv_grant_mappings(struct hypervisor *hv, domid_t mapper, uint32_t from_handle,
 		      struct hv_grant_mapping *out, unsigned int max);
 
+/* How many times a pin on `granter`'s grant entries was dropped, ever (an
+ * unmap, a mapper's death, a copy's end): a granter waiting to end access
+ * to pinned entries needs to look again only when this moved. */
+uint64_t hv_grant_unpins(struct hypervisor *hv, domid_t granter);
+
 /* A vCPU timer armed through substrate_ops.timer_arm expired. */
 void hv_timer_fire(struct hypervisor *hv, domid_t domid, unsigned int vcpu);
 

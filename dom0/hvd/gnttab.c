@@ -81,6 +81,7 @@ struct hvd_gnt {
 	unsigned int nr_frames; /* dom0 grant frames placed */
 	struct hvd_gnt_deferred deferred[HVD_DOM0_POOL_PAGES];
 	unsigned int nr_deferred;
+	uint64_t unpins_seen; /* hv_grant_unpins(dom0) at the last look */
 	uint64_t next_id;
 };
 
@@ -786,12 +787,22 @@ static void gnt_page_end(struct hvd *h, struct hvd_gnt *g, struct hvd_gnt_share 
 	g->deferred[g->nr_deferred++] = f;
 }
 
+/* After every batch of events: a deferred entry can end only once a pin
+ * on dom0's entries was dropped, so the list is looked through only when
+ * the core's count of those moved (not on every domU hypercall). */
 void hvd_gnt_retry_deferred(struct hvd *h)
 {
 	struct hvd_gnt *g = h->gnt;
 	unsigned int i = 0;
+	uint64_t unpins;
 
-	while (g && i < g->nr_deferred) {
+	if (!g || !g->nr_deferred)
+		return;
+	unpins = hv_grant_unpins(h->hv, 0);
+	if (unpins == g->unpins_seen)
+		return;
+	g->unpins_seen = unpins;
+	while (i < g->nr_deferred) {
 		struct hvd_gnt_deferred dd = g->deferred[i];
 
 		if (!gnt_entry_end(h, dd.ref)) {

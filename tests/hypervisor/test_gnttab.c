@@ -380,6 +380,26 @@ Test(gnttab, flag_protocol_mixed_mappings)
 	assert_quiescent();
 }
 
+/* hv_grant_unpins counts the granter's dropped pins: maps move nothing,
+ * each unmap one; other granters' counts stay. */
+Test(gnttab, unpins_count_dropped_pins)
+{
+	grant_handle_t a, b;
+	uint64_t u0 = hv_grant_unpins(fs->hv, 1);
+
+	guest_grant(1, 9, 2, GRANT_GFN, GTF_permit_access);
+	cr_assert_eq(map(2, 1, 9, GNTMAP_host_map, MAP_GFN, &a), GNTST_okay);
+	cr_assert_eq(map(2, 1, 9, GNTMAP_host_map | GNTMAP_readonly, MAP_GFN + 1, &b), GNTST_okay);
+	cr_assert_eq(hv_grant_unpins(fs->hv, 1), u0, "pins taken: no change");
+	cr_assert_eq(unmap(2, a, GPA(MAP_GFN), 0), GNTST_okay);
+	cr_assert_eq(hv_grant_unpins(fs->hv, 1), u0 + 1);
+	cr_assert_eq(unmap(2, b, GPA(MAP_GFN + 1), 0), GNTST_okay);
+	cr_assert_eq(hv_grant_unpins(fs->hv, 1), u0 + 2);
+	cr_assert_eq(hv_grant_unpins(fs->hv, 2), 0, "domain 2 granted nothing");
+	cr_assert_eq(hv_grant_unpins(fs->hv, 77), 0, "no such domain");
+	assert_quiescent();
+}
+
 /* A guest may not revoke an entry in use: its cmpxchg protocol sees
  * GTF_reading. Once unmapped, the revoke succeeds. */
 Test(gnttab, guest_cannot_revoke_mapped_entry)
