@@ -54,6 +54,7 @@
 #include <xen/xen.h>
 
 #include "xenbus_be.h"
+#include "xg_decimal.h"
 
 #define TXN_RETRIES 16
 #define PATH_MAX_BE 256 /* bytes of a path we build or accept */
@@ -101,21 +102,15 @@ __attribute__((format(printf, 2, 3))) static void be_log(struct xbbe *be, const 
 		fprintf(stderr, "xenbus_be: %s\n", msg);
 }
 
-/* Decimal of at most len bytes, no sign, blanks or junk, <= max. */
+/* Decimal of at most 20 bytes, no sign, blanks or junk, <= max (the guest
+ * library's parser, header-only for dom0 code too). */
 static int parse_uint(const char *s, size_t len, unsigned long max, unsigned long *ret)
 {
-	unsigned long v = 0;
+	uint64_t v;
 
-	if (len == 0 || len > 20)
+	if (len > 20 || xg_parse_u64(s, len, max, &v))
 		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		unsigned long d = (unsigned long)(s[i] - '0');
-
-		if (s[i] < '0' || s[i] > '9' || v > (max - d) / 10 || d > max)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	*ret = v;
+	*ret = (unsigned long)v;
 	return 0;
 }
 
@@ -338,12 +333,14 @@ static void remove_backend_dir(struct xbbe *be, struct be_dev *d)
 		xs_transaction_t t = xs_transaction_start(be->xs);
 		unsigned int len, n = 0;
 		char *v, **kids;
+		unsigned long st;
 		bool ours;
 
 		if (t == XBT_NULL)
 			return;
 		v = xs_read(be->xs, t, state, &len);
-		ours = v && atoi(v) == XenbusStateClosed;
+		ours = v && !parse_uint(v, len, XenbusStateReconfigured, &st) &&
+		       st == XenbusStateClosed;
 		free(v);
 		kids = ours ? xs_directory(be->xs, t, parent, &n) : NULL;
 		free(kids);
