@@ -58,6 +58,7 @@ struct bb_vbd {
 	void *ring;
 	unsigned int ring_pages;
 	evtchn_port_t port; /* ours */
+	unsigned int slot;  /* in bb->vbds[] while connected */
 	struct blkback_ring br;
 };
 
@@ -69,7 +70,11 @@ struct bb {
 	struct xbbe *xbbe;
 	struct xenon_evtchn *xe;
 	struct bb_src sig_src, xs_src, ev_src;
-	struct bb_vbd *vbds[BB_MAX_VBDS]; /* connected ones, by slot */
+	/* The connected vbds, packed, and by port: an event finds its vbd in
+	 * one step and the pending pass looks only at connected ones. */
+	struct bb_vbd *vbds[BB_MAX_VBDS];
+	unsigned int nr_vbds;
+	struct bb_vbd *by_port[EVTCHN_2L_NR_CHANNELS];
 	bool stop;
 	int exit_code;
 };

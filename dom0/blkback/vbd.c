@@ -274,21 +274,33 @@ static int vbd_bind(struct bb_vbd *v)
 	return 0;
 }
 
+/* Listed once connected (bound: v->port is ours and below the 2-level
+ * limit, as every dom0 port is). */
 static int vbd_slot_add(struct bb_vbd *v)
 {
-	for (unsigned int i = 0; i < BB_MAX_VBDS; i++)
-		if (!v->bb->vbds[i]) {
-			v->bb->vbds[i] = v;
-			return 0;
-		}
-	return -ENOSPC;
+	struct bb *bb = v->bb;
+
+	if (bb->nr_vbds == BB_MAX_VBDS || v->port >= EVTCHN_2L_NR_CHANNELS)
+		return -ENOSPC;
+	v->slot = bb->nr_vbds;
+	bb->vbds[bb->nr_vbds++] = v;
+	bb->by_port[v->port] = v;
+	return 0;
 }
 
 static void vbd_slot_del(struct bb_vbd *v)
 {
-	for (unsigned int i = 0; i < BB_MAX_VBDS; i++)
-		if (v->bb->vbds[i] == v)
-			v->bb->vbds[i] = NULL;
+	struct bb *bb = v->bb;
+	struct bb_vbd *last;
+
+	if (v->slot >= bb->nr_vbds || bb->vbds[v->slot] != v)
+		return; /* never listed (a connect that failed before) */
+	last = bb->vbds[--bb->nr_vbds];
+	bb->vbds[v->slot] = last;
+	last->slot = v->slot;
+	bb->vbds[bb->nr_vbds] = NULL;
+	if (bb->by_port[v->port] == v)
+		bb->by_port[v->port] = NULL;
 }
 
 static int vbd_start_engine(struct bb_vbd *v)
@@ -408,21 +420,18 @@ static void vbd_serve(struct bb_vbd *v)
 
 void bb_vbd_kick(struct bb *bb, evtchn_port_t port)
 {
-	for (unsigned int i = 0; i < BB_MAX_VBDS; i++)
-		if (bb->vbds[i] && bb->vbds[i]->port == port) {
-			vbd_serve(bb->vbds[i]);
-			return;
-		}
+	if (port < EVTCHN_2L_NR_CHANNELS && bb->by_port[port])
+		vbd_serve(bb->by_port[port]);
 }
 
 bool bb_vbd_serve_pending(struct bb *bb)
 {
 	bool any = false;
 
-	for (unsigned int i = 0; i < BB_MAX_VBDS; i++) {
+	for (unsigned int i = 0; i < bb->nr_vbds; i++) {
 		struct bb_vbd *v = bb->vbds[i];
 
-		if (v && v->more) {
+		if (v->more) {
 			vbd_serve(v);
 			any |= v->more;
 		}

@@ -20,14 +20,16 @@ kill_bb() { # kill -9 the service (xenon-hvd logs it and starts another)
 	KILLED=$(bb_pid)
 	[ -n "$KILLED" ] && kill -9 "$KILLED" 2>/dev/null
 }
-cfg() { # file, image, extra
-	printf 'name = "blk"\ntype = "process"\nkernel = "%s"\nmemory = 32\nvcpus = 1\ndomid = 1\ndisk = [ "%s,raw,xvda,rw" ]\nextra = "%s"\n' \
-		"$GUEST" "$2" "$3" >"$D/$1"
+cfg() { # file, image, extra[, domid (default 1; name blk, or blkN)]
+	local id=${4:-1} name=blk
+	[ "$id" = 1 ] || name=blk$id
+	printf 'name = "%s"\ntype = "process"\nkernel = "%s"\nmemory = 32\nvcpus = 1\ndomid = %s\ndisk = [ "%s,raw,xvda,rw" ]\nextra = "%s"\n' \
+		"$name" "$GUEST" "$id" "$2" "$3" >"$D/$1"
 }
 guest_pid() {
 	"$X" $R list | awk '$1=="blk" {print $6}'
 }
-echo "1..11"
+echo "1..12"
 
 up verify
 BB0=$(bb_pid)
@@ -123,5 +125,28 @@ then
 	echo "ok - flush: every write answered before the flush is in the image file after both sides are killed (the page cache: a kill cannot test the disk)"
 else
 	echo "not ok - flush: every write answered before the flush is in the image file after both sides are killed (the page cache: a kill cannot test the disk)"; fail=1
+fi
+# Two vbds connected at once; the first one's guest dies: the other, listed
+# after it, must go on being served (its request events still find it).
+up two
+truncate -s 8M "$D/a.img"
+truncate -s 64M "$D/b.img"
+cfg a.cfg "$D/a.img" "blk.mode=3"
+cfg b.cfg "$D/b.img" "blk.mode=1 blk.mib=64" 2
+timeout 10 "$X" $R create "$D/a.cfg" >/dev/null
+wait_log "$RD/blkback/blkback.log" "vbd 1/51712: connected"
+timeout 10 "$X" $R create "$D/b.cfg" >/dev/null
+wait_log "$RD/blkback/blkback.log" "vbd 2/51712: connected"
+P=$(guest_pid)
+[ -n "$P" ] && kill -9 "$P"
+wait_log "$RD/domain-2.log" "blk: closed"
+first=$(grep -n "vbd 1/51712: disconnected" "$RD/blkback/blkback.log" | cut -d: -f1)
+second=$(grep -n "vbd 2/51712: disconnected" "$RD/blkback/blkback.log" | cut -d: -f1)
+if grep -q "blk: verify ok" "$RD/domain-2.log" && [ -n "$first" ] &&
+	{ [ -z "$second" ] || [ "$first" -lt "$second" ]; }; then
+	echo "ok - two vbds: the second verifies 64 MiB byte-exact across the first one's death"
+else
+	echo "not ok - two vbds: the second across the first one's death (verify: $(grep -c 'verify ok' "$RD/domain-2.log"), lines $first/$second)"
+	fail=1
 fi
 exit $fail
