@@ -372,6 +372,13 @@ static bool vchan_peer_came(struct vchan *v)
 	return !v->is_server || __atomic_load_n(&v->intf->cli_live, __ATOMIC_ACQUIRE) != 2;
 }
 
+void vchan_check_peer(struct vchan *v)
+{
+	if (!v->peer_gone && v->ops->peer_alive && vchan_peer_came(v) &&
+	    !v->ops->peer_alive(v->ctx, v->port, true))
+		v->peer_gone = true;
+}
+
 /* One sleep of at most a liveness slice; after a whole quiet slice, ask
  * the binding whether the peer still exists (callers then see !is_open). */
 static int vchan_sleep_slice(struct vchan *v, uint64_t deadline)
@@ -385,9 +392,8 @@ static int vchan_sleep_slice(struct vchan *v, uint64_t deadline)
 		until = deadline;
 	v->stats.waits++;
 	v->ops->wait(v->ctx, v->port, until);
-	if (v->ops->peer_alive && v->ops->now_ns(v->ctx) >= until && vchan_peer_came(v) &&
-	    !v->ops->peer_alive(v->ctx, v->port, true))
-		v->peer_gone = true;
+	if (v->ops->now_ns(v->ctx) >= until)
+		vchan_check_peer(v);
 	return 0;
 }
 

@@ -174,6 +174,10 @@ long vchan_data_ready(struct vchan *v);
 long vchan_buffer_space(struct vchan *v);
 /* The peer is connected or has not connected yet (server side). */
 bool vchan_is_open(struct vchan *v);
+/* Ask the binding now whether the peer's domain still exists (what a
+ * blocking wait does after each quiet slice); a gone peer closes the
+ * channel (vchan_is_open() false). For callers that never block. */
+void vchan_check_peer(struct vchan *v);
 /* libxenvchan's cli_live: 2 until the client connected. */
 bool vchan_peer_connected(struct vchan *v);
 

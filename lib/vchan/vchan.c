@@ -338,6 +338,11 @@ bool xenon_vchan_is_open(struct xenon_vchan *x)
 	return vchan_is_open(&x->v);
 }
 
+void xenon_vchan_check_peer(struct xenon_vchan *x)
+{
+	vchan_check_peer(&x->v);
+}
+
 long xenon_vchan_data_ready(struct xenon_vchan *x)
 {
 	return vchan_data_ready(&x->v);

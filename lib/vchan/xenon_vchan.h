@@ -43,6 +43,9 @@ long xenon_vchan_send(struct xenon_vchan *x, const void *buf, size_t len);
 int xenon_vchan_wait(struct xenon_vchan *x, uint64_t timeout_ns);
 int xenon_vchan_fd_for_select(struct xenon_vchan *x);
 bool xenon_vchan_is_open(struct xenon_vchan *x);
+/* The peer's domain still there? (one query to the core; a blocking wait
+ * asks by itself after each quiet slice). For non-blocking users. */
+void xenon_vchan_check_peer(struct xenon_vchan *x);
 long xenon_vchan_data_ready(struct xenon_vchan *x);
 long xenon_vchan_buffer_space(struct xenon_vchan *x);
 void xenon_vchan_set_blocking(struct xenon_vchan *x, bool blocking);

@@ -19,8 +19,6 @@
 
 #define DEFAULT_RUN_DIR "/run/xenon"
 
-int xenon_cmd_vchan_proxy(const struct xenon_ctx *ctx, int argc, char **argv); /* vchan_proxy.c */
-
 const struct xenon_cmd xenon_commands[] = {
 	{ "up", "start the hypervisor daemon (xenon-hvd) and dom0's services",
 	  "[--run-dir DIR] [--foreground] [-v] [--hvd PATH] [--dom0-reserve PORT:DOMID,...]",

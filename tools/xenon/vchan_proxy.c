@@ -11,8 +11,8 @@
  * ever dropped. One poll() waits on the vchan's event fd and the socket; a
  * short vchan read or write has asked the peer for an event, so the fd
  * wakes us when the ring moves. Every 100 ms at least (the poll's bound)
- * the ring core is asked whether the peer's domain still exists (a short
- * xenon_vchan_wait, which checks once its slice has passed), so a peer
+ * the ring core is asked whether the peer's domain still exists
+ * (xenon_vchan_check_peer: one query to the core), so a peer
  * killed outright -- it never clears its live flag -- ends the proxy even
  * while the socket keeps poll() busy. A socket that has hung up is not
  * polled while our buffer towards the vchan is full (it would report the
@@ -35,9 +35,6 @@
 
 #define PX_BUF 65536
 #define PX_POLL_MS 100
-#define PX_LIVENESS_WAIT_NS 1000ULL /* the shortest slice the binding waits (~1 ms) */
-
-int xenon_cmd_vchan_proxy(const struct xenon_ctx *ctx, int argc, char **argv);
 
 struct px_dir {
 	char buf[PX_BUF];
@@ -176,7 +173,7 @@ static int px_loop(struct proxy *p)
 		if (n > 0 && pf[0].revents)
 			xenon_vchan_wait(p->v, 0);
 		if (px_now_ms() - last_check >= PX_POLL_MS) {
-			xenon_vchan_wait(p->v, PX_LIVENESS_WAIT_NS);
+			xenon_vchan_check_peer(p->v);
 			last_check = px_now_ms();
 		}
 		if (!xenon_vchan_is_open(p->v) && xenon_vchan_data_ready(p->v) <= 0 &&

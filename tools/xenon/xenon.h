@@ -139,5 +139,6 @@ int xenon_cmd_console(const struct xenon_ctx *ctx, int argc, char **argv);
 int xenon_cmd_evtchn(const struct xenon_ctx *ctx, int argc, char **argv);
 int xenon_cmd_graph(const struct xenon_ctx *ctx, int argc, char **argv);
 int xenon_cmd_demo(const struct xenon_ctx *ctx, int argc, char **argv);
+int xenon_cmd_vchan_proxy(const struct xenon_ctx *ctx, int argc, char **argv);
 
 #endif /* XENON_CLI_H */
