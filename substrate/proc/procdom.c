@@ -9,8 +9,8 @@
  * nothing due and re-arms for the earliest deadline left. So arming is O(1)
  * and an expiry costs one pass over the live vCPUs.
  *
- * Kick: procdom_vcpu_page_kick() (procdom_kick.c) on the vCPU's page, the
- * waker side of the floors.md wake-up protocol.
+ * Kick: procdom_vcpu_kick() (procdom_kick.c) on the vCPU's page and its
+ * vcpu_info, the waker side of the floors.md wake-up protocol.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -193,9 +193,12 @@ bool rt_wait_spin(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint
 	return true;
 }
 
+/* Already RUNNING (a quiet spin never left it): nothing to publish, and a
+ * store would take the line from every waker that reads it. */
 void rt_wait_running(struct procdom_vcpu_page *pg)
 {
-	rt_state_set(pg, PROCDOM_VCPU_RUNNING);
+	if (__atomic_load_n(&pg->state, __ATOMIC_RELAXED) != PROCDOM_VCPU_RUNNING)
+		rt_state_set(pg, PROCDOM_VCPU_RUNNING);
 }
 
 int rt_wait(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t deadline_ns,
