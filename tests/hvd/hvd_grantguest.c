@@ -89,7 +89,8 @@ static long gg_recv_reply(struct gg *g, uint32_t seq)
 		}
 	}
 	memcpy(&rep, buf, sizeof(rep));
-	if (rep.seq != seq)
+	if (rep.seq != seq || rep.nr_maps > PROCDOM_MAX_MAPS ||
+	    n != (ssize_t)(sizeof(rep) + rep.nr_maps * sizeof(struct procdom_map)))
 		return -EPROTO;
 	g->nr_maps = rep.nr_maps;
 	memset(&g->last_map, 0, sizeof(g->last_map));
