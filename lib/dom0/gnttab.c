@@ -123,7 +123,7 @@ static void regions_free(struct xenon_grant_region *g)
 	}
 }
 
-/* ---- grant maps --------------------------------------------------------- */
+/* ---- handles -------------------------------------------------------------- */
 
 /* A handle of SIZE bytes: xenon_gnttab or xenon_gntshr, whose only member
  * is the grant_handle (so the two types cannot be mixed up by callers). */
@@ -149,6 +149,112 @@ static void handle_free(struct grant_handle *h)
 	free(h);
 }
 
+/* ---- the one pipeline of maps and shares ------------------------------- */
+/*
+ * A grant map and a dom0 share are the same call: a request that makes
+ * count pages, a reply with one descriptor and one record per page, the
+ * pages mapped by offset into one region, and on any failure after the
+ * reply, the region undone and xenon-hvd asked to undo its half. What
+ * differs is below: the two ops, the page record and how it is read.
+ */
+struct grant_kind {
+	uint32_t op_make, op_undo; /* GNT_MAP/GNT_UNMAP, GNTSHR_SHARE/UNSHARE */
+	size_t rec_size;	   /* one page's record in the reply */
+	/* Page i's record -> its offset in the fd (a share's ref into refs). */
+	int (*page)(const uint8_t *rec, uint32_t i, uint64_t *ret_offset, uint32_t *refs);
+};
+
+/* One make call: the request and what the pages become. */
+struct grant_call {
+	uint32_t domid;
+	int64_t arg;
+	const void *payload;
+	size_t len;
+	uint32_t count;
+	int prot;
+	uint32_t *refs; /* a share's refs, filled from the reply; NULL for maps */
+};
+
+static int reply_offsets(const struct grant_kind *k, const struct grant_call *c,
+			 const struct xenon_reply *r, int fd, uint64_t *offsets)
+{
+	uint32_t i;
+	int err;
+
+	if (r->plen != c->count * k->rec_size || fd < 0)
+		return -EPROTO;
+	for (i = 0; i < c->count; i++) {
+		err = k->page(r->payload + i * k->rec_size, i, &offsets[i], c->refs);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* The reply's pages into a new region of h; fd is ours to close. */
+static void *handle_finish(struct grant_handle *h, const struct grant_kind *k,
+			   const struct grant_call *c, const struct xenon_reply *r, int fd)
+{
+	uint64_t *offsets = calloc(c->count, sizeof(*offsets));
+	void *addr = NULL;
+	int err = offsets ? reply_offsets(k, c, r, fd, offsets) : -ENOMEM;
+
+	if (!err) {
+		addr = map_pages(fd, offsets, c->count, c->prot);
+		err = addr ? region_add(&h->regions, addr, c->count, (uint64_t)r->m.arg) : -errno;
+	}
+	free(offsets);
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		if (addr)
+			munmap(addr, (size_t)c->count * PROCDOM_PAGE_SIZE);
+		xenon_simple(h->ctl, k->op_undo, 0, r->m.arg);
+		return fail_null(err);
+	}
+	return addr;
+}
+
+/* Make c->count pages (c already checked); the address or NULL, errno. */
+static void *handle_make(struct grant_handle *h, const struct grant_kind *k,
+			 const struct grant_call *c)
+{
+	struct xenon_reply r;
+	int err, fd;
+
+	err = xenon_request_fd(h->ctl, k->op_make, c->domid, c->arg, c->payload, c->len, NULL, 0,
+			       &r, &fd);
+	if (err)
+		return fail_null(err);
+	if (r.m.arg <= 0) {
+		if (fd >= 0)
+			close(fd);
+		return fail_null(r.m.arg < 0 ? (int)r.m.arg : -EPROTO);
+	}
+	return handle_finish(h, k, c, &r, fd);
+}
+
+/* Undo one make call, given exactly as it returned. Ours first: nothing of
+ * this process touches the pages once xenon-hvd has zeroed the notify byte
+ * and let the grants go. */
+static int handle_drop(struct grant_handle *h, const struct grant_kind *k, void *start,
+		       uint32_t count)
+{
+	struct xenon_grant_region **pp = region_find(&h->regions, start, true), *g;
+	int err;
+
+	if (!pp || (*pp)->count != count)
+		return -EINVAL;
+	g = *pp;
+	*pp = g->next;
+	munmap(g->addr, (size_t)g->count * PROCDOM_PAGE_SIZE);
+	err = xenon_simple(h->ctl, k->op_undo, 0, (int64_t)g->id);
+	free(g);
+	return err;
+}
+
+/* ---- grant maps --------------------------------------------------------- */
+
 int xenon_gnttab_open(const char *run_dir, struct xenon_gnttab **ret_xgt)
 {
 	void *h;
@@ -165,67 +271,41 @@ void xenon_gnttab_close(struct xenon_gnttab *xgt)
 		handle_free(&xgt->h);
 }
 
-/* The reply's pages -> offsets (one fd serves them all). */
-static int map_reply_offsets(const struct xenon_reply *r, uint32_t count, uint64_t *offsets)
+/* Every page of a map is the granter's, so one fd serves them all. */
+static int map_page(const uint8_t *rec, uint32_t i, uint64_t *ret_offset, uint32_t *refs)
 {
-	uint32_t i;
+	struct procdom_ctl_gnt_page pg;
 
-	if (r->plen != count * sizeof(struct procdom_ctl_gnt_page) || r->fd < 0)
+	(void)i;
+	(void)refs;
+	memcpy(&pg, rec, sizeof(pg));
+	if (pg.fd_index != 0 || pg.offset % PROCDOM_PAGE_SIZE)
 		return -EPROTO;
-	for (i = 0; i < count; i++) {
-		struct procdom_ctl_gnt_page pg;
-
-		memcpy(&pg, r->payload + i * sizeof(pg), sizeof(pg));
-		if (pg.fd_index != 0 || pg.offset % PROCDOM_PAGE_SIZE)
-			return -EPROTO;
-		offsets[i] = pg.offset;
-	}
+	*ret_offset = pg.offset;
 	return 0;
 }
 
-static void *map_finish(struct xenon_gnttab *xgt, const struct xenon_reply *r, uint32_t count,
-			int prot)
-{
-	uint64_t *offsets = calloc(count, sizeof(*offsets));
-	void *addr = NULL;
-	int err = offsets ? map_reply_offsets(r, count, offsets) : -ENOMEM;
-
-	if (!err) {
-		addr = map_pages(r->fd, offsets, count, prot);
-		err = addr ? region_add(&xgt->h.regions, addr, count, (uint64_t)r->m.arg) : -errno;
-	}
-	free(offsets);
-	if (r->fd >= 0)
-		close(r->fd);
-	if (err) {
-		if (addr)
-			munmap(addr, (size_t)count * PROCDOM_PAGE_SIZE);
-		xenon_simple(xgt->h.ctl, PROCDOM_CTL_GNT_UNMAP, 0, r->m.arg);
-		return fail_null(err);
-	}
-	return addr;
-}
+static const struct grant_kind gnttab_kind = {
+	.op_make = PROCDOM_CTL_GNT_MAP,
+	.op_undo = PROCDOM_CTL_GNT_UNMAP,
+	.rec_size = sizeof(struct procdom_ctl_gnt_page),
+	.page = map_page,
+};
 
 void *xenon_gnttab_map_grant_refs(struct xenon_gnttab *xgt, uint32_t count, uint32_t domid,
 				  const uint32_t *refs, int prot)
 {
-	struct xenon_reply r;
-	int err;
+	struct grant_call c = { .domid = domid,
+				.arg = prot == PROT_READ ? PROCDOM_GNT_READONLY : 0,
+				.payload = refs,
+				.len = count * sizeof(*refs),
+				.count = count,
+				.prot = prot };
 
 	if (count < 1 || count > XENON_GNTTAB_MAX_BATCH || !refs ||
 	    (prot != PROT_READ && prot != (PROT_READ | PROT_WRITE)))
 		return fail_null(-EINVAL);
-	err = xenon_request(xgt->h.ctl, PROCDOM_CTL_GNT_MAP, domid,
-			    prot == PROT_READ ? PROCDOM_GNT_READONLY : 0, refs,
-			    count * sizeof(*refs), NULL, 0, &r);
-	if (err)
-		return fail_null(err);
-	if (r.m.arg <= 0) {
-		if (r.fd >= 0)
-			close(r.fd);
-		return fail_null(r.m.arg < 0 ? (int)r.m.arg : -EPROTO);
-	}
-	return map_finish(xgt, &r, count, prot);
+	return handle_make(&xgt->h, &gnttab_kind, &c);
 }
 
 void *xenon_gnttab_map_grant_ref(struct xenon_gnttab *xgt, uint32_t domid, uint32_t ref, int prot)
@@ -235,19 +315,7 @@ void *xenon_gnttab_map_grant_ref(struct xenon_gnttab *xgt, uint32_t domid, uint3
 
 int xenon_gnttab_unmap(struct xenon_gnttab *xgt, void *start, uint32_t count)
 {
-	struct xenon_grant_region **pp = region_find(&xgt->h.regions, start, true), *g;
-	int err;
-
-	if (!pp || (*pp)->count != count)
-		return -EINVAL;
-	g = *pp;
-	*pp = g->next;
-	/* Ours first: nothing of this process touches the pages once
-	 * xenon-hvd has zeroed the notify byte and let the grants go. */
-	munmap(g->addr, (size_t)g->count * PROCDOM_PAGE_SIZE);
-	err = xenon_simple(xgt->h.ctl, PROCDOM_CTL_GNT_UNMAP, 0, (int64_t)g->id);
-	free(g);
-	return err;
+	return handle_drop(&xgt->h, &gnttab_kind, start, count);
 }
 
 int xenon_gnttab_set_unmap_notify(struct xenon_gnttab *xgt, void *addr, int32_t notify_offset,
@@ -267,11 +335,7 @@ int xenon_gnttab_set_unmap_notify(struct xenon_gnttab *xgt, void *addr, int32_t 
 		n.offset = (int64_t)(page * PROCDOM_PAGE_SIZE) + notify_offset;
 	err = xenon_request(xgt->h.ctl, PROCDOM_CTL_GNT_NOTIFY, 0, (int64_t)(*pp)->id, &n,
 			    sizeof(n), NULL, 0, &r);
-	if (err)
-		return err;
-	if (r.fd >= 0)
-		close(r.fd);
-	return (int)r.m.arg;
+	return err ? err : (int)r.m.arg;
 }
 
 /* ---- grant copy ----------------------------------------------------------- */
@@ -350,11 +414,7 @@ static int copy_batch(struct xenon_ctl *ctl, struct xengnttab_grant_copy_segment
 		len += segs[i].len;
 	}
 	err = xenon_request(ctl, PROCDOM_CTL_GNT_COPY, 0, 0, msg, len, NULL, 0, &r);
-	if (err)
-		return err;
-	if (r.fd >= 0)
-		close(r.fd);
-	return copy_reply(&r, segs, n);
+	return err ? err : copy_reply(&r, segs, n);
 }
 
 int xenon_gnttab_grant_copy(struct xenon_gnttab *xgt, uint32_t count,
@@ -398,66 +458,39 @@ void xenon_gntshr_close(struct xenon_gntshr *xgs)
 		handle_free(&xgs->h);
 }
 
-static int share_reply(const struct xenon_reply *r, uint32_t count, uint64_t *offsets,
-		       uint32_t *refs)
+/* A share's page: its offset in the share's memfd and dom0's ref for it. */
+static int share_page(const uint8_t *rec, uint32_t i, uint64_t *ret_offset, uint32_t *refs)
 {
-	uint32_t i;
+	struct procdom_ctl_gntshr_page pg;
 
-	if (r->plen != count * sizeof(struct procdom_ctl_gntshr_page) || r->fd < 0)
+	memcpy(&pg, rec, sizeof(pg));
+	if (pg.offset % PROCDOM_PAGE_SIZE)
 		return -EPROTO;
-	for (i = 0; i < count; i++) {
-		struct procdom_ctl_gntshr_page pg;
-
-		memcpy(&pg, r->payload + i * sizeof(pg), sizeof(pg));
-		if (pg.offset % PROCDOM_PAGE_SIZE)
-			return -EPROTO;
-		offsets[i] = pg.offset;
-		refs[i] = pg.ref;
-	}
+	*ret_offset = pg.offset;
+	refs[i] = pg.ref;
 	return 0;
 }
 
-static void *share_finish(struct xenon_gntshr *xgs, const struct xenon_reply *r, uint32_t count,
-			  uint32_t *refs)
-{
-	uint64_t *offsets = calloc(count, sizeof(*offsets));
-	void *addr = NULL;
-	int err = offsets ? share_reply(r, count, offsets, refs) : -ENOMEM;
-
-	if (!err) {
-		addr = map_pages(r->fd, offsets, count, PROT_READ | PROT_WRITE);
-		err = addr ? region_add(&xgs->h.regions, addr, count, (uint64_t)r->m.arg) : -errno;
-	}
-	free(offsets);
-	if (r->fd >= 0)
-		close(r->fd);
-	if (err) {
-		if (addr)
-			munmap(addr, (size_t)count * PROCDOM_PAGE_SIZE);
-		xenon_simple(xgs->h.ctl, PROCDOM_CTL_GNTSHR_UNSHARE, 0, r->m.arg);
-		return fail_null(err);
-	}
-	return addr;
-}
+static const struct grant_kind gntshr_kind = {
+	.op_make = PROCDOM_CTL_GNTSHR_SHARE,
+	.op_undo = PROCDOM_CTL_GNTSHR_UNSHARE,
+	.rec_size = sizeof(struct procdom_ctl_gntshr_page),
+	.page = share_page,
+};
 
 static void *share(struct xenon_gntshr *xgs, uint32_t domid, const struct procdom_ctl_gntshr *req,
 		   uint32_t *refs)
 {
-	struct xenon_reply r;
-	int err;
+	struct grant_call c = { .domid = domid,
+				.payload = req,
+				.len = sizeof(*req),
+				.count = req->count,
+				.prot = PROT_READ | PROT_WRITE,
+				.refs = refs };
 
 	if (req->count < 1 || req->count > XENON_GNTTAB_MAX_BATCH || !refs)
 		return fail_null(-EINVAL);
-	err = xenon_request(xgs->h.ctl, PROCDOM_CTL_GNTSHR_SHARE, domid, 0, req, sizeof(*req), NULL,
-			    0, &r);
-	if (err)
-		return fail_null(err);
-	if (r.m.arg <= 0) {
-		if (r.fd >= 0)
-			close(r.fd);
-		return fail_null(r.m.arg < 0 ? (int)r.m.arg : -EPROTO);
-	}
-	return share_finish(xgs, &r, req->count, refs);
+	return handle_make(&xgs->h, &gntshr_kind, &c);
 }
 
 void *xenon_gntshr_share_pages(struct xenon_gntshr *xgs, uint32_t domid, uint32_t count,
@@ -486,15 +519,5 @@ void *xenon_gntshr_share_page_notify(struct xenon_gntshr *xgs, uint32_t domid, b
 
 int xenon_gntshr_unshare(struct xenon_gntshr *xgs, void *start, uint32_t count)
 {
-	struct xenon_grant_region **pp = region_find(&xgs->h.regions, start, true), *g;
-	int err;
-
-	if (!pp || (*pp)->count != count)
-		return -EINVAL;
-	g = *pp;
-	*pp = g->next;
-	munmap(g->addr, (size_t)g->count * PROCDOM_PAGE_SIZE);
-	err = xenon_simple(xgs->h.ctl, PROCDOM_CTL_GNTSHR_UNSHARE, 0, (int64_t)g->id);
-	free(g);
-	return err;
+	return handle_drop(&xgs->h, &gntshr_kind, start, count);
 }

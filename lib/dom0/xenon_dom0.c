@@ -75,8 +75,39 @@ static void xenon_evq_push(struct xenon_ctl *ctl, uint32_t port)
 	ctl->evq[(ctl->evq_head + ctl->evq_len++) % XENON_EVQ_SIZE] = port;
 }
 
-/* One message in; an fd that came with it lands in r->fd. */
-static int xenon_recv(struct xenon_ctl *ctl, struct xenon_reply *r, int flags)
+static void close_fd(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The first descriptor a message carried; any others are closed. */
+static int xenon_take_fds(struct msghdr *mh)
+{
+	struct cmsghdr *cm;
+	int fd = -1;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			size_t i, nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			for (i = 0; i < nfd; i++) {
+				int f;
+
+				memcpy(&f, CMSG_DATA(cm) + i * sizeof(int), sizeof(f));
+				if (fd < 0)
+					fd = f;
+				else
+					close(f);
+			}
+		}
+	}
+	return fd;
+}
+
+/* One message in; a descriptor that came with it lands in *ret_fd (-1:
+ * none), which the caller owns, whatever this returns. */
+static int xenon_recv(struct xenon_ctl *ctl, struct xenon_reply *r, int flags, int *ret_fd)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
@@ -87,88 +118,83 @@ static int xenon_recv(struct xenon_ctl *ctl, struct xenon_reply *r, int flags)
 			     .msg_iovlen = 1,
 			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
 	ssize_t n;
 
+	*ret_fd = -1;
 	do
 		n = recvmsg(ctl->fd, &mh, flags | MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
+	*ret_fd = xenon_take_fds(&mh);
 	if (n == 0)
 		return -ECONNRESET;
-	r->fd = -1;
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			int *fds = (int *)CMSG_DATA(cm);
-			size_t i, nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-			for (i = 0; i < nfd; i++) {
-				if (r->fd < 0)
-					r->fd = fds[i];
-				else
-					close(fds[i]);
-			}
-		}
-	}
 	if ((size_t)n < sizeof(r->m) || (mh.msg_flags & MSG_TRUNC))
-		goto out_bad;
+		return -EPROTO;
 	memcpy(&r->m, ctl->buf, sizeof(r->m));
 	r->payload = ctl->buf + sizeof(r->m);
 	r->plen = (size_t)n - sizeof(r->m);
-	if (r->m.len != r->plen)
-		goto out_bad;
-	return 0;
-
-out_bad:
-	if (r->fd >= 0)
-		close(r->fd);
-	return -EPROTO;
+	return r->m.len == r->plen ? 0 : -EPROTO;
 }
 
-int xenon_request(struct xenon_ctl *ctl, uint32_t op, uint32_t domid, int64_t arg, const void *p1,
-		  size_t l1, const void *p2, size_t l2, struct xenon_reply *r)
+/* Messages in until our reply: events are queued on the way, anything else
+ * is a protocol error. Only the reply's descriptor may survive, and only
+ * into ret_fd. */
+static int xenon_await(struct xenon_ctl *ctl, uint32_t op, uint32_t seq, struct xenon_reply *r,
+		       int *ret_fd)
+{
+	int err, fd;
+
+	for (;;) {
+		err = xenon_recv(ctl, r, 0, &fd);
+		if (!err && r->m.op == PROCDOM_CTL_EVENT) {
+			close_fd(fd);
+			xenon_evq_push(ctl, (uint32_t)r->m.arg);
+			continue;
+		}
+		if (!err && (r->m.seq != seq || r->m.op != op))
+			err = -EPROTO;
+		if (!err && ret_fd)
+			*ret_fd = fd;
+		else
+			close_fd(fd);
+		return err;
+	}
+}
+
+int xenon_request_fd(struct xenon_ctl *ctl, uint32_t op, uint32_t domid, int64_t arg,
+		     const void *p1, size_t l1, const void *p2, size_t l2, struct xenon_reply *r,
+		     int *ret_fd)
 {
 	struct procdom_ctl_msg m = {
 		.op = op, .seq = ++ctl->seq, .domid = domid, .len = (uint32_t)(l1 + l2), .arg = arg
 	};
 	struct iovec iov[3] = { { &m, sizeof(m) }, { (void *)p1, l1 }, { (void *)p2, l2 } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 3 };
-	int err;
 
+	if (ret_fd)
+		*ret_fd = -1;
 	if (sizeof(m) + l1 + l2 > PROCDOM_CTL_MAX_MSG)
 		return -EMSGSIZE;
 	if (ctl->seq == 0)
 		m.seq = ++ctl->seq; /* 0 marks events */
 	if (sendmsg(ctl->fd, &mh, MSG_NOSIGNAL) < 0)
 		return -errno;
-	for (;;) {
-		err = xenon_recv(ctl, r, 0);
-		if (err)
-			return err;
-		if (r->m.op == PROCDOM_CTL_EVENT) {
-			xenon_evq_push(ctl, (uint32_t)r->m.arg);
-			continue;
-		}
-		if (r->m.seq == m.seq && r->m.op == op)
-			return 0;
-		if (r->fd >= 0)
-			close(r->fd);
-		return -EPROTO;
-	}
+	return xenon_await(ctl, op, m.seq, r, ret_fd);
 }
 
-/* A request whose reply is just a result. */
+int xenon_request(struct xenon_ctl *ctl, uint32_t op, uint32_t domid, int64_t arg, const void *p1,
+		  size_t l1, const void *p2, size_t l2, struct xenon_reply *r)
+{
+	return xenon_request_fd(ctl, op, domid, arg, p1, l1, p2, l2, r, NULL);
+}
+
 int xenon_simple(struct xenon_ctl *ctl, uint32_t op, uint32_t domid, int64_t arg)
 {
 	struct xenon_reply r;
 	int err = xenon_request(ctl, op, domid, arg, NULL, 0, NULL, 0, &r);
 
-	if (err)
-		return err;
-	if (r.fd >= 0)
-		close(r.fd);
-	return (int)r.m.arg;
+	return err ? err : (int)r.m.arg;
 }
 
 /* ---- domains ---------------------------------------------------------- */
@@ -319,8 +345,6 @@ int xenon_grant_counts(struct xenon_ctl *ctl, struct procdom_ctl_gnt_counts *ret
 
 	if (err)
 		return err;
-	if (r.fd >= 0)
-		close(r.fd);
 	if (r.m.arg < 0)
 		return (int)r.m.arg;
 	if (r.plen != sizeof(*ret))
@@ -370,27 +394,26 @@ void *xenon_foreign_map(struct xenon_ctl *ctl, uint32_t domid, uint64_t gfn, siz
 {
 	struct xenon_reply r;
 	void *p;
-	int err;
+	int err, fd;
 
-	err = xenon_request(ctl, PROCDOM_CTL_FOREIGN_MAP, domid, 0, NULL, 0, NULL, 0, &r);
+	err = xenon_request_fd(ctl, PROCDOM_CTL_FOREIGN_MAP, domid, 0, NULL, 0, NULL, 0, &r, &fd);
 	if (err) {
 		errno = -err;
 		return NULL;
 	}
-	if (r.m.arg < 0 || r.fd < 0)
+	if (r.m.arg < 0 || fd < 0)
 		err = r.m.arg < 0 ? (int)r.m.arg : -EPROTO;
 	else if (!nr || gfn >= (uint64_t)r.m.arg || nr > (uint64_t)r.m.arg - gfn)
 		err = -EINVAL;
 	if (err) {
-		if (r.fd >= 0)
-			close(r.fd);
+		close_fd(fd);
 		errno = -err;
 		return NULL;
 	}
-	p = mmap(NULL, nr * PROCDOM_PAGE_SIZE, prot, MAP_SHARED, r.fd,
+	p = mmap(NULL, nr * PROCDOM_PAGE_SIZE, prot, MAP_SHARED, fd,
 		 (off_t)(gfn * PROCDOM_PAGE_SIZE));
 	err = errno;
-	close(r.fd);
+	close(fd);
 	if (p == MAP_FAILED) {
 		errno = err;
 		return NULL;
@@ -509,7 +532,7 @@ int xenon_evtchn_pending(struct xenon_evtchn *xe)
 	struct xenon_ctl *ctl = xe->ctl;
 	struct xenon_reply r;
 	uint32_t port;
-	int err;
+	int err, fd;
 
 	for (;;) {
 		if (ctl->evq_len) {
@@ -518,11 +541,10 @@ int xenon_evtchn_pending(struct xenon_evtchn *xe)
 			ctl->evq_len--;
 			return (int)port;
 		}
-		err = xenon_recv(ctl, &r, MSG_DONTWAIT);
+		err = xenon_recv(ctl, &r, MSG_DONTWAIT, &fd);
+		close_fd(fd); /* no event carries one */
 		if (err)
 			return err == -EWOULDBLOCK ? -EAGAIN : err;
-		if (r.fd >= 0)
-			close(r.fd);
 		/* Only events arrive unasked; anything else is dropped. */
 		if (r.m.op == PROCDOM_CTL_EVENT)
 			xenon_evq_push(ctl, (uint32_t)r.m.arg);
