@@ -216,6 +216,8 @@ static int hvd_create_check(const struct procdom_ctl_create *cr)
 		return -EINVAL;
 	if (cr->max_vcpus < 1 || cr->max_vcpus > HV_MAX_VCPUS)
 		return -EINVAL;
+	if (cr->flags & ~PROCDOM_CTL_CREATE_FLAGS)
+		return -EINVAL;
 	return 0;
 }
 

@@ -74,11 +74,14 @@ static void hvd_procdom_log(void *ctx, enum hv_log_level level, const char *msg)
 	hvd_log(ctx, level, "%s", msg);
 }
 
+static void hvd_domain_spawned(void *ctx, domid_t domid, int err);
+
 const struct procdom_hooks hvd_procdom_hooks_template = {
 	.local_kick = hvd_dom0_local_kick,
 	.domain_state = hvd_domain_state,
 	.log = hvd_procdom_log,
 	.local_physmap = hvd_dom0_physmap,
+	.spawned = hvd_domain_spawned,
 };
 
 struct hvd_domain *hvd_domain_get(struct hvd *h, domid_t domid)
@@ -190,36 +193,98 @@ static int hvd_pick_domid(struct hvd *h, uint32_t want, domid_t *ret)
 	return 0;
 }
 
-/* Put the process's fds into the loop. */
-static int hvd_domain_watch(struct hvd_domain *hd)
+/* The pidfd into the loop, once the program has started. */
+static int hvd_domain_watch_pid(struct hvd_domain *hd)
 {
-	unsigned int i, n = procdom_domain_vcpus(hd->pdom);
 	int err;
 
-	hd->watched = true;
+	if (hd->pid_watched || procdom_domain_pidfd(hd->pdom) < 0)
+		return 0;
 	hd->pid_src = (struct hvd_source){ HVD_SRC_PIDFD, hd, 0 };
 	err = hvd_watch_fd(hd->h, procdom_domain_pidfd(hd->pdom), &hd->pid_src);
-	for (i = 0; !err && i < n; i++) {
-		hd->hc_src[i] = (struct hvd_source){ HVD_SRC_HC, hd, i };
-		err = hvd_watch_fd(hd->h, procdom_domain_hc_fd(hd->pdom, i), &hd->hc_src[i]);
-	}
+	hd->pid_watched = !err;
 	return err;
 }
 
-static void hvd_domain_unwatch(struct hvd_domain *hd)
+static void hvd_domain_unwatch_hc(struct hvd_domain *hd)
 {
 	unsigned int i, n = procdom_domain_vcpus(hd->pdom);
 	int fd;
 
+	for (i = 0; i < n; i++)
+		if ((fd = procdom_domain_hc_fd(hd->pdom, i)) >= 0)
+			hvd_unwatch_fd(hd->h, fd);
+}
+
+/* Put the process's fds into the loop: the hypercall sockets now (ours
+ * exist before the program runs), the pidfd once it started. */
+static int hvd_domain_watch(struct hvd_domain *hd)
+{
+	unsigned int i, n = procdom_domain_vcpus(hd->pdom);
+	int err = 0;
+
+	hd->watched = true;
+	for (i = 0; !err && i < n; i++) {
+		hd->hc_src[i] = (struct hvd_source){ HVD_SRC_HC, hd, i };
+		err = hvd_watch_fd(hd->h, procdom_domain_hc_fd(hd->pdom, i), &hd->hc_src[i]);
+	}
+	return err ? err : hvd_domain_watch_pid(hd);
+}
+
+static void hvd_domain_unwatch(struct hvd_domain *hd)
+{
 	/* Once: death and then the teardown both come here. */
 	if (!hd->watched)
 		return;
 	hd->watched = false;
-	if (procdom_domain_pidfd(hd->pdom) >= 0)
+	if (hd->pid_watched)
 		hvd_unwatch_fd(hd->h, procdom_domain_pidfd(hd->pdom));
-	for (i = 0; i < n; i++)
-		if ((fd = procdom_domain_hc_fd(hd->pdom, i)) >= 0)
-			hvd_unwatch_fd(hd->h, fd);
+	hd->pid_watched = false;
+	hvd_domain_unwatch_hc(hd);
+}
+
+/*
+ * hooks.spawned: a program started in the background (CREATE with
+ * PROCDOM_CTL_CREATE_BACKGROUND) started, or did not. Then the domain stays
+ * paused without a process: its UNPAUSE fails with the reason and the
+ * toolstack destroys it. A domain already being torn down is not watched.
+ */
+static void hvd_domain_spawned(void *ctx, domid_t domid, int err)
+{
+	struct hvd_domain *hd = hvd_domain_get(ctx, domid);
+
+	if (!hd || !hd->watched || hd->dead)
+		return;
+	if (err) {
+		hvd_log(hd->h, HV_LOG_WARN, "d%u: create failed: %s (no process; UNPAUSE says so)",
+			domid, strerror(-err));
+		hvd_domain_unwatch_hc(hd);
+	} else if ((err = hvd_domain_watch_pid(hd)) < 0) {
+		/* Its death still shows: its sockets hang up. */
+		hvd_log(hd->h, HV_LOG_ERR, "d%u: pidfd not watched: %s", domid, strerror(-err));
+	}
+}
+
+/* The spawner's socket in the loop, after anything that may have replaced
+ * the spawner: a replaced one's socket left the set when it was closed, and
+ * a new one may have the same number (so no comparison): EEXIST is fine. */
+void hvd_spawner_watch(struct hvd *h)
+{
+	int fd = procdom_spawner_fd(h->pd), err;
+
+	if (fd < 0)
+		return;
+	h->spawner_src = (struct hvd_source){ HVD_SRC_SPAWNER, h, 0 };
+	err = hvd_watch_fd(h, fd, &h->spawner_src);
+	if (err && err != -EEXIST)
+		hvd_log(h, HV_LOG_ERR, "spawner socket: %s (answers taken only when awaited)",
+			strerror(-err));
+}
+
+void hvd_spawner_event(struct hvd *h)
+{
+	procdom_spawns_collect(h->pd);
+	hvd_spawner_watch(h);
 }
 
 /* The log of domain domid: D/domain-<domid>.log. */
@@ -234,7 +299,8 @@ static void hvd_domain_log_path(struct hvd *h, domid_t domid, char *buf, size_t 
  * costliest part of a spawn on some file systems), so an empty log for a
  * domain not yet created may exist.
  */
-static int hvd_domain_start_process(struct hvd_domain *hd, char *const argv[], uint64_t si_gfn)
+static int hvd_domain_start_process(struct hvd_domain *hd, char *const argv[], uint64_t si_gfn,
+				    bool background)
 {
 	char log_path[4200], next_path[4200] = "";
 	domid_t next;
@@ -244,6 +310,10 @@ static int hvd_domain_start_process(struct hvd_domain *hd, char *const argv[], u
 	if (domid_set_next_free(&hd->h->domids, 1, &next) == 0)
 		hvd_domain_log_path(hd->h, next, next_path, sizeof(next_path));
 	err = procdom_domain_spawn(hd->pdom, argv, log_path, next_path, si_gfn);
+	hvd_spawner_watch(hd->h);
+	/* Not watched yet: an answer taken now reaches no hook of ours. */
+	if (!err && !background)
+		err = procdom_domain_spawn_wait(hd->pdom);
 	if (!err)
 		err = hvd_domain_watch(hd);
 	return err;
@@ -282,7 +352,8 @@ int hvd_domain_create(struct hvd *h, const struct procdom_ctl_create *req, char 
 	if (!err && !hd)
 		err = -ENOMEM;
 	if (!err && argv[0] && argv[0][0])
-		err = hvd_domain_start_process(hd, argv, layout.start_info_gfn);
+		err = hvd_domain_start_process(hd, argv, layout.start_info_gfn,
+					       req->flags & PROCDOM_CTL_CREATE_BACKGROUND);
 	if (err) {
 		hvd_log(h, HV_LOG_WARN, "d%u: create failed: %s", domid, strerror(-err));
 		if (hd)
@@ -307,8 +378,13 @@ int hvd_domain_create(struct hvd *h, const struct procdom_ctl_create *req, char 
 		.console_evtchn = layout.console_evtchn,
 		.pid = procdom_domain_pid(pdom),
 	};
-	hvd_log(h, HV_LOG_INFO, "d%u: created (%u vCPUs, %llu pages, pid %d), paused", domid,
-		req->max_vcpus, (unsigned long long)req->nr_pages, (int)ret->pid);
+	if (procdom_domain_spawn_result(pdom) == -EINPROGRESS)
+		hvd_log(h, HV_LOG_INFO,
+			"d%u: created (%u vCPUs, %llu pages, program starting), paused", domid,
+			req->max_vcpus, (unsigned long long)req->nr_pages);
+	else
+		hvd_log(h, HV_LOG_INFO, "d%u: created (%u vCPUs, %llu pages, pid %d), paused",
+			domid, req->max_vcpus, (unsigned long long)req->nr_pages, (int)ret->pid);
 	return 0;
 }
 
@@ -354,6 +430,9 @@ int hvd_domain_pause(struct hvd *h, domid_t domid, bool pause)
 		return -EPERM;
 	if (!hd)
 		return -ESRCH;
+	/* A program started in the background: running it needs it started. */
+	if (!pause && (err = procdom_domain_spawn_wait(hd->pdom)) < 0)
+		return err;
 	err = pause ? domain_pause(h->hv, domid) : domain_unpause(h->hv, domid);
 	if (err)
 		return err;
@@ -383,7 +462,9 @@ void hvd_domain_hc_ready(struct hvd_domain *hd, unsigned int vcpu)
 	if (hd->dead)
 		return;
 	err = procdom_domain_serve(hd->pdom, vcpu);
-	if (err == -EPIPE)
+	/* A program that never started (its exec failed) hangs up too: that
+	 * domain stays (hvd_domain_spawned), it did not die. */
+	if (err == -EPIPE && procdom_domain_spawn_wait(hd->pdom) == 0)
 		hvd_domain_died(hd);
 }
 

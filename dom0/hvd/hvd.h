@@ -65,6 +65,7 @@ enum hvd_source_kind {
 	HVD_SRC_CONN,
 	HVD_SRC_HC,	   /* a domain's vCPU hypercall socket */
 	HVD_SRC_PIDFD,	   /* a domain's process */
+	HVD_SRC_SPAWNER,   /* answers from the spawner (procdom.h) */
 	HVD_SRC_XS_PIDFD,  /* xenstored */
 	HVD_SRC_XS_READY,  /* xenstored's readiness pipe */
 	HVD_SRC_SVC_PIDFD, /* a back-end service (obj: struct hvd_svc) */
@@ -87,6 +88,7 @@ struct hvd_domain {
 	bool shutdown_pending; /* the core reported a shutdown: tear down after */
 	bool dead;	       /* process gone: tear down after this iteration */
 	bool watched;	       /* its fds are (or may be) in the epoll set */
+	bool pid_watched;      /* ... its pidfd too (once its program started) */
 	bool reap_queued;      /* on h->reap_list (dead or shutdown_pending) */
 	struct hvd_domain *reap_next;
 };
@@ -140,7 +142,7 @@ struct hvd {
 	int epfd;
 	int sig_fd;
 	sigset_t old_mask;
-	struct hvd_source sig_src, timer_src, listen_src;
+	struct hvd_source sig_src, timer_src, listen_src, spawner_src;
 	bool stop;
 	int exit_code;
 
@@ -219,6 +221,10 @@ int hvd_domain_pause(struct hvd *h, domid_t domid, bool pause);
 int hvd_domain_shutdown(struct hvd *h, domid_t domid, unsigned int reason);
 void hvd_domain_hc_ready(struct hvd_domain *hd, unsigned int vcpu);
 void hvd_domain_died(struct hvd_domain *hd);
+/* The spawner's answers (procdom.h): its socket into the loop (again, after
+ * anything that may have replaced it), and taking them. */
+void hvd_spawner_watch(struct hvd *h);
+void hvd_spawner_event(struct hvd *h);
 /* Tear down domains marked dead or shut down. */
 void hvd_domains_reap(struct hvd *h);
 /* Every domU torn down now (shutdown); dom0 stays. */

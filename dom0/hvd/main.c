@@ -314,8 +314,11 @@ static void substrate_fini(void *ctx)
 static int spawner_init(void *ctx)
 {
 	struct hvd *h = ctx;
+	int err = procdom_start_spawner(h->pd);
 
-	return procdom_start_spawner(h->pd);
+	if (!err)
+		hvd_spawner_watch(h);
+	return err;
 }
 
 static void spawner_fini(void *ctx)
@@ -605,6 +608,9 @@ static void dispatch(struct hvd *h, struct hvd_source *src)
 		break;
 	case HVD_SRC_PIDFD:
 		hvd_domain_died(src->obj);
+		break;
+	case HVD_SRC_SPAWNER:
+		hvd_spawner_event(h);
 		break;
 	case HVD_SRC_XS_PIDFD:
 		xs_died_event(h);

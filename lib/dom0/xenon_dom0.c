@@ -359,6 +359,20 @@ int xenon_domain_list(struct xenon_ctl *ctl, struct procdom_ctl_dominfo *out, un
 			   xenon_dominfo_key);
 }
 
+int xenon_domain_info(struct xenon_ctl *ctl, uint32_t domid, struct procdom_ctl_dominfo *ret)
+{
+	struct procdom_ctl_dominfo d;
+	int n = xenon_paged(ctl, PROCDOM_CTL_LIST, domid, &d, sizeof(d), 1, PROCDOM_CTL_LIST_MAX,
+			    xenon_dominfo_key);
+
+	if (n < 0)
+		return n;
+	if (n == 0 || d.domid != domid)
+		return -ESRCH;
+	*ret = d;
+	return 0;
+}
+
 int xenon_evtchn_status(struct xenon_ctl *ctl, uint32_t domid, struct evtchn_status *out,
 			unsigned int max)
 {

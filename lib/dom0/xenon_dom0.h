@@ -52,6 +52,9 @@ int xenon_domain_unpause(struct xenon_ctl *ctl, uint32_t domid);
 int xenon_domain_shutdown(struct xenon_ctl *ctl, uint32_t domid, unsigned int reason);
 /* Up to `max` live domains, lowest domid first; returns how many. */
 int xenon_domain_list(struct xenon_ctl *ctl, struct procdom_ctl_dominfo *out, unsigned int max);
+/* One domain's entry (its pid is 0 while a start in the background is in
+ * flight); -ESRCH: no such domain. */
+int xenon_domain_info(struct xenon_ctl *ctl, uint32_t domid, struct procdom_ctl_dominfo *ret);
 /* A listed domain that still runs: neither shut down nor dying. */
 static inline bool xenon_dominfo_running(const struct procdom_ctl_dominfo *d)
 {

@@ -693,7 +693,7 @@ static void procdom_op_kick(void *sub, domid_t domid, unsigned int vcpu)
 
 	if (!d || vcpu >= d->max_vcpus)
 		return;
-	if (!d->pid) {
+	if (!d->proc) {
 		pd->stats.kicks_local++;
 		pd->hooks.local_kick(pd->hooks.ctx, domid, vcpu);
 		return;
@@ -821,6 +821,7 @@ int procdom_create(const struct procdom_hooks *hooks, struct procdom **ret_pd)
 	if (!pd)
 		return -ENOMEM;
 	pd->hooks = *hooks;
+	pd->spawn_tail = &pd->spawn_head;
 	pd->by_id = calloc(DOMID_FIRST_RESERVED, sizeof(*pd->by_id));
 	if (!pd->by_id)
 		goto out_free;

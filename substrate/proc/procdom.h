@@ -26,7 +26,8 @@
  *   procdom_domain_prepare(domid)      memfds, mappings (before the core
  *                                      asks for pages)
  *   domain_create(hv, domid)           the core builds it in those pages
- *   procdom_domain_spawn(path, argv)   process started; its runtime maps
+ *   procdom_domain_spawn(path, argv)   process asked for; it starts while
+ *                                      the host goes on; its runtime maps
  *                                      memory and sends PROCDOM_HC_BOOT
  *   procdom_domain_start()             first unpause: BOOT is answered
  *   ... procdom_domain_serve() per hypercall ...
@@ -60,6 +61,14 @@ struct procdom_hooks {
 	 * map changes to, so the host keeps its own view (the pages it needs
 	 * to reach, e.g. dom0's grant frames). Optional (same rule). */
 	void (*local_physmap)(void *ctx, domid_t domid, uint64_t gfn, void *page, bool readonly);
+	/* The spawner answered for a domain's program (procdom_domain_spawn):
+	 * err 0, it runs (procdom_domain_pid/pidfd name it now); else why it
+	 * did not start: the domain stays, without a process, its hypercall
+	 * sockets closed right after this returns. Not called for a domain
+	 * being killed or released. Called from procdom_spawns_collect() and
+	 * from anything that waits for an answer (procdom_domain_spawn_wait,
+	 * stop, kill, reap, spawn). Optional. */
+	void (*spawned)(void *ctx, domid_t domid, int err);
 	void *ctx;
 };
 
@@ -104,9 +113,25 @@ struct procdom_domain *procdom_lookup(struct procdom *pd, domid_t domid);
  * and stderr go to log_path (appended); it leads its own process group.
  * start_info_gfn goes in XENON_BOOT. next_log_path (or NULL): the log the
  * next spawn will likely name, which the spawner creates ahead of time.
+ * Through a spawner, this returns once the start is asked for: the
+ * program execs while the host goes on (a toolstack writes the domain's
+ * store entries meanwhile); the answer comes later (hooks.spawned;
+ * procdom_domain_spawn_result). Without one it is started directly, and
+ * done on return. The domain counts as having a process from now on
+ * (events to it are for its runtime), unless the start fails.
  */
 int procdom_domain_spawn(struct procdom_domain *d, char *const argv[], const char *log_path,
 			 const char *next_log_path, uint64_t start_info_gfn);
+/* -EINPROGRESS while the start is in flight; then 0, or why it failed. */
+int procdom_domain_spawn_result(const struct procdom_domain *d);
+/* Wait for the start's answer (taking older ones on the way); its result. */
+int procdom_domain_spawn_wait(struct procdom_domain *d);
+/* The spawner's socket (-1: none): readable when answers wait. It changes
+ * when a lost spawner is replaced (in procdom_domain_spawn or
+ * procdom_spawns_collect): poll the current one. */
+int procdom_spawner_fd(const struct procdom *pd);
+/* Take every answer there is (never blocks). */
+void procdom_spawns_collect(struct procdom *pd);
 /*
  * From now on domain processes are started by a spawner process forked
  * here (procdom_spawner.h): spawning from a host holding ~5 fds per domain
@@ -114,13 +139,15 @@ int procdom_domain_spawn(struct procdom_domain *d, char *const argv[], const cha
  * early, while the host holds few fds, from the thread that outlives every
  * domain (their PR_SET_PDEATHSIG follows it). The processes are still the
  * host's children. Without it, processes are spawned directly. A spawner
- * that dies is replaced at the next spawn (logged).
+ * that dies is replaced at the next spawn or answer (logged); the starts
+ * it had not answered fail (-EIO).
  */
 int procdom_start_spawner(struct procdom *pd);
 void procdom_stop_spawner(struct procdom *pd);
 /* First unpause: answer PROCDOM_HC_BOOT (now, or when it arrives). */
 void procdom_domain_start(struct procdom_domain *d);
-/* SIGSTOP / SIGCONT the process group (no-op without a process). */
+/* SIGSTOP / SIGCONT the process group (no-op without a process). These
+ * three first wait for a start in flight. */
 int procdom_domain_stop(struct procdom_domain *d, bool stop);
 /* SIGKILL the process group and reap the leader. Idempotent. */
 void procdom_domain_kill(struct procdom_domain *d);

@@ -310,7 +310,7 @@ void procdom_domain_start(struct procdom_domain *d)
 	if (d->boot_waiting) {
 		d->boot_waiting = false;
 		procdom_reply(d, 0, d->boot_seq, 0, NULL);
-	} else if (d->pid && !d->reaped && d->hc_fds[0] >= 0 &&
+	} else if (d->proc && !d->reaped && d->hc_fds[0] >= 0 &&
 		   procdom_reply(d, 0, PROCDOM_BOOT_SEQ, 0, NULL) == 0) {
 		/* Answered before it was asked (procdom_proto.h). */
 		d->boot_early = true;

@@ -114,13 +114,19 @@ struct procdom_domain {
 	bool shared_info_given;
 
 	/* Process. */
-	pid_t pid;	   /* 0: none */
-	int pidfd;	   /* -1: none */
-	bool reaped;	   /* the leader has been waited for */
-	int *hc_fds;	   /* our ends, [max_vcpus], -1 when closed */
-	bool started;	   /* first unpause happened */
-	bool boot_waiting; /* PROCDOM_HC_BOOT arrived, not yet answered */
-	bool boot_early;   /* answered at the first unpause, request still to come */
+	bool proc;	  /* it has one, or one is being started (spawning) */
+	bool spawning;	  /* asked of the spawner, not answered yet */
+	bool spawn_quiet; /* being killed: no spawned hook when answered */
+	int spawn_err;	  /* the start failed (then proc is false) */
+	uint32_t spawn_seq;
+	struct procdom_domain *spawn_next; /* pd->spawn_head list, in order */
+	pid_t pid;			   /* 0: none (yet) */
+	int pidfd;			   /* -1: none */
+	bool reaped;			   /* the leader has been waited for */
+	int *hc_fds;			   /* our ends, [max_vcpus], -1 when closed */
+	bool started;			   /* first unpause happened */
+	bool boot_waiting;		   /* PROCDOM_HC_BOOT arrived, not yet answered */
+	bool boot_early; /* answered at the first unpause, request still to come */
 	uint32_t boot_seq;
 	bool stopped; /* SIGSTOPped by us */
 
@@ -154,6 +160,10 @@ struct procdom {
 	 * spawned directly, also after it died and no new one could be made,
 	 * which is logged). */
 	struct procdom_spawner *spawner;
+	/* Spawns asked and not answered, oldest first (answers come in that
+	 * order); bounded by PROCDOM_SPAWNS_MAX. */
+	struct procdom_domain *spawn_head, **spawn_tail;
+	unsigned int nr_spawning;
 	struct procdom_stats stats;
 };
 

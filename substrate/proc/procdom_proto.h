@@ -369,7 +369,20 @@ struct procdom_ctl_create {
 	char cmdline[PROCDOM_CTL_CMDLINE_MAX]; /* NUL-terminated */
 	uint32_t argc;
 	uint32_t strings_len;
+	uint32_t flags; /* PROCDOM_CTL_CREATE_* */
+	uint32_t pad;
 };
+
+/*
+ * CREATE flags. BACKGROUND: reply once the program's start is asked of the
+ * spawner, not when it has exec'd: the caller writes the store entries
+ * while it starts. The reply's pid is then 0 (LIST has it later); a start
+ * that fails leaves the domain paused without a process, and UNPAUSE
+ * fails with the reason (the exec's errno) -- the caller destroys it.
+ * Without it, CREATE fails with that reason itself.
+ */
+#define PROCDOM_CTL_CREATE_BACKGROUND 0x1u
+#define PROCDOM_CTL_CREATE_FLAGS PROCDOM_CTL_CREATE_BACKGROUND
 
 struct procdom_ctl_created {
 	uint64_t start_info_gfn, shared_info_gfn, store_gfn, console_gfn;

@@ -201,7 +201,7 @@ static bool send_target(struct procdom_domain *d, evtchn_port_t p, const struct 
 	b = procdom_lookup(pd, st->u.interdomain.dom);
 	/* Only a running process reads its shared_info itself; a domain
 	 * without one (dom0, tests) is served by local_kick. */
-	if (!b || !b->pid || b->reaped || b->releasing ||
+	if (!b || !b->proc || b->reaped || b->releasing ||
 	    st->u.interdomain.port >= SEND_NR_2L_PORTS)
 		return false;
 	if (hv_evtchn_port_info(pd->hv, b->domid, st->u.interdomain.port, &rst, &settable) ||
@@ -281,7 +281,7 @@ static void send_sync(struct procdom_domain *d, struct domid_set *peers)
 	bool settable;
 	domid_t b;
 
-	if (!d->pid || !d->pd->hv)
+	if (!d->proc || !d->pd->hv)
 		return; /* no runtime reads a table: dom0, process-less domains */
 	for (p = 1; hv_evtchn_port_info(d->pd->hv, d->domid, p, &st, &settable) == 0; p++) {
 		if (peers && st.status == EVTCHNSTAT_interdomain)
@@ -333,7 +333,7 @@ void procdom_evtchn_changed(struct procdom *pd, domid_t domid)
 	unsigned int from;
 	domid_t b;
 
-	if (!x || !x->pid) {
+	if (!x || !x->proc) {
 		/* dom0 (or a process-less domain) binds only channels without a
 		 * table entry, but may close or reset another domain's: re-derive
 		 * every table that has an entry. */
@@ -364,7 +364,7 @@ void procdom_send_port_check(struct procdom_domain *d, evtchn_port_t p)
 	bool settable, has;
 	domid_t b = 0;
 
-	if (p >= PROCDOM_SEND_TABLE_PORTS || !d->pid || !d->pd->hv)
+	if (p >= PROCDOM_SEND_TABLE_PORTS || !d->proc || !d->pd->hv)
 		return;
 	if (hv_evtchn_port_info(d->pd->hv, d->domid, p, &st, &settable))
 		return;

@@ -41,7 +41,8 @@
 extern char **environ;
 
 #define PROCDOM_BOOT_MAX 1024
-#define PROCDOM_ENV_MAX 4096 /* environment entries passed on */
+#define PROCDOM_ENV_MAX 4096  /* environment entries passed on */
+#define PROCDOM_SPAWNS_MAX 32 /* spawns in flight; beyond, the oldest is waited for */
 
 /* names: the child's fd numbers for ram, evt, xen, then hc per vCPU. */
 static int procdom_boot_string(struct procdom_domain *d, const int *names, uint64_t start_info_gfn,
@@ -178,84 +179,24 @@ static int procdom_spawn_direct(struct procdom_domain *d, const struct procdom_s
 
 /* ---- through the spawner ------------------------------------------------ */
 
-int procdom_start_spawner(struct procdom *pd)
-{
-	int err;
-
-	if (pd->spawner)
-		return 0;
-	err = procdom_spawner_create(&pd->spawner);
-	if (err)
-		return err;
-	procdom_log(pd, HV_LOG_INFO, "spawner started, pid %d",
-		    (int)procdom_spawner_pid(pd->spawner));
-	return 0;
-}
-
-void procdom_stop_spawner(struct procdom *pd)
-{
-	procdom_spawner_destroy(pd->spawner);
-	pd->spawner = NULL;
-}
-
 /*
- * The spawner died (someone killed it): reap it and make a new one. Forking
- * a new one from here copies our fd table once, which is what the spawner
- * exists to avoid per domain, but only once. If that fails, domains are
- * spawned directly from then on: slower, still correct.
+ * Spawns in flight: each asked of the spawner and answered later, in the
+ * order asked (pd->spawn_head). The host polls procdom_spawner_fd() and
+ * calls procdom_spawns_collect(); whoever needs one answer now (kill,
+ * stop, the host's unpause) waits for it with procdom_domain_spawn_wait(),
+ * which takes the answers before it on the way. Each answer reaches the
+ * host through hooks.spawned, except for a domain being killed.
  */
-static void procdom_spawner_lost(struct procdom *pd)
-{
-	int err;
 
-	procdom_log(pd, HV_LOG_WARN, "spawner (pid %d) is gone: starting another",
-		    (int)procdom_spawner_pid(pd->spawner));
-	procdom_stop_spawner(pd);
-	err = procdom_start_spawner(pd);
-	if (err) {
-		procdom_log(pd, HV_LOG_ERR, "no spawner (%s): domains are spawned directly",
-			    strerror(-err));
+static void procdom_close_hc(struct procdom_domain *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < d->max_vcpus; i++) {
+		if (d->hc_fds[i] >= 0)
+			close(d->hc_fds[i]);
+		d->hc_fds[i] = -1;
 	}
-}
-
-/* The child sees ram, evt, xen, hc... as 3, 4, 5, 6...; -EPIPE: the
- * spawner was gone before it started anything (the caller may go direct). */
-static int procdom_spawn_helper(struct procdom_domain *d, const struct procdom_spawn_args *a,
-				pid_t *ret_pid)
-{
-	int fds[3 + HV_MAX_VCPUS] = { d->ram.fd, d->evt.fd, d->xen.fd };
-	int names[3 + HV_MAX_VCPUS];
-	char boot[PROCDOM_BOOT_MAX];
-	unsigned int i, n = 3 + d->max_vcpus;
-	int err;
-
-	memcpy(fds + 3, a->child_hc, d->max_vcpus * sizeof(int));
-	for (i = 0; i < n; i++)
-		names[i] = PROCDOM_SPAWNER_FIRST_FD + (int)i;
-	err = procdom_boot_string(d, names, a->start_info_gfn, boot, sizeof(boot));
-	if (err)
-		return err;
-	err = procdom_spawner_spawn(d->pd->spawner, a->argv, boot, a->log_path, a->next_log_path,
-				    fds, n, ret_pid);
-	if (err == -EPIPE || err == -EIO)
-		procdom_spawner_lost(d->pd);
-	return err;
-}
-
-static int procdom_spawn_process(struct procdom_domain *d, const struct procdom_spawn_args *a,
-				 pid_t *ret_pid)
-{
-	struct procdom *pd = d->pd;
-	int err = -EPIPE;
-
-	/* Nothing was started on -EPIPE: try the new spawner, or directly. */
-	if (pd->spawner)
-		err = procdom_spawn_helper(d, a, ret_pid);
-	if (err == -EPIPE && pd->spawner)
-		err = procdom_spawn_helper(d, a, ret_pid);
-	if (err == -EPIPE)
-		err = procdom_spawn_direct(d, a, ret_pid);
-	return err;
 }
 
 /* pid is our child, just started: it cannot be reaped behind our back, so
@@ -277,6 +218,175 @@ static int procdom_process_attach(struct procdom_domain *d, pid_t pid)
 	return 0;
 }
 
+/* The answer for d, the oldest in flight: its process, or why not. */
+static void procdom_spawn_done(struct procdom_domain *d, int err, pid_t pid)
+{
+	struct procdom *pd = d->pd;
+
+	pd->spawn_head = d->spawn_next;
+	if (!pd->spawn_head)
+		pd->spawn_tail = &pd->spawn_head;
+	d->spawn_next = NULL;
+	pd->nr_spawning--;
+	d->spawning = false;
+	if (!err)
+		err = procdom_process_attach(d, pid);
+	if (err) {
+		d->proc = false;
+		d->spawn_err = err;
+		procdom_log(pd, HV_LOG_WARN, "d%u: the program did not start: %s", d->domid,
+			    strerror(-err));
+	} else {
+		procdom_log(pd, HV_LOG_INFO, "d%u: started, pid %d", d->domid, (int)pid);
+	}
+	if (!d->spawn_quiet && pd->hooks.spawned)
+		pd->hooks.spawned(pd->hooks.ctx, d->domid, err);
+	if (err)
+		procdom_close_hc(d); /* after the hook: the host unwatches them first */
+}
+
+int procdom_start_spawner(struct procdom *pd)
+{
+	int err;
+
+	if (pd->spawner)
+		return 0;
+	err = procdom_spawner_create(&pd->spawner);
+	if (err)
+		return err;
+	procdom_log(pd, HV_LOG_INFO, "spawner started, pid %d",
+		    (int)procdom_spawner_pid(pd->spawner));
+	return 0;
+}
+
+/* Every spawn still in flight fails with -EIO. */
+void procdom_stop_spawner(struct procdom *pd)
+{
+	while (pd->spawn_head)
+		procdom_spawn_done(pd->spawn_head, -EIO, 0);
+	procdom_spawner_destroy(pd->spawner);
+	pd->spawner = NULL;
+}
+
+int procdom_spawner_fd(const struct procdom *pd)
+{
+	return pd->spawner ? procdom_spawner_sock(pd->spawner) : -1;
+}
+
+/*
+ * The spawner died (someone killed it) or broke the protocol: what it had
+ * not answered fails (-EIO), and a new one is made. Forking a new one from
+ * here copies our fd table once, which is what the spawner exists to avoid
+ * per domain, but only once. If that fails, domains are spawned directly
+ * from then on: slower, still correct.
+ */
+static void procdom_spawner_lost(struct procdom *pd)
+{
+	int err;
+
+	procdom_log(pd, HV_LOG_WARN, "spawner (pid %d) is gone: starting another",
+		    (int)procdom_spawner_pid(pd->spawner));
+	procdom_stop_spawner(pd);
+	err = procdom_start_spawner(pd);
+	if (err) {
+		procdom_log(pd, HV_LOG_ERR, "no spawner (%s): domains are spawned directly",
+			    strerror(-err));
+	}
+}
+
+/* One answer (block: wait for it); false when none was there. */
+static bool procdom_spawn_answer(struct procdom *pd, bool block)
+{
+	uint32_t seq = 0;
+	pid_t pid = 0;
+	int err = procdom_spawner_result(pd->spawner, block, &seq, &pid);
+
+	if (err == -EAGAIN)
+		return false;
+	if (err == -EIO || !pd->spawn_head || pd->spawn_head->spawn_seq != seq) {
+		if (err != -EIO && pid > 0) {
+			kill(pid, SIGKILL); /* started for nobody we know */
+			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
+		procdom_spawner_lost(pd);
+		return true;
+	}
+	procdom_spawn_done(pd->spawn_head, err, pid);
+	return true;
+}
+
+void procdom_spawns_collect(struct procdom *pd)
+{
+	while (pd->spawner && procdom_spawn_answer(pd, false))
+		;
+}
+
+int procdom_domain_spawn_wait(struct procdom_domain *d)
+{
+	while (d->spawning && d->pd->spawner)
+		procdom_spawn_answer(d->pd, true);
+	return d->spawning ? -EIO : d->spawn_err;
+}
+
+int procdom_domain_spawn_result(const struct procdom_domain *d)
+{
+	return d->spawning ? -EINPROGRESS : d->spawn_err;
+}
+
+/* The child sees ram, evt, xen, hc... as 3, 4, 5, 6...; -EPIPE: the
+ * spawner was gone before it started anything (the caller may go direct).
+ * On success d is in flight. */
+static int procdom_spawn_submit(struct procdom_domain *d, const struct procdom_spawn_args *a)
+{
+	int fds[3 + HV_MAX_VCPUS] = { d->ram.fd, d->evt.fd, d->xen.fd };
+	int names[3 + HV_MAX_VCPUS];
+	char boot[PROCDOM_BOOT_MAX];
+	unsigned int i, n = 3 + d->max_vcpus;
+	struct procdom *pd = d->pd;
+	int err;
+
+	memcpy(fds + 3, a->child_hc, d->max_vcpus * sizeof(int));
+	for (i = 0; i < n; i++)
+		names[i] = PROCDOM_SPAWNER_FIRST_FD + (int)i;
+	err = procdom_boot_string(d, names, a->start_info_gfn, boot, sizeof(boot));
+	if (err)
+		return err;
+	err = procdom_spawner_submit(pd->spawner, a->argv, boot, a->log_path, a->next_log_path, fds,
+				     n, &d->spawn_seq);
+	if (err == -EPIPE)
+		procdom_spawner_lost(pd);
+	if (err)
+		return err;
+	d->spawning = true;
+	*pd->spawn_tail = d;
+	pd->spawn_tail = &d->spawn_next;
+	pd->nr_spawning++;
+	return 0;
+}
+
+static int procdom_spawn_process(struct procdom_domain *d, const struct procdom_spawn_args *a)
+{
+	struct procdom *pd = d->pd;
+	pid_t pid;
+	int err = -EPIPE;
+
+	/* A bound on what is in flight: beyond it, the oldest is waited for. */
+	while (pd->spawner && pd->nr_spawning >= PROCDOM_SPAWNS_MAX)
+		procdom_domain_spawn_wait(pd->spawn_head);
+	/* Nothing was started on -EPIPE: try the new spawner, or directly. */
+	if (pd->spawner)
+		err = procdom_spawn_submit(d, a);
+	if (err == -EPIPE && pd->spawner)
+		err = procdom_spawn_submit(d, a);
+	if (err == -EPIPE) {
+		err = procdom_spawn_direct(d, a, &pid);
+		if (!err)
+			err = procdom_process_attach(d, pid);
+	}
+	return err;
+}
+
 static int procdom_sockets(struct procdom_domain *d, int *child_hc)
 {
 	unsigned int i;
@@ -286,11 +396,9 @@ static int procdom_sockets(struct procdom_domain *d, int *child_hc)
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 			int err = -errno;
 
-			while (i--) {
+			while (i--)
 				close(child_hc[i]);
-				close(d->hc_fds[i]);
-				d->hc_fds[i] = -1;
-			}
+			procdom_close_hc(d);
 			return err;
 		}
 		d->hc_fds[i] = sv[0];
@@ -305,33 +413,32 @@ int procdom_domain_spawn(struct procdom_domain *d, char *const argv[], const cha
 	struct procdom_spawn_args a = { argv, log_path, next_log_path, start_info_gfn, NULL };
 	int child_hc[HV_MAX_VCPUS], err;
 	unsigned int i;
-	pid_t pid;
 
-	if (d->pid || !argv || !argv[0] || argv[0][0] != '/' || !log_path)
+	if (d->proc || d->local || !argv || !argv[0] || argv[0][0] != '/' || !log_path)
 		return -EINVAL;
 	err = procdom_sockets(d, child_hc);
 	if (err)
 		return err;
 	a.child_hc = child_hc;
-	err = procdom_spawn_process(d, &a, &pid);
-	if (!err)
-		err = procdom_process_attach(d, pid);
-	/* The child has its ends; ours stay (or go, on failure). */
-	for (i = 0; i < d->max_vcpus; i++) {
+	d->spawn_err = 0;
+	err = procdom_spawn_process(d, &a);
+	/* The child (or the request in flight) has its ends; ours stay. */
+	for (i = 0; i < d->max_vcpus; i++)
 		close(child_hc[i]);
-		if (err) {
-			close(d->hc_fds[i]);
-			d->hc_fds[i] = -1;
-		}
+	if (err) {
+		procdom_close_hc(d);
+		return err;
 	}
-	if (!err)
+	d->proc = true;
+	if (!d->spawning)
 		procdom_log(d->pd, HV_LOG_INFO, "d%u: started %s, pid %d", d->domid, argv[0],
 			    (int)d->pid);
-	return err;
+	return 0;
 }
 
 int procdom_domain_stop(struct procdom_domain *d, bool stop)
 {
+	procdom_domain_spawn_wait(d);
 	if (!d->pid || d->reaped)
 		return 0;
 	if (kill(-d->pid, stop ? SIGSTOP : SIGCONT) < 0)
@@ -340,10 +447,20 @@ int procdom_domain_stop(struct procdom_domain *d, bool stop)
 	return 0;
 }
 
+/* A start in flight is seen through first, without the spawned hook. */
+static void procdom_spawn_quiet_wait(struct procdom_domain *d)
+{
+	if (!d->spawning)
+		return;
+	d->spawn_quiet = true;
+	procdom_domain_spawn_wait(d);
+}
+
 void procdom_domain_kill(struct procdom_domain *d)
 {
 	int status;
 
+	procdom_spawn_quiet_wait(d);
 	if (!d->pid || d->reaped)
 		return;
 	kill(-d->pid, SIGKILL);
@@ -358,6 +475,7 @@ int procdom_domain_reap(struct procdom_domain *d)
 	int status;
 	pid_t r;
 
+	procdom_spawn_quiet_wait(d);
 	if (!d->pid || d->reaped)
 		return -ECHILD;
 	/* Leader unreaped: the group id is still ours to signal. */

@@ -421,7 +421,7 @@ void procdom_spawner_destroy(struct procdom_spawner *sp)
 	if (!sp)
 		return;
 	close(sp->fd);
-	/* It is idle (requests are synchronous): the kill only makes sure. */
+	/* Requests still unanswered are abandoned: the kill makes sure. */
 	kill(sp->pid, SIGKILL);
 	while (waitpid(sp->pid, NULL, 0) < 0 && errno == EINTR)
 		;
@@ -495,28 +495,43 @@ static int spawner_req_init(struct spawner_req *req, const struct spawner_string
 	return 0;
 }
 
-int procdom_spawner_spawn(struct procdom_spawner *sp, char *const argv[], const char *env_entry,
-			  const char *log_path, const char *next_log_path, const int *fds,
-			  unsigned int nr_fds, pid_t *ret_pid)
+int procdom_spawner_submit(struct procdom_spawner *sp, char *const argv[], const char *env_entry,
+			   const char *log_path, const char *next_log_path, const int *fds,
+			   unsigned int nr_fds, uint32_t *ret_seq)
 {
 	struct spawner_strings str = { argv, env_entry, log_path,
 				       next_log_path ? next_log_path : "" };
 	struct spawner_req req;
-	struct spawner_rep rep;
-	ssize_t n;
 	int err;
 
 	err = spawner_req_init(&req, &str, nr_fds);
 	if (err)
 		return err;
 	req.seq = ++sp->seq;
+	if (!req.seq)
+		req.seq = ++sp->seq; /* 0 is nobody's */
 	err = spawner_send(sp, &req, &str, fds);
 	if (err)
 		return err;
-	while ((n = recv(sp->fd, &rep, sizeof(rep), 0)) < 0 && errno == EINTR)
+	*ret_seq = req.seq;
+	return 0;
+}
+
+int procdom_spawner_result(struct procdom_spawner *sp, bool block, uint32_t *ret_seq,
+			   pid_t *ret_pid)
+{
+	struct spawner_rep rep;
+	ssize_t n;
+
+	while ((n = recv(sp->fd, &rep, sizeof(rep), block ? 0 : MSG_DONTWAIT)) < 0 &&
+	       errno == EINTR)
 		;
-	if (n != (ssize_t)sizeof(rep) || rep.seq != req.seq)
-		return -EIO;
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return -EAGAIN;
+	if (n != (ssize_t)sizeof(rep))
+		return -EIO; /* gone (0), or not a reply of ours */
+	*ret_seq = rep.seq;
+	*ret_pid = 0;
 	if (rep.err && rep.pid > 0) {
 		/* Created, then failed before its exec: ours to reap. */
 		while (waitpid(rep.pid, NULL, 0) < 0 && errno == EINTR)
@@ -528,4 +543,25 @@ int procdom_spawner_spawn(struct procdom_spawner *sp, char *const argv[], const 
 		return -EPROTO;
 	*ret_pid = rep.pid;
 	return 0;
+}
+
+int procdom_spawner_sock(const struct procdom_spawner *sp)
+{
+	return sp->fd;
+}
+
+int procdom_spawner_spawn(struct procdom_spawner *sp, char *const argv[], const char *env_entry,
+			  const char *log_path, const char *next_log_path, const int *fds,
+			  unsigned int nr_fds, pid_t *ret_pid)
+{
+	uint32_t seq, got;
+	int err;
+
+	err = procdom_spawner_submit(sp, argv, env_entry, log_path, next_log_path, fds, nr_fds,
+				     &seq);
+	if (err)
+		return err;
+	err = procdom_spawner_result(sp, true, &got, ret_pid);
+	/* Another request's answer: the caller broke the rule (header). */
+	return err != -EIO && got != seq ? -EIO : err;
 }

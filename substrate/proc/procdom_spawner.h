@@ -26,7 +26,10 @@
  *
  * The spawner itself dies with xenon-hvd (PR_SET_PDEATHSIG(SIGKILL)) or
  * when its socket hangs up. If it dies first, a request fails with -EPIPE
- * and the caller starts a new one (procdom_spawn.c).
+ * (or its answer with -EIO) and the caller starts a new one
+ * (procdom_spawn.c). Requests are answered in order, one at a time; the
+ * caller need not wait for an answer before the next request, so a host
+ * can go on while a domain's program starts.
  *
  * In the domain process: fd 0 is /dev/null, 1 and 2 are its log, fds[i] is
  * fd 3 + i, nothing else is open; it leads its own process group; every
@@ -35,6 +38,8 @@
 #ifndef XENON_PROCDOM_SPAWNER_H
 #define XENON_PROCDOM_SPAWNER_H
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #define PROCDOM_SPAWNER_MAX_FDS 64		/* fds[] per spawn */
@@ -56,11 +61,26 @@ pid_t procdom_spawner_pid(const struct procdom_spawner *sp);
  * log_path (created 0600 if need be). next_log_path (NULL or "": none) is
  * the log the caller expects to name next: the spawner creates it once
  * this request is answered, off the caller's path (procdom_spawner.c).
- * On success *ret_pid is a child of the caller. -EPIPE: the spawner is
- * gone and nothing was started. -EIO: it died during the request (a child
- * may have been started; with its fds closed by the caller it finds itself
- * cut off).
+ * The request is sent now (the fds may be closed once this returns) and
+ * answered later, in the order sent: *ret_seq (never 0) names it in the
+ * answer. -EPIPE: the spawner is gone and nothing was started.
  */
+int procdom_spawner_submit(struct procdom_spawner *sp, char *const argv[], const char *env_entry,
+			   const char *log_path, const char *next_log_path, const int *fds,
+			   unsigned int nr_fds, uint32_t *ret_seq);
+/*
+ * The next answer (block: wait for it; else -EAGAIN when none is there):
+ * *ret_seq names its request; 0 and *ret_pid, a child of the caller, or
+ * the start's -errno (a child that failed before its exec is reaped
+ * here). -EIO: the spawner died or broke the protocol; every request not
+ * answered yet is lost (a child may have been started; with its fds
+ * closed by the caller it finds itself cut off).
+ */
+int procdom_spawner_result(struct procdom_spawner *sp, bool block, uint32_t *ret_seq,
+			   pid_t *ret_pid);
+/* Readable when an answer is there (for the caller's poll loop). */
+int procdom_spawner_sock(const struct procdom_spawner *sp);
+/* Submit and wait for the answer, with no other request outstanding. */
 int procdom_spawner_spawn(struct procdom_spawner *sp, char *const argv[], const char *env_entry,
 			  const char *log_path, const char *next_log_path, const int *fds,
 			  unsigned int nr_fds, pid_t *ret_pid);

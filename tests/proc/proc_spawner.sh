@@ -91,6 +91,15 @@ t "  ... and leaves no domain" eval '! listed bad'
 t "  ... and no zombie child of xenon-hvd" \
 	eval "! ps -o stat= --ppid $HVD | grep -q Z"
 t "  ... and the spawner serves on" test "$(spawner_of "$HVD")" = "$NSP"
+# Unpaused, the program starts in the background and the failure shows at
+# UNPAUSE (above); created paused (-p), CREATE itself waits and fails.
+cfg badp.cfg badp 4 "$D/not-a-program" 1
+t "paused, the create fails too" \
+	eval '! timeout 10 "$X" $R create -p "$D/badp.cfg" >/dev/null 2>&1'
+t "  ... logged with the exec's error" grep -q "d4: create failed: Exec format error" "$RD/hvd.log"
+t "  ... and leaves no domain" eval '! listed badp'
+t "  ... and no zombie child of xenon-hvd" \
+	eval "! ps -o stat= --ppid $HVD | grep -q Z"
 
 kill -9 "$HVD"
 t "SIGKILL of xenon-hvd: the domain process dies" until_ok 100 gone "${P2:-0}"

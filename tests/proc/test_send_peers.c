@@ -6,9 +6,9 @@
  *
  * The real core and procdom, in process: domains are created as xenon-hvd
  * creates them, with pre-bound channels, but have no process. A domain's
- * send table is derived only for a domain with a process, so each gets a
- * pid for the test (ours; procdom signals only started domains) and drops
- * it before it is released (release would kill a pid it holds).
+ * send table is derived only for a domain with a process, so each is marked
+ * as having one (`proc`, what a spawn asked for sets) with no pid: nothing
+ * is signalled or killed.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -60,7 +60,7 @@ static void make_domain(domid_t domid, const struct hv_domain_config *tmpl)
 	cfg.nr_pages = NR_PAGES;
 	cr_assert_eq(domain_create(hv, &cfg, NULL, NULL), 0, "create d%u", domid);
 	cr_assert_eq(procdom_domain_check_built(doms[domid]), 0);
-	doms[domid]->pid = getpid();
+	doms[domid]->proc = true;
 }
 
 /* Peers first (each reserves its port for the hub), then the hub, which
@@ -91,7 +91,6 @@ static void teardown(void)
 	unsigned int id;
 
 	for (id = HUB; id < FIRST_PEER + NR_PEERS; id++) {
-		doms[id]->pid = 0;
 		domain_destroy(hv, (domid_t)id);
 		procdom_domain_release(doms[id]);
 	}

@@ -213,3 +213,33 @@ Test(spawner, next_log_exists_after_the_following_request)
 	procdom_spawner_destroy(sp);
 	close(fd);
 }
+
+/* Requests need not wait for answers: sent back to back, answered in the
+ * order sent, each naming its request; none waiting is -EAGAIN. */
+Test(spawner, requests_in_flight_are_answered_in_order)
+{
+	char *ok[] = { "/bin/true", NULL }, *bad[] = { "/nonexistent/program", NULL };
+	struct procdom_spawner *sp;
+	int fd = open("/dev/null", O_RDONLY);
+	uint32_t seq[3], got;
+	pid_t pid;
+
+	cr_assert_eq(procdom_spawner_create(&sp), 0);
+	cr_assert_eq(procdom_spawner_result(sp, false, &got, &pid), -EAGAIN);
+	cr_assert_eq(procdom_spawner_submit(sp, ok, "A=b", log_a, NULL, &fd, 1, &seq[0]), 0);
+	cr_assert_eq(procdom_spawner_submit(sp, bad, "A=b", log_a, NULL, &fd, 1, &seq[1]), 0);
+	cr_assert_eq(procdom_spawner_submit(sp, ok, "A=b", log_a, NULL, &fd, 1, &seq[2]), 0);
+	close(fd); /* they travelled with the requests */
+	cr_assert(seq[0] && seq[1] != seq[0] && seq[2] != seq[1]);
+	cr_assert_eq(procdom_spawner_result(sp, true, &got, &pid), 0);
+	cr_assert_eq(got, seq[0]);
+	reap(pid);
+	cr_assert_eq(procdom_spawner_result(sp, true, &got, &pid), -ENOENT);
+	cr_assert_eq(got, seq[1]);
+	cr_assert_eq(procdom_spawner_result(sp, true, &got, &pid), 0);
+	cr_assert_eq(got, seq[2]);
+	reap(pid);
+	cr_assert_eq(procdom_spawner_result(sp, false, &got, &pid), -EAGAIN);
+	cr_assert_eq(waitpid(-1, NULL, WNOHANG), 0, "no zombie: the failed one was reaped");
+	procdom_spawner_destroy(sp);
+}

@@ -8,7 +8,9 @@
  * Creating, in xl's order (libxl__domain_make, libxl__build_post):
  *   1. CREATE in xenon-hvd: the domain exists, paused, with its pre-bound
  *      and reserved channels (all-or-nothing in the core), and its program
- *      is started, waiting for its first unpause;
+ *      is started, waiting for its first unpause (without -p the start
+ *      goes on during steps 2-3, and a program that fails to start makes
+ *      step 4 fail: the domain is destroyed, as after any failed step);
  *   2. the store entries (store.h) with Debian's libxenstore;
  *   3. INTRODUCE(N, store gfn, store port): xenstored connects the ring;
  *   4. UNPAUSE unless -p.
@@ -708,6 +710,9 @@ int xenon_domain_build(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struc
 		xenon_err(ctx, "command line or arguments too long");
 		return rc;
 	}
+	/* Unpaused: the program starts while the store entries are written,
+	 * and a failed start shows at UNPAUSE. Paused, CREATE reports it. */
+	req.flags = paused ? 0 : PROCDOM_CTL_CREATE_BACKGROUND;
 	if (!(plan = calloc(1, sizeof(*plan))))
 		return -ENOMEM;
 	if ((rc = plan_devices(ctx, xs, dom, config, plan)))

@@ -1,0 +1,209 @@
+/*
+ * Programs started in the background (substrate/proc/procdom_spawn.c):
+ * procdom_domain_spawn returns once the spawner has the request; answers
+ * come in the order asked, through hooks.spawned, from
+ * procdom_spawns_collect() or from whatever waits for one; a failed start
+ * leaves the domain without a process (hypercall sockets closed); a domain
+ * killed while its start is in flight gets no hook and leaves no process;
+ * a spawner lost with requests in flight fails them (-EIO) and is replaced.
+ *
+ * procdom without the core: domains are prepared (memfds) and spawned,
+ * never built; the programs are /bin/sleep (or a path that does not exist).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "procdom_internal.h"
+#include "procdom_spawner.h"
+
+#define MAX_CALLS 16
+
+static struct procdom *pd;
+static char dir[] = "/tmp/test-spawn-async.XXXXXX";
+static char log_path[64];
+static struct {
+	domid_t domid;
+	int err;
+} calls[MAX_CALLS];
+static unsigned int nr_calls;
+
+static void log_msg(void *ctx, enum hv_log_level level, const char *msg)
+{
+	(void)ctx;
+	if (level <= HV_LOG_WARN)
+		fprintf(stderr, "# procdom: %s\n", msg);
+}
+
+static void no_kick(void *ctx, domid_t domid, unsigned int vcpu)
+{
+	(void)ctx;
+	(void)domid;
+	(void)vcpu;
+}
+
+static void spawned(void *ctx, domid_t domid, int err)
+{
+	(void)ctx;
+	cr_assert_lt(nr_calls, MAX_CALLS);
+	calls[nr_calls].domid = domid;
+	calls[nr_calls++].err = err;
+}
+
+static void setup(void)
+{
+	static const struct procdom_hooks hooks = { .local_kick = no_kick,
+						    .log = log_msg,
+						    .spawned = spawned };
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(log_path, sizeof(log_path), "%s/domain.log", dir);
+	cr_assert_eq(procdom_create(&hooks, &pd), 0);
+	cr_assert_eq(procdom_start_spawner(pd), 0);
+	nr_calls = 0;
+}
+
+static void teardown(void)
+{
+	procdom_destroy(pd); /* kills what is left */
+	unlink(log_path);
+	rmdir(dir);
+}
+
+TestSuite(spawn_async, .init = setup, .fini = teardown, .timeout = 30);
+
+static struct procdom_domain *prepare(domid_t domid)
+{
+	struct procdom_domain_spec spec = { .domid = domid,
+					    .max_vcpus = 2,
+					    .max_pages = HV_MIN_NR_PAGES,
+					    .xen_pages = 4 + PROCDOM_XEN_EXTRA };
+	struct procdom_domain *d;
+
+	cr_assert_eq(procdom_domain_prepare(pd, &spec, &d), 0);
+	return d;
+}
+
+static int spawn(struct procdom_domain *d, const char *path)
+{
+	char *argv[] = { (char *)path, "30", NULL };
+
+	return procdom_domain_spawn(d, argv, log_path, NULL, 1);
+}
+
+/* The spawner's socket turns readable within 10 s. */
+static void await_answer(void)
+{
+	struct pollfd p = { .fd = procdom_spawner_fd(pd), .events = POLLIN };
+
+	cr_assert_eq(poll(&p, 1, 10000), 1, "no answer from the spawner");
+}
+
+static bool alive(pid_t pid)
+{
+	return pid > 0 && kill(pid, 0) == 0;
+}
+
+Test(spawn_async, answers_come_in_order_through_the_hook)
+{
+	struct procdom_domain *a = prepare(1), *b = prepare(2);
+
+	cr_assert_eq(spawn(a, "/bin/sleep"), 0);
+	cr_assert_eq(spawn(b, "/bin/sleep"), 0);
+	cr_assert_eq(procdom_domain_spawn_result(a), -EINPROGRESS);
+	cr_assert_eq(procdom_domain_spawn_result(b), -EINPROGRESS);
+	cr_assert_eq(procdom_domain_pid(a), 0, "no pid before the answer");
+	cr_assert(a->proc, "counts as having a process while in flight");
+	cr_assert_geq(procdom_domain_hc_fd(a, 1), 0, "its sockets exist already");
+
+	/* Waiting for the second takes the first's answer on the way. */
+	cr_assert_eq(procdom_domain_spawn_wait(b), 0);
+	cr_assert_eq(nr_calls, 2);
+	cr_assert_eq(calls[0].domid, 1);
+	cr_assert_eq(calls[0].err, 0);
+	cr_assert_eq(calls[1].domid, 2);
+	cr_assert_eq(calls[1].err, 0);
+	cr_assert(alive(procdom_domain_pid(a)) && alive(procdom_domain_pid(b)));
+	cr_assert_geq(procdom_domain_pidfd(a), 0);
+	cr_assert_eq(procdom_domain_spawn_result(a), 0);
+
+	/* Nothing more to take: collecting changes nothing. */
+	procdom_spawns_collect(pd);
+	cr_assert_eq(nr_calls, 2);
+	procdom_domain_release(a);
+	procdom_domain_release(b);
+}
+
+Test(spawn_async, a_failed_start_leaves_no_process)
+{
+	struct procdom_domain *d = prepare(3);
+
+	cr_assert_eq(spawn(d, "/nonexistent/program"), 0, "asked: the exec comes later");
+	await_answer();
+	procdom_spawns_collect(pd);
+	cr_assert_eq(nr_calls, 1);
+	cr_assert_eq(calls[0].domid, 3);
+	cr_assert_eq(calls[0].err, -ENOENT);
+	cr_assert_eq(procdom_domain_spawn_result(d), -ENOENT);
+	cr_assert_eq(procdom_domain_spawn_wait(d), -ENOENT, "and stays so");
+	cr_assert_not(d->proc);
+	cr_assert_eq(procdom_domain_pid(d), 0);
+	cr_assert_eq(procdom_domain_pidfd(d), -1);
+	cr_assert_eq(procdom_domain_hc_fd(d, 0), -1, "its sockets are closed");
+	cr_assert_eq(procdom_domain_hc_fd(d, 1), -1);
+	cr_assert_eq(waitpid(-1, NULL, WNOHANG), 0, "no zombie (the spawner lives on)");
+	procdom_domain_release(d);
+}
+
+Test(spawn_async, killed_in_flight_gets_no_hook_and_no_process)
+{
+	struct procdom_domain *a = prepare(4), *b = prepare(5);
+	pid_t pid;
+
+	cr_assert_eq(spawn(a, "/bin/sleep"), 0);
+	cr_assert_eq(spawn(b, "/bin/sleep"), 0);
+	procdom_domain_kill(b); /* a's answer is taken on the way */
+	pid = b->pid;
+	cr_assert_eq(nr_calls, 1, "only a was announced");
+	cr_assert_eq(calls[0].domid, 4);
+	cr_assert_gt(pid, 0, "b was started ...");
+	cr_assert_not(alive(pid), "... and killed and reaped");
+	cr_assert_eq(procdom_domain_pid(b), 0);
+	procdom_domain_release(b);
+	procdom_domain_release(a);
+	cr_assert_eq(nr_calls, 1);
+}
+
+Test(spawn_async, a_lost_spawner_fails_what_it_had_and_is_replaced)
+{
+	struct procdom_domain *a = prepare(6), *b = prepare(7), *c = prepare(8);
+	pid_t sp = procdom_spawner_pid(pd->spawner);
+
+	/* Stopped, it cannot answer: both requests are still in flight when
+	 * it dies. */
+	cr_assert_eq(kill(sp, SIGSTOP), 0);
+	cr_assert_eq(spawn(a, "/bin/sleep"), 0);
+	cr_assert_eq(spawn(b, "/bin/sleep"), 0);
+	cr_assert_eq(kill(sp, SIGKILL), 0);
+	await_answer(); /* the hang-up */
+	procdom_spawns_collect(pd);
+	cr_assert_eq(nr_calls, 2);
+	cr_assert_eq(calls[0].domid, 6);
+	cr_assert_eq(calls[0].err, -EIO);
+	cr_assert_eq(calls[1].domid, 7);
+	cr_assert_eq(calls[1].err, -EIO);
+	cr_assert_not(a->proc);
+	cr_assert_not_null(pd->spawner, "replaced");
+	cr_assert_neq(procdom_spawner_pid(pd->spawner), sp);
+	cr_assert_eq(spawn(c, "/bin/sleep"), 0);
+	cr_assert_eq(procdom_domain_spawn_wait(c), 0, "the new one serves");
+	cr_assert(alive(procdom_domain_pid(c)));
+	procdom_domain_release(a);
+	procdom_domain_release(b);
+	procdom_domain_release(c);
+}
