@@ -22,28 +22,22 @@
 #include <xen/errno.h>
 
 #include "xen_blkfront.h"
+#include "xg_internal.h"
 
 /* ---- the guest's grants and port --------------------------------------- */
 
 static int dev_grant(void *ctx, void *page, bool readonly)
 {
 	struct blkfront_dev *d = ctx;
-	uint64_t gpa = xg_virt_to_gpa(d->g, page);
 
-	if (gpa == XEN_GUEST_BAD_GPA)
-		return -XEN_EFAULT;
-	return xg_gnttab_grant_foreign_access(d->g, d->backend_id, (unsigned long)(gpa >> 12),
-					      readonly);
+	return xg_gnttab_grant_page(d->xb.g, d->xb.otherend_id, page, readonly);
 }
 
 static bool dev_end(void *ctx, grant_ref_t ref, bool readonly)
 {
 	struct blkfront_dev *d = ctx;
 
-	if (!xg_gnttab_end_foreign_access_ref(d->g, ref, readonly))
-		return false;
-	xg_gnttab_free_ref(d->g, ref);
-	return true;
+	return xg_gnttab_end_page(d->xb.g, ref, readonly);
 }
 
 static const struct blkfront_grant_ops dev_gops = {
@@ -55,36 +49,25 @@ static void dev_notify(void *ctx)
 {
 	struct blkfront_dev *d = ctx;
 
-	xg_notify_remote_via_evtchn(d->g, d->port);
+	xg_notify_remote_via_evtchn(d->xb.g, d->port);
 }
 
-/* As xen_ring_guest's wait (guest/xenbus.c), over two ports: upcalls off
- * while deciding to sleep, so a kick between the caller's look at the ring
- * and SCHEDOP_poll is not lost (the poll returns at once on a pending
- * port); back on, the handlers run; then the store's watch events. */
+/* As xen_ring_guest's wait (guest/xenbus.c), over two ports, so a back
+ * end that dies in the store wakes us too; then the store's watch events. */
 static void dev_wait(void *ctx, uint64_t deadline)
 {
 	struct blkfront_dev *d = ctx;
 	evtchn_port_t ports[2] = { d->port, d->store_port };
-	bool was_off = xg_irqs_disabled(d->g);
 
-	xg_irq_disable(d->g);
-	if (!__atomic_load_n(&d->kicked, __ATOMIC_ACQUIRE))
-		xg_poll(d->g, ports, d->store_port ? 2 : 1, deadline ? deadline : 1);
-	__atomic_store_n(&d->kicked, false, __ATOMIC_RELEASE);
-	if (was_off) {
-		xg_clear_evtchn(d->g, d->port);
-	} else {
-		xg_irq_enable(d->g);
-	}
-	xb_poll(d->bus);
+	xg_wait_ports(d->xb.g, &d->kicked, ports, d->store_port ? 2 : 1, deadline);
+	xb_poll(d->xb.xb);
 }
 
 static uint64_t dev_now(void *ctx)
 {
 	struct blkfront_dev *d = ctx;
 
-	return xg_system_time_ns(d->g);
+	return xg_system_time_ns(d->xb.g);
 }
 
 static const struct xen_ring_env_ops dev_env = {
@@ -188,7 +171,7 @@ static int bind_port(struct blkfront_dev *d)
 
 	if (rc < 0)
 		return rc;
-	d->irq = xg_bind_evtchn_to_irqhandler(d->g, d->port, dev_irq, 0, "blkfront", d);
+	d->irq = xg_bind_evtchn_to_irqhandler(d->xb.g, d->port, dev_irq, 0, "blkfront", d);
 	return d->irq < 0 ? d->irq : 0;
 }
 
@@ -233,9 +216,11 @@ int blkfront_probe(struct blkfront_dev *d, struct xen_guest *g, struct xenbus *b
 	int rc;
 
 	__builtin_memset(d, 0, sizeof(*d));
-	d->g = g;
-	d->bus = bus;
 	d->irq = -1;
+	/* The xbdev takes the current guest for the device's grants and
+	 * ports: one guest for everything, so g must be that one. */
+	if (!g || g != xen_guest_current())
+		return -XEN_EINVAL;
 	d->store_port = g->start_info ? g->start_info->store_evtchn : 0;
 	c.env = &dev_env;
 	c.env_ctx = d;
@@ -248,7 +233,6 @@ int blkfront_probe(struct blkfront_dev *d, struct xen_guest *g, struct xenbus *b
 		rc = xbdev_probe(&d->xb, bus, "vbd", id, &dev_xbops, d);
 	if (rc)
 		return rc;
-	d->backend_id = d->xb.otherend_id;
 	rc = negotiate(d);
 	if (rc)
 		blkfront_remove(d);
@@ -265,6 +249,6 @@ void blkfront_remove(struct blkfront_dev *d)
 				     : 5ULL * 1000 * 1000 * 1000);
 	blkfront_fini(&d->fe);
 	if (d->irq >= 0)
-		xg_unbind_from_irqhandler(d->g, d->irq, d); /* closes the port */
+		xg_unbind_from_irqhandler(d->xb.g, d->irq, d); /* closes the port */
 	d->irq = -1;
 }

@@ -20,6 +20,7 @@
 #include <xen/errno.h>
 
 #include "xen_guest.h"
+#include "xg_decimal.h"
 
 #define XC_READ_ONCE(x) (*(const volatile __typeof__(x) *)&(x))
 #define XC_WRITE_ONCE(x, v) (*(volatile __typeof__(x) *)&(x) = (v))
@@ -337,7 +338,7 @@ static void xc_convert(struct xc_out *o, const struct xc_spec *sp, char conv, va
 	case 's':
 		s = va_arg(*ap, const char *);
 		s = s ? s : "(null)";
-		xc_emit(o, sp, s, __builtin_strlen(s));
+		xc_emit(o, sp, s, xg_strnlen(s, SIZE_MAX));
 		break;
 	case '%':
 		xc_putc(o, '%');

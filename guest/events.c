@@ -437,7 +437,7 @@ int xg_bind_interdomain_evtchn_to_irqhandler(struct xen_guest *g, domid_t remote
 					     unsigned long irqflags, const char *devname,
 					     void *dev_id)
 {
-	evtchn_port_t port;
+	evtchn_port_t port = 0; /* set only by a call that returned 0 */
 	int irq, rc;
 
 	rc = xg_evtchn_bind_interdomain(g, remote_domain, remote_port, &port);

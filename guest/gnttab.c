@@ -205,6 +205,26 @@ bool xg_gnttab_end_foreign_access_ref(struct xen_guest *g, grant_ref_t ref, bool
 	return true;
 }
 
+int xg_gnttab_grant_page(struct xen_guest *g, domid_t domid, const void *p, bool readonly)
+{
+	uint64_t gpa = xg_virt_to_gpa(g, p);
+
+	if (gpa == XEN_GUEST_BAD_GPA)
+		return -EFAULT;
+	return xg_gnttab_grant_foreign_access(g, domid, (unsigned long)(gpa >> XG_PAGE_SHIFT),
+					      readonly);
+}
+
+/* Only a revoked ref goes back on the free list: one the grantee still
+ * maps stays granted, so its entry is not handed out under a live map. */
+bool xg_gnttab_end_page(struct xen_guest *g, grant_ref_t ref, bool readonly)
+{
+	if (!xg_gnttab_end_foreign_access_ref(g, ref, readonly))
+		return false;
+	xg_gnttab_free_ref(g, ref);
+	return true;
+}
+
 bool xg_gnttab_query_foreign_access(struct xen_guest *g, grant_ref_t ref)
 {
 	grant_entry_v1_t *e = xg_gnttab_entry(g, ref);

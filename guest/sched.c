@@ -47,6 +47,33 @@ int xg_poll(struct xen_guest *g, const evtchn_port_t *ports, unsigned int nr_por
 	return (int)rc;
 }
 
+/*
+ * Upcalls off while deciding to sleep, so a kick cannot slip between the
+ * caller's look at its ring and the sleep: SCHEDOP_poll returns at once if
+ * a polled port is already pending. Back on, the handlers run (they set
+ * *kicked again if another event came). With upcalls left off by our
+ * caller nobody else clears the pending bits, so we do, after the poll and
+ * before the caller looks at its rings again (a later event sets them
+ * anew); left set, every later poll would return at once.
+ */
+void xg_wait_ports(struct xen_guest *g, bool *kicked, const evtchn_port_t *ports,
+		   unsigned int nr_ports, uint64_t deadline_ns)
+{
+	bool was_off = xg_irqs_disabled(g);
+
+	xg_irq_disable(g);
+	/* Pairs with the handler's release store of *kicked. */
+	if (!__atomic_load_n(kicked, __ATOMIC_ACQUIRE))
+		xg_poll(g, ports, nr_ports, deadline_ns ? deadline_ns : 1);
+	__atomic_store_n(kicked, false, __ATOMIC_RELEASE);
+	if (!was_off) {
+		xg_irq_enable(g);
+		return;
+	}
+	for (unsigned int i = 0; i < nr_ports; i++)
+		xg_clear_evtchn(g, ports[i]);
+}
+
 int xg_shutdown(struct xen_guest *g, unsigned int reason)
 {
 	struct sched_shutdown s = { .reason = reason };

@@ -17,7 +17,7 @@
  * holding its minimum. At most one ring may sit at 1024 and one at 2048,
  * and grants[] must end before the lowest in-page ring; when a layout
  * breaks those rules the server moves an in-page ring to pages of its own
- * (order 12), and a client refuses such a page (-EPROTO).
+ * (order 12), and a client refuses such a page (-EBADMSG).
  *
  * Indices are free-running u32s: bytes in a ring = prod - cons, at most its
  * size; the byte at index i is buf[i & (size - 1)]. Each side keeps its own
@@ -54,6 +54,8 @@
  * peer_alive() adds what the page cannot say (the peer's domain is gone,
  * our mapping of its page was removed: never touch it again).
  */
+/* Only codes Xen's table has: the core builds freestanding, where the E*
+ * names come from <xen/errno.h> (tests/guest/freestanding.sh checks). */
 #if __STDC_HOSTED__
 #include <errno.h>
 #else
@@ -117,12 +119,12 @@ int vchan_layout_check(unsigned int left, unsigned int right)
 
 	if (left < VCHAN_MIN_ORDER || left > VCHAN_MAX_ORDER || right < VCHAN_MIN_ORDER ||
 	    right > VCHAN_MAX_ORDER)
-		return -EPROTO;
+		return -EBADMSG;
 	if (left == right && left < VCHAN_PAGE_SHIFT)
-		return -EPROTO; /* two rings at one offset */
+		return -EBADMSG; /* two rings at one offset */
 	n = vchan_pages(left) + vchan_pages(right);
 	if (VCHAN_HDR_SIZE + n * sizeof(uint32_t) > vchan_grant_limit(left, right))
-		return -EPROTO;
+		return -EBADMSG;
 	return 0;
 }
 
@@ -164,12 +166,9 @@ static int vchan_join(char *out, size_t len, const char *dir, const char *leaf)
 static int vchan_atou(const char *s, size_t size, uint32_t *ret)
 {
 	uint64_t v;
-	size_t len = 0;
 
-	while (len < size && s[len])
-		len++;
-	if (xg_parse_u64(s, len, UINT32_MAX, &v) < 0)
-		return -EPROTO;
+	if (xg_parse_u64(s, xg_strnlen(s, size), UINT32_MAX, &v) < 0)
+		return -EBADMSG;
 	*ret = (uint32_t)v;
 	return 0;
 }
@@ -207,14 +206,14 @@ static long vchan_wr_space(struct vchan *v)
 static int vchan_usable(struct vchan *v)
 {
 	if (!v || !v->intf)
-		return -ENOTCONN;
+		return -EBADF; /* not set up, or closed: not the peer's doing */
 	if (v->broken)
 		return -EIO;
 	if (!v->peer_gone && v->ops->peer_alive && !v->ops->peer_alive(v->ctx, v->port, false))
 		v->peer_gone = true;
 	/* A peer whose pages we mapped and which are gone: not one more
 	 * access (the client's view of a dead server). */
-	return v->peer_gone && !v->is_server ? -EPIPE : 0;
+	return v->peer_gone && !v->is_server ? -ENOTCONN : 0;
 }
 
 static uint8_t *vchan_peer_live(struct vchan *v)
@@ -337,7 +336,7 @@ static int vchan_ready(struct vchan *v, bool reading, size_t want)
 		return (int)n;
 	if ((size_t)n >= want)
 		return 1;
-	return vchan_is_open(v) ? 0 : -EPIPE;
+	return vchan_is_open(v) ? 0 : -ENOTCONN;
 }
 
 static int vchan_spin(struct vchan *v, bool reading, size_t want)
@@ -425,7 +424,7 @@ int vchan_wait(struct vchan *v, uint64_t timeout_ns)
 	if (rc < 0)
 		return rc;
 	if (!vchan_is_open(v))
-		return -EPIPE;
+		return -ENOTCONN;
 	deadline = vchan_deadline(v, timeout_ns);
 	rc = vchan_sleep_slice(v, deadline);
 	if (rc == 0)
@@ -453,12 +452,12 @@ static long vchan_wait_level(struct vchan *v, bool rd, size_t want, size_t len)
 
 	for (;;) {
 		if (!rd && !vchan_is_open(v))
-			return -EPIPE;
+			return -ENOTCONN;
 		n = vchan_level(v, rd, len);
 		if (n < 0 || (size_t)n >= want)
 			return n;
 		if (rd && !vchan_is_open(v))
-			return -EPIPE;
+			return -ENOTCONN;
 		if (!v->blocking)
 			return 0;
 		rc = vchan_block(v, rd, want, deadline);
@@ -551,7 +550,7 @@ static void vchan_reset(struct vchan *v, const struct vchan_env_ops *ops, void *
 
 static int vchan_set_path(struct vchan *v, const char *xs_path)
 {
-	size_t n = xs_path ? __builtin_strlen(xs_path) : 0;
+	size_t n = xs_path ? xg_strnlen(xs_path, VCHAN_PATH_MAX) : 0;
 
 	if (n == 0 || n >= VCHAN_PATH_MAX)
 		return -EINVAL;
@@ -674,14 +673,14 @@ static int vchan_client_lookup(struct vchan *v, uint32_t *ret_ref, uint32_t *ret
 		return n;
 	buf[(size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1] = '\0';
 	if (vchan_atou(buf, sizeof(buf), ret_ref) < 0)
-		return -EPROTO;
+		return -EBADMSG;
 	vchan_join(path, sizeof(path), v->xs_path, "event-channel");
 	n = v->ops->store_read(v->ctx, path, buf, sizeof(buf));
 	if (n < 0)
 		return n;
 	buf[(size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1] = '\0';
 	if (vchan_atou(buf, sizeof(buf), ret_port) < 0 || *ret_port == 0)
-		return -EPROTO;
+		return -EBADMSG;
 	return 0;
 }
 
@@ -735,7 +734,7 @@ static int vchan_client_attach(struct vchan *v)
 	if (__atomic_load_n(&in->cli_live, __ATOMIC_ACQUIRE) != 2)
 		return -EBUSY; /* another client, or a closing server */
 	if (__atomic_load_n(&in->srv_live, __ATOMIC_ACQUIRE) != 1)
-		return -EPIPE;
+		return -ENOTCONN;
 	rc = vchan_layout_check(left, right);
 	if (rc < 0)
 		return rc;

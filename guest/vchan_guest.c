@@ -93,8 +93,8 @@ static void vg_revoke(struct vchan_guest *vg, const uint32_t *refs, unsigned int
 	unsigned int i = 0;
 
 	while (i < n) {
-		if (xg_gnttab_end_foreign_access_ref(g, refs[i], false)) {
-			xg_gnttab_free_ref(g, refs[i++]);
+		if (xg_gnttab_end_page(g, refs[i], false)) {
+			i++;
 			continue;
 		}
 		if (xg_system_time_ns(g) >= until)
@@ -118,11 +118,7 @@ static int vg_share(void *ctx, domid_t peer, unsigned int n, uint32_t *refs, int
 	if (!p)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		uint64_t gpa = xg_virt_to_gpa(vg->g, p + (size_t)i * VCHAN_PAGE_SIZE);
-		int ref = gpa == XEN_GUEST_BAD_GPA
-				  ? -EFAULT
-				  : xg_gnttab_grant_foreign_access(vg->g, peer,
-								   gpa >> VCHAN_PAGE_SHIFT, false);
+		int ref = xg_gnttab_grant_page(vg->g, peer, p + (size_t)i * VCHAN_PAGE_SIZE, false);
 
 		if (ref < 0) {
 			vg_revoke(vg, refs, i);
@@ -365,7 +361,9 @@ static int vg_store_write(void *ctx, const char *path, const char *value, domid_
 {
 	struct vchan_guest *vg = vg_of(ctx);
 	struct xenbus_perm perms[2] = { { vg->domid, 'n' }, { reader, 'r' } };
-	int rc = xb_write(vg->xb, XBT_NIL, path, value, __builtin_strlen(value));
+	/* Longer than a store value: xb_write refuses it. */
+	size_t len = xg_strnlen(value, XENSTORE_PAYLOAD_MAX + 1);
+	int rc = xb_write(vg->xb, XBT_NIL, path, value, len);
 
 	if (rc == 0 && reader != vg->domid)
 		rc = xb_set_perms(vg->xb, XBT_NIL, path, perms, 2);
@@ -421,7 +419,7 @@ static int vg_read_domid(struct vchan_guest *vg)
 		return rc;
 	/* All n bytes of the reply: a NUL among them is not a digit. */
 	if (xg_parse_u64(buf, n, DOMID_FIRST_RESERVED - 1, &v) < 0)
-		return -EPROTO;
+		return -EBADMSG;
 	vg->domid = (domid_t)v;
 	return 0;
 }

@@ -233,23 +233,24 @@ int blkfront_discard(struct blkfront *fe, uint64_t sector, uint64_t nsect);
 
 /* ---- a vbd through XenStore (blkfront_xenbus.c) ---- */
 
+/* The guest, its xenbus client and the back end's domid are the xbdev's
+ * (xb.g, xb.xb, xb.otherend_id). */
 struct blkfront_dev {
 	struct blkfront fe;
 	struct xbdev xb;
-	struct xen_guest *g;
-	struct xenbus *bus;
 	evtchn_port_t port, store_port;
 	int irq;
 	bool kicked;  /* set by the port's handler, cleared by wait */
 	bool closing; /* the back end went Closing/Closed */
-	domid_t backend_id;
 };
 
 /*
  * Find device/vbd/<id>, negotiate (ring, event channel, persistent grants,
  * indirect segments) and connect, within BLKFRONT_TIMEOUT_NS. mem as in
  * struct blkfront_config; ring_order/persistent/inflight from cfg (its env,
- * gops and mem fields are ignored). On failure the device is Closed.
+ * gops and mem fields are ignored). g must be the calling vCPU's current
+ * guest (xen_guest_current(), which the xbdev uses), else -XEN_EINVAL. On
+ * failure the device is Closed.
  */
 int blkfront_probe(struct blkfront_dev *dev, struct xen_guest *g, struct xenbus *bus,
 		   unsigned int id, void *mem, unsigned int mem_pages,

@@ -13,11 +13,15 @@
  *     guest), lib/vchan (dom0: lib/dom0's gntshr/gnttab/evtchn handles and
  *     libxenstore) and in-process fakes (tests, fuzzer).
  *
- * Results: a count or 0, or a negative errno: -EPIPE the peer has closed
- * (or is gone), -EIO the peer broke the ring (an index out of range: the
- * channel is dead for good, never a hang nor an out-of-bounds copy),
- * -ETIMEDOUT a bounded wait ran out, -EMSGSIZE a recv/send larger than its
- * ring, -EINVAL bad arguments. The API mirrors libxenvchan's:
+ * Results: a count or 0, or a negative errno, only codes Xen's
+ * <xen/errno.h> has (the core builds freestanding): -ENOTCONN the peer has
+ * closed (or is gone), -EIO the peer broke the ring (an index out of
+ * range: the channel is dead for good, never a hang nor an out-of-bounds
+ * copy), -ETIMEDOUT a bounded wait ran out, -EMSGSIZE a recv/send larger
+ * than its ring, -EINVAL bad arguments, -EBADF a channel never set up or
+ * already closed here; at connection -EBADMSG a malformed page or store
+ * node. (lib/vchan gives dom0 programs -EPIPE and -EPROTO for -ENOTCONN
+ * and -EBADMSG, as a POSIX program expects.) The API mirrors libxenvchan's:
  *
  *   libxenvchan_server_init    vchan_server_init
  *   libxenvchan_client_init    vchan_client_init (with a timeout)
@@ -151,7 +155,8 @@ int vchan_server_init(struct vchan *v, const struct vchan_env_ops *ops, void *ct
 		      const char *xs_path, size_t read_min, size_t write_min);
 /* Connect to the server in domain peer advertised at xs_path, retrying
  * until it appears or timeout_ns passes (-ETIMEDOUT; 0: one attempt).
- * A malformed page (orders, grants, live bytes) is -EPROTO. */
+ * Malformed ring-ref/event-channel nodes or page orders are -EBADMSG; a
+ * server that closed is -ENOTCONN, one that has a client -EBUSY. */
 int vchan_client_init(struct vchan *v, const struct vchan_env_ops *ops, void *ctx, domid_t peer,
 		      const char *xs_path, uint64_t timeout_ns);
 /* Tell the peer we are gone (our live byte 0, an event), unshare/unmap,
@@ -184,7 +189,7 @@ bool vchan_peer_connected(struct vchan *v);
 /* Layout helpers shared with the fuzzer and the bindings. The ring order
  * for min bytes (10..20), or 0 if too large. */
 unsigned int vchan_order_for(size_t min_bytes);
-/* Check a page's orders and grant count as a client must: 0 or -EPROTO. */
+/* Check a page's orders and grant count as a client must: 0 or -EBADMSG. */
 int vchan_layout_check(unsigned int left_order, unsigned int right_order);
 
 /* ---- the guest binding (guest/vchan_guest.c) --------------------------- */

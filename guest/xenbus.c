@@ -64,15 +64,6 @@ static size_t xb_min(size_t a, size_t b)
 	return a < b ? a : b;
 }
 
-static size_t xb_strnlen(const char *s, size_t max)
-{
-	size_t n = 0;
-
-	while (n < max && s[n])
-		n++;
-	return n;
-}
-
 static bool xb_streq(const char *a, const char *b)
 {
 	while (*a && *a == *b) {
@@ -217,11 +208,11 @@ static void xb_evq_copy_out(struct xenbus *xb, void *dst, size_t len)
  * watchers re-read state on any event, so nothing is lost, only merged. */
 static void xb_evq_push(struct xenbus *xb, const char *p, uint32_t len)
 {
-	size_t plen = xb_strnlen(p, len), tlen;
+	size_t plen = xg_strnlen(p, len), tlen;
 	struct xenbus_watch *w;
 	uint16_t rec;
 
-	if (plen == len || (tlen = xb_strnlen(p + plen + 1, len - plen - 1)) == len - plen - 1) {
+	if (plen == len || (tlen = xg_strnlen(p + plen + 1, len - plen - 1)) == len - plen - 1) {
 		xb_log(xb, "xenbus: malformed watch event ignored");
 		return;
 	}
@@ -252,9 +243,9 @@ static bool xb_dispatch_one(struct xenbus *xb)
 	if (xb->evq_head != xb->evq_tail) {
 		xb_evq_copy_out(xb, &rec, sizeof(rec));
 		xb_evq_copy_out(xb, path, rec);
-		w = xb_watch_find(xb, path + xb_strnlen(path, rec) + 1);
+		w = xb_watch_find(xb, path + xg_strnlen(path, rec) + 1);
 		if (w)
-			w->cb(w->ctx, path, path + xb_strnlen(path, rec) + 1);
+			w->cb(w->ctx, path, path + xg_strnlen(path, rec) + 1);
 		return true;
 	}
 	for (unsigned int i = 0; i < XENBUS_MAX_WATCHES; i++) {
@@ -485,7 +476,7 @@ static int xb_path_iov(const char *path, struct xb_iov *ret_iov)
 
 	if (!path)
 		return -XEN_EINVAL;
-	n = xb_strnlen(path, XENSTORE_ABS_PATH_MAX + 1);
+	n = xg_strnlen(path, XENSTORE_ABS_PATH_MAX + 1);
 	if (n > XENSTORE_ABS_PATH_MAX)
 		return -XEN_ENAMETOOLONG;
 	ret_iov->base = path;
@@ -643,7 +634,7 @@ static int xb_parse_perms(const char *p, size_t len, struct xenbus_perm *perms, 
 	if (len == 0 || p[len - 1] != '\0')
 		return -XEN_EIO;
 	for (size_t off = 0; off < len; off += l + 1, n++) {
-		l = xb_strnlen(p + off, len - off);
+		l = xg_strnlen(p + off, len - off);
 		if (l < 2 || !xb_perm_char_ok(p[off]) ||
 		    xb_parse_uint(p + off + 1, l - 1, 0xffff, &domid) < 0)
 			return -XEN_EIO;
@@ -754,7 +745,7 @@ static int xb_watch_iov(const char *path, const char *token, struct xb_iov iov[2
 	if (!token)
 		return -XEN_EINVAL;
 	iov[1].base = token;
-	iov[1].len = xb_strnlen(token, XENBUS_WATCH_TOKEN_MAX) + 1;
+	iov[1].len = xg_strnlen(token, XENBUS_WATCH_TOKEN_MAX) + 1;
 	if (iov[1].len > XENBUS_WATCH_TOKEN_MAX)
 		return -XEN_ENAMETOOLONG;
 	return 0;
@@ -819,7 +810,7 @@ int xb_get_domain_path(struct xenbus *xb, domid_t domid, char *buf, size_t len)
 	int rc = xb_string_reply(xb, XS_GET_DOMAIN_PATH, XBT_NIL, &iov, 1, buf, len, &n);
 
 	/* The reply carries its own NUL; buf is terminated either way. */
-	if (rc == 0 && (n == 0 || xb_strnlen(buf, n) == 0))
+	if (rc == 0 && (n == 0 || xg_strnlen(buf, n) == 0))
 		return -XEN_EIO;
 	return rc;
 }
@@ -912,24 +903,12 @@ static void ring_guest_notify(void *ctx)
 	xg_notify_remote_via_evtchn(rg->g, rg->port);
 }
 
-/* Upcalls off while deciding to sleep, so a kick cannot slip between the
- * check and the sleep: SCHEDOP_poll returns at once if the port is already
- * pending. With upcalls left off by our caller nobody else clears the
- * pending bit, so we do, after the poll and before the caller looks at the
- * ring again (a later event sets it anew). */
+/* SCHEDOP_poll on the ring's port, no event lost (xg_wait_ports). */
 static void ring_guest_wait(void *ctx, uint64_t deadline)
 {
 	struct xen_ring_guest *rg = ctx;
-	bool was_off = xg_irqs_disabled(rg->g);
 
-	xg_irq_disable(rg->g);
-	if (!__atomic_load_n(&rg->kicked, __ATOMIC_ACQUIRE))
-		xg_poll(rg->g, &rg->port, 1, deadline ? deadline : 1);
-	__atomic_store_n(&rg->kicked, false, __ATOMIC_RELEASE);
-	if (was_off)
-		xg_clear_evtchn(rg->g, rg->port);
-	else
-		xg_irq_enable(rg->g);
+	xg_wait_ports(rg->g, &rg->kicked, &rg->port, 1, deadline);
 }
 
 static uint64_t ring_guest_now(void *ctx)

@@ -33,21 +33,13 @@
 
 #include "xenbus_dev.h"
 #include "xg_decimal.h"
+#include "xg_internal.h"
 
 #define XBDEV_VALUE_MAX 512	 /* bytes xbdev_printf() formats */
 #define XBDEV_DIR_MAX 2048	 /* bytes of one device/<type> listing */
 #define XBDEV_RING_PAGES_MAX 256 /* 1 MiB: the largest ring any protocol asks */
 #define XBDEV_WAIT_MAX 100000	 /* xbdev_wait_otherend() passes, whatever the clock */
 #define XBDEV_PAGE_SHIFT 12
-
-static size_t xbdev_strnlen(const char *s, size_t max)
-{
-	size_t n = 0;
-
-	while (n < max && s[n])
-		n++;
-	return n;
-}
 
 static void xbdev_log(struct xbdev *dev, const char *msg)
 {
@@ -61,7 +53,7 @@ static int xbdev_parse_ulong(const char *s, size_t len, unsigned long *ret)
 {
 	uint64_t v;
 
-	if (xg_parse_u64(s, xbdev_strnlen(s, len), ~0UL, &v) < 0)
+	if (xg_parse_u64(s, xg_strnlen(s, len), ~0UL, &v) < 0)
 		return -XEN_EINVAL;
 	*ret = (unsigned long)v;
 	return 0;
@@ -94,7 +86,7 @@ static int xbdev_read_uint_at(struct xenbus *xb, const char *path, unsigned long
 
 static bool xbdev_valid_type(const char *type)
 {
-	size_t n = xbdev_strnlen(type, XBDEV_TYPE_MAX);
+	size_t n = xg_strnlen(type, XBDEV_TYPE_MAX);
 
 	if (n == 0 || n >= XBDEV_TYPE_MAX)
 		return false;
@@ -144,7 +136,7 @@ int xbdev_enumerate(struct xenbus *xb, const char *type, unsigned int *ids, unsi
 	if (rc < 0)
 		return rc;
 	for (unsigned int i = 0; i < count && p < names + sizeof(names); i++) {
-		size_t len = xbdev_strnlen(p, (size_t)(names + sizeof(names) - p));
+		size_t len = xg_strnlen(p, (size_t)(names + sizeof(names) - p));
 		uint64_t id;
 
 		/* Names that are not device ids are not devices: skipped. */
@@ -293,7 +285,7 @@ static int xbdev_read_otherend(struct xbdev *dev)
 		return -XEN_ENAMETOOLONG;
 	if (rc < 0)
 		return rc;
-	if (dev->otherend[0] != '/' || xbdev_strnlen(dev->otherend, sizeof(dev->otherend)) < 2)
+	if (dev->otherend[0] != '/' || xg_strnlen(dev->otherend, sizeof(dev->otherend)) < 2)
 		return -XEN_EINVAL;
 	if (xbdev_join(path, sizeof(path), dev->nodename, "backend-id"))
 		return -XEN_ENAMETOOLONG;
@@ -333,7 +325,7 @@ int xbdev_probe(struct xbdev *dev, struct xenbus *xb, const char *type, unsigned
 	__builtin_memset(dev, 0, sizeof(*dev));
 	if (!xb || !xbdev_valid_type(type))
 		return -XEN_EINVAL;
-	tlen = xbdev_strnlen(type, XBDEV_TYPE_MAX);
+	tlen = xg_strnlen(type, XBDEV_TYPE_MAX);
 	__builtin_memcpy(dev->type, type, tlen + 1);
 	dev->xb = xb;
 	dev->g = xen_guest_current();
@@ -416,14 +408,8 @@ int xbdev_grant_ring(struct xbdev *dev, void *vaddr, unsigned int nr_pages, gran
 		return -XEN_EINVAL;
 	for (i = 0; i < nr_pages; i++) {
 		const char *p = (const char *)vaddr + ((size_t)i << XBDEV_PAGE_SHIFT);
-		uint64_t gpa = xg_virt_to_gpa(dev->g, p);
 
-		if (gpa == XEN_GUEST_BAD_GPA) {
-			rc = -XEN_EFAULT;
-			break;
-		}
-		rc = xg_gnttab_grant_foreign_access(
-			dev->g, dev->otherend_id, (unsigned long)(gpa >> XBDEV_PAGE_SHIFT), false);
+		rc = xg_gnttab_grant_page(dev->g, dev->otherend_id, p, false);
 		if (rc < 0)
 			break;
 		refs[i] = (grant_ref_t)rc;
@@ -440,14 +426,9 @@ void xbdev_ungrant_ring(struct xbdev *dev, const grant_ref_t *refs, unsigned int
 
 	if (!dev->g || !refs)
 		return;
-	for (unsigned int i = 0; i < nr_pages; i++) {
-		/* A ref the back end still maps cannot be reused: it stays
-		 * allocated rather than be handed out while live. */
-		if (xg_gnttab_end_foreign_access_ref(dev->g, refs[i], false))
-			xg_gnttab_free_ref(dev->g, refs[i]);
-		else
-			leaked = true;
-	}
+	for (unsigned int i = 0; i < nr_pages; i++)
+		if (!xg_gnttab_end_page(dev->g, refs[i], false))
+			leaked = true; /* still mapped: the ref stays allocated */
 	if (leaked)
 		xbdev_log(dev, "xenbus_dev: ring page still mapped by the back end; grant kept");
 }

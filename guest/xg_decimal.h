@@ -1,6 +1,7 @@
 /*
  * Decimal numbers in XenStore values: the guest library's one parser and
- * one formatter (xenbus.c, xenbus_dev.c, vchan.c, vchan_guest.c).
+ * one formatter (xenbus.c, xenbus_dev.c, vchan.c, vchan_guest.c), and the
+ * one bounded strlen they and the console's formatter measure with.
  *
  * Header-only on purpose: guest/vchan.c is also compiled into dom0's
  * lib/vchan, which does not link the guest library, so an out-of-line
@@ -24,6 +25,20 @@
 #include <stdint.h>
 
 #include <xen/errno.h>
+
+/*
+ * Bytes before the first NUL in s, looking at no more than max of them.
+ * A loop, not strlen(): a freestanding guest has no libc to call, and
+ * __builtin_strlen() becomes a call to strlen() unless s is a constant.
+ */
+static inline size_t xg_strnlen(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && s[n])
+		n++;
+	return n;
+}
 
 /* Digits of the largest uint64_t (18446744073709551615). */
 #define XG_U64_DIGITS 20

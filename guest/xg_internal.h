@@ -87,6 +87,31 @@ int xg_call_arg(struct xg_call *c, void *p, size_t len, bool out, uint64_t *ret_
 long xg_call_issue(struct xg_call *c, unsigned long op, uint64_t a0, uint64_t a1, uint64_t a2);
 void xg_call_end(struct xg_call *c);
 
+/*
+ * The wait of a ring driver whose port handlers set *kicked (sched.c):
+ * unless *kicked, SCHEDOP_poll on ports until one is pending or
+ * deadline_ns (0: do not sleep), with upcalls off so no event is lost
+ * between the caller's last look and the poll; then *kicked cleared and
+ * upcalls restored (if the caller had them off, the ports' pending bits
+ * are cleared instead). The caller re-reads its rings afterwards: the
+ * event itself carries nothing.
+ */
+void xg_wait_ports(struct xen_guest *g, bool *kicked, const evtchn_port_t *ports,
+		   unsigned int nr_ports, uint64_t deadline_ns);
+
+/*
+ * Sharing a page with another domain (gnttab.c): the one grant and the one
+ * end every front end uses (blkfront_xenbus.c, xenbus_dev.c's rings,
+ * vchan_guest.c). Grant: the page at p (page-aligned guest memory) to
+ * domid; the ref, or -EFAULT (p is not guest memory) or the grant
+ * table's error. End: revoke and free the ref; false if the grantee still
+ * maps the page -- the ref then stays allocated and granted, and neither
+ * it nor the page may be reused while the grantee can write it (the
+ * caller keeps, retries or counts it).
+ */
+int xg_gnttab_grant_page(struct xen_guest *g, domid_t domid, const void *p, bool readonly);
+bool xg_gnttab_end_page(struct xen_guest *g, grant_ref_t ref, bool readonly);
+
 /* Set up the irq tables and mask every port (events.c). */
 void xg_events_init(struct xen_guest *g);
 

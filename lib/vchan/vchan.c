@@ -224,6 +224,16 @@ static const struct vchan_env_ops xv_ops = {
 	.now_ns = xv_now,
 };
 
+/* The ring core's Xen codes (xen_vchan.h) as this API's (xenon_vchan.h). */
+static long xv_result(long rc)
+{
+	if (rc == -ENOTCONN)
+		return -EPIPE;
+	if (rc == -EBADMSG)
+		return -EPROTO;
+	return rc;
+}
+
 static void xv_free(struct xenon_vchan *x)
 {
 	xenon_evtchn_close(x->xe);
@@ -265,8 +275,8 @@ int xenon_vchan_server_init(const char *run_dir, uint32_t domid, const char *xs_
 	int rc = xv_open(run_dir, true, &x);
 
 	if (rc == 0)
-		rc = vchan_server_init(&x->v, &xv_ops, x, (domid_t)domid, xs_path, read_min,
-				       write_min);
+		rc = (int)xv_result(vchan_server_init(&x->v, &xv_ops, x, (domid_t)domid, xs_path,
+						      read_min, write_min));
 	if (rc < 0 && x) {
 		xv_free(x);
 		return rc;
@@ -283,7 +293,8 @@ int xenon_vchan_client_init(const char *run_dir, uint32_t domid, const char *xs_
 	int rc = xv_open(run_dir, false, &x);
 
 	if (rc == 0)
-		rc = vchan_client_init(&x->v, &xv_ops, x, (domid_t)domid, xs_path, timeout_ns);
+		rc = (int)xv_result(
+			vchan_client_init(&x->v, &xv_ops, x, (domid_t)domid, xs_path, timeout_ns));
 	if (rc < 0 && x) {
 		xv_free(x);
 		return rc;
@@ -303,29 +314,29 @@ void xenon_vchan_close(struct xenon_vchan *x)
 
 long xenon_vchan_read(struct xenon_vchan *x, void *buf, size_t len)
 {
-	return vchan_read(&x->v, buf, len);
+	return xv_result(vchan_read(&x->v, buf, len));
 }
 
 long xenon_vchan_write(struct xenon_vchan *x, const void *buf, size_t len)
 {
-	return vchan_write(&x->v, buf, len);
+	return xv_result(vchan_write(&x->v, buf, len));
 }
 
 long xenon_vchan_recv(struct xenon_vchan *x, void *buf, size_t len)
 {
-	return vchan_recv(&x->v, buf, len);
+	return xv_result(vchan_recv(&x->v, buf, len));
 }
 
 long xenon_vchan_send(struct xenon_vchan *x, const void *buf, size_t len)
 {
-	return vchan_send(&x->v, buf, len);
+	return xv_result(vchan_send(&x->v, buf, len));
 }
 
 int xenon_vchan_wait(struct xenon_vchan *x, uint64_t timeout_ns)
 {
 	if (timeout_ns == 0)
 		return xv_drain(x) > 0 ? 0 : -ETIMEDOUT;
-	return vchan_wait(&x->v, timeout_ns);
+	return (int)xv_result(vchan_wait(&x->v, timeout_ns));
 }
 
 int xenon_vchan_fd_for_select(struct xenon_vchan *x)
@@ -345,12 +356,12 @@ void xenon_vchan_check_peer(struct xenon_vchan *x)
 
 long xenon_vchan_data_ready(struct xenon_vchan *x)
 {
-	return vchan_data_ready(&x->v);
+	return xv_result(vchan_data_ready(&x->v));
 }
 
 long xenon_vchan_buffer_space(struct xenon_vchan *x)
 {
-	return vchan_buffer_space(&x->v);
+	return xv_result(vchan_buffer_space(&x->v));
 }
 
 void xenon_vchan_set_blocking(struct xenon_vchan *x, bool blocking)

@@ -6,7 +6,12 @@
  * and Debian's libxenstore. Guide: docs/vchan.md.
  *
  * Results as guest/xen_vchan.h: counts, or -EPIPE (peer closed or gone),
- * -EIO (the peer broke the ring), -ETIMEDOUT, -errno. Like libxenvchan:
+ * -EPROTO (a malformed page or store node at connection), -EIO (the peer
+ * broke the ring), -ETIMEDOUT, -errno. The ring core, freestanding guest
+ * code, says -ENOTCONN and -EBADMSG for the first two (Xen's error table
+ * has no EPIPE or EPROTO); this library gives them back as a POSIX
+ * program expects (a binding error that happens to be -ENOTCONN, our
+ * port gone, reads as the peer gone, which it then is). Like libxenvchan:
  * the server's live byte is zeroed and the port notified by xenon-hvd if
  * this process dies (the grant's unshare notify), and likewise the
  * client's (the mapping's unmap notify).

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 
 #include "guest_test_util.h"
+#include "xg_internal.h"
 
 static struct guestsim *gs;
 
@@ -317,6 +318,56 @@ Test(guest_events, remote_unmask_uses_hypercall_and_notifies_owner)
 	unmask_evtchn(p);
 	cr_assert_eq(rec.n, 1);
 	cr_assert_eq(rec.e[0].vcpu, 1);
+}
+
+/* ---- the ring drivers' wait (xg_wait_ports) --------------------------- */
+
+static bool wait_kicked;
+
+static irqreturn_t wait_kick(int irq, void *dev_id)
+{
+	__atomic_store_n(&wait_kicked, true, __ATOMIC_RELEASE);
+	return IRQ_HANDLED;
+}
+
+/* A kick its handler saw ends the wait without a poll; with upcalls off
+ * (nobody else clears them) every polled port's pending bit is cleared,
+ * so the next poll does not return at once for an event already seen. */
+Test(guest_events, wait_ports_takes_kicks_and_clears_ports_when_irqs_off)
+{
+	struct gs_domain *d1 = gs_boot(gs, 1, false, 1, 64), *d2 = gs_boot(gs, 2, false, 1, 64);
+	evtchn_port_t p[2], q[2];
+	uint64_t now;
+
+	make_channel(d1, d2, &p[0], &q[0]);
+	make_channel(d1, d2, &p[1], &q[1]);
+	gs_enter(d1, 0);
+	cr_assert_geq(bind_evtchn_to_irqhandler(p[0], wait_kick, 0, "w0", NULL), 0);
+	cr_assert_geq(bind_evtchn_to_irqhandler(p[1], wait_kick, 0, "w1", NULL), 0);
+	wait_kicked = false;
+	gs_enter(d2, 0);
+	cr_assert_eq(notify_remote_via_evtchn(q[1]), 0);
+	cr_assert(wait_kicked, "the handler ran");
+	now = gs->now_ns;
+	gs_enter(d1, 0);
+	xg_wait_ports(d1->guest, &wait_kicked, p, 2, now + 1000000000ULL);
+	cr_assert_eq(gs->now_ns, now, "no poll (it would sleep to the deadline)");
+	cr_assert_not(wait_kicked);
+	cr_assert_not(xg_irqs_disabled(d1->guest), "upcalls back on");
+
+	xg_irq_disable(d1->guest);
+	gs_enter(d2, 0);
+	cr_assert_eq(notify_remote_via_evtchn(q[0]), 0);
+	cr_assert_eq(notify_remote_via_evtchn(q[1]), 0);
+	cr_assert_not(wait_kicked, "upcalls off: no handler");
+	gs_enter(d1, 0);
+	xg_wait_ports(d1->guest, &wait_kicked, p, 2, now + 1000000000ULL);
+	cr_assert_eq(gs->now_ns, now, "ports pending: the poll returned at once");
+	cr_assert_not(xg_test_evtchn(d1->guest, p[0]));
+	cr_assert_not(xg_test_evtchn(d1->guest, p[1]));
+	cr_assert(xg_irqs_disabled(d1->guest), "upcalls stay as the caller had them");
+	xg_irq_enable(d1->guest);
+	cr_assert_not(wait_kicked, "the events were consumed by the wait");
 }
 
 /* ---- nesting ---------------------------------------------------------- */

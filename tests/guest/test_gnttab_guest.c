@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 
 #include "guest_test_util.h"
+#include "xg_internal.h"
 
 static struct guestsim *gs;
 static struct gs_domain *d0, *d1;
@@ -121,6 +122,36 @@ Test(guest_gnttab, access_mapped_by_other_domain_then_revoked)
 	cr_assert_neq(map_ref(d0, 1, ref, gfn, false, NULL), GNTST_okay, "revoked for good");
 	gs_enter(d1, 0);
 	gnttab_free_ref(ref);
+}
+
+/* The front ends' pair (xg_internal.h): a page granted by its address; a
+ * mapped page's ref kept allocated and granted, an unmapped one's revoked
+ * and back on the free list. */
+Test(guest_gnttab, grant_page_and_end_page)
+{
+	static char not_guest_memory[4096];
+	char *page = gs_alloc_pages(d1, 1);
+	unsigned int free0;
+	grant_handle_t h;
+	int ref;
+
+	gs_enter(d1, 0);
+	cr_assert_eq(gnttab_init(0, 1), 0);
+	cr_assert_eq(xg_gnttab_grant_page(d1->guest, 0, not_guest_memory, false), -EFAULT);
+	free0 = d1->guest->gnttab.free_count;
+	ref = xg_gnttab_grant_page(d1->guest, 0, page, false);
+	cr_assert_geq(ref, GNTTAB_NR_RESERVED_ENTRIES);
+	cr_assert_eq(xg_gnttab_entry(d1->guest, ref)->frame, gs_gfn(d1, page));
+	cr_assert_eq(map_ref(d0, 1, ref, window_gfn(d0, 0), false, &h), GNTST_okay);
+	gs_enter(d1, 0);
+	cr_assert_not(xg_gnttab_end_page(d1->guest, ref, false), "still mapped");
+	cr_assert(xg_gnttab_query_foreign_access(d1->guest, ref), "still granted");
+	cr_assert_eq(d1->guest->gnttab.free_count, free0 - 1, "the ref stays allocated");
+	cr_assert_eq(unmap_ref(d0, window_gfn(d0, 0), h), GNTST_okay);
+	gs_enter(d1, 0);
+	cr_assert(xg_gnttab_end_page(d1->guest, ref, false));
+	cr_assert_eq(xg_gnttab_entry(d1->guest, ref)->flags, 0, "revoked");
+	cr_assert_eq(d1->guest->gnttab.free_count, free0, "and freed");
 }
 
 Test(guest_gnttab, readonly_grant_refuses_writable_map)

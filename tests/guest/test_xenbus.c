@@ -5,14 +5,14 @@
  * ring), and a fake clock advances 1 ms per wait, so a server that never
  * answers costs a bounded number of steps, not wall time.
  *
- * dom0's own privileged connection (priv_*) sets the store up and plays the
- * other writer in transaction conflicts and watch tests.
+ * dom0's own privileged connection (priv_write) plays the other writer in
+ * transaction conflicts and watch tests. The store is store_sim.h's.
  *
- * The second suite (xenbus_sim) runs the whole path: dom0 and dom1 booted in
- * guestsim on the real hypervisor core, dom1 using the context-free API over
- * the store page and event channel start_info names, dom0's end of that
- * channel bound with EVTCHNOP_bind_interdomain and its handler kicking the
- * ring transport from the harness pump.
+ * The second suite (xenbus_sim) runs the whole path (store_sim_boot): dom0
+ * and dom1 booted in guestsim on the real hypervisor core, dom1 using the
+ * context-free API over the store page and event channel start_info names,
+ * dom0's end of that channel bound with EVTCHNOP_bind_interdomain and its
+ * handler kicking the ring transport from the harness pump.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -20,44 +20,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
-#include "guestsim.h"
-#include "transport_ring.h"
-#include "xen_guest.h"
+#include "store_sim.h"
 
-#define DOMID 1
-#define HOME "/local/domain/1"
+#define DOMID STORE_SIM_DOMID
+#define HOME STORE_SIM_HOME
 
-struct capture {
-	struct xsd_sockmsg hdr;
-	char payload[XENSTORE_PAYLOAD_MAX + 1];
-};
+static struct store_sim ss;
 
+/* The first suite's client: the ring on a page of ours. */
 static struct fixture {
-	struct xs_store *store;
-	struct xs_conn *priv;
-	struct capture cap;
 	struct xenstore_domain_interface *intf;
-	struct xs_ring *ring;
-	struct xslog log;
 	struct xenbus xb;
 	uint64_t now;
 	unsigned int waits, notifies;
 	bool server_asleep; /* the wait hook does not run the server */
 	bool signalled;	    /* the client notified since the last kick */
 } fx;
-
-static int capture_send(void *t, const struct xsd_sockmsg *hdr, const void *payload)
-{
-	struct capture *c = t;
-
-	c->hdr = *hdr;
-	memcpy(c->payload, payload, hdr->len);
-	c->payload[hdr->len] = '\0';
-	return 0;
-}
-
-static const struct xs_conn_ops capture_ops = { .send = capture_send };
 
 static void server_notify(void *ctx)
 {
@@ -66,12 +44,6 @@ static void server_notify(void *ctx)
 }
 
 static const struct xs_ring_evtchn_ops ring_evtchn = { .notify = server_notify };
-
-static int accept_introduce(void *ctx, struct xs_store *s, unsigned int domid, uint64_t gfn,
-			    unsigned int port)
-{
-	return 0;
-}
 
 /* ---- the client's environment: the server runs in its wait ---- */
 
@@ -89,7 +61,7 @@ static void env_wait(void *ctx, uint64_t deadline)
 	fx.now += 1000000;
 	if (!fx.server_asleep && fx.signalled) {
 		fx.signalled = false;
-		xs_ring_kick(fx.ring);
+		xs_ring_kick(ss.ring);
 	}
 }
 
@@ -104,57 +76,26 @@ static const struct xen_ring_env_ops env = {
 	.now_ns = env_now,
 };
 
-/* A privileged request from dom0; returns the reply type. */
-static uint32_t priv_call(uint32_t type, uint32_t tx, const void *payload, size_t len)
-{
-	struct xsd_sockmsg h = { .type = type, .req_id = 77, .tx_id = tx, .len = (uint32_t)len };
-
-	xs_conn_request(fx.priv, &h, payload);
-	return fx.cap.hdr.type;
-}
-
+/* dom0 writes, as the toolstack or a conflicting writer. */
 static void priv_write(const char *path, const char *value)
 {
-	char buf[4096];
-	size_t pl = strlen(path) + 1, vl = strlen(value);
-
-	memcpy(buf, path, pl);
-	memcpy(buf + pl, value, vl);
-	cr_assert_eq(priv_call(XS_WRITE, 0, buf, pl + vl), XS_WRITE, "%s", fx.cap.payload);
+	store_sim_write(&ss, path, value);
 }
 
 static void setup(void)
 {
-	struct xs_domain_ops dops = { .introduce = accept_introduce };
-	struct xs_config cfg;
-	static const char intro[] = "1\0"
-				    "4660\0"
-				    "5";
-	static const char perms[] = HOME "\0n1";
-
 	memset(&fx, 0, sizeof(fx));
-	fx.log.fd = -1;
-	xs_config_defaults(&cfg);
-	cfg.quota.node_size = 8192; /* room for the 3000-byte values */
-	fx.store = xs_store_create(&cfg, &dops);
-	cr_assert_not_null(fx.store);
-	fx.priv = xs_conn_create(fx.store, 0, true, &capture_ops, &fx.cap);
-	cr_assert_not_null(fx.priv);
-	cr_assert_eq(priv_call(XS_INTRODUCE, 0, intro, sizeof(intro)), XS_INTRODUCE);
-	cr_assert_eq(priv_call(XS_MKDIR, 0, HOME, sizeof(HOME)), XS_MKDIR);
-	cr_assert_eq(priv_call(XS_SET_PERMS, 0, perms, sizeof(perms)), XS_SET_PERMS);
+	store_sim_init(&ss, 8192); /* room for the 3000-byte values */
 	fx.intf = aligned_alloc(4096, 4096);
+	cr_assert_not_null(fx.intf);
 	memset(fx.intf, 0, 4096);
-	cr_assert_eq(xs_ring_create(fx.store, DOMID, fx.intf, &ring_evtchn, &fx, &fx.log, &fx.ring),
-		     0);
+	store_sim_attach(&ss, fx.intf, &ring_evtchn, &fx);
 	cr_assert_eq(xb_init(&fx.xb, fx.intf, &env, &fx), 0);
 }
 
 static void teardown(void)
 {
-	xs_ring_destroy(fx.ring);
-	xs_conn_destroy(fx.priv);
-	xs_store_destroy(fx.store);
+	store_sim_fini(&ss);
 	free(fx.intf);
 }
 
@@ -508,7 +449,7 @@ Test(xenbus, server_error_field_stops_client)
 
 	/* Our request index corrupted: the server stops and says so. */
 	fx.intf->req_prod = fx.intf->req_cons + 4000;
-	xs_ring_kick(fx.ring);
+	xs_ring_kick(ss.ring);
 	cr_assert_eq(fx.intf->error, XENSTORE_ERROR_RINGIDX);
 	cr_assert_eq(xb_read(&fx.xb, XBT_NIL, HOME "/x", buf, sizeof(buf), &n), -EIO);
 	cr_assert_eq(xb_reconnect(&fx.xb), 0);
@@ -557,114 +498,26 @@ Test(xenbus, bad_arguments)
 
 /* ==== the whole path: guestsim, the core's event channels ==== */
 
-static struct sim {
-	struct guestsim *gs;
-	struct gs_domain *dom0, *dom1;
-	evtchn_port_t dom0_port;      /* dom0's end of dom1's store channel */
-	struct evtchn_send *send_arg; /* in dom0's RAM, for the core */
-	bool store_kicked;	      /* dom0's handler ran */
-	unsigned int kicks, sends;
-	struct xenbus_guest storage;
-} sim;
-
-/* dom0's handler for the store port: the transport runs in the pump. */
-static irqreturn_t dom0_store_irq(int irq, void *dev_id)
-{
-	sim.store_kicked = true;
-	return IRQ_HANDLED;
-}
-
-/* The transport signals dom1: EVTCHNOP_send as dom0, straight to the core
- * (it runs inside dom1's wait, so no guest context is switched). */
-static void sim_ring_notify(void *ctx)
-{
-	uint64_t args[5] = { EVTCHNOP_send, gs_gfn(sim.dom0, sim.send_arg) * 4096 };
-
-	sim.send_arg->port = sim.dom0_port;
-	sim.sends++;
-	cr_assert_eq(hypercall(sim.gs->hv, 0, 0, __HYPERVISOR_event_channel_op, args, NULL), 0);
-}
-
-static const struct xs_ring_evtchn_ops sim_ring_evtchn = { .notify = sim_ring_notify };
-
-static int sim_pump(void *arg)
-{
-	if (!sim.store_kicked)
-		return 0;
-	sim.store_kicked = false;
-	sim.kicks++;
-	xs_ring_kick(fx.ring);
-	return 1;
-}
-
 static void sim_setup(void)
 {
-	struct xs_domain_ops dops = { .introduce = accept_introduce };
-	struct xs_config cfg;
-	static const char intro[] = "1\0"
-				    "4660\0"
-				    "5";
-	static const char perms[] = HOME "\0n1";
-	struct xenstore_domain_interface *intf;
-	int irq;
-
 	memset(&fx, 0, sizeof(fx));
-	memset(&sim, 0, sizeof(sim));
-	fx.log.fd = -1;
-	sim.gs = gs_create(NULL);
-	cr_assert_not_null(sim.gs);
-	sim.dom0 = gs_boot(sim.gs, 0, true, 1, 64);
-	sim.dom1 = gs_boot(sim.gs, 1, false, 1, 64);
-	cr_assert(sim.dom0 && sim.dom1);
-	sim.send_arg = gs_alloc_pages(sim.dom0, 1);
-	cr_assert_not_null(sim.send_arg);
-
-	xs_config_defaults(&cfg);
-	cfg.quota.node_size = 8192;
-	fx.store = xs_store_create(&cfg, &dops);
-	fx.priv = xs_conn_create(fx.store, 0, true, &capture_ops, &fx.cap);
-	cr_assert(fx.store && fx.priv);
-	cr_assert_eq(priv_call(XS_INTRODUCE, 0, intro, sizeof(intro)), XS_INTRODUCE);
-	cr_assert_eq(priv_call(XS_MKDIR, 0, HOME, sizeof(HOME)), XS_MKDIR);
-	cr_assert_eq(priv_call(XS_SET_PERMS, 0, perms, sizeof(perms)), XS_SET_PERMS);
-	intf = gs_gpa_to_virt(sim.dom1, sim.dom1->layout.store_gfn * 4096);
-	cr_assert_not_null(intf);
-	cr_assert_eq(
-		xs_ring_create(fx.store, DOMID, intf, &sim_ring_evtchn, NULL, &fx.log, &fx.ring),
-		0);
-
-	/* dom0 takes the store channel the builder left unbound for it. */
-	gs_enter(sim.dom0, 0);
-	irq = xg_bind_interdomain_evtchn_to_irqhandler(sim.dom0->guest, 1,
-						       sim.dom1->layout.store_evtchn,
-						       dom0_store_irq, 0, "xenstored", NULL);
-	cr_assert_geq(irq, 0, "%d", irq);
-	sim.dom0_port = (evtchn_port_t)xg_evtchn_from_irq(sim.dom0->guest, irq);
-	cr_assert_eq(gs_add_pump(sim.gs, sim_pump, NULL), 0);
-
-	gs_enter(sim.dom1, 0);
-	cr_assert_eq(xenbus_init(&sim.storage), 0);
-	fx.intf = intf;
+	store_sim_boot(&ss, 8192);
 }
 
 static void sim_teardown(void)
 {
-	xs_ring_destroy(fx.ring);
-	xs_conn_destroy(fx.priv);
-	xs_store_destroy(fx.store);
-	gs_destroy(sim.gs);
-	fx.intf = NULL;
+	store_sim_fini(&ss);
 }
 
 TestSuite(xenbus_sim, .init = sim_setup, .fini = sim_teardown);
 
 Test(xenbus_sim, start_info_names_the_store)
 {
-	struct start_info *si = sim.dom1->guest->start_info;
+	struct start_info *si = ss.dom1->guest->start_info;
 
-	cr_assert_eq(si->store_mfn, sim.dom1->layout.store_gfn);
-	cr_assert_eq(si->store_evtchn, sim.dom1->layout.store_evtchn);
-	cr_assert_eq(xen_guest_current()->xenbus, &sim.storage.xb);
+	cr_assert_eq(si->store_mfn, ss.dom1->layout.store_gfn);
+	cr_assert_eq(si->store_evtchn, ss.dom1->layout.store_evtchn);
+	cr_assert_eq(xen_guest_current()->xenbus, &ss.storage.xb);
 }
 
 Test(xenbus_sim, read_write_dir_rm_over_event_channels)
@@ -685,9 +538,9 @@ Test(xenbus_sim, read_write_dir_rm_over_event_channels)
 	cr_assert_eq(xenbus_get_domain_path(DOMID, buf, sizeof(buf)), 0);
 	cr_assert_str_eq(buf, HOME);
 	/* Every wait ended by an event, never by a deadline or a stall. */
-	cr_assert_gt(sim.kicks, 0);
-	cr_assert_gt(sim.sends, 0);
-	cr_assert_eq(sim.gs->stalls, 0);
+	cr_assert_gt(ss.kicks, 0);
+	cr_assert_gt(ss.sends, 0);
+	cr_assert_eq(ss.gs->stalls, 0);
 }
 
 Test(xenbus_sim, big_values_both_ways)
@@ -703,7 +556,7 @@ Test(xenbus_sim, big_values_both_ways)
 	cr_assert_eq(xenbus_read(XBT_NIL, HOME "/big", back, sizeof(back), &n), 0);
 	cr_assert_eq(n, 3000);
 	cr_assert_eq(memcmp(back, big, 3000), 0);
-	cr_assert_eq(sim.gs->stalls, 0);
+	cr_assert_eq(ss.gs->stalls, 0);
 }
 
 static int sim_incr(void *ctx, xenbus_transaction_t t)
@@ -740,7 +593,7 @@ Test(xenbus_sim, watch_events_arrive_by_event_channel)
 
 	cr_assert_eq(xenbus_watch(HOME "/backend", "be", record_cb, &s), 0);
 	if (s.n == 0)
-		cr_assert_gt(xb_wait_event(&sim.storage.xb, 1000000000ull), 0);
+		cr_assert_gt(xb_wait_event(&ss.storage.xb, 1000000000ull), 0);
 	cr_assert_eq(s.n, 1);
 	/* dom0 changes the node: xenstored signals dom1 through the core. */
 	priv_write(HOME "/backend/state", "4");
@@ -753,10 +606,10 @@ Test(xenbus_sim, silent_server_times_out_on_the_guest_clock)
 {
 	char buf[8];
 	size_t n;
-	uint64_t t0 = sim.gs->now_ns;
+	uint64_t t0 = ss.gs->now_ns;
 
-	gs_remove_pump(sim.gs, sim_pump, NULL);
-	sim.storage.xb.timeout_ns = 5 * 1000000ull;
+	gs_remove_pump(ss.gs, store_sim_pump, &ss);
+	ss.storage.xb.timeout_ns = 5 * 1000000ull;
 	cr_assert_eq(xenbus_read(XBT_NIL, HOME "/x", buf, sizeof(buf), &n), -ETIMEDOUT);
-	cr_assert_geq(sim.gs->now_ns - t0, 5 * 1000000ull);
+	cr_assert_geq(ss.gs->now_ns - t0, 5 * 1000000ull);
 }

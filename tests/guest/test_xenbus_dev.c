@@ -3,7 +3,7 @@
  * XenStore engine and the real hypervisor core, in one process.
  *
  * dom0 and dom1 boot in guestsim; dom1's store ring is served by the engine
- * (ring transport) and its event channel, as in test_xenbus.c's sim suite.
+ * (ring transport) over its event channel: store_sim.h's whole path.
  * The toolstack and the back end are played by dom0's privileged engine
  * connection: the toolstack's entries are written directly, and a scripted
  * back end runs as a guestsim pump (so it answers while dom1 sleeps in
@@ -17,33 +17,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
-#include "guestsim.h"
-#include "transport_ring.h"
+#include "store_sim.h"
 #include "xenbus_dev.h"
 
-#define FE 1
-#define FE_HOME "/local/domain/1"
+#define FE STORE_SIM_DOMID
+#define FE_HOME STORE_SIM_HOME
 #define FE_DIR FE_HOME "/device/vbd/768"
 #define BE_DIR "/local/domain/0/backend/vbd/1/768"
 
-struct capture {
-	struct xsd_sockmsg hdr;
-	char payload[XENSTORE_PAYLOAD_MAX + 1];
-};
+static struct store_sim ss;
 
 static struct fixture {
-	struct guestsim *gs;
-	struct gs_domain *dom0, *dom1;
-	struct xs_store *store;
-	struct xs_conn *priv;
-	struct capture cap;
-	struct xs_ring *ring;
-	struct xslog log;
-	evtchn_port_t dom0_port;
-	struct evtchn_send *send_arg;
-	bool store_kicked;
-	struct xenbus_guest storage;
 	bool auto_be;
 	unsigned int be_steps;
 	/* What otherend_changed saw. */
@@ -52,66 +36,25 @@ static struct fixture {
 	struct xbdev dev;
 } fx;
 
-static int capture_send(void *t, const struct xsd_sockmsg *hdr, const void *payload)
-{
-	struct capture *c = t;
-
-	c->hdr = *hdr;
-	memcpy(c->payload, payload, hdr->len);
-	c->payload[hdr->len] = '\0';
-	return 0;
-}
-
-static const struct xs_conn_ops capture_ops = { .send = capture_send };
-
-static int accept_introduce(void *ctx, struct xs_store *s, unsigned int domid, uint64_t gfn,
-			    unsigned int port)
-{
-	return 0;
-}
-
-static uint32_t priv_call(uint32_t type, const void *payload, size_t len)
-{
-	struct xsd_sockmsg h = { .type = type, .req_id = 77, .len = (uint32_t)len };
-
-	xs_conn_request(fx.priv, &h, payload);
-	return fx.cap.hdr.type;
-}
-
 static void priv_write(const char *path, const char *value)
 {
-	char buf[1024];
-	size_t pl = strlen(path) + 1, vl = strlen(value);
-
-	memcpy(buf, path, pl);
-	memcpy(buf + pl, value, vl);
-	cr_assert_eq(priv_call(XS_WRITE, buf, pl + vl), XS_WRITE, "%s: %s", path, fx.cap.payload);
+	store_sim_write(&ss, path, value);
 }
 
-/* The node's value, or NULL if absent (static buffer). */
+/* The node's value, or NULL if absent. */
 static const char *priv_read(const char *path)
 {
-	static char value[XENSTORE_PAYLOAD_MAX + 1];
-
-	if (priv_call(XS_READ, path, strlen(path) + 1) != XS_READ)
-		return NULL;
-	snprintf(value, sizeof(value), "%s", fx.cap.payload);
-	return value;
+	return store_sim_read(&ss, path);
 }
 
 static void priv_rm(const char *path)
 {
-	priv_call(XS_RM, path, strlen(path) + 1);
+	store_sim_rm(&ss, path);
 }
 
 static void priv_perms(const char *path, const char *perms, size_t len)
 {
-	char buf[256];
-	size_t pl = strlen(path) + 1;
-
-	memcpy(buf, path, pl);
-	memcpy(buf + pl, perms, len);
-	cr_assert_eq(priv_call(XS_SET_PERMS, buf, pl + len), XS_SET_PERMS, "%s", fx.cap.payload);
+	store_sim_set_perms(&ss, path, perms, len);
 }
 
 static int node_state(const char *dir)
@@ -130,33 +73,6 @@ static void be_set_state(int state)
 
 	snprintf(v, sizeof(v), "%d", state);
 	priv_write(BE_DIR "/state", v);
-}
-
-/* ---- the guestsim plumbing (see test_xenbus.c) ---- */
-
-static irqreturn_t dom0_store_irq(int irq, void *dev_id)
-{
-	fx.store_kicked = true;
-	return IRQ_HANDLED;
-}
-
-static void ring_notify(void *ctx)
-{
-	uint64_t args[5] = { EVTCHNOP_send, gs_gfn(fx.dom0, fx.send_arg) * 4096 };
-
-	fx.send_arg->port = fx.dom0_port;
-	cr_assert_eq(hypercall(fx.gs->hv, 0, 0, __HYPERVISOR_event_channel_op, args, NULL), 0);
-}
-
-static const struct xs_ring_evtchn_ops ring_evtchn = { .notify = ring_notify };
-
-static int store_pump(void *arg)
-{
-	if (!fx.store_kicked)
-		return 0;
-	fx.store_kicked = false;
-	xs_ring_kick(fx.ring);
-	return 1;
 }
 
 /* The scripted back end (see the top of the file). */
@@ -207,52 +123,16 @@ static void toolstack_entries(void)
 
 static void setup(void)
 {
-	struct xs_domain_ops dops = { .introduce = accept_introduce };
-	struct xs_config cfg;
-	static const char intro[] = "1\0"
-				    "4660\0"
-				    "5";
-	static const char perms[] = FE_HOME "\0n1";
-	struct xenstore_domain_interface *intf;
-	int irq;
-
 	memset(&fx, 0, sizeof(fx));
-	fx.log.fd = -1;
-	fx.gs = gs_create(NULL);
-	cr_assert_not_null(fx.gs);
-	fx.dom0 = gs_boot(fx.gs, 0, true, 1, 64);
-	fx.dom1 = gs_boot(fx.gs, 1, false, 1, 64);
-	cr_assert(fx.dom0 && fx.dom1);
-	fx.send_arg = gs_alloc_pages(fx.dom0, 1);
-	xs_config_defaults(&cfg);
-	fx.store = xs_store_create(&cfg, &dops);
-	fx.priv = xs_conn_create(fx.store, 0, true, &capture_ops, &fx.cap);
-	cr_assert(fx.store && fx.priv);
-	cr_assert_eq(priv_call(XS_INTRODUCE, intro, sizeof(intro)), XS_INTRODUCE);
-	cr_assert_eq(priv_call(XS_MKDIR, FE_HOME, sizeof(FE_HOME)), XS_MKDIR);
-	cr_assert_eq(priv_call(XS_SET_PERMS, perms, sizeof(perms)), XS_SET_PERMS);
-	intf = gs_gpa_to_virt(fx.dom1, fx.dom1->layout.store_gfn * 4096);
-	cr_assert_eq(xs_ring_create(fx.store, FE, intf, &ring_evtchn, NULL, &fx.log, &fx.ring), 0);
-	gs_enter(fx.dom0, 0);
-	irq = xg_bind_interdomain_evtchn_to_irqhandler(fx.dom0->guest, FE,
-						       fx.dom1->layout.store_evtchn, dom0_store_irq,
-						       0, "xenstored", NULL);
-	cr_assert_geq(irq, 0);
-	fx.dom0_port = (evtchn_port_t)xg_evtchn_from_irq(fx.dom0->guest, irq);
-	cr_assert_eq(gs_add_pump(fx.gs, store_pump, NULL), 0);
-	cr_assert_eq(gs_add_pump(fx.gs, be_pump, NULL), 0);
-	gs_enter(fx.dom1, 0);
-	cr_assert_eq(xenbus_init(&fx.storage), 0);
-	cr_assert_eq(xg_gnttab_init(fx.dom1->guest, 0, 1), 0);
+	store_sim_boot(&ss, 0);
+	cr_assert_eq(gs_add_pump(ss.gs, be_pump, NULL), 0);
+	cr_assert_eq(xg_gnttab_init(ss.dom1->guest, 0, 1), 0);
 	toolstack_entries();
 }
 
 static void teardown(void)
 {
-	xs_ring_destroy(fx.ring);
-	xs_conn_destroy(fx.priv);
-	xs_store_destroy(fx.store);
-	gs_destroy(fx.gs);
+	store_sim_fini(&ss);
 }
 
 TestSuite(xenbus_dev, .init = setup, .fini = teardown);
@@ -269,7 +149,7 @@ static const struct xbdev_ops ops = { .otherend_changed = record_change };
 
 static struct xenbus *xb(void)
 {
-	return &fx.storage.xb;
+	return &ss.storage.xb;
 }
 
 #define SECOND 1000000000ull
@@ -283,7 +163,7 @@ static void probe(void)
 /* What a block front end publishes (two ring pages), then Initialised. */
 static void publish(grant_ref_t refs[2], evtchn_port_t *port)
 {
-	void *ring = gs_alloc_pages(fx.dom1, 2);
+	void *ring = gs_alloc_pages(ss.dom1, 2);
 
 	cr_assert_not_null(ring);
 	cr_assert_eq(xbdev_grant_ring(&fx.dev, ring, 2, refs), 0);
@@ -359,7 +239,7 @@ Test(xenbus_dev, full_negotiation_to_connected)
 	publish(refs, &port);
 	/* What the back end will map: our frames, granted to dom0, writable. */
 	for (int i = 0; i < 2; i++) {
-		grant_entry_v1_t *e = xg_gnttab_entry(fx.dom1->guest, refs[i]);
+		grant_entry_v1_t *e = xg_gnttab_entry(ss.dom1->guest, refs[i]);
 
 		cr_assert_eq(e->domid, 0);
 		cr_assert_eq(e->flags & (GTF_permit_access | GTF_readonly), GTF_permit_access);
@@ -371,14 +251,14 @@ Test(xenbus_dev, full_negotiation_to_connected)
 	cr_assert_eq(xbdev_switch_state(&fx.dev, XenbusStateConnected), 0);
 	cr_assert_eq(node_state(FE_DIR), XenbusStateConnected);
 	cr_assert_eq(fx.changes[fx.nr_changes - 1], XenbusStateConnected);
-	cr_assert_eq(fx.gs->stalls, 0);
+	cr_assert_eq(ss.gs->stalls, 0);
 
 	/* Orderly removal: Closing, the back end follows, Closed. */
 	xbdev_remove(&fx.dev, SECOND);
 	cr_assert_eq(node_state(FE_DIR), XenbusStateClosed);
 	cr_assert_eq(node_state(BE_DIR), XenbusStateClosed);
 	xbdev_ungrant_ring(&fx.dev, refs, 2);
-	cr_assert_eq(xg_gnttab_entry(fx.dom1->guest, refs[0])->flags, 0);
+	cr_assert_eq(xg_gnttab_entry(ss.dom1->guest, refs[0])->flags, 0);
 }
 
 Test(xenbus_dev, reconnect_after_closed)
@@ -394,14 +274,14 @@ Test(xenbus_dev, reconnect_after_closed)
 		probe();
 		cr_assert_eq(xbdev_wait_otherend(&fx.dev, 1u << XenbusStateInitWait, SECOND), 0,
 			     "round %d", round);
-		free_before = fx.dom1->guest->gnttab.free_count;
+		free_before = ss.dom1->guest->gnttab.free_count;
 		publish(refs, &port);
 		cr_assert_eq(xbdev_wait_otherend(&fx.dev, 1u << XenbusStateConnected, SECOND), 0);
 		cr_assert_eq(xbdev_switch_state(&fx.dev, XenbusStateConnected), 0);
 		xbdev_remove(&fx.dev, SECOND);
 		xbdev_ungrant_ring(&fx.dev, refs, 2);
-		xg_evtchn_close(fx.dom1->guest, port);
-		cr_assert_eq(fx.dom1->guest->gnttab.free_count, free_before);
+		xg_evtchn_close(ss.dom1->guest, port);
+		cr_assert_eq(ss.dom1->guest->gnttab.free_count, free_before);
 		cr_assert_eq(node_state(BE_DIR), XenbusStateClosed);
 	}
 }
@@ -465,9 +345,9 @@ Test(xenbus_dev, wait_times_out_on_the_guest_clock)
 	uint64_t t0;
 
 	probe();
-	t0 = fx.gs->now_ns;
+	t0 = ss.gs->now_ns;
 	cr_assert_eq(xbdev_wait_otherend(&fx.dev, 1u << XenbusStateConnected, 5000000), -ETIMEDOUT);
-	cr_assert_geq(fx.gs->now_ns - t0, 5000000);
+	cr_assert_geq(ss.gs->now_ns - t0, 5000000);
 	/* Already there: no wait at all. */
 	cr_assert_eq(xbdev_wait_otherend(&fx.dev, 1u << XenbusStateInitialising, 0), 0);
 }
@@ -492,27 +372,27 @@ Test(xenbus_dev, grant_ring_failure_leaves_nothing_granted)
 	uint8_t *ram_end;
 
 	probe();
-	free_before = fx.dom1->guest->gnttab.free_count;
+	free_before = ss.dom1->guest->gnttab.free_count;
 	/* The last RAM page and the three beyond it: page 2 is no guest memory. */
-	ram_end = fx.dom1->ram + (fx.dom1->max_pages - 1) * 4096;
+	ram_end = ss.dom1->ram + (ss.dom1->max_pages - 1) * 4096;
 	cr_assert_eq(xbdev_grant_ring(&fx.dev, ram_end, 4, refs), -EFAULT);
-	cr_assert_eq(fx.dom1->guest->gnttab.free_count, free_before);
+	cr_assert_eq(ss.dom1->guest->gnttab.free_count, free_before);
 	cr_assert_eq(xbdev_grant_ring(&fx.dev, ram_end + 1, 1, refs), -EINVAL);
 	cr_assert_eq(xbdev_grant_ring(&fx.dev, ram_end, 0, refs), -EINVAL);
 	cr_assert_eq(xbdev_grant_ring(&fx.dev, ram_end, 1000, refs), -EINVAL);
 	/* Out of refs midway: the ones granted are given back. */
 	{
-		unsigned int n = fx.dom1->guest->gnttab.free_count;
-		void *pages = gs_alloc_pages(fx.dom1, 2);
+		unsigned int n = ss.dom1->guest->gnttab.free_count;
+		void *pages = gs_alloc_pages(ss.dom1, 2);
 		grant_ref_t hog[1024];
 
 		cr_assert_not_null(pages);
 		cr_assert_lt(n, 1024);
 		for (unsigned int i = 0; i + 1 < n; i++)
-			hog[i] = (grant_ref_t)xg_gnttab_alloc_ref(fx.dom1->guest);
+			hog[i] = (grant_ref_t)xg_gnttab_alloc_ref(ss.dom1->guest);
 		cr_assert_eq(xbdev_grant_ring(&fx.dev, pages, 2, refs), -ENOSPC);
-		cr_assert_eq(fx.dom1->guest->gnttab.free_count, 1);
+		cr_assert_eq(ss.dom1->guest->gnttab.free_count, 1);
 		for (unsigned int i = 0; i + 1 < n; i++)
-			xg_gnttab_free_ref(fx.dom1->guest, hog[i]);
+			xg_gnttab_free_ref(ss.dom1->guest, hog[i]);
 	}
 }

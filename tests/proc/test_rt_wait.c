@@ -159,24 +159,24 @@ Test(fast, send_through_table)
 
 	fast_pair_init(&fp);
 	s = (struct shared_info *)fp.peer;
-	cr_expect_eq(rt_fast_send(&fp.rt, 10), 0, "no entry: hypercall");
+	cr_expect_eq(rt_fast_send(&fp.rt, NULL, 10), 0, "no entry: hypercall");
 	entry_set(&fp.table[10], 3, 1, 200);
-	cr_expect_eq(rt_fast_send(&fp.rt, 10), 1);
+	cr_expect_eq(rt_fast_send(&fp.rt, NULL, 10), 1);
 	cr_expect(s->evtchn_pending[200 / 64] & (1UL << (200 % 64)));
 	cr_expect_eq(s->vcpu_info[1].evtchn_upcall_pending, 1);
 	/* An entry being rewritten (odd seq), an empty slot, a bad port. */
 	fp.table[11].seq = 1;
 	fp.table[11].peer_slot = 3;
-	cr_expect_eq(rt_fast_send(&fp.rt, 11), 0);
+	cr_expect_eq(rt_fast_send(&fp.rt, NULL, 11), 0);
 	entry_set(&fp.table[12], 4, 0, 1);
-	cr_expect_eq(rt_fast_send(&fp.rt, 12), 0, "slot 4 is not mapped");
+	cr_expect_eq(rt_fast_send(&fp.rt, NULL, 12), 0, "slot 4 is not mapped");
 	entry_set(&fp.table[13], 3, 0, 5000);
-	cr_expect_eq(rt_fast_send(&fp.rt, 13), 0);
-	cr_expect_eq(rt_fast_send(&fp.rt, PROCDOM_SEND_TABLE_PORTS), 0);
+	cr_expect_eq(rt_fast_send(&fp.rt, NULL, 13), 0);
+	cr_expect_eq(rt_fast_send(&fp.rt, NULL, PROCDOM_SEND_TABLE_PORTS), 0);
 	/* Dropping the slot: sends fall back, the peer stays untouched. */
 	struct procdom_map drop = { .kind = PROCDOM_MAP_PEER_DROP, .gfn = 3, .fd_index = -1 };
 	cr_assert_eq(rt_maps_apply(&fp.rt, &drop, 1, NULL), 0);
-	cr_expect_eq(rt_fast_send(&fp.rt, 10), 0);
+	cr_expect_eq(rt_fast_send(&fp.rt, NULL, 10), 0);
 }
 
 struct sleeper {
@@ -217,7 +217,7 @@ Test(fast, send_wakes_a_sleeping_peer)
 	while (__atomic_load_n(&pg->state, __ATOMIC_SEQ_CST) != PROCDOM_VCPU_SLEEPING)
 		usleep(100);
 	usleep(1000);
-	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	cr_assert_eq(rt_fast_send(&fp.rt, NULL, 7), 1);
 	pthread_join(th, NULL);
 	cr_expect_eq(sl.rc, 0);
 	cr_expect_eq(pg->wakes, 1);
@@ -264,24 +264,24 @@ Test(fast, signal_only_running_unmasked_peer)
 	/* RUNNING, unmasked, and nobody takes the upcall: after the grace
 	 * period the send interrupts it. */
 	pg->base.state = PROCDOM_VCPU_RUNNING;
-	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	cr_assert_eq(rt_fast_send(&fp.rt, NULL, 7), 1);
 	cr_expect_eq(pg->base.signals, 1);
 	cr_expect_eq(fp.rt.stats.sent_signals, 1);
 	cr_expect_eq(upcall_signals, 1);
 	/* Masked: it re-tests upcall_pending when it unmasks. */
 	peer_events_clear(s);
 	s->vcpu_info[0].evtchn_upcall_mask = 1;
-	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	cr_assert_eq(rt_fast_send(&fp.rt, NULL, 7), 1);
 	cr_expect_eq(pg->base.signals, 1, "no signal to a masked vCPU");
 	/* POLLING: it sees the event by itself. */
 	peer_events_clear(s);
 	s->vcpu_info[0].evtchn_upcall_mask = 0;
 	pg->base.state = PROCDOM_VCPU_POLLING;
-	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	cr_assert_eq(rt_fast_send(&fp.rt, NULL, 7), 1);
 	cr_expect_eq(pg->base.signals, 1, "no signal to a polling vCPU");
 	/* No edge (upcall_pending already set): nothing new to interrupt for. */
 	pg->base.state = PROCDOM_VCPU_RUNNING;
-	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	cr_assert_eq(rt_fast_send(&fp.rt, NULL, 7), 1);
 	cr_expect_eq(pg->base.signals, 1);
 	cr_expect_eq(fp.rt.stats.sent_signals, 1);
 	cr_expect_eq(fp.rt.stats.sent_wakes, 0);
@@ -302,14 +302,12 @@ Test(fast, sender_mask_restored)
 	g.vcpu[0].vcpu_info = &own.vcpu_info[0];
 	fp.rt.guest = &g;
 	v.rt = &fp.rt;
-	rt_set_self(&v);
 	entry_set(&fp.table[7], 3, 0, 9);
-	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	cr_assert_eq(rt_fast_send(&fp.rt, &v, 7), 1);
 	cr_expect_eq(own.vcpu_info[0].evtchn_upcall_mask, 0);
 	own.vcpu_info[0].evtchn_upcall_mask = 1;
-	cr_assert_eq(rt_fast_send(&fp.rt, 7), 1);
+	cr_assert_eq(rt_fast_send(&fp.rt, &v, 7), 1);
 	cr_expect_eq(own.vcpu_info[0].evtchn_upcall_mask, 1);
-	rt_set_self(NULL);
 }
 
 /* ---- the state word on the polling path ------------------------------- */

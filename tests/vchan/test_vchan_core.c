@@ -48,6 +48,25 @@ static void pair(size_t left_min, size_t right_min)
 	srv.spin_ns = cli.spin_ns = 0;
 }
 
+/* Grant mappings live in the fake, summed over grants, are n; and no
+ * grant was ever mapped twice at once, nor an unmap given a wrong one. */
+static void maps_are(unsigned int n)
+{
+	cr_assert_eq(vchan_fake_grant_maps(&w), n, "grant mappings");
+	cr_assert_eq(w.double_maps, 0, "a grant mapped twice");
+	cr_assert_eq(w.bad_unmaps, 0, "an unmap of no mapping");
+}
+
+/* The grants a connected client maps: the shared page, and the pages of
+ * each ring of 4 KiB or more (orders 10 and 11 live in the shared page). */
+static unsigned int client_pages(void)
+{
+	size_t rd = cli.rd.size >= 4096 ? cli.rd.size / 4096 : 0;
+	size_t wr = cli.wr.size >= 4096 ? cli.wr.size / 4096 : 0;
+
+	return 1 + (unsigned int)(rd + wr);
+}
+
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -92,14 +111,14 @@ Test(vchan, orders_and_layout_rules)
 	cr_assert_eq(vchan_order_for(1 << 20), 20);
 	cr_assert_eq(vchan_order_for((1 << 20) + 1), 0);
 	cr_assert_eq(vchan_layout_check(10, 11), 0);
-	cr_assert_eq(vchan_layout_check(10, 10), -EPROTO);
-	cr_assert_eq(vchan_layout_check(11, 11), -EPROTO);
-	cr_assert_eq(vchan_layout_check(9, 12), -EPROTO);
-	cr_assert_eq(vchan_layout_check(12, 21), -EPROTO);
-	cr_assert_eq(vchan_layout_check(20, 20), 0);	   /* 512 grants before 4096 */
-	cr_assert_eq(vchan_layout_check(20, 10), -EPROTO); /* 256 grants past 1024 */
-	cr_assert_eq(vchan_layout_check(20, 11), 0);	   /* 256 grants before 2048 */
-	cr_assert_eq(vchan_layout_check(19, 10), 0);	   /* 128 grants */
+	cr_assert_eq(vchan_layout_check(10, 10), -EBADMSG);
+	cr_assert_eq(vchan_layout_check(11, 11), -EBADMSG);
+	cr_assert_eq(vchan_layout_check(9, 12), -EBADMSG);
+	cr_assert_eq(vchan_layout_check(12, 21), -EBADMSG);
+	cr_assert_eq(vchan_layout_check(20, 20), 0);	    /* 512 grants before 4096 */
+	cr_assert_eq(vchan_layout_check(20, 10), -EBADMSG); /* 256 grants past 1024 */
+	cr_assert_eq(vchan_layout_check(20, 11), 0);	    /* 256 grants before 2048 */
+	cr_assert_eq(vchan_layout_check(19, 10), 0);	    /* 128 grants */
 }
 
 /* The server fixes any request into a valid layout. */
@@ -145,6 +164,7 @@ Test(vchan, connect_and_store_nodes)
 	/* Sizes: the client reads what the server writes (right). */
 	cr_assert_eq(cli.rd.size, 8192);
 	cr_assert_eq(cli.wr.size, 4096);
+	maps_are(4); /* the shared page, 2 + 1 ring pages, each once */
 	/* A second client finds the place taken. */
 	struct vchan_fake_end ce2;
 	struct vchan c2;
@@ -152,6 +172,7 @@ Test(vchan, connect_and_store_nodes)
 	vchan_fake_end_init(&ce2, &w, CLI);
 	cr_assert_neq(vchan_client_init(&c2, &vchan_fake_ops, &ce2, SRV, PATH, 0), 0);
 	cr_assert_eq(srv.intf->cli_live, 1, "a refused client leaves cli_live alone");
+	maps_are(4);
 }
 
 Test(vchan, client_without_server_times_out)
@@ -190,21 +211,28 @@ Test(vchan, bad_store_values_and_layouts)
 {
 	vchan_fake_store_put(&w, PATH "/ring-ref", "12x");
 	vchan_fake_store_put(&w, PATH "/event-channel", "3");
-	cr_assert_eq(vchan_client_init(&cli, &vchan_fake_ops, &ce, SRV, PATH, 0), -EPROTO);
+	cr_assert_eq(vchan_client_init(&cli, &vchan_fake_ops, &ce, SRV, PATH, 0), -EBADMSG);
 	vchan_fake_store_put(&w, PATH "/ring-ref", "99999999999");
-	cr_assert_eq(vchan_client_init(&cli, &vchan_fake_ops, &ce, SRV, PATH, 0), -EPROTO);
+	cr_assert_eq(vchan_client_init(&cli, &vchan_fake_ops, &ce, SRV, PATH, 0), -EBADMSG);
 	/* A real server page, then corrupted orders before the client comes. */
 	cr_assert_eq(vchan_server_init(&srv, &vchan_fake_ops, &se, CLI, PATH, 0, 0), 0);
 	srv.intf->left_order = 10;
 	srv.intf->right_order = 10;
-	cr_assert_eq(vchan_client_init(&cli, &vchan_fake_ops, &ce, SRV, PATH, 0), -EPROTO);
+	cr_assert_eq(vchan_client_init(&cli, &vchan_fake_ops, &ce, SRV, PATH, 0), -EBADMSG);
 	srv.intf->right_order = 30;
-	cr_assert_eq(vchan_client_init(&cli, &vchan_fake_ops, &ce, SRV, PATH, 0), -EPROTO);
+	cr_assert_eq(vchan_client_init(&cli, &vchan_fake_ops, &ce, SRV, PATH, 0), -EBADMSG);
 	srv.intf->left_order = 20; /* 256 grants running into the ring at 1024 */
 	srv.intf->right_order = 10;
-	cr_assert_eq(vchan_client_init(&cli, &vchan_fake_ops, &ce, SRV, PATH, 0), -EPROTO);
+	cr_assert_eq(vchan_client_init(&cli, &vchan_fake_ops, &ce, SRV, PATH, 0), -EBADMSG);
 	cr_assert_eq(srv.intf->cli_live, 2);
 	cr_assert_eq(w.live_maps, 0, "refused pages are unmapped");
+	maps_are(0);
+	/* A server that already closed: not connected (checked before the
+	 * orders). */
+	srv.intf->srv_live = 0;
+	cr_assert_eq(vchan_client_init(&cli, &vchan_fake_ops, &ce, SRV, PATH, 0), -ENOTCONN);
+	srv.intf->srv_live = 1;
+	cr_assert_eq(w.live_maps, 0);
 }
 
 /* ---- data ----------------------------------------------------------------- */
@@ -249,8 +277,12 @@ Test(vchan, every_order_wraps_byte_exact)
 		setup();
 		pair(size, order == 11 ? 1024 : size);
 		cr_assert_eq(cli.wr.size, size);
+		maps_are(client_pages());
 		stream_both_ways(3 * size + 777, size / 3 + 13);
 		cr_assert_eq(cli.stats.bytes_written, 3 * size + 777);
+		vchan_close(&cli);
+		vchan_close(&srv);
+		maps_are(0);
 		teardown();
 	}
 	setup(); /* for the suite's fini */
@@ -366,32 +398,65 @@ Test(vchan, close_is_seen_and_data_drains)
 	pair(1024, 1024);
 	cr_assert_eq(vchan_write(&cli, buf, 10), 10);
 	vchan_close(&cli);
+	maps_are(0);
 	cr_assert_not(vchan_is_open(&srv));
 	cr_assert_eq(vchan_read(&srv, out, 4), 4, "what was written is still readable");
 	cr_assert_eq(vchan_recv(&srv, out, 6), 6);
 	cr_assert_eq(memcmp(out, "456789", 6), 0);
-	cr_assert_eq(vchan_read(&srv, out, 1), -EPIPE);
-	cr_assert_eq(vchan_write(&srv, out, 1), -EPIPE);
+	cr_assert_eq(vchan_read(&srv, out, 1), -ENOTCONN);
+	cr_assert_eq(vchan_write(&srv, out, 1), -ENOTCONN);
 	srv.blocking = true;
-	cr_assert_eq(vchan_read(&srv, out, 1), -EPIPE, "blocking: no wait on a closed peer");
+	cr_assert_eq(vchan_read(&srv, out, 1), -ENOTCONN, "blocking: no wait on a closed peer");
 	vchan_close(&srv);
 	cr_assert_eq(w.live_grants, 0);
 	cr_assert_eq(w.live_maps, 0);
 	cr_assert_eq(w.live_ports, 0);
 	cr_assert_eq(vchan_fake_store_count(&w), 0);
 	vchan_close(&srv); /* twice is fine */
+	/* Our own closed end is not a closed peer: a different code. */
+	cr_assert_eq(vchan_read(&srv, out, 1), -EBADF);
+	cr_assert_eq(vchan_wait(&srv, 1000), -EBADF);
 }
 
 Test(vchan, server_close_is_seen_by_client)
 {
 	uint8_t out[4];
 
-	pair(1024, 1024);
+	pair(4096, 8192);
 	vchan_close(&srv);
+	/* Unshared while mapped: the pages stay until the client lets go. */
+	maps_are(client_pages());
+	cr_assert_eq(w.live_grants, client_pages());
 	cr_assert_not(vchan_is_open(&cli));
-	cr_assert_eq(vchan_read(&cli, out, 4), -EPIPE);
+	cr_assert_eq(vchan_read(&cli, out, 4), -ENOTCONN);
 	vchan_close(&cli);
 	cr_assert_eq(w.live_grants + w.live_maps + w.live_ports, 0);
+	maps_are(0);
+}
+
+/* The fake's own checks bite: a grant mapped twice at once, an unmap of no
+ * mapping or of part of one are counted; a grant is released by the unmap
+ * of each mapping of it, not before. */
+Test(vchan, fake_counts_double_maps_and_bad_unmaps)
+{
+	uint8_t stack_page[16];
+	void *a, *b;
+
+	cr_assert_eq(vchan_server_init(&srv, &vchan_fake_ops, &se, CLI, PATH, 0, 0), 0);
+	cr_assert_eq(vchan_fake_ops.map(&ce, SRV, 1, &srv.ring_ref, &a), 0);
+	cr_assert_eq(vchan_fake_ops.map(&ce, SRV, 1, &srv.ring_ref, &b), 0);
+	cr_assert_eq(w.double_maps, 1);
+	cr_assert_eq(vchan_fake_grant_maps(&w), 2);
+	vchan_fake_ops.unmap(&ce, b, 2);
+	vchan_fake_ops.unmap(&ce, stack_page, 1);
+	cr_assert_eq(w.bad_unmaps, 2);
+	cr_assert_eq(vchan_fake_grant_maps(&w), 2, "a bad unmap releases nothing");
+	vchan_close(&srv);
+	cr_assert_eq(w.live_grants, 1, "unshared, still mapped");
+	vchan_fake_ops.unmap(&ce, a, 1);
+	cr_assert_eq(w.live_grants, 1);
+	vchan_fake_ops.unmap(&ce, b, 1);
+	cr_assert_eq(vchan_fake_grant_maps(&w) + w.live_grants + w.live_maps, 0);
 }
 
 Test(vchan, no_leaks_over_many_channels)
@@ -401,6 +466,7 @@ Test(vchan, no_leaks_over_many_channels)
 		vchan_close(i % 2 ? &cli : &srv);
 		vchan_close(i % 2 ? &srv : &cli);
 		cr_assert_eq(w.live_grants + w.live_maps + w.live_ports + w.live_shares, 0);
+		maps_are(0);
 	}
 	cr_assert_eq(vchan_fake_store_count(&w), 0);
 }
@@ -411,6 +477,7 @@ Test(vchan, failed_init_unwinds)
 	cr_assert_eq(vchan_server_init(&srv, &vchan_fake_ops, &se, CLI, PATH, 1 << 16, 1 << 16), 0);
 	cr_assert_eq(vchan_client_init(&cli, &vchan_fake_ops, &ce, SRV, PATH, 0), -ENOMEM);
 	cr_assert_eq(w.live_maps, 0);
+	maps_are(0);
 	cr_assert_eq(w.live_ports, 1, "only the server's port remains");
 	cr_assert_eq(srv.intf->cli_live, 2);
 	vchan_close(&srv);
@@ -446,7 +513,7 @@ Test(vchan, killed_peer_ends_a_blocked_read)
 	srv.blocking = true;
 	ce.dead = true;
 	t0 = now_ns();
-	cr_assert_eq(vchan_read(&srv, out, 4), -EPIPE);
+	cr_assert_eq(vchan_read(&srv, out, 4), -ENOTCONN);
 	cr_assert_lt(now_ns() - t0, 50 * VCHAN_LIVENESS_NS, "no hang (a generous bound)");
 	cr_assert_not(vchan_is_open(&srv));
 }

@@ -31,11 +31,20 @@ static int vf_grant_new(struct vchan_fake_world *w, domid_t owner, domid_t peer,
 	for (int r = 8; r < VF_MAX_GRANTS; r++) {
 		if (w->grants[r].used)
 			continue;
-		w->grants[r] = (struct vf_grant){ true, owner, peer, fd, off, 0 };
+		w->grants[r] = (struct vf_grant){
+			.used = true, .owner = owner, .peer = peer, .fd = fd, .off = off
+		};
 		w->live_grants++;
 		return r;
 	}
 	return -ENOSPC;
+}
+
+static void vf_grant_free(struct vchan_fake_world *w, struct vf_grant *gr)
+{
+	close(gr->fd);
+	*gr = (struct vf_grant){ .fd = -1 };
+	w->live_grants--;
 }
 
 static int vf_share(void *ctx, domid_t peer, unsigned int n, uint32_t *refs, int notify_offset,
@@ -80,11 +89,13 @@ static void vf_unshare(void *ctx, void *addr, unsigned int n, const uint32_t *re
 	for (unsigned int i = 0; i < n; i++) {
 		struct vf_grant *gr = refs[i] < VF_MAX_GRANTS ? &w->grants[refs[i]] : NULL;
 
-		if (!gr || !gr->used)
+		if (!gr || !gr->used || gr->revoked)
 			continue;
-		close(gr->fd);
-		gr->used = false;
-		w->live_grants--;
+		/* A page still mapped by the peer stays until it is unmapped. */
+		if (gr->maps)
+			gr->revoked = true;
+		else
+			vf_grant_free(w, gr);
 	}
 	w->live_shares--;
 	pthread_mutex_unlock(&w->lock);
@@ -95,21 +106,51 @@ static int vf_map_one(struct vchan_fake_end *e, domid_t peer, uint32_t ref, uint
 {
 	struct vf_grant *gr = ref < VF_MAX_GRANTS ? &e->w->grants[ref] : NULL;
 
-	if (!gr || !gr->used || gr->owner != peer || gr->peer != e->domid)
+	if (!gr || !gr->used || gr->revoked || gr->owner != peer || gr->peer != e->domid)
 		return -EINVAL;
 	if (mmap(at, PG, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, gr->fd, (off_t)gr->off) ==
 	    MAP_FAILED)
 		return -ENOMEM;
+	/* Xen allows it, but a vchan end maps each of its peer's grants once. */
+	if (gr->maps)
+		e->w->double_maps++;
 	gr->maps++;
 	return 0;
+}
+
+static struct vf_mapping *vf_mapping_new(struct vchan_fake_world *w, unsigned int n)
+{
+	if (n > VF_MAP_MAX_PAGES)
+		return NULL;
+	for (int i = 0; i < VF_MAX_MAPPINGS; i++)
+		if (!w->mappings[i].addr)
+			return &w->mappings[i];
+	return NULL;
+}
+
+static struct vf_mapping *vf_mapping_find(struct vchan_fake_world *w, const void *addr)
+{
+	for (int i = 0; i < VF_MAX_MAPPINGS; i++)
+		if (w->mappings[i].addr && w->mappings[i].addr == addr)
+			return &w->mappings[i];
+	return NULL;
+}
+
+static void vf_grant_unmapped(struct vchan_fake_world *w, uint32_t ref)
+{
+	struct vf_grant *gr = &w->grants[ref];
+
+	if (--gr->maps == 0 && gr->revoked)
+		vf_grant_free(w, gr);
 }
 
 static int vf_map(void *ctx, domid_t peer, unsigned int n, const uint32_t *refs, void **ret_addr)
 {
 	struct vchan_fake_end *e = end_of(ctx);
+	struct vf_mapping *m;
 	uint8_t *p;
-	unsigned int i;
-	int rc = 0;
+	unsigned int i = 0;
+	int rc;
 
 	if (e->w->fail_map)
 		return -ENOMEM;
@@ -117,12 +158,17 @@ static int vf_map(void *ctx, domid_t peer, unsigned int n, const uint32_t *refs,
 	if (p == MAP_FAILED)
 		return -ENOMEM;
 	pthread_mutex_lock(&e->w->lock);
-	for (i = 0; i < n && rc == 0; i++)
+	m = vf_mapping_new(e->w, n);
+	rc = m ? 0 : -ENOSPC;
+	for (; i < n && rc == 0; i++)
 		rc = vf_map_one(e, peer, refs[i], p + (size_t)i * PG);
 	if (rc < 0) {
-		while (--i > 0)
-			e->w->grants[refs[i - 1]].maps--;
+		/* refs[0, i - 1) were mapped when refs[i - 1] failed. */
+		for (unsigned int k = 0; k + 1 < i; k++)
+			e->w->grants[refs[k]].maps--;
 	} else {
+		*m = (struct vf_mapping){ .addr = p, .n = n };
+		memcpy(m->refs, refs, n * sizeof(*refs));
 		e->w->live_maps++;
 	}
 	pthread_mutex_unlock(&e->w->lock);
@@ -134,14 +180,29 @@ static int vf_map(void *ctx, domid_t peer, unsigned int n, const uint32_t *refs,
 	return 0;
 }
 
+/* Every grant of the mapping loses one mapping. An address that is no
+ * mapping, or not all of one, is counted and left alone (munmap() of it
+ * could take someone else's pages). */
 static void vf_unmap(void *ctx, void *addr, unsigned int n)
 {
 	struct vchan_fake_world *w = end_of(ctx)->w;
+	struct vf_mapping *m;
+	bool whole;
 
-	munmap(addr, (size_t)n * PG);
 	pthread_mutex_lock(&w->lock);
-	w->live_maps--;
+	m = vf_mapping_find(w, addr);
+	whole = m && m->n == n;
+	if (!whole) {
+		w->bad_unmaps++;
+	} else {
+		for (unsigned int i = 0; i < n; i++)
+			vf_grant_unmapped(w, m->refs[i]);
+		m->addr = NULL;
+		w->live_maps--;
+	}
 	pthread_mutex_unlock(&w->lock);
+	if (whole)
+		munmap(addr, (size_t)n * PG);
 }
 
 /* ---- ports ------------------------------------------------------------- */
@@ -353,6 +414,17 @@ unsigned int vchan_fake_store_count(struct vchan_fake_world *w)
 
 	for (int i = 0; i < VF_MAX_NODES; i++)
 		c += w->nodes[i].used;
+	return c;
+}
+
+unsigned int vchan_fake_grant_maps(struct vchan_fake_world *w)
+{
+	unsigned int c = 0;
+
+	pthread_mutex_lock(&w->lock);
+	for (int r = 0; r < VF_MAX_GRANTS; r++)
+		c += w->grants[r].maps;
+	pthread_mutex_unlock(&w->lock);
 	return c;
 }
 

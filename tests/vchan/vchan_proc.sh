@@ -22,6 +22,27 @@ no_leak() { # name, domid
 		fail=1
 	fi
 }
+# The python program on stdin, run with `s` a stream socket connected to
+# the UNIX socket $1 and sys.argv[1:] = "$@". vchan-proxy gives no sign
+# when it listens, so the connect is retried: every 50 ms, 400 times.
+py_connected() { # socket, args...
+	local prog
+	prog=$(cat)
+	timeout 30 python3 -c "import socket, sys, time
+s = None
+for i in range(400):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sys.argv[1])
+        break
+    except OSError:
+        s.close()
+        s = None
+        time.sleep(0.05)
+if s is None:
+    sys.exit('nothing listens at ' + sys.argv[1])
+$prog" "$@"
+}
 echo "1..16"
 
 up pair
@@ -86,14 +107,7 @@ timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
 timeout 30 "$X" $R vchan-proxy --server 1 /local/domain/0/data/vchan/5 "$D/px.sock" >"$D/px.log" 2>&1 &
 PX=$!
 # The socket end: read to EOF, check the guest's pattern byte for byte.
-timeout 30 python3 - "$D/px.sock" >"$D/py.out" 2>&1 <<'EOF2'
-import socket, sys, time
-for i in range(400):
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect(sys.argv[1]); break
-    except OSError:
-        s.close(); time.sleep(0.05)
+py_connected "$D/px.sock" >"$D/py.out" 2>&1 <<'EOF2'
 data = bytearray()
 while True:
     b = s.recv(65536)
@@ -120,14 +134,8 @@ cfg c.cfg vcli 1 "vchan.client vchan.peer=0 vchan.id=6 vchan.bytes=1073741824 vc
 timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
 timeout 30 "$X" $R vchan-proxy --server 1 /local/domain/0/data/vchan/6 "$D/pk.sock" >"$D/pk.log" 2>&1 &
 PX=$!
-timeout 30 python3 - "$D/pk.sock" "$(log 1)" >"$D/pk.out" 2>&1 <<'EOF2'
-import os, re, signal, socket, sys, time
-for i in range(400):
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect(sys.argv[1]); break
-    except OSError:
-        s.close(); time.sleep(0.05)
+py_connected "$D/pk.sock" "$(log 1)" >"$D/pk.out" 2>&1 <<'EOF2'
+import os, re, signal
 got, killed = 0, False
 while True:
     b = s.recv(65536)

@@ -151,9 +151,8 @@ static void rt_fast_count(struct procdom_rt *rt, enum rt_notify_result r)
 /* The calling vCPU's vcpu_info if its upcalls were unmasked, now masked
  * for the send (see the top); NULL: nothing to restore. A plain store: a
  * peer that misses it only sends a signal we ignore. */
-static struct vcpu_info *rt_mask_self(struct procdom_rt *rt)
+static struct vcpu_info *rt_mask_self(struct procdom_rt *rt, struct procdom_vcpu *v)
 {
-	struct procdom_vcpu *v = rt_self();
 	struct vcpu_info *me;
 
 	if (!v || v->rt != rt || !rt->guest || v->id >= rt->guest->nr_vcpus)
@@ -187,8 +186,8 @@ enum rt_notify_result rt_2l_send_wake(struct shared_info *s, struct vcpu_info *v
 	return rt_notify_peer(pg, vi, edge);
 }
 
-static void rt_send_to(struct procdom_rt *rt, const struct procdom_peer *pr,
-		       const struct rt_send_target *t)
+static void rt_send_to(struct procdom_rt *rt, struct procdom_vcpu *self,
+		       const struct procdom_peer *pr, const struct rt_send_target *t)
 {
 	struct shared_info *s = (struct shared_info *)pr->evt;
 	struct vcpu_info *vi = &s->vcpu_info[t->vcpu], *me;
@@ -199,12 +198,12 @@ static void rt_send_to(struct procdom_rt *rt, const struct procdom_peer *pr,
 	 * overlaps its transfer with the send's (the fenced load still reads
 	 * the current value: a prefetch is only a hint). */
 	__builtin_prefetch(&pg->state, 0, 3);
-	me = rt_mask_self(rt);
+	me = rt_mask_self(rt, self);
 	rt_fast_count(rt, rt_2l_send_wake(s, vi, pg, t->port));
 	rt_unmask_self(me);
 }
 
-int rt_fast_send(struct procdom_rt *rt, evtchn_port_t port)
+int rt_fast_send(struct procdom_rt *rt, struct procdom_vcpu *self, evtchn_port_t port)
 {
 	struct rt_send_target t;
 	const struct procdom_peer *pr;
@@ -218,6 +217,6 @@ int rt_fast_send(struct procdom_rt *rt, evtchn_port_t port)
 	len = __atomic_load_n(&pr->len, __ATOMIC_ACQUIRE);
 	if (len < PROCDOM_EVT_VCPU_OFFSET(t.vcpu + 1))
 		return 0;
-	rt_send_to(rt, pr, &t);
+	rt_send_to(rt, self, pr, &t);
 	return 1;
 }

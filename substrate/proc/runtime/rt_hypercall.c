@@ -396,7 +396,7 @@ static int rt_hypercall_fast(struct procdom_vcpu *v, unsigned long op, const uin
 	if (op == __HYPERVISOR_event_channel_op && args[0] == EVTCHNOP_send) {
 		const struct evtchn_send *s = rt_gpa_range(rt, args[1], sizeof(*s));
 
-		if (!s || !rt_fast_send(rt, s->port))
+		if (!s || !rt_fast_send(rt, v, s->port))
 			return 0;
 		rt_stat_inc(&rt->stats.fast_sends);
 		*ret = 0;
@@ -448,7 +448,7 @@ bool rt_evtchn_send(void *ctx, unsigned int vcpu, evtchn_port_t port)
 	if (!v || v->rt != rt || v->id != vcpu || !rt->fast || !rt->guest || !rt->guest->ready)
 		return false;
 	v->in_runtime++;
-	done = rt_fast_send(rt, port);
+	done = rt_fast_send(rt, v, port);
 	v->in_runtime--;
 	if (!done)
 		return false;

@@ -228,8 +228,11 @@ void rt_set_self(struct procdom_vcpu *v);
 
 /* ---- the fast path (rt_fast.c) --------------------------------------- */
 
-/* EVTCHNOP_send of port in shared memory: 1 done, 0 take the hypercall. */
-int rt_fast_send(struct procdom_rt *rt, evtchn_port_t port);
+/* EVTCHNOP_send of port in shared memory: 1 done, 0 take the hypercall.
+ * self: the calling vCPU (its callers hold it; rt_self() again would be a
+ * TLS lookup on the hot path), whose upcalls are masked for the send;
+ * NULL: none to mask. */
+int rt_fast_send(struct procdom_rt *rt, struct procdom_vcpu *self, evtchn_port_t port);
 /* The 2-level send into a peer's pages (the core's evtchn_2l_set_pending
  * + notify). Returns true if the port went 0 -> 1 pending; *ret_edge says
  * whether upcall_pending went 0 -> 1. Exposed for tests. */
