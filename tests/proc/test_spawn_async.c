@@ -6,6 +6,8 @@
  * leaves the domain without a process (hypercall sockets closed); a domain
  * killed while its start is in flight gets no hook and leaves no process;
  * a spawner lost with requests in flight fails them (-EIO) and is replaced.
+ * Without a spawner the start is direct (posix_spawn from the host, its fd
+ * numbers named in XENON_BOOT) and done, or failed, on return.
  *
  * procdom without the core: domains are prepared (memfds) and spawned,
  * never built; the programs are /bin/sleep (or a path that does not exist).
@@ -206,4 +208,66 @@ Test(spawn_async, a_lost_spawner_fails_what_it_had_and_is_replaced)
 	procdom_domain_release(a);
 	procdom_domain_release(b);
 	procdom_domain_release(c);
+}
+
+/* Without a spawner (none started, or none could be replaced) the start is
+ * posix_spawn from here: done when procdom_domain_spawn returns. */
+static void setup_direct(void)
+{
+	static const struct procdom_hooks hooks = { .local_kick = no_kick,
+						    .log = log_msg,
+						    .spawned = spawned };
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(log_path, sizeof(log_path), "%s/domain.log", dir);
+	cr_assert_eq(procdom_create(&hooks, &pd), 0);
+	nr_calls = 0;
+}
+
+TestSuite(spawn_direct, .init = setup_direct, .fini = teardown, .timeout = 30);
+
+Test(spawn_direct, started_on_return_with_its_fds)
+{
+	struct procdom_domain *d = prepare(9);
+	char path[64], env[8192];
+	pid_t pid;
+	FILE *f;
+	size_t n;
+
+	cr_assert_eq(procdom_spawner_fd(pd), -1);
+	cr_assert_eq(spawn(d, "/bin/sleep"), 0);
+	cr_assert_eq(procdom_domain_spawn_result(d), 0, "not in flight");
+	pid = procdom_domain_pid(d);
+	cr_assert(alive(pid));
+	cr_assert_geq(procdom_domain_pidfd(d), 0);
+	cr_assert_eq(nr_calls, 0, "no hook: nothing was in flight");
+	/* The child names our fd numbers in XENON_BOOT and holds them. */
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	n = fread(env, 1, sizeof(env) - 1, f);
+	fclose(f);
+	env[n] = '\0';
+	for (size_t i = 0; i + 1 < n; i++)
+		if (!env[i])
+			env[i] = ' ';
+	snprintf(path, sizeof(path), "ram=%d evt=%d xen=%d", d->ram.fd, d->evt.fd, d->xen.fd);
+	cr_assert_not_null(strstr(env, path), "XENON_BOOT names %s: %s", path, env);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, d->ram.fd);
+	cr_assert_eq(access(path, F_OK), 0, "the child holds its ram fd");
+	procdom_domain_kill(d);
+	cr_assert_not(alive(pid));
+	procdom_domain_release(d);
+}
+
+Test(spawn_direct, a_failed_start_fails_the_call)
+{
+	struct procdom_domain *d = prepare(10);
+
+	cr_assert_eq(spawn(d, "/nonexistent/program"), -ENOENT);
+	cr_assert_not(d->proc);
+	cr_assert_eq(procdom_domain_pid(d), 0);
+	cr_assert_eq(procdom_domain_hc_fd(d, 0), -1, "its sockets are closed");
+	cr_assert_eq(nr_calls, 0);
+	procdom_domain_release(d);
 }
