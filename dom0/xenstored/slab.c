@@ -85,6 +85,14 @@ static void page_unlist(struct xs_slab *sl, unsigned int cls, struct slab_page *
 	pg->listed = false;
 }
 
+/* Unpoisoned first: ASan keeps a region's poison past munmap, and the next
+ * mapping at that address (a guest's ring page, say) would trip on it. */
+static void page_unmap(struct slab_page *pg)
+{
+	SLAB_UNPOISON(pg, SLAB_PAGE);
+	munmap(pg, SLAB_PAGE);
+}
+
 static struct slab_page *page_new(struct xs_slab *sl, unsigned int cls)
 {
 	struct slab_page *pg =
@@ -147,7 +155,7 @@ void slab_free(struct xs_slab *sl, void *obj, size_t size)
 		page_list(sl, cls, pg);
 	if (pg->used == 0 && (pg->next || pg->prev)) {
 		page_unlist(sl, cls, pg);
-		munmap(pg, SLAB_PAGE);
+		page_unmap(pg);
 		sl->pages--;
 	}
 }
@@ -165,7 +173,7 @@ size_t slab_fini(struct xs_slab *sl)
 
 			leaked += pg->used;
 			page_unlist(sl, c, pg);
-			munmap(pg, SLAB_PAGE);
+			page_unmap(pg);
 			sl->pages--;
 		}
 	}
