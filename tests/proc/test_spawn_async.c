@@ -228,8 +228,10 @@ TestSuite(spawn_direct, .init = setup_direct, .fini = teardown, .timeout = 30);
 
 Test(spawn_direct, started_on_return_with_its_fds)
 {
-	struct procdom_domain *d = prepare(9);
-	char path[64], env[8192];
+	struct procdom_domain *d = prepare(9), *e = prepare(11);
+	char *env_argv[] = { "/usr/bin/env", NULL };
+	char path[64], want[64], env[8192];
+	struct pollfd p;
 	pid_t pid;
 	FILE *f;
 	size_t n;
@@ -241,23 +243,27 @@ Test(spawn_direct, started_on_return_with_its_fds)
 	cr_assert(alive(pid));
 	cr_assert_geq(procdom_domain_pidfd(d), 0);
 	cr_assert_eq(nr_calls, 0, "no hook: nothing was in flight");
-	/* The child names our fd numbers in XENON_BOOT and holds them. */
-	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-	f = fopen(path, "r");
-	cr_assert_not_null(f);
-	n = fread(env, 1, sizeof(env) - 1, f);
-	fclose(f);
-	env[n] = '\0';
-	for (size_t i = 0; i + 1 < n; i++)
-		if (!env[i])
-			env[i] = ' ';
-	snprintf(path, sizeof(path), "ram=%d evt=%d xen=%d", d->ram.fd, d->evt.fd, d->xen.fd);
-	cr_assert_not_null(strstr(env, path), "XENON_BOOT names %s: %s", path, env);
+	/* Its fds are in place before the exec, so there now. */
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, d->ram.fd);
 	cr_assert_eq(access(path, F_OK), 0, "the child holds its ram fd");
 	procdom_domain_kill(d);
 	cr_assert_not(alive(pid));
 	procdom_domain_release(d);
+
+	/* XENON_BOOT names our fd numbers: env prints it to the log; its
+	 * pidfd says when it is done. */
+	cr_assert_eq(procdom_domain_spawn(e, env_argv, log_path, NULL, 1), 0);
+	p = (struct pollfd){ .fd = procdom_domain_pidfd(e), .events = POLLIN };
+	cr_assert_eq(poll(&p, 1, 10000), 1, "env did not exit");
+	cr_assert_eq(procdom_domain_reap(e), 0, "env exited 0");
+	f = fopen(log_path, "r");
+	cr_assert_not_null(f);
+	n = fread(env, 1, sizeof(env) - 1, f);
+	fclose(f);
+	env[n] = '\0';
+	snprintf(want, sizeof(want), "ram=%d evt=%d xen=%d", e->ram.fd, e->evt.fd, e->xen.fd);
+	cr_assert_not_null(strstr(env, want), "XENON_BOOT names %s: %s", want, env);
+	procdom_domain_release(e);
 }
 
 Test(spawn_direct, a_failed_start_fails_the_call)
