@@ -106,30 +106,6 @@ static int one_param(struct disk_parse *d, const struct spec_param *p)
 	return derr(d, "unknown parameter `%.40s'", p->key);
 }
 
-static bool valid_vdev(const char *v)
-{
-	size_t letters, max_letters;
-	const char *p;
-
-	if (!strncmp(v, "xvd", 3))
-		p = v + 3, max_letters = 4;
-	else if (!strncmp(v, "sd", 2))
-		p = v + 2, max_letters = 2;
-	else if (!strncmp(v, "hd", 2))
-		p = v + 2, max_letters = 1;
-	else
-		return false;
-	letters = strspn(p, "abcdefghijklmnopqrstuvwxyz");
-	if (letters < 1 || letters > max_letters || (max_letters == 1 && *p > 't'))
-		return false;
-	p += letters;
-	/* An optional partition number 1..15, no leading zero. */
-	if (!*p)
-		return true;
-	return p[0] >= '1' && p[0] <= '9' && strspn(p, "0123456789") == strlen(p) &&
-	       strlen(p) <= 2 && atoi(p) <= 15;
-}
-
 static int check_format(struct disk_parse *d)
 {
 	const char *f = d->vals[S_FORMAT];
@@ -197,17 +173,18 @@ static char *dup_or_null(const char *s, bool *oom)
 
 static int fill(struct disk_parse *d, struct xlcfg_disk *out)
 {
-	const char *vdev = d->vals[S_VDEV];
+	const char *vdev = d->vals[S_VDEV], *why;
 	bool oom = false;
 	int rc;
 
 	if (!vdev || !*vdev)
 		return derr(d, "%s", "no vdev (the guest's device name, e.g. xvda)");
-	if (!valid_vdev(vdev))
-		return derr(d,
-			    "invalid vdev `%.40s' (expected xvdX, sdX or hdX, see "
-			    "docs/misc/vbd-interface.txt)",
-			    vdev);
+	if (xlcfg_vdev_devid(vdev, &out->devid, &why)) {
+		xlcfg_errorf(d->err, d->pos,
+			     "disk `%.80s': invalid vdev `%.40s': %s (docs/misc/vbd-interface.txt)",
+			     d->spec, vdev, why);
+		return -EINVAL;
+	}
 	if ((rc = check_format(d)) || (rc = check_devtype(d, out)) || (rc = check_access(d, out)) ||
 	    (rc = check_backendtype(d)))
 		return rc;
@@ -313,6 +290,29 @@ void xlcfg_disk_fini(struct xlcfg_disk *disk)
 	memset(disk, 0, sizeof(*disk));
 }
 
+/* Two names of one device (xvdq and d16p0) would share one store directory. */
+static int check_unique(const struct xlcfg_domain *dom, const struct xlcfg_value *item,
+			struct xlcfg_err *err)
+{
+	const struct xlcfg_disk *disk = &dom->disks[dom->nr_disks - 1];
+
+	for (size_t j = 0; j + 1 < dom->nr_disks; j++) {
+		const struct xlcfg_disk *other = &dom->disks[j];
+
+		if (other->devid != disk->devid)
+			continue;
+		if (!strcmp(other->vdev, disk->vdev))
+			xlcfg_errorf(err, &item->pos, "disk `%.80s': vdev `%s' used twice",
+				     item->str, disk->vdev);
+		else
+			xlcfg_errorf(err, &item->pos,
+				     "disk `%.80s': vdev `%s' is `%s' again (virtual-device %u)",
+				     item->str, disk->vdev, other->vdev, (unsigned int)disk->devid);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int xlcfg_disks_load(const struct xlcfg *cfg, struct xlcfg_domain *dom, struct xlcfg_err *err)
 {
 	const struct xlcfg_value *list;
@@ -327,70 +327,8 @@ int xlcfg_disks_load(const struct xlcfg *cfg, struct xlcfg_domain *dom, struct x
 		if ((rc = xlcfg_disk_parse(item->str, &item->pos, disk, err)))
 			return rc;
 		dom->nr_disks++;
-		for (size_t j = 0; j + 1 < dom->nr_disks; j++) {
-			if (!strcmp(dom->disks[j].vdev, disk->vdev)) {
-				xlcfg_errorf(err, &item->pos, "disk `%.80s': vdev `%s' used twice",
-					     item->str, disk->vdev);
-				return -EINVAL;
-			}
-		}
+		if ((rc = check_unique(dom, item, err)))
+			return rc;
 	}
-	return 0;
-}
-
-/* "a" -> 0, "z" -> 25, "aa" -> 26: the letters of a vdev, bijective base 26. */
-static int vdev_disk(const char **p, unsigned long *ret)
-{
-	unsigned long n = 0;
-	size_t len = strspn(*p, "abcdefghijklmnopqrstuvwxyz");
-
-	if (len < 1 || len > 4)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++)
-		n = n * 26 + (unsigned long)((*p)[i] - 'a' + 1);
-	*p += len;
-	*ret = n - 1;
-	return 0;
-}
-
-static int vdev_partition(const char *p, unsigned long *ret)
-{
-	uint64_t n = 0;
-
-	if (!*p) {
-		*ret = 0;
-		return 0;
-	}
-	if (p[0] == '0' || xlcfg_parse_u64(p, &n) || n > 255)
-		return -EINVAL;
-	*ret = (unsigned long)n;
-	return 0;
-}
-
-int xlcfg_vdev_devid(const char *vdev, uint32_t *ret)
-{
-	static const unsigned int ide_major[] = { 3, 22, 33, 34, 56, 57, 88, 89, 90, 91 };
-	const char *p = vdev;
-	unsigned long disk, part;
-	int kind = !strncmp(p, "xvd", 3)  ? 0
-		   : !strncmp(p, "sd", 2) ? 1
-		   : !strncmp(p, "hd", 2) ? 2
-					  : -1;
-
-	if (kind < 0)
-		return -EINVAL;
-	p += kind == 0 ? 3 : 2;
-	if (vdev_disk(&p, &disk) || vdev_partition(p, &part))
-		return -EINVAL;
-	if (kind == 0 && disk < 16 && part < 16)
-		*ret = 202u << 8 | disk << 4 | part;
-	else if (kind == 0 && disk < (1u << 20))
-		*ret = 1u << 28 | disk << 8 | part;
-	else if (kind == 1 && disk < 16 && part < 16)
-		*ret = 8u << 8 | disk << 4 | part;
-	else if (kind == 2 && disk < 20 && part < 64)
-		*ret = ide_major[disk / 2] << 8 | (disk % 2) << 6 | part;
-	else
-		return -EINVAL;
 	return 0;
 }

@@ -148,8 +148,9 @@ enum xlcfg_action {
 /* disk = [ "<diskspec>", ... ] as in xl-disk-configuration.txt. The block
  * back end serves raw images only, so other formats are refused now. */
 struct xlcfg_disk {
-	char *target; /* image path; NULL for an empty cdrom */
-	char *vdev;   /* xvd*, hd*, sd* */
+	char *target;	/* image path; NULL for an empty cdrom */
+	char *vdev;	/* xvd*, d<disk>p<partition>, hd*, sd* */
+	uint32_t devid; /* vdev's virtual-device number (xlcfg_vdev_devid()) */
 	bool readonly;
 	bool cdrom;
 	bool discard;	     /* default true, "no-discard" clears it */
@@ -229,11 +230,13 @@ const char *xlcfg_action_name(enum xlcfg_action a);
 int xlcfg_disk_parse(const char *spec, const struct xlcfg_pos *pos, struct xlcfg_disk *ret,
 		     struct xlcfg_err *err);
 void xlcfg_disk_fini(struct xlcfg_disk *disk);
-/* The virtual-device number Linux's blkfront decodes from a vdev name
- * (Xen's docs/misc/vbd-interface.txt): xvdX[N] -> 202<<8 | disk<<4 | N
- * (disks >= 16 or partitions >= 16: 1<<28 | disk<<8 | N), sdX[N] ->
- * 8<<8 | disk<<4 | N (disks < 16), hdX[N] -> the IDE majors 3, 22, 33, ...
- * | (disk%2)<<6 | N. -EINVAL for a name it cannot encode. */
-int xlcfg_vdev_devid(const char *vdev, uint32_t *ret);
+/* The vdev rule (vdev.c, libxl's): VDEV's virtual-device number in *RET,
+ * or -EINVAL and, if RET_WHY is not NULL, a phrase saying which part of
+ * the rule the name breaks. xvd<letters>[<partition>] and d<disk>p<partition>
+ * -> 202<<8 | disk<<4 | partition (both <= 15), else 1<<28 | disk<<8 |
+ * partition (disk <= 2^20-1, partition <= 255); hd -> 3<<8 or 22<<8 |
+ * (disk%2)<<6 | partition (disk <= 3, partition <= 63); sd -> 8<<8 |
+ * disk<<4 | partition (both <= 15). */
+int xlcfg_vdev_devid(const char *vdev, uint32_t *ret, const char **ret_why);
 
 #endif /* XENON_XLCFG_H */

@@ -1,5 +1,6 @@
 /*
- * blk-guest: a process domain using vbd 51712 (xvda) through blkfront.
+ * blk-guest: a process domain using vbd 51712 (xvda) through blkfront, or
+ * the one blk.vdev=N names (N its virtual-device number: device/vbd/N).
  * Its words on the command line (the config's `extra`):
  *   blk.mode=1  verify: blk.mib MiB of random writes of random sizes, each
  *               region read back, then the whole disk compared with a
@@ -30,7 +31,7 @@
 
 #include <xen/sched.h>
 
-#define VDEV 51712
+#define VDEV 51712 /* xvda, unless blk.vdev says */
 #define POOL_PAGES 1024
 
 static struct xenbus_guest bus;
@@ -263,7 +264,8 @@ void start_kernel(start_info_t *si)
 		say("blk: setup FAILED\n");
 		xen_shutdown(SHUTDOWN_crash);
 	}
-	rc = blkfront_probe(&dev, g, &bus.xb, VDEV, mem, pages, &cfg);
+	rc = blkfront_probe(&dev, g, &bus.xb, (unsigned int)guest_arg(si, "blk.vdev", VDEV), mem,
+			    pages, &cfg);
 	printf("blk: probe rc %d, %llu sectors, order %u, persistent %d, segs %u\n", rc,
 	       (unsigned long long)dev.fe.be.sectors, dev.fe.ring_order, dev.fe.persistent,
 	       dev.fe.max_segs);

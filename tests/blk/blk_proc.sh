@@ -20,16 +20,16 @@ kill_bb() { # kill -9 the service (xenon-hvd logs it and starts another)
 	KILLED=$(bb_pid)
 	[ -n "$KILLED" ] && kill -9 "$KILLED" 2>/dev/null
 }
-cfg() { # file, image, extra[, domid (default 1; name blk, or blkN)]
+cfg() { # file, image, extra[, domid (default 1; name blk, or blkN)[, vdev (xvda)]]
 	local id=${4:-1} name=blk
 	[ "$id" = 1 ] || name=blk$id
-	printf 'name = "%s"\ntype = "process"\nkernel = "%s"\nmemory = 32\nvcpus = 1\ndomid = %s\ndisk = [ "%s,raw,xvda,rw" ]\nextra = "%s"\n' \
-		"$name" "$GUEST" "$id" "$2" "$3" >"$D/$1"
+	printf 'name = "%s"\ntype = "process"\nkernel = "%s"\nmemory = 32\nvcpus = 1\ndomid = %s\ndisk = [ "%s,raw,%s,rw" ]\nextra = "%s"\n' \
+		"$name" "$GUEST" "$id" "$2" "${5:-xvda}" "$3" >"$D/$1"
 }
 guest_pid() {
 	"$X" $R list | awk '$1=="blk" {print $6}'
 }
-echo "1..12"
+echo "1..14"
 
 up verify
 BB0=$(bb_pid)
@@ -149,4 +149,15 @@ else
 	echo "not ok - two vbds: the second across the first one's death (verify: $(grep -c 'verify ok' "$RD/domain-2.log"), lines $first/$second)"
 	fail=1
 fi
+# One vbd with an extended virtual-device number (xvdq: disk 16, 1<<28 |
+# 16<<8): the directory names on both sides, end to end.
+up extended
+truncate -s 4M "$D/x.img"
+cfg x.cfg "$D/x.img" "blk.mode=1 blk.mib=4 blk.vdev=268439552" 1 xvdq
+timeout 10 "$X" $R create "$D/x.cfg" >/dev/null
+wait_log "$RD/domain-1.log" "blk: closed"
+check "extended vdev xvdq: 4 MiB byte-exact through device/vbd/268439552" \
+	"$RD/domain-1.log" "blk: verify ok"
+check "extended vdev xvdq: the back end served vbd 1/268439552" \
+	"$RD/blkback/blkback.log" "vbd 1/268439552: connected"
 exit $fail

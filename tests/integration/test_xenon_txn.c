@@ -162,6 +162,28 @@ Test(xenon_txn, values_directories_and_permissions)
 	cr_assert_eq(fx.committed, 1);
 }
 
+/* What the toolstack's writers rely on to set permissions on directories
+ * only: a directory made by writing below it takes its parent's too. */
+static void fill_implicit(struct xenon_txn *t, const void *arg)
+{
+	(void)arg;
+	xenon_txn_put(t, "/i", NULL, dom0_r5, 2);
+	xenon_txn_put(t, "/i/made/by/write", "v", NULL, 0);
+	xenon_txn_put(t, "/i/own", NULL, dom5_r0, 2);
+	xenon_txn_put(t, "/i/own/deep/value", "w", NULL, 0);
+}
+
+Test(xenon_txn, directories_made_by_a_write_inherit)
+{
+	cr_assert_eq(xenon_txn_run(fx.xs, fill_implicit, NULL), 0);
+	assert_perms("/i/made", dom0_r5, 2);
+	assert_perms("/i/made/by", dom0_r5, 2);
+	assert_perms("/i/made/by/write", dom0_r5, 2);
+	assert_perms("/i/own/deep", dom5_r0, 2);
+	assert_perms("/i/own/deep/value", dom5_r0, 2);
+	assert_all_ended(0);
+}
+
 /* ---- the sticky failure ---- */
 
 struct runs {
@@ -275,4 +297,23 @@ Test(xenon_txn, conflicts_are_retried_a_bounded_number_of_times)
 	cr_assert(!exists("/c/y"), "no run committed");
 	assert_all_ended(0);
 	cr_assert_eq(fx.started, XENON_TXN_RETRIES);
+}
+
+/* ---- without a transaction ---- */
+
+Test(xenon_txn, run_direct_writes_without_a_transaction)
+{
+	struct runs r = { 0 };
+
+	cr_assert_eq(xenon_txn_run_direct(fx.xs, fill_tree, NULL), 0);
+	assert_value("/t/inherits", "a");
+	assert_perms("/t/own", dom5_r0, 2);
+	cr_assert_eq(xenon_txn_run_direct(fx.xs, fill_rm, NULL), 0);
+	cr_assert(!exists("/t"));
+	assert_value("/u", "after");
+	/* The first failure stops the list; what came before it stays. */
+	cr_assert_eq(xenon_txn_run_direct(fx.xs, fill_bad_middle, &r), -EINVAL);
+	assert_value("/s/before", "1");
+	cr_assert(!exists("/s/after"));
+	cr_assert_eq(fx.started, 0, "a transaction was started");
 }

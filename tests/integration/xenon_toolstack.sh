@@ -114,13 +114,14 @@ cat >"$D/dev/devices.cfg" <<CFG
 name = "devdom"
 kernel = "seed002-demo-domu"
 memory = 4
-disk = [ 'target=disk.img, vdev=xvda, access=rw, format=raw', 'ro.img,raw,xvdb,ro' ]
+disk = [ 'target=disk.img, vdev=xvda, access=rw, format=raw', 'ro.img,raw,xvdb,ro',
+         'ro.img,raw,xvdq,ro' ]
 vchan = [ 'name=echo, peer=dom2', 'name=ctl, peer=0' ]
 CFG
 perms_of() { xenstore-ls -p "${1%/*}" | grep "^${1##*/} " | grep -o '([^()]*)$'; }
 out=$("$XENON" create -p "$D/dev/devices.cfg" 2>&1)
 DD=$(sed -n 's/^created domain \([0-9]*\) (devdom), paused$/\1/p' <<<"$out")
-check "create -p a domain with two disks and two vchans" test -n "$DD"
+check "create -p a domain with three disks and two vchans" test -n "$DD"
 [ -n "$DD" ] || echo "# $out"
 BE=/local/domain/0/backend/vbd/$DD/51712
 FE=/local/domain/$DD/device/vbd/51712
@@ -148,6 +149,38 @@ check "disk: back dir dom0's, readable by the domain" test "$(perms_of $BE)" = "
 check "disk: front dir the domain's, readable by dom0" test "$(perms_of $FE)" = "(n$DD,r0)"
 check "disk: xvdb read-only, devid 51728" \
 	test "$(xenstore-read /local/domain/0/backend/vbd/$DD/51728/mode)" = r
+XQ=268439552 # xvdq: disk 16, the extended form 1<<28 | 16<<8
+check "disk: xvdq's extended number names both directories" test \
+	"$(xenstore-read /local/domain/0/backend/vbd/$DD/$XQ/dev \
+		/local/domain/$DD/device/vbd/$XQ/virtual-device 2>&1)" = "xvdq
+$XQ"
+# Every node the toolstack wrote (and any a back end added since), against
+# the permissions libxl gives: the last (most specific) matching rule wins. The
+# toolstack sets them on directories only, the rest inherits.
+check "every node of the domain has libxl's permissions" python3 - "$DD" \
+	"$(xenstore-ls -f -p /local/domain/$DD; xenstore-ls -f -p /local/domain/0/backend;
+	   xenstore-ls -f -p /tool/xenon/$DD)" <<'PY'
+import re, sys
+dd, dump = sys.argv[1], sys.argv[2]
+home, be = "/local/domain/" + dd, "/local/domain/0/backend"
+rules = [(home, "n0,r" + dd), (home + "/control/shutdown", "n" + dd)]
+rules += [(home + "/" + d, "n" + dd) for d in ("data", "device", "error", "drivers", "attr", "feature")]
+rules += [(home + "/data/vchan/2/echo", "n%s,r2" % dd), (home + "/data/vchan/0/ctl", "n%s,r0" % dd)]
+rules += [(home + r"/device/(vbd|vchan)/\d+", "n%s,r0" % dd)]
+rules += [(be + "/vbd", "n0"), (be + "/vbd/" + dd, "n0,r" + dd), ("/tool/xenon/" + dd, "n0")]
+nodes = 0
+for line in dump.splitlines():
+    m = re.match(r"(/\S*) = .*\((\S*)\)$", line)
+    assert m, line
+    path, perms = m.groups()
+    if path.startswith(be + "/vbd/") and not path.startswith(be + "/vbd/" + dd):
+        continue  # another domain's
+    want = [p for r, p in rules if re.match(r + "(/|$)", path)]
+    assert want, path
+    assert perms == want[-1], (path, perms, want[-1])
+    nodes += 1
+assert nodes > 80, nodes
+PY
 VC=/local/domain/$DD/data/vchan/2/echo
 check "vchan: server dir the domain's, readable by the peer (dom2 by name)" \
 	test "$(perms_of $VC)" = "(n$DD,r2)"

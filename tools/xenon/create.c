@@ -16,24 +16,28 @@
  *   4. UNPAUSE unless -p.
  * Devices (disk = [...], vchan = [...]) are checked before step 1 (the
  * image exists, a peer named by name exists) and written in step 2, in one
- * transaction of their own, with Xen's permissions:
+ * transaction of their own, with Xen's permissions, set on the directories
+ * shown with them; everything below inherits them (see dev_put()):
  *
- *   /local/domain/0/backend/vbd/<fe>/<devid>/   owner dom0, <fe> may read
- *       frontend, frontend-id, online=1, state=1 (Initialising),
+ *   /local/domain/0/backend/vbd/<fe>/             owner dom0, <fe> may read
+ *     <devid>/frontend, frontend-id, online=1, state=1 (Initialising),
  *       params=<absolute image path>, mode=w|r, type=file,
  *       device-type=disk|cdrom, dev=<vdev>, removable=0, bootable=1
- *   /local/domain/<fe>/device/vbd/<devid>/      owner <fe>, dom0 may read
+ *   /local/domain/<fe>/device/vbd/<devid>/        owner <fe>, dom0 may read
  *       backend, backend-id=0, state=1, virtual-device=<devid>, device-type
  *   /local/domain/<fe>/data/vchan/<peer>/<name>/  owner <fe>, <peer> may read
- *   /local/domain/<fe>/device/vchan/<n>/{name,peer,path}   the pairing
+ *   /local/domain/<fe>/device/vchan/<n>/          owner <fe>, dom0 may read
+ *       name, peer, path, role                    the pairing
  *
- * <devid> is the vdev's Linux encoding (xvda = 202<<8 = 51712, see
- * xlcfg_vdev_devid()). The back end's directories go when the domain is
- * destroyed (xenon_domain_teardown()); when the domain dies on its own the
- * back-end service removes them (lib/xenbus_be). Should one be left all the
- * same, the same transaction first removes /local/domain/0/backend/<type>/<fe>
- * and /local/domain/0/error/backend/<type>/<fe> of every type, so a re-used
- * domid starts clean (for a domain without devices too).
+ * <devid> is the vdev's virtual-device number, which lib/xlcfg worked out
+ * when it parsed the disk (xvda = 202<<8 = 51712, xvdq = 1<<28 | 16<<8,
+ * see lib/xlcfg/vdev.c). The back end's directories go with the domain's
+ * store entries (xenon_store_remove_domain(), for destroy, shutdown -w,
+ * reboot and the monitor); when the domain dies on its own the back-end
+ * service removes those it served too (lib/xenbus_be). Should one be left
+ * all the same, writing the domain's entries removes the back-end
+ * directories and error reports of every type for the domid first, so a
+ * re-used domid starts clean (for a domain without devices too).
  *
  * Any failure destroys what was made. Then a small monitor process (as xl's
  * per-domain one) waits for the domain's end and carries out on_poweroff,
@@ -434,14 +438,10 @@ static int fill_request(const struct xlcfg_domain *dom, struct procdom_ctl_creat
 
 /* ---- devices (see the top of this file) ---- */
 
-#define BACKEND_ROOT "/local/domain/0/backend"
-#define BACKEND_ERROR_ROOT "/local/domain/0/error/backend"
-
 /* What the config's devices become, worked out before CREATE so that a
  * missing image or peer fails before anything exists. */
 struct dev_plan {
 	char params[XLCFG_MAX_DISKS][PATH_MAX]; /* absolute image paths ("" for none) */
-	uint32_t devid[XLCFG_MAX_DISKS];
 	domid_t peer[XLCFG_MAX_VCHANS];
 };
 
@@ -479,11 +479,6 @@ static int plan_disk(const struct xenon_ctx *ctx, const char *config, const stru
 			  d->vdev, d->backend);
 		return -EINVAL;
 	}
-	if (xlcfg_vdev_devid(d->vdev, &plan->devid[i])) {
-		xenon_err(ctx, "disk `%s': vdev has no virtual-device number (xvdX, sdX, hdX)",
-			  d->vdev);
-		return -EINVAL;
-	}
 	plan->params[i][0] = '\0';
 	return d->target ? disk_image(ctx, config, d, plan->params[i]) : 0;
 }
@@ -509,7 +504,14 @@ static int plan_devices(const struct xenon_ctx *ctx, struct xs_handle *xs,
 	return 0;
 }
 
-/* DIR/KEY = VALUE (KEY NULL: DIR itself, a directory), with PERMS. */
+/*
+ * DIR/KEY = VALUE (KEY NULL: DIR itself, a directory), with PERMS (NULL:
+ * none set). xenstored gives a node dom0 creates its parent's permissions,
+ * so only a directory whose permissions differ from its parent's is given
+ * them (two requests); what is written below it inherits them (one). A
+ * node that existed before would keep its own, which is why the writers
+ * below start from directories the same or an earlier transaction removed.
+ */
 static void dev_put(struct xenon_txn *t, const char *dir, const char *key, const char *value,
 		    const struct xs_permissions *perms)
 {
@@ -519,41 +521,50 @@ static void dev_put(struct xenon_txn *t, const char *dir, const char *key, const
 		snprintf(path, sizeof(path), "%s/%s", dir, key);
 	else
 		snprintf(path, sizeof(path), "%s", dir);
-	xenon_txn_put(t, path, key ? value : NULL, perms, 2);
+	xenon_txn_put(t, path, key ? value : NULL, perms, perms ? 2 : 0);
 }
 
-static void write_disk(struct xenon_txn *t, domid_t fe_id, const struct xlcfg_disk *d,
-		       const char *params, uint32_t devid)
+/* backend/vbd/<fe>, dom0's and readable by <fe>: every disk's back-end
+ * directory inherits it. */
+static void write_vbd_root(struct xenon_txn *t, domid_t fe_id)
 {
 	const struct xs_permissions be_perms[2] = { { 0, XS_PERM_NONE }, { fe_id, XS_PERM_READ } };
+	char be[64];
+
+	snprintf(be, sizeof(be), XENON_STORE_BACKEND_ROOT "/vbd/%u", fe_id);
+	dev_put(t, be, NULL, NULL, be_perms);
+}
+
+/* The back-end directory is made by its first value and inherits
+ * write_vbd_root()'s permissions; the front end's differ from device/'s. */
+static void write_disk(struct xenon_txn *t, domid_t fe_id, const struct xlcfg_disk *d,
+		       const char *params)
+{
 	const struct xs_permissions fe_perms[2] = { { fe_id, XS_PERM_NONE }, { 0, XS_PERM_READ } };
 	const char *type = d->cdrom ? "cdrom" : "disk";
 	char be[128], fe[128], id[16];
 
-	snprintf(be, sizeof(be), BACKEND_ROOT "/vbd/%u", fe_id);
-	dev_put(t, be, NULL, NULL, be_perms);
-	snprintf(be, sizeof(be), BACKEND_ROOT "/vbd/%u/%u", fe_id, devid);
-	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", fe_id, devid);
+	snprintf(be, sizeof(be), XENON_STORE_BACKEND_ROOT "/vbd/%u/%u", fe_id, d->devid);
+	snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%u", fe_id, d->devid);
 	snprintf(id, sizeof(id), "%u", fe_id);
-	dev_put(t, be, NULL, NULL, be_perms);
-	dev_put(t, be, "frontend", fe, be_perms);
-	dev_put(t, be, "frontend-id", id, be_perms);
-	dev_put(t, be, "online", "1", be_perms);
-	dev_put(t, be, "state", "1", be_perms);
-	dev_put(t, be, "params", params, be_perms);
-	dev_put(t, be, "mode", d->readonly ? "r" : "w", be_perms);
-	dev_put(t, be, "type", "file", be_perms);
-	dev_put(t, be, "device-type", type, be_perms);
-	dev_put(t, be, "dev", d->vdev, be_perms);
-	dev_put(t, be, "removable", d->cdrom ? "1" : "0", be_perms);
-	dev_put(t, be, "bootable", "1", be_perms);
-	snprintf(id, sizeof(id), "%u", devid);
+	dev_put(t, be, "frontend", fe, NULL);
+	dev_put(t, be, "frontend-id", id, NULL);
+	dev_put(t, be, "online", "1", NULL);
+	dev_put(t, be, "state", "1", NULL);
+	dev_put(t, be, "params", params, NULL);
+	dev_put(t, be, "mode", d->readonly ? "r" : "w", NULL);
+	dev_put(t, be, "type", "file", NULL);
+	dev_put(t, be, "device-type", type, NULL);
+	dev_put(t, be, "dev", d->vdev, NULL);
+	dev_put(t, be, "removable", d->cdrom ? "1" : "0", NULL);
+	dev_put(t, be, "bootable", "1", NULL);
+	snprintf(id, sizeof(id), "%u", d->devid);
 	dev_put(t, fe, NULL, NULL, fe_perms);
-	dev_put(t, fe, "backend", be, fe_perms);
-	dev_put(t, fe, "backend-id", "0", fe_perms);
-	dev_put(t, fe, "state", "1", fe_perms);
-	dev_put(t, fe, "virtual-device", id, fe_perms);
-	dev_put(t, fe, "device-type", type, fe_perms);
+	dev_put(t, fe, "backend", be, NULL);
+	dev_put(t, fe, "backend-id", "0", NULL);
+	dev_put(t, fe, "state", "1", NULL);
+	dev_put(t, fe, "virtual-device", id, NULL);
+	dev_put(t, fe, "device-type", type, NULL);
 }
 
 /* The channel's directory as an absolute path (see xlcfg.h): the server's
@@ -584,41 +595,10 @@ static void write_vchan(struct xenon_txn *t, domid_t fe, const struct xlcfg_vcha
 	snprintf(rec, sizeof(rec), "/local/domain/%u/device/vchan/%u", fe, n);
 	snprintf(id, sizeof(id), "%u", peer);
 	dev_put(t, rec, NULL, NULL, own);
-	dev_put(t, rec, "name", v->name ? v->name : "", own);
-	dev_put(t, rec, "peer", id, own);
-	dev_put(t, rec, "path", dir, own);
-	dev_put(t, rec, "role", v->server ? "server" : "client", own);
-}
-
-/* ROOT/<type>/FE for every <type> under ROOT (none if ROOT is not there). */
-static void clear_types(struct xenon_txn *t, const char *root, domid_t fe)
-{
-	unsigned int n = 0;
-	char **types, path[256];
-
-	if (t->failed)
-		return;
-	types = xs_directory(t->xs, t->t, root, &n);
-	if (!types) {
-		if (errno != ENOENT)
-			xenon_txn_fail(t);
-		return;
-	}
-	for (unsigned int i = 0; i < n; i++)
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s/%u", root, types[i], fe) <
-		    sizeof(path))
-			xenon_txn_rm(t, path);
-	free(types);
-}
-
-/* Every back-end directory of domain FE and the back ends' error reports
- * about it; other domids' are not touched. */
-static void clear_backends(struct xenon_txn *t, const void *arg)
-{
-	domid_t fe = *(const domid_t *)arg;
-
-	clear_types(t, BACKEND_ROOT, fe);
-	clear_types(t, BACKEND_ERROR_ROOT, fe);
+	dev_put(t, rec, "name", v->name ? v->name : "", NULL);
+	dev_put(t, rec, "peer", id, NULL);
+	dev_put(t, rec, "path", dir, NULL);
+	dev_put(t, rec, "role", v->server ? "server" : "client", NULL);
 }
 
 struct dev_entries {
@@ -631,27 +611,22 @@ static void write_device_entries(struct xenon_txn *t, const void *arg)
 {
 	const struct dev_entries *e = arg;
 
-	/* Those left by a domain with this domid that died unseen must not
-	 * be served as this one's. */
-	clear_backends(t, &e->fe);
+	/* Stale back-end directories of a domain with this domid that died
+	 * unseen went with the domain's entries (xenon_store_write_domain()). */
+	if (e->dom->nr_disks)
+		write_vbd_root(t, e->fe);
 	for (unsigned int i = 0; i < e->dom->nr_disks; i++)
-		write_disk(t, e->fe, &e->dom->disks[i], e->plan->params[i], e->plan->devid[i]);
+		write_disk(t, e->fe, &e->dom->disks[i], e->plan->params[i]);
 	for (unsigned int i = 0; i < e->dom->nr_vchans; i++)
 		write_vchan(t, e->fe, &e->dom->vchans[i], i, e->plan->peer[i]);
 }
 
-/* Also for a domain without devices: the stale directories go either way. */
 static int write_devices(struct xs_handle *xs, const struct xlcfg_domain *dom, domid_t domid,
 			 const struct dev_plan *plan)
 {
 	struct dev_entries e = { .dom = dom, .plan = plan, .fe = domid };
 
 	return xenon_txn_run(xs, write_device_entries, &e);
-}
-
-int xenon_remove_backends(struct xs_handle *xs, domid_t domid)
-{
-	return xenon_txn_run(xs, clear_backends, &domid);
 }
 
 /* Steps 2-4 of the top comment, for a domain CREATE made. */
@@ -675,7 +650,7 @@ static int finish_build(struct xenon_ctl *ctl, struct xs_handle *xs, const struc
 	int rc;
 
 	if ((rc = xenon_store_write_domain(xs, &sd)) ||
-	    (rc = write_devices(xs, dom, domid, plan)) ||
+	    (dom->nr_disks + dom->nr_vchans && (rc = write_devices(xs, dom, domid, plan))) ||
 	    (rc = xenon_store_introduce(xs, domid, c->store_gfn, c->store_evtchn)))
 		return rc;
 	return paused ? 0 : xenon_domain_unpause(ctl, domid);
@@ -741,11 +716,9 @@ int xenon_domain_teardown(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t d
 	char name[8];
 	bool in_store = xs && !xenon_store_read(xs, domid, "domid", name, sizeof(name));
 	int rc = xenon_domain_destroy(ctl, domid);
+	/* With its back-end directories: the back ends see them go,
+	 * disconnect and remove the devices. */
 	int rc2 = xs ? xenon_store_remove_domain(xs, domid) : 0;
-
-	/* The back ends see their directories go: disconnect and remove. */
-	if (xs)
-		xenon_remove_backends(xs, domid);
 
 	if (rc == -ESRCH && in_store)
 		rc = 0; /* died on its own; its store entries were left */

@@ -52,7 +52,6 @@ static int wait_gone(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid)
 		if (pfd.revents && (ev = xs_read_watch(xs, &n)))
 			free(ev);
 	}
-	xenon_remove_backends(xs, domid);
 	return xenon_store_remove_domain(xs, domid);
 }
 

@@ -7,8 +7,8 @@
 /* `xenon help config': the device keys of a config file (xenon create). */
 static const char config_devices[] =
 	"DEVICES in a config file (xenon create)\n"
-	"  disk = [ 'target=PATH, vdev=xvdX, access=rw|ro, format=raw', ... ]\n"
-	"  disk = [ 'PATH,raw,xvdX,rw', ... ]          (xl's positional form)\n"
+	"  disk = [ 'target=PATH, vdev=VDEV, access=rw|ro, format=raw', ... ]\n"
+	"  disk = [ 'PATH,raw,VDEV,rw', ... ]          (xl's positional form)\n"
 	"      A raw image served by dom0's block back end. A relative PATH is beside\n"
 	"      the config file; the image must exist. access: r/ro or w/rw (default rw).\n"
 	"      Written to the store, one transaction, with Xen's permissions:\n"
@@ -16,7 +16,10 @@ static const char config_devices[] =
 	"          frontend-id, online, state, params, mode, type, device-type, dev, ...\n"
 	"        /local/domain/N/device/vbd/DEVID/     (N's, dom0 reads) backend,\n"
 	"          backend-id, state, virtual-device, device-type\n"
-	"      DEVID is Linux's encoding of vdev: xvda = 202<<8 = 51712, xvdb = 51728.\n"
+	"      DEVID is the vdev's virtual-device number (libxl's rule): xvdX[P] or\n"
+	"      dDpP (to d15p15: 202<<8 | D<<4 | P, xvda = 51712, xvdb = 51728; beyond,\n"
+	"      to disk 2^20-1, partition 255: 1<<28 | D<<8 | P), hdX[P] (hda-hdd, P to\n"
+	"      63), sdX[P] (sda-sdp, P to 15). Other names are refused.\n"
 	"  vchan = [ 'name=NAME, peer=DOMID|DOMAIN', ... ]\n"
 	"      This domain is the vchan server towards the peer: the toolstack creates\n"
 	"      /local/domain/N/data/vchan/PEERID/NAME (N's, the peer reads), where the\n"

@@ -4,7 +4,8 @@
  * domain dies or shuts down) and, on each event, asks xenon-hvd whether the
  * domain still exists. xenon-hvd destroys a domain whose process died or
  * that shut down; the store is the toolstack's, so the monitor removes the
- * domain's entries (RELEASE, /local/domain/N) and exits. It also exits when
+ * domain's entries (RELEASE, /local/domain/N, the back ends' directories of
+ * its devices: xenon_store_remove_domain()) and exits. It also exits when
  * xenon-hvd or xenstored go away (`xenon down'): it never outlives them.
  *
  * Because xenon-hvd destroys a domain as soon as it shuts down, on_poweroff

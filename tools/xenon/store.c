@@ -58,19 +58,18 @@ static void tool_put(struct xenon_txn *t, domid_t domid, const char *node_, cons
 	xenon_txn_put(t, path, value ? value : "", NULL, 0);
 }
 
-/* The home's values: dom0's, the domain may read (RO, set on the directories
- * here and inherited by the values written without permissions). */
-static void write_values(struct xenon_txn *t, const struct xenon_store_domain *d,
-			 const struct xs_permissions *ro)
+/* The home's values: dom0's, the domain may read, as the home itself.
+ * xenstored gives a node dom0 creates its parent's permissions, so they and
+ * the directories they make (memory, cpu, store, console) inherit the
+ * home's: no permissions are set here. */
+static void write_values(struct xenon_txn *t, const struct xenon_store_domain *d)
 {
 	char node_[48];
 
 	home_put(t, d->domid, "name", d->name, NULL, 0);
 	home_put_u64(t, d->domid, "domid", d->domid);
-	home_put(t, d->domid, "memory", NULL, ro, 2);
 	home_put_u64(t, d->domid, "memory/static-max", d->maxmem_kib);
 	home_put_u64(t, d->domid, "memory/target", d->memory_kib);
-	home_put(t, d->domid, "cpu", NULL, ro, 2);
 	for (unsigned int k = 0; k < d->vcpus; k++) {
 		snprintf(node_, sizeof(node_), "cpu/%u/availability", k);
 		home_put(t, d->domid, node_, "online", NULL, 0);
@@ -82,6 +81,49 @@ static void write_values(struct xenon_txn *t, const struct xenon_store_domain *d
 	home_put(t, d->domid, "console/type", "xenconsoled", NULL, 0);
 }
 
+/* ROOT/<type>/DOMID for every <type> under ROOT (none if ROOT is not there). */
+static void clear_types(struct xenon_txn *t, const char *root, domid_t domid)
+{
+	unsigned int n = 0;
+	char **types, path[256];
+
+	if (t->failed)
+		return;
+	types = xs_directory(t->xs, t->t, root, &n);
+	if (!types) {
+		if (errno != ENOENT)
+			xenon_txn_fail(t);
+		return;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s/%u", root, types[i], domid) <
+		    sizeof(path))
+			xenon_txn_rm(t, path);
+	free(types);
+}
+
+/* The domain's own trees: its home and the toolstack's record. */
+static void clear_home(struct xenon_txn *t, const void *arg)
+{
+	domid_t domid = *(const domid_t *)arg;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/local/domain/%u", domid);
+	xenon_txn_rm(t, path);
+	snprintf(path, sizeof(path), "/tool/xenon/%u", domid);
+	xenon_txn_rm(t, path);
+}
+
+/* Every back end's directory of the domain's devices and the back ends'
+ * error reports about it; other domids' are not touched. */
+static void clear_backends(struct xenon_txn *t, const void *arg)
+{
+	domid_t domid = *(const domid_t *)arg;
+
+	clear_types(t, XENON_STORE_BACKEND_ROOT, domid);
+	clear_types(t, XENON_STORE_BACKEND_ERROR_ROOT, domid);
+}
+
 static void write_entries(struct xenon_txn *t, const void *arg)
 {
 	static const char *const rw_dirs[] = { "control/shutdown", "data", "device",  "error",
@@ -90,14 +132,14 @@ static void write_entries(struct xenon_txn *t, const void *arg)
 	/* Owned by dom0, the domain may read (ro), or the domain's own. */
 	const struct xs_permissions ro[2] = { { 0, XS_PERM_NONE }, { d->domid, XS_PERM_READ } };
 	const struct xs_permissions own[1] = { { d->domid, XS_PERM_NONE } };
-	char path[64];
 
-	/* A stale home from a domain that died unseen must not leak into this one. */
-	snprintf(path, sizeof(path), "/local/domain/%u", d->domid);
-	xenon_txn_rm(t, path);
+	/* What a domain with this domid that died unseen left must not leak
+	 * into this one, nor its devices be served as this one's. */
+	clear_home(t, &d->domid);
+	clear_backends(t, &d->domid);
 	home_put(t, d->domid, "", NULL, ro, 2);
-	write_values(t, d, ro);
-	home_put(t, d->domid, "control", NULL, ro, 2);
+	write_values(t, d);
+	/* control/ inherits the home's; control/shutdown is the domain's. */
 	for (const char *const *dir = rw_dirs; *dir; dir++)
 		home_put(t, d->domid, *dir, NULL, own, 1);
 	tool_put(t, d->domid, "config", d->config);
@@ -115,22 +157,23 @@ int xenon_store_introduce(struct xs_handle *xs, domid_t domid, uint64_t store_gf
 	return xs_introduce_domain(xs, domid, (unsigned long)store_gfn, store_port) ? 0 : -errno;
 }
 
+/*
+ * The home goes without a transaction: xenstored removes it too when it
+ * learns of the domain's death (VIRQ_DOM_EXC), and in a transaction that
+ * would be a conflict to retry. The back ends' directories go in one
+ * transaction, as what is listed is what is removed; a back end removing
+ * its own at the same time makes it retry (XENON_TXN_RETRIES).
+ */
 int xenon_store_remove_domain(struct xs_handle *xs, domid_t domid)
 {
-	char path[64];
-	int rc = 0;
+	int rc = 0, rc2, rc3;
 
-	/* ENOENT: never introduced, or xenstored released it already (it
-	 * learns of a dead domain itself, through VIRQ_DOM_EXC). */
+	/* ENOENT: never introduced, or xenstored released it already. */
 	if (!xs_release_domain(xs, domid) && errno != ENOENT)
 		rc = -errno;
-	snprintf(path, sizeof(path), "/local/domain/%u", domid);
-	if (!xs_rm(xs, XBT_NULL, path) && errno != ENOENT && !rc)
-		rc = -errno;
-	snprintf(path, sizeof(path), "/tool/xenon/%u", domid);
-	if (!xs_rm(xs, XBT_NULL, path) && errno != ENOENT && !rc)
-		rc = -errno;
-	return rc;
+	rc2 = xenon_txn_run_direct(xs, clear_home, &domid);
+	rc3 = xenon_txn_run(xs, clear_backends, &domid);
+	return rc ? rc : rc2 ? rc2 : rc3;
 }
 
 int xenon_store_read(struct xs_handle *xs, domid_t domid, const char *node_, char *buf, size_t len)

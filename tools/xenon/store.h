@@ -17,8 +17,18 @@
  *                                   privileged and reads everything)
  *   /tool/xenon/N/{config,args}    how it was created (for reboot)
  *
- * then INTRODUCE(N, store gfn, store port). Destroying removes both trees
- * and RELEASEs the domain.
+ * then INTRODUCE(N, store gfn, store port). Only the home and the owner-N
+ * directories get permissions set; every other node inherits its parent's,
+ * as xenstored gives them to what dom0 creates. Before writing, the same
+ * transaction removes what a domain with domid N that died unseen may have
+ * left: both trees and the back ends' entries of N (below).
+ *
+ * Removing a domain RELEASEs it, removes both trees, then, in one
+ * transaction, every back end's directory of its devices and error report
+ * about it:
+ *
+ *   /local/domain/0/backend/<type>/N          for every <type>
+ *   /local/domain/0/error/backend/<type>/N
  */
 #ifndef XENON_STORE_H
 #define XENON_STORE_H
@@ -31,6 +41,9 @@
 #include <xen/event_channel.h>
 
 struct xs_handle;
+
+#define XENON_STORE_BACKEND_ROOT "/local/domain/0/backend"
+#define XENON_STORE_BACKEND_ERROR_ROOT "/local/domain/0/error/backend"
 
 struct xenon_store_domain {
 	domid_t domid;
@@ -51,7 +64,8 @@ void xenon_store_close(struct xs_handle *xs); /* accepts NULL */
 int xenon_store_write_domain(struct xs_handle *xs, const struct xenon_store_domain *d);
 int xenon_store_introduce(struct xs_handle *xs, domid_t domid, uint64_t store_gfn,
 			  evtchn_port_t store_port);
-/* RELEASE (if introduced) and remove /local/domain/N and /tool/xenon/N. */
+/* RELEASE (if introduced), then remove /local/domain/N, /tool/xenon/N and
+ * the back ends' entries of N (see above). 0 or the first -errno. */
 int xenon_store_remove_domain(struct xs_handle *xs, domid_t domid);
 
 /* /local/domain/N/NODE into BUF (NUL-terminated): 0, -ENOENT, -errno. */

@@ -56,3 +56,12 @@ int xenon_txn_run(struct xs_handle *xs, void (*fill)(struct xenon_txn *t, const 
 	}
 	return -EAGAIN;
 }
+
+int xenon_txn_run_direct(struct xs_handle *xs, void (*fill)(struct xenon_txn *t, const void *arg),
+			 const void *arg)
+{
+	struct xenon_txn t = { .xs = xs, .t = XBT_NULL };
+
+	fill(&t, arg);
+	return t.failed ? t.err : 0;
+}

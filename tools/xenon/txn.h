@@ -39,6 +39,12 @@ struct xenon_txn {
 int xenon_txn_run(struct xs_handle *xs, void (*fill)(struct xenon_txn *t, const void *arg),
 		  const void *arg);
 
+/* FILL(t, ARG) without a transaction (t->t is XBT_NULL): each request
+ * stands alone, so nothing conflicts, and the list stops at the first
+ * failure with what came before it done. 0 or that failure's -errno. */
+int xenon_txn_run_direct(struct xs_handle *xs, void (*fill)(struct xenon_txn *t, const void *arg),
+			 const void *arg);
+
 /* Records -errno (-EIO if errno is 0) unless a failure is recorded already. */
 void xenon_txn_fail(struct xenon_txn *t);
 /* PATH = VALUE (VALUE NULL: PATH made a directory, as xs_mkdir), then its

@@ -114,9 +114,6 @@ int xenon_domain_build(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struc
 /* DESTROY and remove the store entries (the domain's back-end directories
  * too); -ESRCH only if neither existed. */
 int xenon_domain_teardown(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid);
-/* Remove /local/domain/0/backend/<every type>/DOMID and the back ends' error
- * reports about it (.../error/backend/...), in one transaction (create.c). */
-int xenon_remove_backends(struct xs_handle *xs, domid_t domid);
 /* Loads CONFIG with KEY=VALUE overrides into DOM (errors printed). */
 int xenon_load_config(const struct xenon_ctx *ctx, const char *config, char **overrides,
 		      int nr_overrides, struct xlcfg_domain *dom);
