@@ -37,7 +37,7 @@
 #include <xen/xen.h>
 #include <xen/event_channel.h>
 
-#include "procdom_internal.h"
+#include "procdom_fixture.h"
 
 #define S 1	    /* the sender */
 #define P 2	    /* its peer */
@@ -51,37 +51,16 @@ static struct hypervisor *hv;
 static struct procdom_domain *doms[3];
 static int rt_fd = -1; /* S's runtime's end of vCPU 0's socket */
 
-static void log_msg(void *ctx, enum hv_log_level level, const char *msg)
-{
-	if (level <= HV_LOG_WARN)
-		fprintf(stderr, "# procdom: %s\n", msg);
-}
-
-static void no_kick(void *ctx, domid_t domid, unsigned int vcpu)
-{
-}
-
 static void make_domain(domid_t domid, const struct hv_domain_config *tmpl)
 {
-	struct procdom_domain_spec spec = { .domid = domid,
-					    .max_vcpus = 1,
-					    .max_pages = NR_PAGES,
-					    .xen_pages = 64 + PROCDOM_XEN_EXTRA };
-	struct hv_domain_config cfg = *tmpl;
-
-	cr_assert_eq(procdom_domain_prepare(pd, &spec, &doms[domid]), 0);
-	cfg.domid = domid;
-	cfg.nr_pages = NR_PAGES;
-	cr_assert_eq(domain_create(hv, &cfg, NULL, NULL), 0, "create d%u", domid);
-	cr_assert_eq(procdom_domain_check_built(doms[domid]), 0);
-	doms[domid]->proc = true;
+	doms[domid] = pdf_domain(pd, hv, domid, tmpl, NR_PAGES);
 }
 
 /* P first; S, created with P's port reserved for it and bound to its
  * own; S gets its socket. */
 static void setup(void)
 {
-	static const struct procdom_hooks hooks = { .local_kick = no_kick, .log = log_msg };
+	static const struct procdom_hooks hooks = { .local_kick = pdf_no_kick, .log = pdf_log };
 	static struct hv_domain_config cfg;
 	int sv[2];
 

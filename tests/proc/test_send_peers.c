@@ -19,7 +19,7 @@
 #include <xen/xen.h>
 #include <xen/event_channel.h>
 
-#include "procdom_internal.h"
+#include "procdom_fixture.h"
 
 #define HUB 1
 #define FIRST_PEER 2
@@ -33,41 +33,16 @@ static struct procdom *pd;
 static struct hypervisor *hv;
 static struct procdom_domain *doms[FIRST_PEER + NR_PEERS];
 
-static void log_msg(void *ctx, enum hv_log_level level, const char *msg)
-{
-	(void)ctx;
-	if (level <= HV_LOG_WARN)
-		fprintf(stderr, "# procdom: %s\n", msg);
-}
-
-static void no_kick(void *ctx, domid_t domid, unsigned int vcpu)
-{
-	(void)ctx;
-	(void)domid;
-	(void)vcpu;
-}
-
 static void make_domain(domid_t domid, const struct hv_domain_config *tmpl)
 {
-	struct procdom_domain_spec spec = { .domid = domid,
-					    .max_vcpus = 1,
-					    .max_pages = NR_PAGES,
-					    .xen_pages = 64 + PROCDOM_XEN_EXTRA };
-	struct hv_domain_config cfg = *tmpl;
-
-	cr_assert_eq(procdom_domain_prepare(pd, &spec, &doms[domid]), 0);
-	cfg.domid = domid;
-	cfg.nr_pages = NR_PAGES;
-	cr_assert_eq(domain_create(hv, &cfg, NULL, NULL), 0, "create d%u", domid);
-	cr_assert_eq(procdom_domain_check_built(doms[domid]), 0);
-	doms[domid]->proc = true;
+	doms[domid] = pdf_domain(pd, hv, domid, tmpl, NR_PAGES);
 }
 
 /* Peers first (each reserves its port for the hub), then the hub, which
  * binds one port to each. */
 static void setup(void)
 {
-	static const struct procdom_hooks hooks = { .local_kick = no_kick, .log = log_msg };
+	static const struct procdom_hooks hooks = { .local_kick = pdf_no_kick, .log = pdf_log };
 	static struct hv_domain_config cfg;
 	unsigned int i;
 

@@ -21,7 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "procdom_internal.h"
+#include "procdom_fixture.h"
 #include "procdom_spawner.h"
 
 #define MAX_CALLS 16
@@ -35,20 +35,6 @@ static struct {
 } calls[MAX_CALLS];
 static unsigned int nr_calls;
 
-static void log_msg(void *ctx, enum hv_log_level level, const char *msg)
-{
-	(void)ctx;
-	if (level <= HV_LOG_WARN)
-		fprintf(stderr, "# procdom: %s\n", msg);
-}
-
-static void no_kick(void *ctx, domid_t domid, unsigned int vcpu)
-{
-	(void)ctx;
-	(void)domid;
-	(void)vcpu;
-}
-
 static void spawned(void *ctx, domid_t domid, int err)
 {
 	(void)ctx;
@@ -57,17 +43,23 @@ static void spawned(void *ctx, domid_t domid, int err)
 	calls[nr_calls++].err = err;
 }
 
-static void setup(void)
+static void setup_with(bool spawner)
 {
-	static const struct procdom_hooks hooks = { .local_kick = no_kick,
-						    .log = log_msg,
+	static const struct procdom_hooks hooks = { .local_kick = pdf_no_kick,
+						    .log = pdf_log,
 						    .spawned = spawned };
 
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(log_path, sizeof(log_path), "%s/domain.log", dir);
 	cr_assert_eq(procdom_create(&hooks, &pd), 0);
-	cr_assert_eq(procdom_start_spawner(pd), 0);
+	if (spawner)
+		cr_assert_eq(procdom_start_spawner(pd), 0);
 	nr_calls = 0;
+}
+
+static void setup(void)
+{
+	setup_with(true);
 }
 
 static void teardown(void)
@@ -214,14 +206,7 @@ Test(spawn_async, a_lost_spawner_fails_what_it_had_and_is_replaced)
  * posix_spawn from here: done when procdom_domain_spawn returns. */
 static void setup_direct(void)
 {
-	static const struct procdom_hooks hooks = { .local_kick = no_kick,
-						    .log = log_msg,
-						    .spawned = spawned };
-
-	cr_assert_not_null(mkdtemp(dir));
-	snprintf(log_path, sizeof(log_path), "%s/domain.log", dir);
-	cr_assert_eq(procdom_create(&hooks, &pd), 0);
-	nr_calls = 0;
+	setup_with(false);
 }
 
 TestSuite(spawn_direct, .init = setup_direct, .fini = teardown, .timeout = 30);
