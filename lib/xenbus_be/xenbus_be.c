@@ -19,9 +19,11 @@
  *
  * A device's life:
  *
- *   directory appears ──> probe() ──ok──> InitWait ──front Initialised/
- *        │                 │                │        Connected──> connect()
- *        │                 └─refused─> error node, Closed        ──> Connected
+ *   directory appears ──> probe() ──ok──> InitWait ──front Initialised──>
+ *        │                 │                │        connect() ──> Connected
+ *        │                 └─refused─> error node, Closed
+ *   front Connected while we are not: a back end before us (restarted)
+ *        has it; ignored until it starts again from Initialising
  *        │
  *   front Closing ──> disconnect(), Closing    front Closed ──> disconnect(), Closed
  *   front Initialising while we are Closed ──> InitWait (a reconnect)
@@ -31,8 +33,9 @@
  *       ──> disconnect(), Closed, and our directory is removed HERE
  *
  * That last step is the toolstack's job in Xen (libxl's per-domain device
- * cleanup); xenon has no per-domain toolstack daemon that outlives a crash,
- * so the back end removes what it served. The removal is a transaction that
+ * cleanup); xenon's per-domain monitor does it too, but a domain created
+ * without one (or whose monitor died) must not leave it behind, so the back
+ * end removes what it served. The removal is a transaction that
  * first reads our state node: if it is no longer the Closed we wrote, the
  * toolstack has re-created the device for a new domain with the same domid
  * and we leave it alone (the transaction conflicts if it does so meanwhile).
@@ -374,8 +377,15 @@ static void react(struct be_dev *d, enum xenbus_state fs)
 		if (d->accepted && st == XenbusStateClosed)
 			xbbe_switch_state(&d->pub, XenbusStateInitWait); /* a reconnect */
 		break;
-	case XenbusStateInitialised:
 	case XenbusStateConnected:
+		/* A front end says Connected only after its back end did. One
+		 * that is Connected while we are not is connected to a back
+		 * end before us (this service restarted): taking over its ring
+		 * would mean guessing what that one had consumed. It learns
+		 * that its back end is gone (blkback.h's liveness byte) and
+		 * starts again from Initialising. */
+		break;
+	case XenbusStateInitialised:
 		if (!d->accepted || st == XenbusStateConnected || st == XenbusStateClosing)
 			break;
 		/* Closed: the front end came back without us seeing it pass

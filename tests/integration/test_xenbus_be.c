@@ -323,6 +323,29 @@ Test(xenbus_be, close_and_reconnect)
 	cr_assert_eq(fx.log.removes, 0);
 }
 
+/* A back end that (re)starts finding its front end Connected -- to the
+ * back end before it -- does not take the ring over: it waits for the
+ * front end to start again. (The guest used to miss its old back end's
+ * death when a fast restart set the liveness byte again.) */
+Test(xenbus_be, frontend_connected_to_a_previous_back_end)
+{
+	toolstack_device(FE, 768);
+	cr_assert(wait_be_state(FE, 768, XenbusStateInitWait));
+	twrite(FE_DIR "/ring-ref", "8");
+	twrite(FE_DIR "/event-channel", "3");
+	twrite(FE_DIR "/state", "4");
+	settle();
+	cr_assert_eq(fx.log.connects, 0, "a ring connected to another back end was taken");
+	cr_assert_eq(read_state(BE_DIR "/state"), XenbusStateInitWait);
+	/* The front end starts again: now it is ours. */
+	twrite(FE_DIR "/state", "1");
+	settle();
+	front_publish("9");
+	cr_assert(wait_be_state(FE, 768, XenbusStateConnected));
+	cr_assert_eq(fx.log.connects, 1);
+	cr_assert_eq(fx.log.ring_ref, 9);
+}
+
 Test(xenbus_be, frontend_nodes_vanish)
 {
 	connect_one();
