@@ -279,6 +279,7 @@ static int hvd_op_list(struct hvd_req *r)
 			.nr_ports_used = info.nr_ports_used,
 			.tot_pages = info.tot_pages,
 			.max_pages = info.max_pages,
+			.nr_grant_maps = info.nr_grant_maps,
 		};
 		if (id == DOMID_FIRST_RESERVED - 1)
 			break;

@@ -1,15 +1,15 @@
 /*
  * xenon-hvd internals: the daemon's one context and what its files share.
  *
- *   main.c     options, the ordered init table, the epoll loop, signals,
- *              xenstored as a dom0 service child
+ *   main.c     options, the ordered init table, the epoll loop, signals
  *   domain.c   domains: create/destroy/pause/shutdown, death (pidfd), the
  *              hypercall sockets
  *   ctl.c      the control socket D/hvd.sock: connections, framing, ops
  *   dom0.c     dom0: hypercalls on behalf of clients (scratch frames), port
  *              ownership, event delivery to connections
- *   services.c the back ends started once xenstored is ready (xenon-consoled,
- *              xenon-blkback): start, readiness, restart, bounded stop
+ *   services.c the dom0 service children: xenstored, then (once it is
+ *              ready) xenon-consoled and xenon-blkback: start, readiness,
+ *              restart, bounded stop
  *
  * One thread. Everything that calls into the core runs from the loop, one
  * event at a time, so the core's "serialise every call" contract holds
@@ -66,9 +66,7 @@ enum hvd_source_kind {
 	HVD_SRC_HC,	   /* a domain's vCPU hypercall socket */
 	HVD_SRC_PIDFD,	   /* a domain's process */
 	HVD_SRC_SPAWNER,   /* answers from the spawner (procdom.h) */
-	HVD_SRC_XS_PIDFD,  /* xenstored */
-	HVD_SRC_XS_READY,  /* xenstored's readiness pipe */
-	HVD_SRC_SVC_PIDFD, /* a back-end service (obj: struct hvd_svc) */
+	HVD_SRC_SVC_PIDFD, /* a dom0 service (obj: struct hvd_svc) */
 	HVD_SRC_SVC_READY, /* its readiness pipe */
 };
 
@@ -107,8 +105,9 @@ struct hvd_conn {
 	struct hvd_conn *next;
 };
 
-/* The back ends started once xenstored is ready (services.c). */
-enum hvd_svc_id { HVD_SVC_CONSOLED, HVD_SVC_BLKBACK, HVD_NR_SVCS };
+/* The dom0 service children (services.c): xenstored first, the back ends
+ * once it is ready. */
+enum hvd_svc_id { HVD_SVC_XENSTORED, HVD_SVC_CONSOLED, HVD_SVC_BLKBACK, HVD_NR_SVCS };
 
 struct hvd_svc {
 	struct hvd *h;
@@ -118,15 +117,15 @@ struct hvd_svc {
 	pid_t pid;
 	int pidfd, ready_fd;
 	struct hvd_source pid_src, ready_src;
-	bool ready, ever_ready;
+	bool ready;	 /* said READY since its latest start */
+	bool ever_ready; /* ... since our start */
 	int restarts;
 };
 
 struct hvd_options {
 	const char *run_dir;
-	const char *xenstored; /* path, or NULL: next to our own binary */
-	bool no_xenstored;
-	/* --consoled/--blkback PATH (NULL: next to our own binary), --no-... */
+	/* --xenstored/--consoled/--blkback PATH (NULL: next to our own
+	 * binary), --no-... (--no-xenstored: none of them) */
 	const char *svc_path[HVD_NR_SVCS];
 	bool no_svc[HVD_NR_SVCS];
 	int ready_fd;
@@ -175,14 +174,8 @@ struct hvd {
 	void *gnt_frame[HVD_DOM0_GNT_FRAMES];
 	struct hvd_gnt *gnt;
 
-	/* xenstored, a dom0 service child. */
-	pid_t xs_pid;
-	int xs_pidfd, xs_ready_fd;
-	struct hvd_source xs_pid_src, xs_ready_src;
-	bool xs_ready;
-
-	/* xenon-consoled and xenon-blkback, dom0 service children started
-	 * once xenstored is ready, restarted if they die (services.c). */
+	/* xenstored, then xenon-consoled and xenon-blkback once it is ready,
+	 * the back ends restarted if they die (services.c). */
 	struct hvd_svc svc[HVD_NR_SVCS];
 	bool ready_signalled; /* --ready-fd written (once) */
 };
@@ -197,9 +190,8 @@ void hvd_unwatch_fd(struct hvd *h, int fd);
 void hvd_services_ready(struct hvd *h);
 
 /* services.c */
-int hvd_svcs_init(struct hvd *h); /* find the binaries; start none */
+int hvd_svcs_init(struct hvd *h); /* find the binaries; start xenstored */
 void hvd_svcs_fini(struct hvd *h);
-int hvd_svcs_start(struct hvd *h);	  /* every wanted one (xenstored is ready) */
 void hvd_svcs_stop(struct hvd *h);	  /* bounded, reverse order */
 bool hvd_svcs_ready(const struct hvd *h); /* every wanted one said READY once */
 void hvd_svc_ready_event(struct hvd_svc *s);

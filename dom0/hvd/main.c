@@ -8,10 +8,10 @@
  *
  * Start-up is an ordered table (init_steps[]) undone in reverse on failure
  * and at exit: log, signals, loop, substrate, spawner, core, dom0, control socket,
- * pid file, xenstored, services. Readiness (--ready-fd) is signalled only
- * when xenstored, then the back-end services xenon-consoled and
- * xenon-blkback (services.c; started once xenstored is ready: they watch
- * the store) have said they are ready, which they can only do while we
+ * pid file, services. Readiness (--ready-fd) is signalled only when the
+ * dom0 services (services.c) xenstored, then the back ends xenon-consoled
+ * and xenon-blkback (started once xenstored is ready: they watch the
+ * store) have said they are ready, which they can only do while we
  * already serve the control socket (they bind ports and map grants through
  * it) -- so readiness is an event in the loop, not a blocking wait.
  *
@@ -21,13 +21,11 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -73,12 +71,6 @@ void hvd_log(struct hvd *h, enum hv_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	daemon_vlog(h->log_fd, "xenon-hvd", (enum daemon_log_level)level, fmt, ap);
 	va_end(ap);
-}
-
-/* The library's lines (service child stops) go to our log. */
-static void hvd_log_hook(void *ctx, enum daemon_log_level level, const char *msg)
-{
-	hvd_log(ctx, (enum hv_log_level)level, "%s", msg);
 }
 
 int hvd_watch_fd(struct hvd *h, int fd, struct hvd_source *src)
@@ -165,10 +157,10 @@ static int parse_one(struct hvd_options *o, int opt, const char *arg)
 	case OPT_RESERVE:
 		return parse_reserve(o, arg);
 	case OPT_XENSTORED:
-		o->xenstored = arg;
+		o->svc_path[HVD_SVC_XENSTORED] = arg;
 		return 0;
 	case OPT_NO_XENSTORED:
-		o->no_xenstored = true;
+		o->no_svc[HVD_SVC_XENSTORED] = true;
 		return 0;
 	case OPT_CONSOLED:
 		o->svc_path[HVD_SVC_CONSOLED] = arg;
@@ -388,90 +380,7 @@ static void pidfile_fini(void *ctx)
 	daemon_pidfile_remove(h->pid_path);
 }
 
-/* ---- xenstored, a dom0 service child ---------------------------------- */
-
-static int xs_find(struct hvd *h, char *buf, size_t size)
-{
-	if (h->opt.xenstored) {
-		snprintf(buf, size, "%s", h->opt.xenstored);
-		return 0;
-	}
-	/* Installed side by side, or in the build tree (dom0/hvd, dom0/xenstored). */
-	return daemon_find_beside_self("xenon-xenstored", "../xenstored/xenon-xenstored", buf,
-				       size);
-}
-
-static int xs_spawn(struct hvd *h, const char *path)
-{
-	char dir[4200], fdarg[16], hvdarg[4200];
-	char *argv[] = {
-		(char *)path, "--run-dir", dir, "--ready-fd", fdarg, "--hvd", hvdarg, NULL
-	};
-
-	snprintf(dir, sizeof(dir), "%s/xenstore", h->opt.run_dir);
-	snprintf(hvdarg, sizeof(hvdarg), "%s", h->opt.run_dir);
-	return daemon_child_start(path, argv, fdarg, sizeof(fdarg), &h->xs_pid, &h->xs_ready_fd);
-}
-
-/* Bounded: xenstored gets XS_STOP_TIMEOUT_MS after SIGTERM, then SIGKILL
- * (logged). Nothing of ours may still block it by then: the caller has
- * closed its control connection (see hvd_quiesce()). */
-#define XS_STOP_TIMEOUT_MS 5000
-
-static void xs_stop(struct hvd *h)
-{
-	struct daemon_logger lg = { hvd_log_hook, h };
-
-	daemon_child_stop("xenstored", h->xs_pid, h->xs_pidfd, XS_STOP_TIMEOUT_MS, &lg);
-	h->xs_pid = 0;
-}
-
-static int xs_init(void *ctx)
-{
-	struct hvd *h = ctx;
-	char path[PATH_MAX];
-	int err;
-
-	h->xs_pidfd = h->xs_ready_fd = -1;
-	if (h->opt.no_xenstored)
-		return 0;
-	err = xs_find(h, path, sizeof(path));
-	if (!err)
-		err = xs_spawn(h, path);
-	if (err)
-		return err;
-	h->xs_pidfd = daemon_pidfd_open(h->xs_pid);
-	h->xs_ready_src = (struct hvd_source){ HVD_SRC_XS_READY, h, 0 };
-	h->xs_pid_src = (struct hvd_source){ HVD_SRC_XS_PIDFD, h, 0 };
-	err = h->xs_pidfd < 0 ? h->xs_pidfd : hvd_watch_fd(h, h->xs_ready_fd, &h->xs_ready_src);
-	if (!err)
-		err = hvd_watch_fd(h, h->xs_pidfd, &h->xs_pid_src);
-	if (err) {
-		xs_stop(h);
-		close(h->xs_ready_fd);
-		if (h->xs_pidfd >= 0)
-			close(h->xs_pidfd);
-		return err;
-	}
-	hvd_log(h, HV_LOG_INFO, "xenstored started: %s, pid %d", path, (int)h->xs_pid);
-	return 0;
-}
-
-static void xs_fini(void *ctx)
-{
-	struct hvd *h = ctx;
-
-	xs_stop(h);
-	if (h->xs_ready_fd >= 0) {
-		hvd_unwatch_fd(h, h->xs_ready_fd);
-		close(h->xs_ready_fd);
-	}
-	if (h->xs_pidfd >= 0) {
-		hvd_unwatch_fd(h, h->xs_pidfd);
-		close(h->xs_pidfd);
-	}
-	h->xs_ready_fd = h->xs_pidfd = -1;
-}
+/* ---- readiness --------------------------------------------------------- */
 
 static void signal_readiness(struct hvd *h)
 {
@@ -489,59 +398,15 @@ static void signal_readiness(struct hvd *h)
 /* Ready when each wanted service is: xenstored, then the back ends. */
 void hvd_services_ready(struct hvd *h)
 {
-	if ((h->opt.no_xenstored || h->xs_ready) && hvd_svcs_ready(h))
+	if (hvd_svcs_ready(h))
 		signal_readiness(h);
 }
 
-/* Last step: without xenstored we are ready now; with it, when it is. */
+/* Last step: without services we are ready now; with them, when they are. */
 static int ready_init(void *ctx)
 {
-	struct hvd *h = ctx;
-
-	if (h->opt.no_xenstored)
-		signal_readiness(h);
+	hvd_services_ready(ctx);
 	return 0;
-}
-
-static void xs_ready_event(struct hvd *h)
-{
-	char buf[16];
-	ssize_t n = read(h->xs_ready_fd, buf, sizeof(buf));
-
-	if (n > 0 && !h->xs_ready) {
-		h->xs_ready = true;
-		if (hvd_svcs_start(h) < 0) {
-			h->stop = true;
-			h->exit_code = 1;
-			return;
-		}
-		hvd_services_ready(h);
-		return;
-	}
-	if (n > 0 || n == -1)
-		return;
-	/* EOF: it closed the pipe, having said READY or not. */
-	hvd_unwatch_fd(h, h->xs_ready_fd);
-	if (!h->xs_ready) {
-		hvd_log(h, HV_LOG_ERR, "xenstored exited before it was ready");
-		h->stop = true;
-		h->exit_code = 1;
-	}
-}
-
-static void xs_died_event(struct hvd *h)
-{
-	int status = 0;
-
-	hvd_unwatch_fd(h, h->xs_pidfd);
-	waitpid(h->xs_pid, &status, WNOHANG);
-	h->xs_pid = 0;
-	/* Not restarted: its state (the store) is gone with it. */
-	hvd_log(h, HV_LOG_ERR, "xenstored exited (wait status %#x)", status);
-	if (!h->xs_ready) {
-		h->stop = true;
-		h->exit_code = 1;
-	}
 }
 
 static int svcs_init(void *ctx)
@@ -564,7 +429,6 @@ static const struct daemon_step init_steps[] = {
 	{ "dom0", dom0_init, dom0_fini },
 	{ "control socket", ctl_init, ctl_fini },
 	{ "pid file", pidfile_init, pidfile_fini },
-	{ "xenstored", xs_init, xs_fini },
 	{ "services", svcs_init, svcs_fini },
 	{ "readiness", ready_init, NULL },
 };
@@ -611,12 +475,6 @@ static void dispatch(struct hvd *h, struct hvd_source *src)
 		break;
 	case HVD_SRC_SPAWNER:
 		hvd_spawner_event(h);
-		break;
-	case HVD_SRC_XS_PIDFD:
-		xs_died_event(h);
-		break;
-	case HVD_SRC_XS_READY:
-		xs_ready_event(h);
 		break;
 	case HVD_SRC_SVC_PIDFD:
 		hvd_svc_died_event(src->obj);
@@ -675,7 +533,6 @@ static void hvd_quiesce(struct hvd *h)
 	hvd_domains_destroy_domus(h);
 	hvd_ctl_close_conns(h);
 	hvd_svcs_stop(h);
-	xs_stop(h);
 }
 
 int main(int argc, char **argv)

@@ -1,23 +1,41 @@
 /*
- * The back ends xenon-hvd runs as dom0 service children once xenstored is
- * ready: xenon-consoled and xenon-blkback. Both find their devices through
- * the store, so neither can start before it; xenstored itself is started
- * (and never restarted: the store dies with it) by main.c.
+ * The dom0 daemons xenon-hvd runs as service children: xenon-xenstored,
+ * then the back ends xenon-consoled and xenon-blkback. One table
+ * (hvd_svc_descs[]) says what each is; start, readiness, death and the
+ * bounded stop are the same code for all of them.
  *
- * One table (hvd_svc_descs[]) says what each service is; the start, stop,
- * readiness and death handling is the same code for all of them.
+ * xenstored is the store: it starts first (at start-up, hvd_svcs_init),
+ * and the back ends start once it said READY, since both find their
+ * devices through the store. It is never restarted: the store's contents
+ * die with it. If it dies after READY, that is logged and xenon-hvd keeps
+ * running its domains (their channels, grants and mapped rings do not
+ * need the store; `xenon down` does not either), but nothing new can be
+ * introduced.
  *
- * Restart policy: a back end holds no state that is not also in the store
- * or the shared pages -- a new consoled re-reads console/{ring-ref,port}
- * and continues each ring from the page's own out_cons; a new blkback
- * probes every backend/vbd directory again (a guest whose back end died
- * has already seen its liveness byte drop, blkback.h). So a service that
- * dies (kill -9, a crash) is logged and restarted, at most
- * HVD_SVC_MAX_RESTARTS times in our life, so one that crashes on start
- * cannot spin. One that dies before it ever said READY fails our start-up.
+ * Restart policy for the back ends: they hold no state that is not also
+ * in the store or the shared pages -- a new consoled re-reads
+ * console/{ring-ref,port} and continues each ring from the page's own
+ * out_cons; a new blkback probes every backend/vbd directory again (a
+ * guest whose back end died has already seen its liveness byte drop,
+ * blkback.h). So a back end that dies (kill -9, a crash) is logged and
+ * restarted, at most HVD_SVC_MAX_RESTARTS times in our life, so one that
+ * crashes on start cannot spin.
+ *
+ * Readiness, one rule for every service: after each start it must write
+ * to its readiness pipe (daemon_ready(): "READY\n", then close) before it
+ * closes the pipe or exits. Closing the pipe without a word, or exiting
+ * first, is a failed start: a service still running is stopped (it says
+ * it could not start), and then
+ *   - a service that was never READY (xenstored; a back end's first start)
+ *     fails our start-up: we stop, exit status 1;
+ *   - a restarted back end counts as one more death: restarted again while
+ *     the budget lasts.
+ * The pipe closing after READY is normal (daemon_ready() closes it).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -27,22 +45,35 @@
 #include "hvd.h"
 
 #define HVD_SVC_MAX_RESTARTS 5
+/* SIGTERM, then this long, then SIGKILL (logged). Nothing of ours may
+ * still block the service by then: the caller has closed every control
+ * connection (see hvd_quiesce()). */
 #define HVD_SVC_STOP_TIMEOUT_MS 5000
 
 struct hvd_svc_desc {
 	const char *name;      /* in the log */
 	const char *binary;    /* installed beside xenon-hvd */
 	const char *build_rel; /* in the build tree, from dom0/hvd */
+	const char *run_sub;   /* its --run-dir inside ours (NULL: ours) */
+	bool store;	       /* xenstored (see the top of this file); gets --hvd */
 };
 
 static const struct hvd_svc_desc hvd_svc_descs[HVD_NR_SVCS] = {
-	[HVD_SVC_CONSOLED] = { "consoled", "xenon-consoled", "../console/xenon-consoled" },
-	[HVD_SVC_BLKBACK] = { "blkback", "xenon-blkback", "../blkback/xenon-blkback" },
+	[HVD_SVC_XENSTORED] = { "xenstored", "xenon-xenstored", "../xenstored/xenon-xenstored",
+				"xenstore", true },
+	[HVD_SVC_CONSOLED] = { "consoled", "xenon-consoled", "../console/xenon-consoled", NULL,
+			       false },
+	[HVD_SVC_BLKBACK] = { "blkback", "xenon-blkback", "../blkback/xenon-blkback", NULL, false },
 };
 
 static const char *svc_name(const struct hvd_svc *s)
 {
 	return hvd_svc_descs[s->id].name;
+}
+
+static bool svc_is_store(const struct hvd_svc *s)
+{
+	return hvd_svc_descs[s->id].store;
 }
 
 /* The --NAME path if given, else beside us or in the build tree. */
@@ -58,54 +89,43 @@ static int svc_find(struct hvd *h, struct hvd_svc *s)
 	return daemon_find_beside_self(d->binary, d->build_rel, s->path, sizeof(s->path));
 }
 
-/* Every service's binary is found now, so a missing one fails start-up
- * before anything runs; none is started yet. */
-int hvd_svcs_init(struct hvd *h)
-{
-	int err;
-
-	for (unsigned int i = 0; i < HVD_NR_SVCS; i++) {
-		struct hvd_svc *s = &h->svc[i];
-
-		*s = (struct hvd_svc){ .h = h, .id = i, .pidfd = -1, .ready_fd = -1 };
-		s->wanted = !h->opt.no_xenstored && !h->opt.no_svc[i];
-		if (!s->wanted)
-			continue;
-		err = svc_find(h, s);
-		if (err) {
-			hvd_log(h, HV_LOG_ERR, "%s not found: %s", svc_name(s), strerror(-err));
-			return err;
-		}
-	}
-	return 0;
-}
-
-void hvd_svcs_fini(struct hvd *h)
-{
-	hvd_svcs_stop(h);
-}
-
 static int svc_spawn(struct hvd *h, struct hvd_svc *s)
 {
-	char fdarg[16];
-	char *argv[] = { s->path,      "--run-dir", (char *)h->opt.run_dir,
-			 "--ready-fd", fdarg,	    h->opt.verbosity ? "-v" : NULL,
-			 NULL };
+	const struct hvd_svc_desc *d = &hvd_svc_descs[s->id];
+	char dir[4200], fdarg[16];
+	char *argv[] = { s->path, "--run-dir", dir, "--ready-fd", fdarg, NULL, NULL, NULL, NULL };
+	unsigned int n = 5;
 
+	if (d->run_sub)
+		snprintf(dir, sizeof(dir), "%s/%s", h->opt.run_dir, d->run_sub);
+	else
+		snprintf(dir, sizeof(dir), "%s", h->opt.run_dir);
+	if (d->store) {
+		argv[n++] = "--hvd";
+		argv[n++] = (char *)h->opt.run_dir;
+	}
+	if (h->opt.verbosity)
+		argv[n++] = "-v";
 	return daemon_child_start(s->path, argv, fdarg, sizeof(fdarg), &s->pid, &s->ready_fd);
 }
 
-static void svc_close_fds(struct hvd *h, struct hvd_svc *s)
+static void svc_close_ready(struct hvd *h, struct hvd_svc *s)
 {
 	if (s->ready_fd >= 0) {
 		hvd_unwatch_fd(h, s->ready_fd);
 		close(s->ready_fd);
 	}
+	s->ready_fd = -1;
+}
+
+static void svc_close_fds(struct hvd *h, struct hvd_svc *s)
+{
+	svc_close_ready(h, s);
 	if (s->pidfd >= 0) {
 		hvd_unwatch_fd(h, s->pidfd);
 		close(s->pidfd);
 	}
-	s->ready_fd = s->pidfd = -1;
+	s->pidfd = -1;
 }
 
 static void svc_log_hook(void *ctx, enum daemon_log_level level, const char *msg)
@@ -113,7 +133,7 @@ static void svc_log_hook(void *ctx, enum daemon_log_level level, const char *msg
 	hvd_log(ctx, (enum hv_log_level)level, "%s", msg);
 }
 
-/* Bounded like xenstored's stop: SIGTERM, HVD_SVC_STOP_TIMEOUT_MS, SIGKILL. */
+/* Bounded (HVD_SVC_STOP_TIMEOUT_MS), and reaped; no-op if not running. */
 static void svc_stop(struct hvd *h, struct hvd_svc *s)
 {
 	struct daemon_logger lg = { svc_log_hook, h };
@@ -121,6 +141,26 @@ static void svc_stop(struct hvd *h, struct hvd_svc *s)
 	daemon_child_stop(svc_name(s), s->pid, s->pidfd, HVD_SVC_STOP_TIMEOUT_MS, &lg);
 	s->pid = 0;
 	svc_close_fds(h, s);
+}
+
+/* The readiness pipe is non-blocking: an event left over from a previous
+ * run of the service (the same source, see hvd_svc_died_event()) must not
+ * block the loop on the new run's empty pipe. */
+static int svc_watch(struct hvd *h, struct hvd_svc *s)
+{
+	int err;
+
+	s->pidfd = daemon_pidfd_open(s->pid);
+	if (s->pidfd < 0)
+		return s->pidfd;
+	if (fcntl(s->ready_fd, F_SETFL, O_NONBLOCK) < 0)
+		return -errno;
+	s->ready_src = (struct hvd_source){ HVD_SRC_SVC_READY, s, 0 };
+	s->pid_src = (struct hvd_source){ HVD_SRC_SVC_PIDFD, s, 0 };
+	err = hvd_watch_fd(h, s->ready_fd, &s->ready_src);
+	if (!err)
+		err = hvd_watch_fd(h, s->pidfd, &s->pid_src);
+	return err;
 }
 
 static int svc_start(struct hvd *h, struct hvd_svc *s)
@@ -131,12 +171,7 @@ static int svc_start(struct hvd *h, struct hvd_svc *s)
 	err = svc_spawn(h, s);
 	if (err)
 		return err;
-	s->pidfd = daemon_pidfd_open(s->pid);
-	s->ready_src = (struct hvd_source){ HVD_SRC_SVC_READY, s, 0 };
-	s->pid_src = (struct hvd_source){ HVD_SRC_SVC_PIDFD, s, 0 };
-	err = s->pidfd < 0 ? s->pidfd : hvd_watch_fd(h, s->ready_fd, &s->ready_src);
-	if (!err)
-		err = hvd_watch_fd(h, s->pidfd, &s->pid_src);
+	err = svc_watch(h, s);
 	if (err) {
 		svc_stop(h, s);
 		return err;
@@ -145,25 +180,56 @@ static int svc_start(struct hvd *h, struct hvd_svc *s)
 	return 0;
 }
 
-/* Once xenstored is ready: every wanted service, in table order. */
-int hvd_svcs_start(struct hvd *h)
+/* Every wanted binary is found first, so a missing one fails start-up
+ * before anything runs; then xenstored starts (the back ends wait for its
+ * READY). */
+int hvd_svcs_init(struct hvd *h)
+{
+	struct hvd_svc *store = &h->svc[HVD_SVC_XENSTORED];
+	int err;
+
+	for (unsigned int i = 0; i < HVD_NR_SVCS; i++) {
+		struct hvd_svc *s = &h->svc[i];
+
+		*s = (struct hvd_svc){ .h = h, .id = i, .pidfd = -1, .ready_fd = -1 };
+		s->wanted = !h->opt.no_svc[HVD_SVC_XENSTORED] && !h->opt.no_svc[i];
+		if (!s->wanted)
+			continue;
+		err = svc_find(h, s);
+		if (err) {
+			hvd_log(h, HV_LOG_ERR, "%s not found: %s", svc_name(s), strerror(-err));
+			return err;
+		}
+	}
+	return store->wanted ? svc_start(h, store) : 0;
+}
+
+void hvd_svcs_fini(struct hvd *h)
+{
+	hvd_svcs_stop(h);
+}
+
+/* Once xenstored is ready: every wanted back end, in table order. */
+static int svcs_start_backends(struct hvd *h)
 {
 	int err;
 
 	for (unsigned int i = 0; i < HVD_NR_SVCS; i++) {
-		if (!h->svc[i].wanted)
+		struct hvd_svc *s = &h->svc[i];
+
+		if (!s->wanted || svc_is_store(s))
 			continue;
-		err = svc_start(h, &h->svc[i]);
+		err = svc_start(h, s);
 		if (err) {
-			hvd_log(h, HV_LOG_ERR, "starting %s: %s", svc_name(&h->svc[i]),
-				strerror(-err));
+			hvd_log(h, HV_LOG_ERR, "starting %s: %s", svc_name(s), strerror(-err));
 			return err;
 		}
 	}
 	return 0;
 }
 
-/* In reverse table order (no-op for those not running). */
+/* In reverse table order: the back ends, then xenstored (no-op for those
+ * not running). */
 void hvd_svcs_stop(struct hvd *h)
 {
 	for (unsigned int i = HVD_NR_SVCS; i-- > 0;)
@@ -178,49 +244,30 @@ bool hvd_svcs_ready(const struct hvd *h)
 	return true;
 }
 
-static void svc_failed_start(struct hvd *h, struct hvd_svc *s)
+static void svcs_fail_startup(struct hvd *h)
 {
-	hvd_log(h, HV_LOG_ERR, "%s exited before it was ready", svc_name(s));
 	h->stop = true;
 	h->exit_code = 1;
 }
 
-void hvd_svc_ready_event(struct hvd_svc *s)
+static void svc_said_ready(struct hvd *h, struct hvd_svc *s)
 {
-	struct hvd *h = s->h;
-	char buf[16];
-	ssize_t n = read(s->ready_fd, buf, sizeof(buf));
+	bool first = !s->ever_ready;
 
-	if (n > 0 && !s->ready) {
-		s->ready = s->ever_ready = true;
-		hvd_services_ready(h);
+	s->ready = s->ever_ready = true;
+	if (first && svc_is_store(s) && svcs_start_backends(h) < 0) {
+		svcs_fail_startup(h);
 		return;
 	}
-	if (n > 0 || n == -1)
-		return;
-	/* EOF: it closed the pipe, having said READY or not. */
-	hvd_unwatch_fd(h, s->ready_fd);
-	close(s->ready_fd);
-	s->ready_fd = -1;
-	if (!s->ready && !s->ever_ready)
-		svc_failed_start(h, s);
+	hvd_services_ready(h);
 }
 
-void hvd_svc_died_event(struct hvd_svc *s)
+/* A back end that was READY before died or failed a restart: again,
+ * while the budget lasts. */
+static void svc_restart(struct hvd *h, struct hvd_svc *s)
 {
-	struct hvd *h = s->h;
-	int status = 0, err;
+	int err;
 
-	waitpid(s->pid, &status, WNOHANG);
-	s->pid = 0;
-	svc_close_fds(h, s);
-	hvd_log(h, HV_LOG_ERR, "%s exited (wait status %#x)", svc_name(s), status);
-	if (h->stop)
-		return;
-	if (!s->ever_ready) {
-		svc_failed_start(h, s);
-		return;
-	}
 	if (s->restarts >= HVD_SVC_MAX_RESTARTS) {
 		hvd_log(h, HV_LOG_ERR,
 			"%s restarted %d times: not again; its devices are not served", svc_name(s),
@@ -231,4 +278,94 @@ void hvd_svc_died_event(struct hvd_svc *s)
 	err = svc_start(h, s);
 	hvd_log(h, err ? HV_LOG_ERR : HV_LOG_INFO, "%s restart %d/%d: %s", svc_name(s), s->restarts,
 		HVD_SVC_MAX_RESTARTS, err ? strerror(-err) : "started");
+}
+
+/* It is gone (reaped, fds closed) without having said READY since its
+ * last start: see "Readiness" at the top of this file. */
+static void svc_failed_start(struct hvd *h, struct hvd_svc *s)
+{
+	if (h->stop)
+		return;
+	if (!s->ever_ready) {
+		hvd_log(h, HV_LOG_ERR, "%s failed to start: stopping", svc_name(s));
+		svcs_fail_startup(h);
+		return;
+	}
+	svc_restart(h, s);
+}
+
+/* It exited after READY (the start was fine). */
+static void svc_lost(struct hvd *h, struct hvd_svc *s)
+{
+	if (h->stop)
+		return;
+	if (svc_is_store(s)) {
+		hvd_log(h, HV_LOG_ERR,
+			"%s is not restarted (the store died with it): no domain can be "
+			"introduced",
+			svc_name(s));
+		return;
+	}
+	svc_restart(h, s);
+}
+
+/* Whether its process has ended: the pidfd is readable. */
+static bool svc_exited(const struct hvd_svc *s)
+{
+	struct pollfd p = { s->pidfd, POLLIN, 0 };
+
+	return s->pidfd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+void hvd_svc_ready_event(struct hvd_svc *s)
+{
+	struct hvd *h = s->h;
+	char buf[16];
+	ssize_t n;
+
+	if (s->ready_fd < 0)
+		return; /* left over: closed earlier in this batch */
+	n = read(s->ready_fd, buf, sizeof(buf));
+	if (n < 0)
+		return; /* EAGAIN: left over from a previous run; EINTR */
+	if (n > 0) {
+		if (!s->ready)
+			svc_said_ready(h, s);
+		return;
+	}
+	svc_close_ready(h, s);
+	if (s->ready)
+		return;
+	/* Exited, or still running: the stop's wait status says which. */
+	hvd_log(h, HV_LOG_ERR, "%s closed its readiness pipe without saying READY", svc_name(s));
+	svc_stop(h, s);
+	svc_failed_start(h, s);
+}
+
+void hvd_svc_died_event(struct hvd_svc *s)
+{
+	struct hvd *h = s->h;
+	int status = 0;
+
+	/* An event of this batch may name a run of the service that another
+	 * event already stopped (and maybe replaced): only a pidfd that says
+	 * so now means the current run ended. */
+	if (!svc_exited(s))
+		return;
+	/* A READY it wrote just before exiting counts, whichever of the two
+	 * events this batch gave us first. */
+	if (!s->ready)
+		hvd_svc_ready_event(s);
+	if (!svc_exited(s))
+		return; /* that said it failed, and stopped it */
+	waitpid(s->pid, &status, WNOHANG);
+	s->pid = 0;
+	svc_close_fds(h, s);
+	hvd_log(h, HV_LOG_ERR, "%s exited (wait status %#x)", svc_name(s), status);
+	if (s->ready) {
+		svc_lost(h, s);
+		return;
+	}
+	hvd_log(h, HV_LOG_ERR, "%s exited before it was ready", svc_name(s));
+	svc_failed_start(h, s);
 }

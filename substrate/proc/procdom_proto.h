@@ -405,7 +405,11 @@ struct procdom_ctl_dominfo {
 	uint32_t max_vcpus;
 	uint32_t nr_ports_used;
 	uint64_t tot_pages, max_pages;
+	/* Added at the end (the struct stays 8-byte aligned, 48 bytes): */
+	uint32_t nr_grant_maps; /* grant mappings it holds (GNTTABOP_map_grant_ref) */
+	uint32_t reserved;	/* zero */
 };
+_Static_assert(sizeof(struct procdom_ctl_dominfo) == 48, "LIST rows are 48 bytes");
 
 /*
  * HYPERCALL as dom0 on its vCPU 0. `buf_len` bytes follow (at most

@@ -237,6 +237,26 @@ check "a vchan peer that is no domain is refused" test $? = 1 -a \
 	-n "$(grep -F "vchan \`x': peer \`nobody' is not a domain" <<<"$out")"
 check "refused creations leave no domain" not_in_list devdom
 
+# ---- grant counts in list --json: blkback's maps of a live vbd ----
+# blk-guest (tests/blk, built after this folder: found through
+# XENON_BLK_GUEST) runs blkfront on xvda; xenon-blkback, as dom0, maps its
+# ring (and persistent grants). Destroying the granter drops those maps.
+maps_of() { json_get "[x['grant_maps'] for x in d if x['domid']==$1][0]"; }
+if [ -x "${XENON_BLK_GUEST:-}" ]; then
+	M0=$(maps_of 0)
+	printf 'name = "blkdom"\ntype = "process"\nkernel = "%s"\nmemory = 32\nvcpus = 1\ndisk = [ "%s,raw,xvda,rw" ]\nextra = "blk.mode=3"\n' \
+		"$XENON_BLK_GUEST" "$D/dev/disk.img" >"$D/dev/blk.cfg"
+	check "grants: create a domain using a vbd" quiet "$XENON" create "$D/dev/blk.cfg"
+	BD=$(json_get "[x['domid'] for x in d if x['name']=='blkdom'][0]")
+	check "grants: dom0 (blkback) holds maps of its ring (list --json grant_maps)" \
+		until_ok 100 eval '[ "$(maps_of 0)" -gt "$M0" ]'
+	check "grants: the granting domain holds none" test "$(maps_of "$BD")" = 0
+	check "grants: destroy the granter" "$XENON" destroy blkdom
+	check "grants: dom0's maps back to $M0" until_ok 100 eval '[ "$(maps_of 0)" = "$M0" ]'
+else
+	ok "grants: blk-guest maps # SKIP no XENON_BLK_GUEST"
+fi
+
 # ---- pause, unpause ----
 "$XENON" pause dom4
 check "pause: state paused" test "$(json_get "[x['state'] for x in d if x['domid']==4][0]")" = paused

@@ -61,6 +61,9 @@ static void json_row(struct json *j, struct xs_handle *xs, const struct procdom_
 	json_uint(j, d->max_pages * 4);
 	json_key(j, "ports_used");
 	json_uint(j, d->nr_ports_used);
+	/* Not in the text table: xl list has no such column. */
+	json_key(j, "grant_maps");
+	json_uint(j, d->nr_grant_maps);
 	json_end_object(j);
 }
 
