@@ -61,7 +61,7 @@ int xenon_resolve(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct xs_
 	int rc;
 
 	if (*arg && !*end && id < DOMID_FIRST_RESERVED) {
-		if ((rc = xenon_dominfo(ctl, (domid_t)id, &info))) {
+		if ((rc = xenon_domain_info(ctl, (domid_t)id, &info))) {
 			xenon_err(ctx, "no domain %lu: %s", id, strerror(-rc));
 			return xenon_exit_of(rc);
 		}
@@ -122,24 +122,6 @@ int xenon_list_all(struct xenon_ctl *ctl, struct procdom_ctl_dominfo **ret, size
 		free(all);
 		max *= 2; /* there may be more */
 	}
-}
-
-int xenon_dominfo(struct xenon_ctl *ctl, domid_t domid, struct procdom_ctl_dominfo *ret)
-{
-	struct procdom_ctl_dominfo *all;
-	size_t n;
-	int rc = xenon_list_all(ctl, &all, &n);
-
-	if (rc)
-		return rc;
-	rc = -ESRCH;
-	for (size_t i = 0; i < n; i++)
-		if (all[i].domid == domid) {
-			*ret = all[i];
-			rc = 0;
-		}
-	free(all);
-	return rc;
 }
 
 int xenon_ports(struct xenon_ctl *ctl, domid_t domid, struct evtchn_status **ret, size_t *ret_n)

@@ -658,7 +658,7 @@ static int finish_build(struct xenon_ctl *ctl, struct xs_handle *xs, const struc
 
 int xenon_domain_build(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct xs_handle *xs,
 		       const struct xlcfg_domain *dom, char *const argv[], const char *config,
-		       const char *args, bool paused, domid_t *ret_domid, pid_t *ret_pid)
+		       const char *args, bool paused, domid_t *ret_domid)
 {
 	char *prog_argv[PROCDOM_CTL_MAX_ARGV + 2];
 	struct dev_plan *plan;
@@ -704,8 +704,6 @@ int xenon_domain_build(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struc
 		goto out_free_plan;
 	}
 	*ret_domid = domid;
-	if (ret_pid)
-		*ret_pid = created.pid;
 out_free_plan:
 	free(plan);
 	return rc;
@@ -758,7 +756,7 @@ static int create_for_real(const struct xenon_ctx *ctx, const struct create_opts
 	if ((rc = xenon_connect(ctx, &ctl, &xs)))
 		return rc;
 	args = join_args(o->overrides, o->nr_overrides);
-	rc = xenon_domain_build(ctx, ctl, xs, dom, NULL, config, args, o->paused, &domid, NULL);
+	rc = xenon_domain_build(ctx, ctl, xs, dom, NULL, config, args, o->paused, &domid);
 	free(args);
 	if (!rc) {
 		printf("created domain %u (%s)%s\n", domid, dom->name, o->paused ? ", paused" : "");

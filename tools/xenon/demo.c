@@ -183,7 +183,7 @@ static int create_domains(struct demo *d)
 		if ((rc = domain_config(d, id, &dom)))
 			break;
 		rc = xenon_domain_build(&d->run_ctx, d->ctl, d->xs, &dom, NULL, NULL, NULL, false,
-					&got, NULL);
+					&got);
 		xlcfg_domain_fini(&dom);
 		if (rc)
 			break;

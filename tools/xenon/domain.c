@@ -41,7 +41,7 @@ static int wait_gone(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid)
 	int left = WAIT_TIMEOUT_MS;
 
 	xs_watch(xs, "@releaseDomain", "xenon-wait");
-	while (!xenon_dominfo(ctl, domid, &info)) {
+	while (!xenon_domain_info(ctl, domid, &info)) {
 		struct pollfd pfd = { xs_fileno(xs), POLLIN, 0 };
 		unsigned int n;
 		char **ev;
@@ -82,7 +82,7 @@ static int recreate(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct x
 	overrides[n++] = domid_arg;
 	if (xenon_load_config(ctx, config, overrides, n, &dom))
 		return -EINVAL;
-	rc = xenon_domain_build(ctx, ctl, xs, &dom, NULL, config, NULL, false, &domid, NULL);
+	rc = xenon_domain_build(ctx, ctl, xs, &dom, NULL, config, NULL, false, &domid);
 	if (!rc) {
 		printf("rebooted domain %u (%s)\n", domid, dom.name);
 		fflush(stdout);

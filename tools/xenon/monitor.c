@@ -38,7 +38,7 @@
 static bool alive(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid, const char *name)
 {
 	struct procdom_ctl_dominfo info;
-	int rc = xenon_dominfo(ctl, domid, &info);
+	int rc = xenon_domain_info(ctl, domid, &info);
 
 	if (rc == -ESRCH) {
 		fprintf(stderr, "xenon: domain %u (%s) is gone: removing its store entries\n",

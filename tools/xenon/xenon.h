@@ -75,7 +75,6 @@ int xenon_resolve(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct xs_
 struct procdom_ctl_dominfo;
 struct evtchn_status;
 int xenon_list_all(struct xenon_ctl *ctl, struct procdom_ctl_dominfo **ret, size_t *ret_n);
-int xenon_dominfo(struct xenon_ctl *ctl, domid_t domid, struct procdom_ctl_dominfo *ret);
 int xenon_ports(struct xenon_ctl *ctl, domid_t domid, struct evtchn_status **ret, size_t *ret_n);
 /* The domain's name from the store ("" if it has none; dom0: Domain-0). */
 void xenon_domain_name(struct xs_handle *xs, domid_t domid, char *buf, size_t len);
@@ -110,7 +109,7 @@ struct xlcfg_domain;
  * config/args: recorded for reboot (may be NULL). */
 int xenon_domain_build(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct xs_handle *xs,
 		       const struct xlcfg_domain *dom, char *const argv[], const char *config,
-		       const char *args, bool paused, domid_t *ret_domid, pid_t *ret_pid);
+		       const char *args, bool paused, domid_t *ret_domid);
 /* DESTROY and remove the store entries (the domain's back-end directories
  * too); -ESRCH only if neither existed. */
 int xenon_domain_teardown(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid);
