@@ -265,26 +265,27 @@ static void hvd_domain_spawned(void *ctx, domid_t domid, int err)
 	}
 }
 
-/* The spawner's socket in the loop, after anything that may have replaced
- * the spawner: a replaced one's socket left the set when it was closed, and
- * a new one may have the same number (so no comparison): EEXIST is fine. */
+/* The spawner's socket in the loop, once per spawner: a new one is made
+ * only inside procdom_domain_spawn (a lost one's socket left the set when
+ * it was closed). */
 void hvd_spawner_watch(struct hvd *h)
 {
+	unsigned int gen = procdom_spawner_generation(h->pd);
 	int fd = procdom_spawner_fd(h->pd), err;
 
-	if (fd < 0)
+	if (fd < 0 || gen == h->spawner_gen_watched)
 		return;
 	h->spawner_src = (struct hvd_source){ HVD_SRC_SPAWNER, h, 0 };
 	err = hvd_watch_fd(h, fd, &h->spawner_src);
-	if (err && err != -EEXIST)
+	if (err)
 		hvd_log(h, HV_LOG_ERR, "spawner socket: %s (answers taken only when awaited)",
 			strerror(-err));
+	h->spawner_gen_watched = gen;
 }
 
 void hvd_spawner_event(struct hvd *h)
 {
 	procdom_spawns_collect(h->pd);
-	hvd_spawner_watch(h);
 }
 
 /* The log of domain domid: D/domain-<domid>.log. */

@@ -142,6 +142,7 @@ struct hvd {
 	int sig_fd;
 	sigset_t old_mask;
 	struct hvd_source sig_src, timer_src, listen_src, spawner_src;
+	unsigned int spawner_gen_watched; /* procdom_spawner_generation() in the loop */
 	bool stop;
 	int exit_code;
 
@@ -213,8 +214,8 @@ int hvd_domain_pause(struct hvd *h, domid_t domid, bool pause);
 int hvd_domain_shutdown(struct hvd *h, domid_t domid, unsigned int reason);
 void hvd_domain_hc_ready(struct hvd_domain *hd, unsigned int vcpu);
 void hvd_domain_died(struct hvd_domain *hd);
-/* The spawner's answers (procdom.h): its socket into the loop (again, after
- * anything that may have replaced it), and taking them. */
+/* The spawner's answers (procdom.h): its socket into the loop (after a
+ * spawn, which may have made a new spawner), and taking them. */
 void hvd_spawner_watch(struct hvd *h);
 void hvd_spawner_event(struct hvd *h);
 /* Tear down domains marked dead or shut down. */

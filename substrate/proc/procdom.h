@@ -67,7 +67,8 @@ struct procdom_hooks {
 	 * sockets closed right after this returns. Not called for a domain
 	 * being killed or released. Called from procdom_spawns_collect() and
 	 * from anything that waits for an answer (procdom_domain_spawn_wait,
-	 * stop, kill, reap, spawn). Optional. */
+	 * kill, reap, spawn). It must not call those itself (nor stop or
+	 * release): record, act after. Optional. */
 	void (*spawned)(void *ctx, domid_t domid, int err);
 	void *ctx;
 };
@@ -126,10 +127,13 @@ int procdom_domain_spawn(struct procdom_domain *d, char *const argv[], const cha
 int procdom_domain_spawn_result(const struct procdom_domain *d);
 /* Wait for the start's answer (taking older ones on the way); its result. */
 int procdom_domain_spawn_wait(struct procdom_domain *d);
-/* The spawner's socket (-1: none): readable when answers wait. It changes
- * when a lost spawner is replaced (in procdom_domain_spawn or
- * procdom_spawns_collect): poll the current one. */
+/* The spawner's socket (-1: none): readable when answers wait. A lost
+ * spawner's socket is closed (so it leaves any poll set) wherever the loss
+ * is seen; a new spawner, with a new socket and the generation counted up,
+ * is made only inside procdom_domain_spawn: poll the current socket when
+ * the generation changed after a spawn. */
 int procdom_spawner_fd(const struct procdom *pd);
+unsigned int procdom_spawner_generation(const struct procdom *pd);
 /* Take every answer there is (never blocks). */
 void procdom_spawns_collect(struct procdom *pd);
 /*
@@ -139,15 +143,16 @@ void procdom_spawns_collect(struct procdom *pd);
  * early, while the host holds few fds, from the thread that outlives every
  * domain (their PR_SET_PDEATHSIG follows it). The processes are still the
  * host's children. Without it, processes are spawned directly. A spawner
- * that dies is replaced at the next spawn or answer (logged); the starts
- * it had not answered fail (-EIO).
+ * that dies is dropped where that is seen (logged), the starts it had not
+ * answered failing (-EIO), and replaced at the next spawn.
  */
 int procdom_start_spawner(struct procdom *pd);
 void procdom_stop_spawner(struct procdom *pd);
 /* First unpause: answer PROCDOM_HC_BOOT (now, or when it arrives). */
 void procdom_domain_start(struct procdom_domain *d);
-/* SIGSTOP / SIGCONT the process group (no-op without a process). These
- * three first wait for a start in flight. */
+/* SIGSTOP / SIGCONT the process group (no-op without a process, also while
+ * its start is in flight: it waits for its BOOT answer anyway). Kill and
+ * reap first wait for a start in flight. */
 int procdom_domain_stop(struct procdom_domain *d, bool stop);
 /* SIGKILL the process group and reap the leader. Idempotent. */
 void procdom_domain_kill(struct procdom_domain *d);

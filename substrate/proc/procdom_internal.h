@@ -164,6 +164,8 @@ struct procdom {
 	 * order); bounded by PROCDOM_SPAWNS_MAX. */
 	struct procdom_domain *spawn_head, **spawn_tail;
 	unsigned int nr_spawning;
+	bool spawner_lost;	  /* replace it at the next start */
+	unsigned int spawner_gen; /* spawners started so far */
 	struct procdom_stats stats;
 };
 

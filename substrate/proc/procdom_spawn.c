@@ -218,16 +218,11 @@ static int procdom_process_attach(struct procdom_domain *d, pid_t pid)
 	return 0;
 }
 
-/* The answer for d, the oldest in flight: its process, or why not. */
-static void procdom_spawn_done(struct procdom_domain *d, int err, pid_t pid)
+/* The answer for d, off the list already: its process, or why not. */
+static void procdom_spawn_finish(struct procdom_domain *d, int err, pid_t pid)
 {
 	struct procdom *pd = d->pd;
 
-	pd->spawn_head = d->spawn_next;
-	if (!pd->spawn_head)
-		pd->spawn_tail = &pd->spawn_head;
-	d->spawn_next = NULL;
-	pd->nr_spawning--;
 	d->spawning = false;
 	if (!err)
 		err = procdom_process_attach(d, pid);
@@ -245,6 +240,38 @@ static void procdom_spawn_done(struct procdom_domain *d, int err, pid_t pid)
 		procdom_close_hc(d); /* after the hook: the host unwatches them first */
 }
 
+/* The oldest in flight, answered. */
+static void procdom_spawn_done(struct procdom_domain *d, int err, pid_t pid)
+{
+	struct procdom *pd = d->pd;
+
+	pd->spawn_head = d->spawn_next;
+	if (!pd->spawn_head)
+		pd->spawn_tail = &pd->spawn_head;
+	d->spawn_next = NULL;
+	pd->nr_spawning--;
+	procdom_spawn_finish(d, err, pid);
+}
+
+/* The spawner goes; what it had not answered fails (-EIO). The list is
+ * taken off first, so a hook that starts another domain (through a new
+ * spawner, or directly) is not failed with them. */
+static void procdom_spawner_drop(struct procdom *pd)
+{
+	struct procdom_domain *d = pd->spawn_head, *next;
+
+	procdom_spawner_destroy(pd->spawner);
+	pd->spawner = NULL;
+	pd->spawn_head = NULL;
+	pd->spawn_tail = &pd->spawn_head;
+	pd->nr_spawning = 0;
+	for (; d; d = next) {
+		next = d->spawn_next;
+		d->spawn_next = NULL;
+		procdom_spawn_finish(d, -EIO, 0);
+	}
+}
+
 int procdom_start_spawner(struct procdom *pd)
 {
 	int err;
@@ -254,18 +281,16 @@ int procdom_start_spawner(struct procdom *pd)
 	err = procdom_spawner_create(&pd->spawner);
 	if (err)
 		return err;
+	pd->spawner_gen++;
 	procdom_log(pd, HV_LOG_INFO, "spawner started, pid %d",
 		    (int)procdom_spawner_pid(pd->spawner));
 	return 0;
 }
 
-/* Every spawn still in flight fails with -EIO. */
 void procdom_stop_spawner(struct procdom *pd)
 {
-	while (pd->spawn_head)
-		procdom_spawn_done(pd->spawn_head, -EIO, 0);
-	procdom_spawner_destroy(pd->spawner);
-	pd->spawner = NULL;
+	procdom_spawner_drop(pd);
+	pd->spawner_lost = false;
 }
 
 int procdom_spawner_fd(const struct procdom *pd)
@@ -273,25 +298,40 @@ int procdom_spawner_fd(const struct procdom *pd)
 	return pd->spawner ? procdom_spawner_sock(pd->spawner) : -1;
 }
 
+unsigned int procdom_spawner_generation(const struct procdom *pd)
+{
+	return pd->spawner_gen;
+}
+
 /*
- * The spawner died (someone killed it) or broke the protocol: what it had
- * not answered fails (-EIO), and a new one is made. Forking a new one from
- * here copies our fd table once, which is what the spawner exists to avoid
- * per domain, but only once. If that fails, domains are spawned directly
- * from then on: slower, still correct.
+ * The spawner died (someone killed it) or broke the protocol: it goes, and
+ * what it had not answered fails (-EIO). Another is made at the next start
+ * (procdom_spawner_replace), not now: one that cannot run (it dies at once,
+ * say for want of file descriptors) would otherwise be forked again at
+ * every turn of the host's loop.
  */
 static void procdom_spawner_lost(struct procdom *pd)
 {
+	procdom_log(pd, HV_LOG_WARN, "spawner (pid %d) is gone: another at the next start",
+		    (int)procdom_spawner_pid(pd->spawner));
+	procdom_spawner_drop(pd);
+	pd->spawner_lost = true;
+}
+
+/* Forking a new one copies our fd table once, which is what the spawner
+ * exists to avoid per domain, but only once per loss. If that fails,
+ * domains are spawned directly from then on: slower, still correct. */
+static void procdom_spawner_replace(struct procdom *pd)
+{
 	int err;
 
-	procdom_log(pd, HV_LOG_WARN, "spawner (pid %d) is gone: starting another",
-		    (int)procdom_spawner_pid(pd->spawner));
-	procdom_stop_spawner(pd);
+	if (pd->spawner || !pd->spawner_lost)
+		return;
+	pd->spawner_lost = false;
 	err = procdom_start_spawner(pd);
-	if (err) {
+	if (err)
 		procdom_log(pd, HV_LOG_ERR, "no spawner (%s): domains are spawned directly",
 			    strerror(-err));
-	}
 }
 
 /* One answer (block: wait for it); false when none was there. */
@@ -374,9 +414,11 @@ static int procdom_spawn_process(struct procdom_domain *d, const struct procdom_
 	/* A bound on what is in flight: beyond it, the oldest is waited for. */
 	while (pd->spawner && pd->nr_spawning >= PROCDOM_SPAWNS_MAX)
 		procdom_domain_spawn_wait(pd->spawn_head);
-	/* Nothing was started on -EPIPE: try the new spawner, or directly. */
+	/* Nothing was started on -EPIPE: try a new spawner, or directly. */
+	procdom_spawner_replace(pd);
 	if (pd->spawner)
 		err = procdom_spawn_submit(d, a);
+	procdom_spawner_replace(pd);
 	if (err == -EPIPE && pd->spawner)
 		err = procdom_spawn_submit(d, a);
 	if (err == -EPIPE) {
@@ -421,6 +463,7 @@ int procdom_domain_spawn(struct procdom_domain *d, char *const argv[], const cha
 		return err;
 	a.child_hc = child_hc;
 	d->spawn_err = 0;
+	d->spawn_quiet = false;
 	err = procdom_spawn_process(d, &a);
 	/* The child (or the request in flight) has its ends; ours stay. */
 	for (i = 0; i < d->max_vcpus; i++)
@@ -438,7 +481,8 @@ int procdom_domain_spawn(struct procdom_domain *d, char *const argv[], const cha
 
 int procdom_domain_stop(struct procdom_domain *d, bool stop)
 {
-	procdom_domain_spawn_wait(d);
+	/* A program still starting waits for its BOOT answer: nothing to
+	 * stop or continue (the host's first unpause waits for the start). */
 	if (!d->pid || d->reaped)
 		return 0;
 	if (kill(-d->pid, stop ? SIGSTOP : SIGCONT) < 0)

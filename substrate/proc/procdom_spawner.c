@@ -562,6 +562,14 @@ int procdom_spawner_spawn(struct procdom_spawner *sp, char *const argv[], const 
 	if (err)
 		return err;
 	err = procdom_spawner_result(sp, true, &got, ret_pid);
-	/* Another request's answer: the caller broke the rule (header). */
-	return err != -EIO && got != seq ? -EIO : err;
+	if (err == -EIO || got == seq)
+		return err;
+	/* Another request's answer: the caller broke the rule (header). A
+	 * child started for it is nobody's: killed and reaped. */
+	if (!err) {
+		kill(*ret_pid, SIGKILL);
+		while (waitpid(*ret_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	return -EIO;
 }

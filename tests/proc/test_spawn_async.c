@@ -5,7 +5,8 @@
  * procdom_spawns_collect() or from whatever waits for one; a failed start
  * leaves the domain without a process (hypercall sockets closed); a domain
  * killed while its start is in flight gets no hook and leaves no process;
- * a spawner lost with requests in flight fails them (-EIO) and is replaced.
+ * a spawner lost with requests in flight fails them (-EIO), goes, and is
+ * replaced at the next start.
  * Without a spawner the start is direct (posix_spawn from the host, its fd
  * numbers named in XENON_BOOT) and done, or failed, on return.
  *
@@ -177,6 +178,7 @@ Test(spawn_async, a_lost_spawner_fails_what_it_had_and_is_replaced)
 {
 	struct procdom_domain *a = prepare(6), *b = prepare(7), *c = prepare(8);
 	pid_t sp = procdom_spawner_pid(pd->spawner);
+	unsigned int gen;
 
 	/* Stopped, it cannot answer: both requests are still in flight when
 	 * it dies. */
@@ -192,9 +194,15 @@ Test(spawn_async, a_lost_spawner_fails_what_it_had_and_is_replaced)
 	cr_assert_eq(calls[1].domid, 7);
 	cr_assert_eq(calls[1].err, -EIO);
 	cr_assert_not(a->proc);
+	/* Dropped now, replaced at the next start (not at every loss seen:
+	 * one that cannot run would be forked again and again). */
+	cr_assert_null(pd->spawner);
+	cr_assert_eq(procdom_spawner_fd(pd), -1);
+	gen = procdom_spawner_generation(pd);
+	cr_assert_eq(spawn(c, "/bin/sleep"), 0);
 	cr_assert_not_null(pd->spawner, "replaced");
 	cr_assert_neq(procdom_spawner_pid(pd->spawner), sp);
-	cr_assert_eq(spawn(c, "/bin/sleep"), 0);
+	cr_assert_eq(procdom_spawner_generation(pd), gen + 1);
 	cr_assert_eq(procdom_domain_spawn_wait(c), 0, "the new one serves");
 	cr_assert(alive(procdom_domain_pid(c)));
 	procdom_domain_release(a);
