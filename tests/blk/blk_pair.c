@@ -439,3 +439,20 @@ void blk_pair_stop(struct blk_pair *p)
 		unlink(p->path);
 	p->own_file = false;
 }
+
+uint64_t blk_rnd(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+void blk_fill_random(uint64_t *state, uint8_t *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i += 8) {
+		uint64_t v = blk_rnd(state);
+
+		memcpy(buf + i, &v, len - i < 8 ? len - i : 8);
+	}
+}

@@ -87,4 +87,8 @@ bool fake_gnt_end(void *ctx, grant_ref_t ref, bool readonly);
 extern const struct blkback_ops blk_pair_back_ops; /* ctx: struct blk_pair */
 extern const struct blkfront_grant_ops fake_gnt_front_ops;
 
+/* The tests' data: xorshift64 from a fixed seed, so a failure repeats. */
+uint64_t blk_rnd(uint64_t *state);
+void blk_fill_random(uint64_t *state, uint8_t *buf, size_t len);
+
 #endif

@@ -18,23 +18,6 @@ static struct blk_pair pair;
 
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static void fill_random(uint8_t *buf, size_t len)
-{
-	for (size_t i = 0; i < len; i += 8) {
-		uint64_t v = rnd();
-
-		memcpy(buf + i, &v, len - i < 8 ? len - i : 8);
-	}
-}
-
 static void start(const struct blk_pair_opts *o)
 {
 	cr_assert_eq(blk_pair_start(&pair, o), 0, "pair start");
@@ -58,14 +41,14 @@ static void random_io(uint64_t total_bytes, uint64_t max_sect)
 
 	cr_assert(shadow && buf && back);
 	while (done < total_bytes) {
-		uint64_t n = 1 + rnd() % max_sect;
-		uint64_t s = rnd() % (pair.o.sectors - n + 1);
+		uint64_t n = 1 + blk_rnd(&rng_state) % max_sect;
+		uint64_t s = blk_rnd(&rng_state) % (pair.o.sectors - n + 1);
 
-		fill_random(buf, n * 512);
+		blk_fill_random(&rng_state, buf, n * 512);
 		cr_assert_eq(blkfront_write(&pair.fe, s, buf, n), 0, "write %lu+%lu",
 			     (unsigned long)s, (unsigned long)n);
 		memcpy(shadow + s * 512, buf, n * 512);
-		if (rnd() % 4 == 0) {
+		if (blk_rnd(&rng_state) % 4 == 0) {
 			cr_assert_eq(blkfront_read(&pair.fe, s, back, n), 0);
 			cr_assert(!memcmp(back, buf, n * 512), "read after write differs");
 		}
@@ -88,7 +71,7 @@ Test(blk_pair, sync_small_rw)
 
 	blk_pair_default_opts(&o);
 	start(&o);
-	fill_random(w, sizeof(w));
+	blk_fill_random(&rng_state, w, sizeof(w));
 	cr_assert_eq(blkfront_write(&pair.fe, 5, w, 24), 0);
 	cr_assert_eq(blkfront_read(&pair.fe, 5, r, 24), 0);
 	cr_assert(!memcmp(w, r, sizeof(w)));
@@ -149,7 +132,7 @@ Test(blk_pair, ring_index_wrap, .timeout = 120)
 	start(&o);
 	for (unsigned int round = 0; round < 20000 / 32; round++) {
 		for (unsigned int k = 0; k < 32; k++) {
-			fill_random(data[k], 4096);
+			blk_fill_random(&rng_state, data[k], 4096);
 			reqs[k] = (struct blkfront_req){ .op = BLKIF_OP_WRITE,
 							 .sector = (round * 32u + k) % 2048 * 8,
 							 .nsect = 8,
@@ -187,7 +170,7 @@ Test(blk_pair, flush_after_writes)
 	blk_pair_default_opts(&o);
 	o.threaded = true;
 	start(&o);
-	fill_random(buf, sizeof(buf));
+	blk_fill_random(&rng_state, buf, sizeof(buf));
 	for (unsigned int i = 0; i < 10; i++)
 		cr_assert_eq(blkfront_write(&pair.fe, i * 64, buf, 64), 0);
 	cr_assert_eq(blkfront_flush(&pair.fe), 0);
@@ -221,7 +204,7 @@ Test(blk_pair, discard_reads_back_zeros)
 
 	blk_pair_default_opts(&o);
 	start(&o);
-	fill_random(buf, sizeof(buf));
+	blk_fill_random(&rng_state, buf, sizeof(buf));
 	cr_assert_eq(blkfront_write(&pair.fe, 1024, buf, 256), 0);
 	cr_assert_eq(blkfront_discard(&pair.fe, 1024 + 64, 128), 0);
 	cr_assert_eq(blkfront_read(&pair.fe, 1024, buf, 256), 0);

@@ -18,23 +18,6 @@
 static struct blk_pair pair;
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
-}
-
-static void fill_random(uint8_t *buf, size_t len)
-{
-	for (size_t i = 0; i < len; i += 8) {
-		uint64_t v = rnd();
-
-		memcpy(buf + i, &v, len - i < 8 ? len - i : 8);
-	}
-}
-
 static void start(bool threaded, bool persistent, unsigned int buf_pages)
 {
 	struct blk_pair_opts o;
@@ -75,13 +58,14 @@ static void zc_random_io(uint64_t total)
 
 	cr_assert(shadow && back);
 	while (done < total) {
-		uint64_t n = 1 + rnd() % 3000, s = rnd() % (pair.o.sectors - n + 1);
-		uint64_t o = rnd() % (bufsz / 512 - n + 1); /* sector offset in zb */
+		uint64_t n = 1 + blk_rnd(&rng_state) % 3000,
+			 s = blk_rnd(&rng_state) % (pair.o.sectors - n + 1);
+		uint64_t o = blk_rnd(&rng_state) % (bufsz / 512 - n + 1); /* sector offset in zb */
 
-		fill_random(zb + o * 512, n * 512);
+		blk_fill_random(&rng_state, zb + o * 512, n * 512);
 		cr_assert_eq(blkfront_write_zc(&pair.fe, s, zb + o * 512, n), 0, "zc write");
 		memcpy(shadow + s * 512, zb + o * 512, n * 512);
-		if (rnd() % 3 == 0) {
+		if (blk_rnd(&rng_state) % 3 == 0) {
 			cr_assert_eq(blkfront_read(&pair.fe, s, back, n), 0);
 			cr_assert(!memcmp(back, shadow + s * 512, n * 512), "copying read");
 		}
@@ -125,7 +109,7 @@ Test(blk_zc, unaligned_in_page)
 	start(false, true, 320);
 	zb = zalloc(300 * 4096);
 	for (unsigned int n = 1; n <= 64; n = n * 3 + 1) {
-		fill_random(w, n * 512);
+		blk_fill_random(&rng_state, w, n * 512);
 		memcpy(zb + 3 * 512, w, n * 512);
 		cr_assert_eq(blkfront_write_zc(&pair.fe, 100, zb + 3 * 512, n), 0);
 		memset(zb, 0, 40 * 4096);
@@ -136,7 +120,7 @@ Test(blk_zc, unaligned_in_page)
 	uint8_t *file = malloc(2100 * 512);
 
 	cr_assert_not_null(file);
-	fill_random(zb + 512, 2100 * 512);
+	blk_fill_random(&rng_state, zb + 512, 2100 * 512);
 	cr_assert_eq(blkfront_write_zc(&pair.fe, 10, zb + 512, 2100), 0);
 	cr_assert_eq(pread(pair.fd, file, 2100 * 512, 10 * 512), 2100 * 512);
 	cr_assert(!memcmp(file, zb + 512, 2100 * 512), "image differs");
