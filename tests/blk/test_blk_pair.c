@@ -303,16 +303,25 @@ static void push_response(uint64_t id, uint8_t op, int16_t status)
 	__atomic_store_n(&s->rsp_prod, s->rsp_prod + 1, __ATOMIC_RELEASE);
 }
 
-Test(blk_pair, hostile_back_end_bad_id)
+/* The default pair with nobody serving (the test plays the back end) and
+ * one read of sector 0 into buf submitted. */
+static void start_unserved_read(struct blkfront_req *r, uint8_t *buf)
 {
 	struct blk_pair_opts o;
-	uint8_t buf[512];
-	struct blkfront_req r = { .op = BLKIF_OP_READ, .nsect = 1, .buf = buf };
 
 	blk_pair_default_opts(&o);
 	start(&o);
-	pair.br_up = false; /* nobody serves: we play the back end */
-	cr_assert_eq(blkfront_submit(&pair.fe, &r), 0);
+	pair.br_up = false;
+	*r = (struct blkfront_req){ .op = BLKIF_OP_READ, .nsect = 1, .buf = buf };
+	cr_assert_eq(blkfront_submit(&pair.fe, r), 0);
+}
+
+Test(blk_pair, hostile_back_end_bad_id)
+{
+	uint8_t buf[512];
+	struct blkfront_req r;
+
+	start_unserved_read(&r, buf);
 	push_response(12345, BLKIF_OP_READ, 0);
 	cr_assert_eq(blkfront_poll(&pair.fe), -XEN_EIO);
 	cr_assert(r.done);
@@ -324,14 +333,10 @@ Test(blk_pair, hostile_back_end_bad_id)
 
 Test(blk_pair, hostile_back_end_rsp_prod_overflow)
 {
-	struct blk_pair_opts o;
 	uint8_t buf[512];
-	struct blkfront_req r = { .op = BLKIF_OP_READ, .nsect = 1, .buf = buf };
+	struct blkfront_req r;
 
-	blk_pair_default_opts(&o);
-	start(&o);
-	pair.br_up = false;
-	cr_assert_eq(blkfront_submit(&pair.fe, &r), 0);
+	start_unserved_read(&r, buf);
 	pair.fe.ring.sring->rsp_prod += 1000;
 	cr_assert_eq(blkfront_poll(&pair.fe), -XEN_EIO);
 	cr_assert_eq(r.status, -XEN_EIO);
@@ -341,14 +346,10 @@ Test(blk_pair, hostile_back_end_rsp_prod_overflow)
 
 Test(blk_pair, hostile_back_end_never_answers)
 {
-	struct blk_pair_opts o;
 	uint8_t buf[512];
-	struct blkfront_req r = { .op = BLKIF_OP_READ, .nsect = 1, .buf = buf };
+	struct blkfront_req r;
 
-	blk_pair_default_opts(&o);
-	start(&o);
-	pair.br_up = false;
-	cr_assert_eq(blkfront_submit(&pair.fe, &r), 0);
+	start_unserved_read(&r, buf);
 	cr_assert_eq(blkfront_wait(&pair.fe, &r, 1000000), -XEN_ETIMEDOUT);
 	/* The late answer is taken and dropped; the slot comes back. */
 	push_response(0, BLKIF_OP_READ, 0); /* slot 0: the top of the free stack */
