@@ -119,11 +119,6 @@ static void spsc_wake(uint32_t *state)
 		fx(state, FUTEX_WAKE, 1);
 }
 
-static void spsc_copy(uint8_t *dst, const uint8_t *src, size_t n)
-{
-	memcpy(dst, src, n);
-}
-
 static void spsc_producer(struct spsc *r, size_t chunk, uint64_t total, const uint8_t *b)
 {
 	for (uint64_t sent = 0; sent < total; sent += chunk) {
@@ -132,7 +127,7 @@ static void spsc_producer(struct spsc *r, size_t chunk, uint64_t total, const ui
 		while (r->prod - (cons = __atomic_load_n(&r->cons, __ATOMIC_ACQUIRE)) + chunk >
 		       RING)
 			spsc_wait(&r->prod_state, &r->cons, cons);
-		spsc_copy(r->data + (r->prod & (RING - 1)), b, chunk);
+		memcpy(r->data + (r->prod & (RING - 1)), b, chunk);
 		__atomic_store_n(&r->prod, r->prod + (uint32_t)chunk, __ATOMIC_RELEASE);
 		spsc_wake(&r->cons_state);
 	}
@@ -159,7 +154,7 @@ static double spsc_stream(size_t chunk, uint64_t total)
 
 		while ((prod = __atomic_load_n(&r->prod, __ATOMIC_ACQUIRE)) == r->cons)
 			spsc_wait(&r->cons_state, &r->prod, prod);
-		spsc_copy(b, r->data + (r->cons & (RING - 1)), chunk);
+		memcpy(b, r->data + (r->cons & (RING - 1)), chunk);
 		__atomic_store_n(&r->cons, r->cons + (uint32_t)chunk, __ATOMIC_RELEASE);
 		spsc_wake(&r->prod_state);
 		got += chunk;

@@ -68,7 +68,7 @@ Test(physmap, readonly_mapping_is_marked, .init = setup, .fini = teardown)
 	rw = map(false, MAP_GFN + 1);
 	cr_expect_eq(last_physmap()->gfn, MAP_GFN + 1);
 	cr_expect_not(last_physmap()->readonly);
-	(void)rw;
+	cr_expect_eq(rw.status, GNTST_okay, "the read-write map succeeded");
 	cr_assert_eq(fake_hypercall(fs, 0, 0, __HYPERVISOR_grant_table_op, GNTTABOP_unmap_grant_ref,
 				    &un, sizeof(un), &un),
 		     0);

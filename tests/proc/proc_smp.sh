@@ -34,7 +34,9 @@ check "2 vCPUs: IPIs both ways, channel moved to vCPU 1" "$RD/domain-1.log" \
 	"smp ok: vcpus 2, 200 IPIs answered, loopback event on vCPU 1"
 check "4 vCPUs: IPIs both ways, channel moved to vCPU 3" "$RD/domain-2.log" \
 	"smp ok: vcpus 4, 300 IPIs answered, loopback event on vCPU 3"
-if grep -q "FAILED" "$RD/domain-1.log" "$RD/domain-2.log"; then
+# Both logs must exist (a missing file makes grep fail: not a pass).
+if ! [ -s "$RD/domain-1.log" ] || ! [ -s "$RD/domain-2.log" ] ||
+	grep -q "FAILED" "$RD/domain-1.log" "$RD/domain-2.log"; then
 	echo "not ok 4 - no check failed"; fail=1
 	cat "$RD/domain-1.log" "$RD/domain-2.log" | sed 's/^/# /'
 else

@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "procdom_internal.h"
+#include "procdom_fixture.h"
 
 #define NR_PAGES 64
 #define OVL_GFN 32
@@ -16,23 +16,9 @@
 static struct procdom *pd;
 static struct procdom_domain *d0;
 
-static void log_msg(void *ctx, enum hv_log_level level, const char *msg)
-{
-	(void)ctx;
-	(void)level;
-	(void)msg;
-}
-
-static void no_kick(void *ctx, domid_t domid, unsigned int vcpu)
-{
-	(void)ctx;
-	(void)domid;
-	(void)vcpu;
-}
-
 static void setup(void)
 {
-	static const struct procdom_hooks hooks = { .log = log_msg, .local_kick = no_kick };
+	static const struct procdom_hooks hooks = { .log = pdf_log, .local_kick = pdf_no_kick };
 	struct procdom_domain_spec spec = { .domid = 0,
 					    .max_vcpus = 1,
 					    .max_pages = NR_PAGES,

@@ -166,10 +166,6 @@ Test(reply, checks)
 	rt_free(rt);
 }
 
-/* The platform's mem_is_zero hook (rt_memory.c; it declares it itself
- * until rt_main.c's step_guest sets it). */
-bool rt_mem_is_zero(void *ctx, const void *p, size_t len);
-
 /* Whether the ram memfd holds a page at gfn (a hole reads as zero). */
 static bool ram_has_page(struct procdom_rt *rt, uint64_t gfn)
 {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "rt_internal.h"
+#include "vcpu_state_wait.h"
 
 #include <xen/sched.h>
 
@@ -66,6 +67,14 @@ static void fixture_fini(struct fixture *f)
 static void bind(struct fixture *f, evtchn_port_t port)
 {
 	f->rt.guest->evtchn_to_irq[port] = 1;
+}
+
+/* One vCPU, port bound and the one polled. */
+static void fixture_port(struct fixture *f, evtchn_port_t port)
+{
+	fixture_init(f, 1);
+	bind(f, port);
+	f->ports[0] = port;
 }
 
 static void set_bit_in(xen_ulong_t *words, evtchn_port_t port)
@@ -145,9 +154,7 @@ Test(poll, pending_masked_port_returns_at_once)
 	struct fixture f;
 	long ret;
 
-	fixture_init(&f, 1);
-	bind(&f, 7);
-	f.ports[0] = 7;
+	fixture_port(&f, 7);
 	set_bit_in(f.s->evtchn_mask, 7);
 	set_bit_in(f.s->evtchn_pending, 7);
 	/* At once: answered locally, no sleep, and no spin handed on (not a
@@ -166,9 +173,7 @@ Test(poll, deliverable_upcall_ends_the_poll)
 	struct fixture f;
 	long ret;
 
-	fixture_init(&f, 1);
-	bind(&f, 7);
-	f.ports[0] = 7;
+	fixture_port(&f, 7);
 	f.vi->evtchn_upcall_pending = 1;
 	f.vi->evtchn_upcall_mask = 0;
 	cr_expect_eq(poll(&f, 1, 0, &ret), 1);
@@ -182,9 +187,7 @@ Test(poll, timeout_sleeps_locally_and_returns_zero)
 	uint64_t t0, deadline;
 	long ret;
 
-	fixture_init(&f, 1);
-	bind(&f, 7);
-	f.ports[0] = 7;
+	fixture_port(&f, 7);
 	/* Far enough past the spin that a thread descheduled for a while still
 	 * reaches the sleep (a shared CI machine under ASan). */
 	t0 = rt_now_ns();
@@ -208,9 +211,7 @@ Test(poll, sleeps_a_core_send_might_miss_are_handed_over)
 	struct fixture f;
 	long ret;
 
-	fixture_init(&f, 1);
-	bind(&f, 7);
-	f.ports[0] = 7;
+	fixture_port(&f, 7);
 	set_bit_in(f.s->evtchn_mask, 7); /* masked: no upcall edge, no kick */
 	cr_expect_eq(poll(&f, 1, 0, &ret), 0);
 	cr_expect(f.rt.vcpu[0].poll_spun);
@@ -236,6 +237,7 @@ struct sender {
 	struct fixture *f;
 	evtchn_port_t port;
 	bool core_edge; /* send as the core would: only the upcall edge kicks */
+	bool saw_sleep; /* it slept before the send (else sent after 5 s) */
 };
 
 static void *send_when_asleep(void *arg)
@@ -244,9 +246,9 @@ static void *send_when_asleep(void *arg)
 	struct procdom_vcpu_page *pg = &sd->f->page.base;
 	bool edge;
 
-	while (__atomic_load_n(&pg->state, __ATOMIC_SEQ_CST) != PROCDOM_VCPU_SLEEPING)
-		usleep(100);
-	usleep(1000);
+	/* Sent in any case, so the poll returns and the test fails, not hangs. */
+	sd->saw_sleep = vcpu_state_wait(pg, PROCDOM_VCPU_SLEEPING, 5000000000ULL);
+	usleep(1000); /* well inside its futex wait, most of the time */
 	if (!sd->core_edge) {
 		rt_2l_send_wake(sd->f->s, sd->f->vi, pg, sd->port);
 	} else if (rt_2l_send(sd->f->s, sd->f->vi, sd->port, &edge) && edge) {
@@ -258,7 +260,7 @@ static void *send_when_asleep(void *arg)
 static void woken_by(bool core_edge)
 {
 	struct fixture f;
-	struct sender sd = { &f, 9, core_edge };
+	struct sender sd = { &f, 9, core_edge, false };
 	pthread_t th;
 	long ret;
 
@@ -269,6 +271,7 @@ static void woken_by(bool core_edge)
 	cr_assert_eq(pthread_create(&th, NULL, send_when_asleep, &sd), 0);
 	cr_expect_eq(poll(&f, 2, rt_now_ns() + 5000000000ULL, &ret), 1);
 	pthread_join(th, NULL);
+	cr_expect(sd.saw_sleep, "the poll never slept");
 	cr_expect_eq(ret, 0);
 	cr_expect_eq(f.rt.stats.sleeps, 1);
 	cr_expect_eq(f.page.base.wakes, 1);

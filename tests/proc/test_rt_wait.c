@@ -10,6 +10,7 @@
 #include "procdom.h"
 #include "poll_stress.h"
 #include "wake_stress.h"
+#include "vcpu_state_wait.h"
 
 Test(wait, stress_loses_no_wakeup, .timeout = 120)
 {
@@ -207,6 +208,7 @@ Test(fast, send_wakes_a_sleeping_peer)
 	struct procdom_vcpu_page *pg;
 	struct sleeper sl;
 	pthread_t th;
+	bool slept;
 
 	fast_pair_init(&fp);
 	s = (struct shared_info *)fp.peer;
@@ -214,11 +216,12 @@ Test(fast, send_wakes_a_sleeping_peer)
 	sl = (struct sleeper){ pg, &s->vcpu_info[0], 1 };
 	entry_set(&fp.table[7], 3, 0, 9);
 	cr_assert_eq(pthread_create(&th, NULL, sleeper_thread, &sl), 0);
-	while (__atomic_load_n(&pg->state, __ATOMIC_SEQ_CST) != PROCDOM_VCPU_SLEEPING)
-		usleep(100);
-	usleep(1000);
-	cr_assert_eq(rt_fast_send(&fp.rt, NULL, 7), 1);
+	/* Sent in any case, so the sleeper returns and the test fails, not hangs. */
+	slept = vcpu_state_wait(pg, PROCDOM_VCPU_SLEEPING, 5000000000ULL);
+	usleep(1000); /* well inside its futex wait, most of the time */
+	cr_expect_eq(rt_fast_send(&fp.rt, NULL, 7), 1);
 	pthread_join(th, NULL);
+	cr_expect(slept, "the sleeper never slept");
 	cr_expect_eq(sl.rc, 0);
 	cr_expect_eq(pg->wakes, 1);
 }
