@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "blk_rng.h"
 
 #define REQ (1u << 20)	    /* one request, one baseline pread/pwrite */
 #define CALL (8u * REQ)	    /* one blkfront call; the baseline's buffer */
@@ -37,15 +38,6 @@ struct fig {
 };
 
 static uint64_t rng;
-
-/* blk_guest.c's generator and seed: the same offsets on both sides. */
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 /* One repetition of the baseline: what the guest does, as preads and
  * pwrites of the file, walking an 8 MiB buffer as a call does. */
@@ -67,11 +59,11 @@ static int baseline(int fd, uint64_t bytes, uint8_t *buf, struct fig *f)
 		*(write ? &f->write : &f->read) =
 			(double)bytes / ((double)(bench_now_ns() - t) / 1e9) / 1e6;
 	}
-	rng = 88172645463325252ull;
+	rng = BLK_RNG_SEED; /* blk-guest's offsets (blk_rng.h) */
 	t = bench_now_ns();
 	for (unsigned int i = 0; i < RAND_N; i++)
-		if (pread(fd, small[i % 32], 4096, (off_t)(rnd() % (sectors / 8) * 8 * 512)) !=
-		    4096)
+		if (pread(fd, small[i % 32], 4096,
+			  (off_t)(blk_rnd(&rng) % (sectors / 8) * 8 * 512)) != 4096)
 			return -1;
 	f->iops = RAND_N / ((double)(bench_now_ns() - t) / 1e9);
 	return 0;

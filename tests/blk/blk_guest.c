@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "../../examples/guests/guest_args.h"
+#include "blk_rng.h"
 #include "xen_blkfront.h"
 
 #include <xen/sched.h>
@@ -54,15 +55,7 @@ static void pattern(uint8_t *buf, uint64_t off, size_t len, uint64_t seed)
 	}
 }
 
-static uint64_t rng = 88172645463325252ull;
-
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+static uint64_t rng = BLK_RNG_SEED;
 
 static void say(const char *msg)
 {
@@ -80,9 +73,9 @@ static int verify(struct blkfront *fe, uint64_t bytes)
 		return -1;
 	rc = blkfront_read(fe, 0, shadow, fe->be.sectors); /* whatever is there */
 	while (!rc && done < bytes) {
-		uint64_t n = 1 + rnd() % 2048, s = rnd() % (fe->be.sectors - n + 1);
+		uint64_t n = 1 + blk_rnd(&rng) % 2048, s = blk_rnd(&rng) % (fe->be.sectors - n + 1);
 
-		pattern(buf, rnd(), n * 512, rnd());
+		pattern(buf, blk_rnd(&rng), n * 512, blk_rnd(&rng));
 		rc = blkfront_write(fe, s, buf, n);
 		if (!rc)
 			rc = blkfront_read(fe, s, back, n);
@@ -118,7 +111,7 @@ static void flush_then_io(struct blkfront *fe, uint64_t bytes, uint64_t seed)
 	printf(rc ? "blk: flush failed %d\n" : "blk: flushed\n", rc);
 	fflush(stdout);
 	while (!rc) /* mid-I/O until killed */
-		rc = blkfront_write(fe, half + rnd() % (half - 256), buf, 256);
+		rc = blkfront_write(fe, half + blk_rnd(&rng) % (half - 256), buf, 256);
 }
 
 static void loop_until_gone(struct blkfront *fe)
@@ -128,9 +121,9 @@ static void loop_until_gone(struct blkfront *fe)
 
 	say("blk: looping\n");
 	while (!rc) {
-		uint64_t s = rnd() % (fe->be.sectors - 128);
+		uint64_t s = blk_rnd(&rng) % (fe->be.sectors - 128);
 
-		pattern(w, s, sizeof(w), rnd());
+		pattern(w, s, sizeof(w), blk_rnd(&rng));
 		rc = blkfront_write(fe, s, w, 128);
 		if (!rc)
 			rc = blkfront_read(fe, s, r, 128);
@@ -189,15 +182,16 @@ static double bench_rand(struct blkfront *fe, struct bench_bufs *b, unsigned int
 	double t = secs();
 	int rc = 0;
 
-	rng = 88172645463325252ull;
+	rng = BLK_RNG_SEED;
 	for (unsigned int i = 0; !rc && i < n; i += 32) {
 		for (int k = 0; !rc && k < 32; k++) {
-			reqs[k] = (struct blkfront_req){ .op = BLKIF_OP_READ,
-							 .sector = rnd() % (fe->be.sectors / 8) * 8,
-							 .nsect = 8,
-							 .buf = b->zc ? b->small + k * 4096
-								      : small[k],
-							 .zerocopy = b->zc };
+			reqs[k] = (struct blkfront_req){
+				.op = BLKIF_OP_READ,
+				.sector = blk_rnd(&rng) % (fe->be.sectors / 8) * 8,
+				.nsect = 8,
+				.buf = b->zc ? b->small + k * 4096 : small[k],
+				.zerocopy = b->zc
+			};
 			rc = blkfront_submit(fe, &reqs[k]);
 		}
 		for (int k = 0; !rc && k < 32; k++)

@@ -211,7 +211,6 @@ static int pair_flush(void *ctx)
 
 	if (p->flush_fails)
 		return -EIO;
-	p->writes_at_flush = __atomic_load_n(&p->writes_done, __ATOMIC_SEQ_CST);
 	err = blkback_file_flush(p->fd);
 	if (!err)
 		__atomic_add_fetch(&p->flushes_done, 1, __ATOMIC_SEQ_CST);
@@ -438,21 +437,4 @@ void blk_pair_stop(struct blk_pair *p)
 	if (p->own_file)
 		unlink(p->path);
 	p->own_file = false;
-}
-
-uint64_t blk_rnd(uint64_t *state)
-{
-	*state ^= *state << 13;
-	*state ^= *state >> 7;
-	*state ^= *state << 17;
-	return *state;
-}
-
-void blk_fill_random(uint64_t *state, uint8_t *buf, size_t len)
-{
-	for (size_t i = 0; i < len; i += 8) {
-		uint64_t v = blk_rnd(state);
-
-		memcpy(buf + i, &v, len - i < 8 ? len - i : 8);
-	}
 }

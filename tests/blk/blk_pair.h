@@ -69,7 +69,6 @@ struct blk_pair {
 	int back_rc; /* the back-end thread's last service result */
 	/* Instrumentation for ordering tests. */
 	unsigned long writes_done, flushes_done;
-	unsigned long writes_at_flush; /* writes_done when the last flush ran */
 	bool flush_fails, fail_io;
 	RING_IDX rsp_event_at_wait; /* sring->rsp_event when the front end last waited */
 };
@@ -86,9 +85,5 @@ int fake_gnt_grant(void *ctx, void *page, bool readonly);
 bool fake_gnt_end(void *ctx, grant_ref_t ref, bool readonly);
 extern const struct blkback_ops blk_pair_back_ops; /* ctx: struct blk_pair */
 extern const struct blkfront_grant_ops fake_gnt_front_ops;
-
-/* The tests' data: xorshift64 from a fixed seed, so a failure repeats. */
-uint64_t blk_rnd(uint64_t *state);
-void blk_fill_random(uint64_t *state, uint8_t *buf, size_t len);
 
 #endif

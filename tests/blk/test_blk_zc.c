@@ -14,6 +14,7 @@
 #include <xen/errno.h>
 
 #include "blk_pair.h"
+#include "blk_rng.h"
 
 static struct blk_pair pair;
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
