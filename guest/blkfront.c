@@ -224,7 +224,9 @@ static void release_pages(struct blkfront *fe, struct blkfront_slot *sl, bool re
 	if (sl->zc) /* taken in zc_grant() */
 		fe->buf_busy[sl->zc_start]--;
 	sl->zc = false;
-	if (sl->op == BLKIF_OP_INDIRECT && !fe->persistent &&
+	/* ind_ref 0: never granted (a submit that failed before it; refs
+	 * below 8 are reserved, never handed out). */
+	if (sl->op == BLKIF_OP_INDIRECT && !fe->persistent && sl->ind_ref &&
 	    !fe->gops->end(fe->gctx, sl->ind_ref, true))
 		fe->stats.leaked_pages++;
 	sl->nr_pages = 0;
