@@ -106,6 +106,18 @@ static void vg_revoke(struct vchan_guest *vg, const uint32_t *refs, unsigned int
 		vg->leaked_pages += n - i;
 }
 
+/* Ends nr_refs grants of a share of n pages at p, and frees the pages only
+ * if every grant ended (a page the peer still maps must stay ours). */
+static void vg_release(struct vchan_guest *vg, void *p, unsigned int n, const uint32_t *refs,
+		       unsigned int nr_refs)
+{
+	uint64_t leaked = vg->leaked_pages;
+
+	vg_revoke(vg, refs, nr_refs);
+	if (vg->leaked_pages == leaked && vg->free_pages)
+		vg->free_pages(vg->alloc_ctx, p, n);
+}
+
 static int vg_share(void *ctx, domid_t peer, unsigned int n, uint32_t *refs, int notify_offset,
 		    evtchn_port_t port, void **ret_addr)
 {
@@ -121,9 +133,7 @@ static int vg_share(void *ctx, domid_t peer, unsigned int n, uint32_t *refs, int
 		int ref = xg_gnttab_grant_page(vg->g, peer, p + (size_t)i * VCHAN_PAGE_SIZE, false);
 
 		if (ref < 0) {
-			vg_revoke(vg, refs, i);
-			if (vg->free_pages)
-				vg->free_pages(vg->alloc_ctx, p, n);
+			vg_release(vg, p, n, refs, i);
 			return ref;
 		}
 		refs[i] = (uint32_t)ref;
@@ -134,12 +144,7 @@ static int vg_share(void *ctx, domid_t peer, unsigned int n, uint32_t *refs, int
 
 static void vg_unshare(void *ctx, void *addr, unsigned int n, const uint32_t *refs)
 {
-	struct vchan_guest *vg = vg_of(ctx);
-	uint64_t leaked = vg->leaked_pages;
-
-	vg_revoke(vg, refs, n);
-	if (vg->leaked_pages == leaked && vg->free_pages)
-		vg->free_pages(vg->alloc_ctx, addr, n);
+	vg_release(vg_of(ctx), addr, n, refs, n);
 }
 
 /* ---- mapping the peer's pages ------------------------------------------ */
@@ -149,7 +154,7 @@ static int vg_map_batch(struct vchan_guest *vg, domid_t peer, unsigned int first
 {
 	struct gnttab_map_grant_ref op[VCHAN_GUEST_BATCH];
 	unsigned int i;
-	long rc;
+	long hc, rc = 0;
 
 	for (i = 0; i < n; i++)
 		op[i] = (struct gnttab_map_grant_ref){
@@ -158,13 +163,15 @@ static int vg_map_batch(struct vchan_guest *vg, domid_t peer, unsigned int first
 			.ref = refs[i],
 			.dom = peer,
 		};
-	rc = xg_grant_table_op(vg->g, GNTTABOP_map_grant_ref, op, n);
+	hc = xg_grant_table_op(vg->g, GNTTABOP_map_grant_ref, op, n);
+	/* Every page that did map is recorded, also after one that failed,
+	 * so the caller's unmap of the range undoes all of them. */
 	for (i = 0; i < n; i++) {
-		if (rc == 0 && op[i].status == GNTST_okay) {
+		if (hc == 0 && op[i].status == GNTST_okay) {
 			vg->map_handle[first + i] = op[i].handle;
 			vg_mark(vg, first + i, 1, true);
-		} else if (rc == 0) {
-			rc = -EINVAL; /* a bad or foreign ref */
+		} else if (!rc) {
+			rc = hc ? hc : -EINVAL; /* a bad or foreign ref */
 		}
 	}
 	return (int)rc;
