@@ -172,7 +172,12 @@ static int bind_port(struct blkfront_dev *d)
 	if (rc < 0)
 		return rc;
 	d->irq = xg_bind_evtchn_to_irqhandler(d->xb.g, d->port, dev_irq, 0, "blkfront", d);
-	return d->irq < 0 ? d->irq : 0;
+	if (d->irq >= 0)
+		return 0;
+	/* Removal closes the port only with its irq: close it now. */
+	xg_evtchn_close(d->xb.g, d->port);
+	d->port = 0;
+	return d->irq;
 }
 
 static int negotiate(struct blkfront_dev *d)
