@@ -257,8 +257,11 @@ static int xv_open(const char *run_dir, bool server, struct xenon_vchan **ret)
 		rc = server ? xenon_gntshr_open(run_dir, &x->xgs)
 			    : xenon_gnttab_open(run_dir, &x->xgt);
 	if (rc == 0 &&
-	    (size_t)snprintf(path, sizeof(path), "%s/xenstore/socket", run_dir) < sizeof(path) &&
-	    setenv("XENSTORED_PATH", path, 1) == 0 && !(x->xs = xs_open(0)))
+	    (size_t)snprintf(path, sizeof(path), "%s/xenstore/socket", run_dir) >= sizeof(path))
+		rc = -ENAMETOOLONG;
+	if (rc == 0 && setenv("XENSTORED_PATH", path, 1) < 0)
+		rc = -errno;
+	if (rc == 0 && !(x->xs = xs_open(0)))
 		rc = errno ? -errno : -ECONNREFUSED;
 	if (rc < 0) {
 		xv_free(x);
