@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,6 +53,7 @@ struct proxy {
 static int px_socket(const char *path, bool server)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct stat st;
 	int s, c;
 
 	if (strlen(path) >= sizeof(a.sun_path))
@@ -67,7 +69,10 @@ static int px_socket(const char *path, bool server)
 		close(s);
 		return c;
 	}
-	unlink(path);
+	/* A stale socket of an earlier run goes; any other file stays (bind
+	 * then fails with EADDRINUSE). */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
 	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 1) < 0) {
 		c = -errno;
 		close(s);
