@@ -17,8 +17,11 @@
  * client's (the mapping's unmap notify).
  *
  * Events: xenon_vchan_fd_for_select() is pollable; when it is readable,
- * xenon_vchan_wait(x, 0) consumes what arrived without sleeping. A read or
- * write that returns less than asked has asked the peer to notify us.
+ * xenon_vchan_wait(x, 0) consumes what arrived without sleeping. Reads and
+ * writes talk to xenon-hvd on the same connection and may take events off
+ * it into a queue the fd does not show: call xenon_vchan_wait(x, 0) before
+ * each poll too (0: something had come). A read or write that returns
+ * less than asked has asked the peer to notify us.
  * Not thread-safe: one thread per channel.
  */
 #ifndef XENON_LIB_VCHAN_H

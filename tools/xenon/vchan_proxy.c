@@ -170,7 +170,10 @@ static int px_loop(struct proxy *p)
 		/* A hung-up socket we cannot read from yet (our buffer for the
 		 * vchan is full) would make poll() return at once, forever. */
 		nfds = p->sock_hup && p->to_vchan.len ? 1 : 2;
-		n = poll(pf, nfds, PX_POLL_MS);
+		/* Our own reads and writes may have taken events off the fd
+		 * into the handle's queue (xenon_vchan.h): drained here, they
+		 * make this turn's poll not wait. */
+		n = poll(pf, nfds, xenon_vchan_wait(p->v, 0) == 0 ? 0 : PX_POLL_MS);
 		if (n < 0 && errno != EINTR)
 			rc = -errno;
 		if (n > 0 && nfds == 2 && (pf[1].revents & (POLLHUP | POLLERR)))
