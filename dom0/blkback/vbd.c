@@ -125,6 +125,7 @@ static int vbd_open_image(struct bb_vbd *v)
 {
 	char *params = xbbe_read(v->dev, "params"), *mode = xbbe_read(v->dev, "mode");
 	struct stat st;
+	off_t end;
 	int err = 0;
 
 	if (!params || !*params || strlen(params) >= sizeof(v->params)) {
@@ -140,9 +141,17 @@ static int vbd_open_image(struct bb_vbd *v)
 		err = -errno;
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
 		err = -EINVAL;
-	v->sectors = (uint64_t)st.st_size >> BLKBACK_SECTOR_SHIFT;
+		goto out;
+	}
+	/* The end, not st_size: a block device's st_size is 0. */
+	end = lseek(v->fd, 0, SEEK_END);
+	if (end < 0) {
+		err = -errno;
+		goto out;
+	}
+	v->sectors = (uint64_t)end >> BLKBACK_SECTOR_SHIFT;
 	v->discard = !v->readonly && S_ISREG(st.st_mode);
 out:
 	free(params);
