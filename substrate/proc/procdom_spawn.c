@@ -414,13 +414,13 @@ static int procdom_spawn_process(struct procdom_domain *d, const struct procdom_
 	/* A bound on what is in flight: beyond it, the oldest is waited for. */
 	while (pd->spawner && pd->nr_spawning >= PROCDOM_SPAWNS_MAX)
 		procdom_domain_spawn_wait(pd->spawn_head);
-	/* Nothing was started on -EPIPE: try a new spawner, or directly. */
-	procdom_spawner_replace(pd);
-	if (pd->spawner)
-		err = procdom_spawn_submit(d, a);
-	procdom_spawner_replace(pd);
-	if (err == -EPIPE && pd->spawner)
-		err = procdom_spawn_submit(d, a);
+	/* Nothing was started on -EPIPE: the spawner we have (or a new one,
+	 * once), else directly. */
+	for (int tries = 0; tries < 2 && err == -EPIPE; tries++) {
+		procdom_spawner_replace(pd);
+		if (pd->spawner)
+			err = procdom_spawn_submit(d, a);
+	}
 	if (err == -EPIPE) {
 		err = procdom_spawn_direct(d, a, &pid);
 		if (!err)
