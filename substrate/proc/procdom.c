@@ -137,13 +137,22 @@ static int procdom_ram_show(struct procdom_domain *d, uint64_t gfn, uint32_t n, 
 	return 0;
 }
 
-static void procdom_overlay_free(struct procdom_overlay *o)
+/* Off its domain's list (d->overlays holds only overlays the creator
+ * still holds: one with no page left attached is only a pending map's). */
+static void procdom_overlay_unlink(struct procdom_overlay *o)
 {
 	if (o->pprev) {
 		*o->pprev = o->next;
 		if (o->next)
 			o->next->pprev = o->pprev;
 	}
+	o->pprev = NULL;
+	o->next = NULL;
+}
+
+static void procdom_overlay_free(struct procdom_overlay *o)
+{
+	procdom_overlay_unlink(o);
 	if (o->ro_fd >= 0)
 		close(o->ro_fd);
 	close(o->fd);
@@ -296,8 +305,13 @@ void procdom_overlay_detach(struct procdom_overlay *o, uint32_t i)
 			procdom_log(d->pd, HV_LOG_ERR, "d%u: gfn %#llx: RAM back: %s", d->domid,
 				    (unsigned long long)gfn, strerror(-err));
 	}
-	if (!--o->nr_attached)
+	if (!--o->nr_attached) {
+		/* The creator's hold goes: so does its place on the list, or a
+		 * release would drop that hold a second time. */
+		procdom_overlay_unlink(o);
+		o->d = NULL; /* nothing of it is shown there any more */
 		procdom_overlay_put(o);
+	}
 }
 
 void procdom_overlay_destroy(struct procdom_overlay *o)
@@ -348,10 +362,7 @@ void procdom_overlays_release(struct procdom_domain *d)
 		procdom_log(d->pd, HV_LOG_WARN, "d%u: an overlay outlived its creator's use",
 			    d->domid);
 		/* Orphaned: pending map changes may still send its fd. */
-		d->overlays = o->next;
-		if (o->next)
-			o->next->pprev = &d->overlays;
-		o->pprev = NULL;
+		procdom_overlay_unlink(o);
 		o->d = NULL;
 		for (uint32_t i = 0; i < o->nr_pages; i++)
 			o->gfns[i] = PROCDOM_OVL_DETACHED;

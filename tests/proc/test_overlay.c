@@ -63,3 +63,23 @@ Test(overlay, gfns_checked_and_nothing_left_taken_on_refusal)
 	cr_assert_eq(procdom_overlay_create(d0, "all", rest, OVL_N - 2, &p), 0, "detached: free");
 	procdom_overlay_destroy(p);
 }
+
+/* An overlay whose pages are all detached while a pending map change still
+ * holds it leaves its domain's list: releasing the domain must not drop
+ * the creator's hold a second time (the pending map's put then freed it
+ * twice; ASan+UBSan, which CI runs, reports it), and the last put frees
+ * it. */
+Test(overlay, detached_overlay_held_by_a_pending_map_outlives_its_domain)
+{
+	const uint64_t two[2] = { OVL_GFN, OVL_GFN + 1 };
+	struct procdom_overlay *o = NULL;
+
+	cr_assert_eq(procdom_overlay_create(d0, "held", two, 2, &o), 0);
+	procdom_overlay_get(o); /* what a queued map change of its page does */
+	procdom_overlay_destroy(o);
+	cr_assert_null(d0->overlays, "no longer the creator's: off the list");
+	cr_assert_eq(o->refs, 1, "only the pending map's hold is left");
+	procdom_overlays_release(d0);
+	cr_assert_eq(o->refs, 1, "the release did not drop a hold it had not");
+	procdom_overlay_put(o); /* the map change sent or dropped: freed */
+}
