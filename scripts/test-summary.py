@@ -4,7 +4,9 @@
 Every suite speaks TAP, so a case is one "ok"/"not ok" line. A suite that
 failed without reporting a failing case (crash, timeout, bad exit) counts as
 one more failure, so nothing is lost. Skipped cases ("# SKIP") are counted
-apart. The last line printed is "N passed, M failed[, K skipped]".
+apart. Each failed suite is named first, with its failing cases and the end
+of its output, so a short tail of the log still says what failed. The last
+line printed is "N passed, M failed[, K skipped]".
 """
 import json
 import re
@@ -34,9 +36,43 @@ def count(stdout):
     return passed, failed, skipped
 
 
+def failing_lines(stdout, limit=12):
+    """The "not ok" lines of a TAP stream, each with its diagnostics."""
+    out = []
+    lines = stdout.splitlines()
+    for i, line in enumerate(lines):
+        m = NOT_OK.match(line.strip())
+        if not m or '# TODO' in m.group(1):
+            continue
+        out.append(line.strip())
+        for diag in lines[i + 1:i + 7]:
+            if not diag.lstrip().startswith('#'):
+                break
+            out.append('  ' + diag.strip())
+        if len(out) >= limit:
+            out.append('  ...')
+            break
+    return out
+
+
+def report_failure(where, what, stdout, stderr=''):
+    print(f'FAILED {where}: {what}')
+    for line in failing_lines(stdout):
+        print(f'  {line}')
+    tail = (stdout.rstrip().splitlines() + stderr.rstrip().splitlines())[-15:]
+    if tail:
+        print('  --- last lines of its output ---')
+        for line in tail:
+            print(f'  | {line[:200]}')
+
+
 def tally_tap_file(path):
     with open(path) as f:
-        return count(f.read())
+        text = f.read()
+    p, fl, s = count(text)
+    if fl:
+        report_failure(path, 'fuzz runs', text)
+    return p, fl, s
 
 
 def main(paths):
@@ -67,6 +103,11 @@ def tally_testlog(path):
                 s = 1
             if result == 'OK' and p + fl + s == 0:
                 p = 1
+            if fl:
+                report_failure(path, f"{rec.get('name', '?')} ({result}, "
+                               f"{rec.get('duration', 0):.0f} s)",
+                               rec.get('stdout', '') or '',
+                               rec.get('stderr', '') or '')
             passed, failed, skipped = passed + p, failed + fl, skipped + s
     return passed, failed, skipped
 
