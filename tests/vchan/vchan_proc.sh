@@ -1,12 +1,14 @@
 #!/bin/sh
 # vchan between real process domains under xenon-hvd (bench/proc_vchan_guest.c).
-#   vchan_proc.sh XENON_CLI GUEST_DIR      (GUEST_DIR holds bench-proc-vchan-guest)
+#   vchan_proc.sh XENON_CLI GUEST_DIR   (GUEST_DIR: bench-proc-vchan-guest, vchan-proxy-guest)
 # Two guests stream a seeded pattern both ways and check every byte (1 MiB
 # rings, then 1 KiB / 2 KiB rings with odd write sizes: many wraps); a guest
 # talks to itself; then each side is killed with SIGKILL mid-transfer and
 # the survivor must see the channel closed, exit cleanly, and hold no port
 # or grant it did not hold before; dom0's end through xenon vchan-proxy, and
-# the proxy's guest killed mid-stream (the proxy must notice and exit).
+# the proxy's guest killed mid-stream (the proxy must notice and exit);
+# then how a proxy session ends: either side closing, half-closing or going
+# away with bytes still in flight both ways, every accepted byte delivered.
 set -u
 PROC_NAME=vchan-proc
 . "$(dirname "$0")/../proc/proc_lib.sh" "$1" "$2"
@@ -43,7 +45,7 @@ if s is None:
     sys.exit('nothing listens at ' + sys.argv[1])
 $prog" "$@"
 }
-echo "1..16"
+echo "1..26"
 
 up pair
 cfg s.cfg vsrv 1 "vchan.server vchan.peer=2 vchan.id=1 vchan.bidir vchan.bytes=8388608 vchan.linger_ms=1"
@@ -185,4 +187,88 @@ wait $PY
 ok=$( [ "$st" != 124 ] && grep -q "then closed" "$D/ph.out" && echo 0 || echo 1)
 [ "$ok" = 0 ] && echo "ok - vchan-proxy: socket data stuck for a killed guest, socket closed: exits" ||
 	{ echo "not ok - vchan-proxy after hang-up with data stuck: status $st, $(cat "$D/ph.out")"; fail=1; }
+# vchan-proxy at a session's end: nothing it accepted is lost, the socket
+# client reads a clean EOF, and the log names the side that ended it. The
+# socket end is vchan_proxy_peer.py.
+PP="$(dirname "$0")/vchan_proxy_peer.py"
+# The proxy's status and its end-of-session line: which side ended it.
+px_check() { # name, status, log, pattern
+	if [ "$2" = 0 ] && grep -q "$4" "$3"; then echo "ok - $1"; else
+		echo "not ok - $1 (status $2: $(tr '\n' ' ' <"$3"))"
+		fail=1
+	fi
+}
+px_out() { # name, file, pattern: as check, showing the file on failure
+	if grep -q "$3" "$2"; then echo "ok - $1"; else
+		echo "not ok - $1 ($(tr '\n' ' ' <"$2"))"
+		fail=1
+	fi
+}
+# The vchan peer writes 512 KiB and closes at once while the socket client
+# keeps writing (so the proxy holds bytes for the vchan when it closes):
+# all 512 KiB reach the client, then a clean end of stream, not a reset.
+up proxyeof
+cfg c.cfg vcli 1 "vchan.client vchan.peer=0 vchan.id=9 vchan.bytes=524288 vchan.chunk=4096"
+timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+timeout 30 "$X" $R vchan-proxy --server 1 /local/domain/0/data/vchan/9 "$D/pe.sock" >"$D/pe.log" 2>&1 &
+PX=$!
+timeout 30 python3 "$PP" "$D/pe.sock" --flood >"$D/pe.out" 2>&1
+wait $PX
+st=$?
+px_out "vchan peer writes 512 KiB and closes: all of it reaches the socket, then EOF" "$D/pe.out" "got 524288 bad -1 end eof"
+px_check "vchan peer closed first: the proxy says so" $st "$D/pe.log" "domain 1: ended by the vchan peer"
+# The socket client writes 512 KiB and half-closes; the guest (the vchan
+# server, 4 KiB rings: most of it still in flight at the half-close) must
+# get every byte, and the client a clean end of stream.
+up proxyhalf
+cfg s.cfg vsrv 1 "vchan.server vchan.peer=0 vchan.id=10 vchan.order=12 vchan.chunk=4096 vchan.bytes=524288"
+timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
+wait_log "$(log 1)" "listening at"
+timeout 30 python3 "$PP" "$D/hc.sock" --listen --send 524288 --half-close >"$D/hc.out" 2>&1 &
+PY=$!
+for i in $(seq 1 100); do [ -S "$D/hc.sock" ] && break; sleep 0.05; done
+timeout 30 "$X" $R vchan-proxy --client 1 /local/domain/1/data/vchan/10 "$D/hc.sock" >"$D/hc.log" 2>&1
+st=$?
+wait $PY
+wait_log "$(log 1)" "after close"
+check "socket client writes 512 KiB and half-closes: all of it reaches the guest" "$(log 1)" "received 524288 bytes in [0-9]* ns, ok"
+px_out "socket client after its half-close: a clean end of stream" "$D/hc.out" "got 0 bad -1 end eof sent 524288"
+px_check "socket client closed first: the proxy says so" $st "$D/hc.log" "domain 1: ended by the socket client, which ended its stream"
+# The same both ways at once, with a guest that writes and reads together
+# (tests/vchan/vchan_proxy_guest.c).
+vpx_cfg() { # file, name, domid, extra
+	printf 'name = "%s"\ntype = "process"\nkernel = "%s"\nmemory = 16\nvcpus = 1\ndomid = %s\nextra = "%s"\n' \
+		"$2" "$G/vchan-proxy-guest" "$3" "$4" >"$D/$1"
+}
+# The socket client writes 128 KiB and closes without reading while the
+# guest is busy writing to it (it reads only once it sent 4 MiB): the
+# proxy's writes to the socket then fail, yet what the client sent must
+# reach the guest, all of it -- the proxy discards the guest's bytes, which
+# nobody takes any more, so the guest gets to reading.
+up proxygone
+vpx_cfg c.cfg vpxc 1 "vpx.client vpx.id=11 vpx.send=4194304 vpx.recv=131072 vpx.recv_after=4194304"
+timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+timeout 30 "$X" $R vchan-proxy --server 1 /local/domain/0/data/vchan/11 "$D/pg.sock" >"$D/pg.log" 2>&1 &
+PX=$!
+timeout 30 python3 "$PP" "$D/pg.sock" --send 131072 --send-seed 2 --no-read >"$D/pg.out" 2>&1
+wait $PX
+st=$?
+wait_log "$(log 1)" "vpx: closed"
+px_out "socket client writes 128 KiB and leaves, guest still writing: the guest gets it all" "$(log 1)" "received 131072 of 131072, ok"
+px_check "socket client left first: the proxy says so" $st "$D/pg.log" "domain 1: ended by the socket client, which went away"
+# The socket client writes 512 KiB and half-closes, the guest (the vchan
+# client this time, reading) must get every byte: the proxy may close the
+# channel only once the guest has taken them.
+up proxyhalf2
+vpx_cfg c.cfg vpxc 1 "vpx.client vpx.id=12 vpx.recv=524288 vpx.stay"
+timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+timeout 30 "$X" $R vchan-proxy --server 1 /local/domain/0/data/vchan/12 "$D/h2.sock" >"$D/h2.log" 2>&1 &
+PX=$!
+timeout 30 python3 "$PP" "$D/h2.sock" --send 524288 --send-seed 2 --half-close >"$D/h2.out" 2>&1
+wait $PX
+st=$?
+wait_log "$(log 1)" "vpx: closed"
+px_out "socket client half-closes, the guest reading as the vchan client: all 512 KiB arrive" "$(log 1)" "received 524288 of 524288, ok"
+px_out "the socket client sees a clean end of stream after its half-close" "$D/h2.out" "got 0 bad -1 end eof sent 524288"
+px_check "socket client half-closed first: the proxy says so" $st "$D/h2.log" "domain 1: ended by the socket client, which ended its stream"
 exit $fail

@@ -66,7 +66,8 @@ const struct xenon_cmd xenon_commands[] = {
 	  "  --server     offer the vchan at XS_PATH to DOMID, listen on SOCKET (default)\n"
 	  "  --client     connect to the vchan DOMID offers at XS_PATH, and to SOCKET\n"
 	  "  --timeout S  how long a client waits for the server (default 30)\n"
-	  "Copies both ways with flow control until either side closes.\n",
+	  "Copies both ways with flow control. When one side ends, what the other\n"
+	  "sent is still delivered (within 5 s); stderr names who ended it.\n",
 	  xenon_cmd_vchan_proxy },
 	{ "demo", "run seed 002 end to end in a private run dir, then tear it all down",
 	  "[--domains N] [--events N] [--keep] [-v]",
