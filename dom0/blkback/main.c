@@ -155,16 +155,10 @@ static void xbbe_log(void *ctx, const char *msg)
 static int xs_init(void *ctx)
 {
 	struct bb *bb = ctx;
-	char path[PATH_MAX + 32];
-	int err;
+	int err = xenon_store_open(bb->opts.run_dir, &bb->xs);
 
-	snprintf(path, sizeof(path), "%s/xenstore/socket", bb->opts.run_dir);
-	/* libxenstore takes the socket from the environment only. */
-	if (setenv("XENSTORED_PATH", path, 1))
-		return -errno;
-	bb->xs = xs_open(0);
-	if (!bb->xs)
-		return errno ? -errno : -ECONNREFUSED;
+	if (err)
+		return err;
 	bb_driver_set_ctx(bb);
 	err = xbbe_create(bb->xs, 0, &bb_vbd_driver, &bb->xbbe);
 	if (!err) {

@@ -165,15 +165,10 @@ static void hvd_fini(void *ctx)
 static int xs_init(void *ctx)
 {
 	struct cd *cd = ctx;
-	char path[PATH_MAX + 32];
+	int err = xenon_store_open(cd->opts.run_dir, &cd->xs);
 
-	snprintf(path, sizeof(path), "%s/xenstore/socket", cd->opts.run_dir);
-	/* libxenstore takes the socket from the environment only. */
-	if (setenv("XENSTORED_PATH", path, 1))
-		return -errno;
-	cd->xs = xs_open(0);
-	if (!cd->xs)
-		return errno ? -errno : -ECONNREFUSED;
+	if (err)
+		return err;
 	/* Each fires once at registration: the first scan and check. */
 	if (!xs_watch(cd->xs, "@introduceDomain", "intro") ||
 	    !xs_watch(cd->xs, "@releaseDomain", "release")) {

@@ -182,4 +182,13 @@ void *xenon_gntshr_share_page_notify(struct xenon_gntshr *xgs, uint32_t domid, b
 				     int32_t notify_offset, int32_t notify_port, uint32_t *ret_ref);
 int xenon_gntshr_unshare(struct xenon_gntshr *xgs, void *start, uint32_t count);
 
+/* ---- XenStore (store_open.c) ------------------------------------------ */
+
+struct xs_handle;
+/* Debian's libxenstore connected to RUN_DIR/xenstore/socket, which is also
+ * set as $XENSTORED_PATH for the process (libxenstore's only way to name
+ * it). 0, -ENAMETOOLONG, or xs_open()'s -errno (-ECONNREFUSED if none). */
+int xenon_store_open(const char *run_dir, struct xs_handle **ret);
+void xenon_store_close(struct xs_handle *xs); /* accepts NULL */
+
 #endif

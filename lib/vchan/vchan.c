@@ -247,7 +247,6 @@ static void xv_free(struct xenon_vchan *x)
 static int xv_open(const char *run_dir, bool server, struct xenon_vchan **ret)
 {
 	struct xenon_vchan *x = calloc(1, sizeof(*x));
-	char path[4200];
 	int rc;
 
 	if (!x)
@@ -256,13 +255,8 @@ static int xv_open(const char *run_dir, bool server, struct xenon_vchan **ret)
 	if (rc == 0)
 		rc = server ? xenon_gntshr_open(run_dir, &x->xgs)
 			    : xenon_gnttab_open(run_dir, &x->xgt);
-	if (rc == 0 &&
-	    (size_t)snprintf(path, sizeof(path), "%s/xenstore/socket", run_dir) >= sizeof(path))
-		rc = -ENAMETOOLONG;
-	if (rc == 0 && setenv("XENSTORED_PATH", path, 1) < 0)
-		rc = -errno;
-	if (rc == 0 && !(x->xs = xs_open(0)))
-		rc = errno ? -errno : -ECONNREFUSED;
+	if (rc == 0)
+		rc = xenon_store_open(run_dir, &x->xs);
 	if (rc < 0) {
 		xv_free(x);
 		return rc;

@@ -299,21 +299,73 @@ Test(xenon_txn, conflicts_are_retried_a_bounded_number_of_times)
 	cr_assert_eq(fx.started, XENON_TXN_RETRIES);
 }
 
-/* ---- without a transaction ---- */
+/* ---- a list that decides to stop ---- */
 
-Test(xenon_txn, run_direct_writes_without_a_transaction)
+static void fill_abort(struct xenon_txn *t, const void *arg)
+{
+	struct runs *r = (struct runs *)arg;
+
+	r->n++;
+	xenon_txn_put(t, "/a", "1", NULL, 0);
+	xenon_txn_abort(t, -ESTALE);
+	cr_assert(t->failed);
+	xenon_txn_put(t, "/b", "2", NULL, 0);
+	xenon_txn_abort(t, -ENOENT); /* the first one stays */
+}
+
+Test(xenon_txn, abort_stops_with_the_callers_error_and_writes_nothing)
 {
 	struct runs r = { 0 };
 
-	cr_assert_eq(xenon_txn_run_direct(fx.xs, fill_tree, NULL), 0);
-	assert_value("/t/inherits", "a");
-	assert_perms("/t/own", dom5_r0, 2);
-	cr_assert_eq(xenon_txn_run_direct(fx.xs, fill_rm, NULL), 0);
-	cr_assert(!exists("/t"));
-	assert_value("/u", "after");
-	/* The first failure stops the list; what came before it stays. */
-	cr_assert_eq(xenon_txn_run_direct(fx.xs, fill_bad_middle, &r), -EINVAL);
-	assert_value("/s/before", "1");
-	cr_assert(!exists("/s/after"));
-	cr_assert_eq(fx.started, 0, "a transaction was started");
+	cr_assert_eq(xenon_txn_run(fx.xs, fill_abort, &r), -ESTALE);
+	cr_assert_eq(r.n, 1, "an abort is not retried");
+	cr_assert(!exists("/a"));
+	cr_assert(!exists("/b"));
+	assert_all_ended(1);
+}
+
+/* What the removal's check relies on: a node read in the transaction and
+ * written by someone else before the commit, created or changed, is a
+ * conflict, so the list runs again and reads the new value. */
+struct decide {
+	unsigned int n;
+	const char *mine; /* the token that lets the list remove /d (NULL: none) */
+};
+
+static void fill_read_then_decide(struct xenon_txn *t, const void *arg)
+{
+	struct decide *r = (struct decide *)arg;
+	unsigned int n;
+	char *v = xs_read(t->xs, t->t, "/d/token", &n);
+	bool mine = v && r->mine ? !strcmp(v, r->mine) : v == r->mine;
+
+	r->n++;
+	if (r->n == 1)
+		cr_assert(xs_write(fx.other, XBT_NULL, "/d/token", "new", 3));
+	if (mine)
+		xenon_txn_rm(t, "/d");
+	else
+		xenon_txn_abort(t, -ESTALE);
+	free(v);
+}
+
+Test(xenon_txn, a_value_read_then_replaced_is_read_again)
+{
+	struct decide r = { .mine = "old" };
+
+	cr_assert(xs_write(fx.other, XBT_NULL, "/d/token", "old", 3));
+	cr_assert_eq(xenon_txn_run(fx.xs, fill_read_then_decide, &r), -ESTALE);
+	cr_assert_eq(r.n, 2, "ran %u times", r.n);
+	assert_value("/d/token", "new");
+	assert_all_ended(1);
+}
+
+Test(xenon_txn, a_value_read_absent_then_created_is_read_again)
+{
+	struct decide r = { .mine = NULL };
+
+	cr_assert_eq(xenon_txn_run(fx.xs, fill_read_then_decide, &r), -ESTALE);
+	cr_assert_eq(r.n, 2, "ran %u times", r.n);
+	assert_value("/d/token", "new");
+	assert_all_ended(1);
 }

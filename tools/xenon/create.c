@@ -11,7 +11,9 @@
  *      is started, waiting for its first unpause (without -p the start
  *      goes on during steps 2-3, and a program that fails to start makes
  *      step 4 fail: the domain is destroyed, as after any failed step);
- *   2. the store entries (store.h) with Debian's libxenstore;
+ *   2. the store entries (store.h) with Debian's libxenstore, with a fresh
+ *      instance token that tells this domain from any other given domid N
+ *      before or after it;
  *   3. INTRODUCE(N, store gfn, store port): xenstored connects the ring;
  *   4. UNPAUSE unless -p.
  * Devices (disk = [...], vchan = [...]) are checked before step 1 (the
@@ -33,7 +35,8 @@
  * when it parsed the disk (xvda = 202<<8 = 51712, xvdq = 1<<28 | 16<<8,
  * see lib/xlcfg/vdev.c). The back end's directories go with the domain's
  * store entries (xenon_store_remove_domain(), for destroy, shutdown -w,
- * reboot and the monitor); when the domain dies on its own the back-end
+ * reboot and the monitor, each only while they are still the instance it
+ * knows); when the domain dies on its own the back-end
  * service removes those it served too (lib/xenbus_be). Should one be left
  * all the same, writing the domain's entries removes the back-end
  * directories and error reports of every type for the domid first, so a
@@ -42,7 +45,7 @@
  * Any failure destroys what was made. Then a small monitor process (as xl's
  * per-domain one) waits for the domain's end and carries out on_poweroff,
  * on_reboot and on_crash, and removes the store entries of a domain that
- * died (monitor.c).
+ * died, unless the domid is another domain's by then (monitor.c).
  *
  * The kernel (the guest program) is found: as given if absolute; relative
  * to the config file's folder if it has a `/'; a bare name in the config's
@@ -709,15 +712,31 @@ out_free_plan:
 	return rc;
 }
 
+/* The store side of a teardown: the entries of the instance recorded
+ * before DESTROY (INSTANCE NULL: none was), if they are still that one's.
+ * Gone already (its monitor was first) or another domain's by now (the
+ * domid was given again): not ours to remove, and no failure. */
+static int teardown_store(struct xs_handle *xs, domid_t domid, const char *instance)
+{
+	int rc = xenon_store_remove_domain(xs, domid, instance);
+
+	return rc == -ENOENT || rc == -ESTALE ? 0 : rc;
+}
+
 int xenon_domain_teardown(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid)
 {
-	char name[8];
-	bool in_store = xs && !xenon_store_read(xs, domid, "domid", name, sizeof(name));
-	int rc = xenon_domain_destroy(ctl, domid);
-	/* With its back-end directories: the back ends see them go,
-	 * disconnect and remove the devices. */
-	int rc2 = xs ? xenon_store_remove_domain(xs, domid) : 0;
+	char instance[XENON_STORE_INSTANCE_LEN + 1], name[8];
+	/* Read while xenon-hvd still holds DOMID (if it does): what is recorded
+	 * then is this domain's, or left by an earlier one with its domid. */
+	int ri = xs ? xenon_store_read_instance(xs, domid, instance, sizeof(instance)) : 0;
+	bool in_store = xs && (!ri || !xenon_store_read(xs, domid, "domid", name, sizeof(name)));
+	int rc = xenon_domain_destroy(ctl, domid), rc2 = 0;
 
+	/* With its back-end directories: the back ends see them go,
+	 * disconnect and remove the devices. xenstored releases the domain
+	 * itself on VIRQ_DOM_EXC (store.h: why nobody else RELEASEs). */
+	if (xs)
+		rc2 = ri && ri != -ENOENT ? ri : teardown_store(xs, domid, ri ? NULL : instance);
 	if (rc == -ESRCH && in_store)
 		rc = 0; /* died on its own; its store entries were left */
 	return rc ? rc : rc2;

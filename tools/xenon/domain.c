@@ -2,10 +2,11 @@
  * xenon destroy | pause | unpause | shutdown [-w] | reboot DOMAIN
  *
  * destroy: DESTROY in xenon-hvd (the process is killed, every port closes
- *   so peers see it, grants are reclaimed), then RELEASE in the store and
- *   /local/domain/N removed, and the domain's back-end directories
- *   (/local/domain/0/backend/<type>/N): each back end sees its device go,
- *   disconnects and frees it.
+ *   so peers see it, grants are reclaimed; xenstored releases it on
+ *   VIRQ_DOM_EXC), then /local/domain/N, /tool/xenon/N and the domain's
+ *   back-end directories (/local/domain/0/backend/<type>/N) removed in one
+ *   transaction, if they are still the instance read before DESTROY (see
+ *   store.h): each back end sees its device go, disconnects and frees it.
  * pause/unpause: the domain's vCPUs stop/run (SIGSTOP/SIGCONT of its
  *   process behind the scenes).
  * shutdown/reboot: the PV request first -- control/shutdown = "poweroff" or
@@ -14,7 +15,11 @@
  *   (the monitor then removes its store entries); shutdown -w waits,
  *   bounded, until it is gone. reboot waits too and creates the domain
  *   again, same domid, from the config and overrides it was created with
- *   (/tool/xenon/N): xl's on_reboot = "restart".
+ *   (/tool/xenon/N): xl's on_reboot = "restart". Both remove the entries
+ *   themselves once it is gone, for the instance read before the request:
+ *   whichever of them and the monitor comes second finds them gone, and
+ *   one that comes after the re-creation finds a new instance and leaves
+ *   it alone.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -32,13 +37,21 @@
 
 #define WAIT_TIMEOUT_MS 30000
 
+/* The instance recorded for DOMID, or NULL (none; BUF is for it). */
+static const char *instance_of(struct xs_handle *xs, domid_t domid, char *buf, size_t len)
+{
+	return xenon_store_read_instance(xs, domid, buf, len) ? NULL : buf;
+}
+
 /* Until xenon-hvd no longer knows DOMID: woken by @releaseDomain, checked
- * every 200 ms in case the event is not fired; bounded. Then its store
- * entries go (the monitor may have removed them already). */
-static int wait_gone(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid)
+ * every 200 ms in case the event is not fired; bounded. Then the store
+ * entries of INSTANCE (NULL: a domain without one) go, unless the monitor
+ * removed them already or the domid is another domain's by now. */
+static int wait_gone(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid,
+		     const char *instance)
 {
 	struct procdom_ctl_dominfo info;
-	int left = WAIT_TIMEOUT_MS;
+	int left = WAIT_TIMEOUT_MS, rc;
 
 	xs_watch(xs, "@releaseDomain", "xenon-wait");
 	while (!xenon_domain_info(ctl, domid, &info)) {
@@ -52,7 +65,8 @@ static int wait_gone(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid)
 		if (pfd.revents && (ev = xs_read_watch(xs, &n)))
 			free(ev);
 	}
-	return xenon_store_remove_domain(xs, domid);
+	rc = xenon_store_remove_domain(xs, domid, instance);
+	return rc == -ENOENT || rc == -ESTALE ? 0 : rc;
 }
 
 static int request_shutdown(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid,
@@ -97,6 +111,8 @@ static int reboot(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct xs_
 {
 	char *config = xenon_store_read_tool(xs, domid, "config");
 	char *args = xenon_store_read_tool(xs, domid, "args");
+	char buf[XENON_STORE_INSTANCE_LEN + 1];
+	const char *instance = instance_of(xs, domid, buf, sizeof(buf));
 	int rc = -ENOENT;
 
 	if (!config || !*config) {
@@ -105,7 +121,7 @@ static int reboot(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct xs_
 		goto out;
 	}
 	if (!(rc = request_shutdown(ctl, xs, domid, SHUTDOWN_reboot)) &&
-	    !(rc = wait_gone(ctl, xs, domid)))
+	    !(rc = wait_gone(ctl, xs, domid, instance)))
 		rc = recreate(ctx, ctl, xs, domid, config, args ? args : (char *)"");
 out:
 	free(config);
@@ -117,6 +133,8 @@ static int act(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct xs_han
 	       domid_t domid, bool wait)
 {
 	const char *cmd = ctx->cmd->name;
+	char buf[XENON_STORE_INSTANCE_LEN + 1];
+	const char *instance;
 	int rc;
 
 	if (domid == 0) {
@@ -131,8 +149,10 @@ static int act(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct xs_han
 		return xenon_domain_unpause(ctl, domid);
 	if (!strcmp(cmd, "reboot"))
 		return reboot(ctx, ctl, xs, domid);
+	/* Read before the request: afterwards the domid may be another's. */
+	instance = wait ? instance_of(xs, domid, buf, sizeof(buf)) : NULL;
 	rc = request_shutdown(ctl, xs, domid, SHUTDOWN_poweroff);
-	if (!rc && wait && (rc = wait_gone(ctl, xs, domid)) == -ETIMEDOUT)
+	if (!rc && wait && (rc = wait_gone(ctl, xs, domid, instance)) == -ETIMEDOUT)
 		xenon_err(ctx, "domain %u still there after %d s", domid, WAIT_TIMEOUT_MS / 1000);
 	return rc;
 }

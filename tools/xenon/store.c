@@ -1,35 +1,27 @@
 /* See store.h. Every libxenstore call sets errno on failure. */
 #include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include <xenstore.h>
 
 #include "store.h"
 #include "txn.h"
 
-int xenon_store_open(const char *run_dir, struct xs_handle **ret)
-{
-	char path[PATH_MAX];
+/* A creation: the domain and its instance token. */
+struct creation {
+	const struct xenon_store_domain *d;
+	char instance[XENON_STORE_INSTANCE_LEN + 1];
+};
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/xenstore/socket", run_dir) >= sizeof(path))
-		return -ENAMETOOLONG;
-	/* libxenstore takes the socket from the environment only. */
-	if (setenv("XENSTORED_PATH", path, 1))
-		return -errno;
-	if (!(*ret = xs_open(0)))
-		return errno ? -errno : -ECONNREFUSED;
-	return 0;
-}
-
-void xenon_store_close(struct xs_handle *xs)
-{
-	if (xs)
-		xs_close(xs);
-}
+/* A removal: whose entries, as the remover knows them. */
+struct removal {
+	domid_t domid;
+	const char *instance; /* NULL: a domain that has none recorded */
+};
 
 /* /local/domain/N/NODE (NODE "": the home itself); see xenon_txn_put(). */
 static void home_put(struct xenon_txn *t, domid_t domid, const char *node_, const char *value,
@@ -81,6 +73,23 @@ static void write_values(struct xenon_txn *t, const struct xenon_store_domain *d
 	home_put(t, d->domid, "console/type", "xenconsoled", NULL, 0);
 }
 
+static void instance_path(char *buf, size_t len, domid_t domid)
+{
+	snprintf(buf, len, "/tool/xenon/%u/instance", domid);
+}
+
+/* 128 bits from the kernel's generator, in hex: never the same twice. */
+static int new_instance(char *buf)
+{
+	unsigned char raw[XENON_STORE_INSTANCE_LEN / 2];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return errno ? -errno : -EIO;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+	return 0;
+}
+
 /* ROOT/<type>/DOMID for every <type> under ROOT (none if ROOT is not there). */
 static void clear_types(struct xenon_txn *t, const char *root, domid_t domid)
 {
@@ -103,9 +112,8 @@ static void clear_types(struct xenon_txn *t, const char *root, domid_t domid)
 }
 
 /* The domain's own trees: its home and the toolstack's record. */
-static void clear_home(struct xenon_txn *t, const void *arg)
+static void clear_home(struct xenon_txn *t, domid_t domid)
 {
-	domid_t domid = *(const domid_t *)arg;
 	char path[64];
 
 	snprintf(path, sizeof(path), "/local/domain/%u", domid);
@@ -116,10 +124,8 @@ static void clear_home(struct xenon_txn *t, const void *arg)
 
 /* Every back end's directory of the domain's devices and the back ends'
  * error reports about it; other domids' are not touched. */
-static void clear_backends(struct xenon_txn *t, const void *arg)
+static void clear_backends(struct xenon_txn *t, domid_t domid)
 {
-	domid_t domid = *(const domid_t *)arg;
-
 	clear_types(t, XENON_STORE_BACKEND_ROOT, domid);
 	clear_types(t, XENON_STORE_BACKEND_ERROR_ROOT, domid);
 }
@@ -128,15 +134,16 @@ static void write_entries(struct xenon_txn *t, const void *arg)
 {
 	static const char *const rw_dirs[] = { "control/shutdown", "data", "device",  "error",
 					       "drivers",	   "attr", "feature", NULL };
-	const struct xenon_store_domain *d = arg;
+	const struct creation *c = arg;
+	const struct xenon_store_domain *d = c->d;
 	/* Owned by dom0, the domain may read (ro), or the domain's own. */
 	const struct xs_permissions ro[2] = { { 0, XS_PERM_NONE }, { d->domid, XS_PERM_READ } };
 	const struct xs_permissions own[1] = { { d->domid, XS_PERM_NONE } };
 
 	/* What a domain with this domid that died unseen left must not leak
 	 * into this one, nor its devices be served as this one's. */
-	clear_home(t, &d->domid);
-	clear_backends(t, &d->domid);
+	clear_home(t, d->domid);
+	clear_backends(t, d->domid);
 	home_put(t, d->domid, "", NULL, ro, 2);
 	write_values(t, d);
 	/* control/ inherits the home's; control/shutdown is the domain's. */
@@ -144,11 +151,20 @@ static void write_entries(struct xenon_txn *t, const void *arg)
 		home_put(t, d->domid, *dir, NULL, own, 1);
 	tool_put(t, d->domid, "config", d->config);
 	tool_put(t, d->domid, "args", d->args);
+	tool_put(t, d->domid, "instance", c->instance);
 }
 
 int xenon_store_write_domain(struct xs_handle *xs, const struct xenon_store_domain *d)
 {
-	return xenon_txn_run(xs, write_entries, d);
+	struct creation c = { .d = d };
+	int rc = new_instance(c.instance);
+
+	if (rc)
+		return rc;
+	/* ENOENT: xenstored released it (or it was never introduced). */
+	if (!xs_release_domain(xs, d->domid) && errno != ENOENT)
+		return errno ? -errno : -EIO;
+	return xenon_txn_run(xs, write_entries, &c);
 }
 
 int xenon_store_introduce(struct xs_handle *xs, domid_t domid, uint64_t store_gfn,
@@ -157,23 +173,54 @@ int xenon_store_introduce(struct xs_handle *xs, domid_t domid, uint64_t store_gf
 	return xs_introduce_domain(xs, domid, (unsigned long)store_gfn, store_port) ? 0 : -errno;
 }
 
-/*
- * The home goes without a transaction: xenstored removes it too when it
- * learns of the domain's death (VIRQ_DOM_EXC), and in a transaction that
- * would be a conflict to retry. The back ends' directories go in one
- * transaction, as what is listed is what is removed; a back end removing
- * its own at the same time makes it retry (XENON_TXN_RETRIES).
- */
-int xenon_store_remove_domain(struct xs_handle *xs, domid_t domid)
+/* The instance recorded in T's view, malloc()ed; NULL if there is none
+ * (or the read failed, which T records). */
+static char *txn_read_instance(struct xenon_txn *t, domid_t domid)
 {
-	int rc = 0, rc2, rc3;
+	char path[64], *v;
+	unsigned int n;
 
-	/* ENOENT: never introduced, or xenstored released it already. */
-	if (!xs_release_domain(xs, domid) && errno != ENOENT)
-		rc = -errno;
-	rc2 = xenon_txn_run_direct(xs, clear_home, &domid);
-	rc3 = xenon_txn_run(xs, clear_backends, &domid);
-	return rc ? rc : rc2 ? rc2 : rc3;
+	if (t->failed)
+		return NULL;
+	instance_path(path, sizeof(path), domid);
+	if (!(v = xs_read(t->xs, t->t, path, &n)) && errno != ENOENT)
+		xenon_txn_fail(t);
+	return v;
+}
+
+/* Whose entries these are is read in the transaction that removes them
+ * (see store.h): a new instance written before the commit is a conflict. */
+static void remove_entries(struct xenon_txn *t, const void *arg)
+{
+	const struct removal *r = arg;
+	char *have = txn_read_instance(t, r->domid);
+	bool mine = have && r->instance ? !strcmp(have, r->instance) : have == r->instance;
+
+	if (!mine)
+		xenon_txn_abort(t, have ? -ESTALE : -ENOENT);
+	free(have);
+	clear_home(t, r->domid);
+	clear_backends(t, r->domid);
+}
+
+int xenon_store_remove_domain(struct xs_handle *xs, domid_t domid, const char *instance)
+{
+	struct removal r = { .domid = domid, .instance = instance };
+
+	return xenon_txn_run(xs, remove_entries, &r);
+}
+
+int xenon_store_read_instance(struct xs_handle *xs, domid_t domid, char *buf, size_t len)
+{
+	char path[64], *v;
+	unsigned int n;
+
+	instance_path(path, sizeof(path), domid);
+	if (!(v = xs_read(xs, XBT_NULL, path, &n)))
+		return errno ? -errno : -EIO;
+	snprintf(buf, len, "%s", v);
+	free(v);
+	return 0;
 }
 
 int xenon_store_read(struct xs_handle *xs, domid_t domid, const char *node_, char *buf, size_t len)

@@ -4,12 +4,17 @@
 
 #include "txn.h"
 
-void xenon_txn_fail(struct xenon_txn *t)
+void xenon_txn_abort(struct xenon_txn *t, int err)
 {
 	if (!t->failed) {
 		t->failed = true;
-		t->err = errno ? -errno : -EIO;
+		t->err = err;
 	}
+}
+
+void xenon_txn_fail(struct xenon_txn *t)
+{
+	xenon_txn_abort(t, errno ? -errno : -EIO);
 }
 
 void xenon_txn_put(struct xenon_txn *t, const char *path, const char *value,
@@ -55,13 +60,4 @@ int xenon_txn_run(struct xs_handle *xs, void (*fill)(struct xenon_txn *t, const 
 			return errno ? -errno : -EIO;
 	}
 	return -EAGAIN;
-}
-
-int xenon_txn_run_direct(struct xs_handle *xs, void (*fill)(struct xenon_txn *t, const void *arg),
-			 const void *arg)
-{
-	struct xenon_txn t = { .xs = xs, .t = XBT_NULL };
-
-	fill(&t, arg);
-	return t.failed ? t.err : 0;
 }

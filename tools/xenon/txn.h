@@ -17,6 +17,12 @@
  * list is written, and returns that error. A commit that conflicts with
  * another writer (EAGAIN) runs the whole list again in a new transaction,
  * XENON_TXN_RETRIES times at most.
+ *
+ * A list may read first and decide (store.c's removal checks whose domain
+ * the entries are): what it reads with t->t is part of the transaction, so
+ * a change to it before the commit is a conflict and the list runs again
+ * on what is there then. xenon_txn_abort() ends the list with the caller's
+ * own error, nothing written.
  */
 #ifndef XENON_TXN_H
 #define XENON_TXN_H
@@ -39,14 +45,11 @@ struct xenon_txn {
 int xenon_txn_run(struct xs_handle *xs, void (*fill)(struct xenon_txn *t, const void *arg),
 		  const void *arg);
 
-/* FILL(t, ARG) without a transaction (t->t is XBT_NULL): each request
- * stands alone, so nothing conflicts, and the list stops at the first
- * failure with what came before it done. 0 or that failure's -errno. */
-int xenon_txn_run_direct(struct xs_handle *xs, void (*fill)(struct xenon_txn *t, const void *arg),
-			 const void *arg);
-
 /* Records -errno (-EIO if errno is 0) unless a failure is recorded already. */
 void xenon_txn_fail(struct xenon_txn *t);
+/* Records ERR (a negative errno) unless a failure is recorded already: the
+ * rest of the list does nothing and xenon_txn_run() returns ERR. */
+void xenon_txn_abort(struct xenon_txn *t, int err);
 /* PATH = VALUE (VALUE NULL: PATH made a directory, as xs_mkdir), then its
  * permissions set to PERMS[0..NR) (PERMS NULL: left as xenstored gives a
  * new node, its parent's). */

@@ -12,7 +12,7 @@
  * then beside this binary (an installed tree).
  *
  * down first destroys every domU as `xenon destroy' does (store entries
- * released), then sends SIGTERM to the pid in D/hvd.pid -- after checking
+ * removed; xenstored releases each on VIRQ_DOM_EXC), then sends SIGTERM to the pid in D/hvd.pid -- after checking
  * that the process is xenon-hvd -- and waits, bounded, for it to exit (a
  * pidfd says when); the daemon removes its socket and pid file on the way
  * out.
@@ -277,9 +277,9 @@ int xenon_cmd_up(const struct xenon_ctx *ctx, int argc, char **argv)
 	return XENON_EXIT_OK;
 }
 
-/* Every domU destroyed the toolstack's way (store entries released) before
- * the daemon is asked to stop: a clean store, and xenon-hvd's own stop path
- * then has no introduced domain left for xenstored to release. */
+/* Every domU destroyed the toolstack's way (store entries removed) before
+ * the daemon is asked to stop: a clean store. xenstored releases each one
+ * as their VIRQ_DOM_EXC arrives, which may be after this returns. */
 static void destroy_all(const char *run_dir)
 {
 	struct procdom_ctl_dominfo *doms;

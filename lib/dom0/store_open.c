@@ -1,0 +1,45 @@
+/*
+ * libxenon-dom0: a run dir's XenStore through Debian's libxenstore.
+ *
+ * xenon-hvd starts xenstored in RUN_DIR/xenstore, so its socket is
+ * RUN_DIR/xenstore/socket. libxenstore takes the socket's path from
+ * $XENSTORED_PATH only (there is no call that takes a path), so opening
+ * sets it for the whole process, overwriting any earlier value: Debian's
+ * xenstore-* tools run from this process (or its children) then reach the
+ * same store, which the toolstack and the tests rely on.
+ *
+ * The toolstack, xenon-consoled, xenon-blkback and lib/vchan used to do
+ * this each; their copies differed only in what they did with a path too
+ * long for their buffer (two truncated it silently, which would reach some
+ * other socket): here it is -ENAMETOOLONG. XS_OPEN_SOCKETONLY says what all
+ * of them meant: this run dir's daemon or nothing, never a fallback to
+ * another transport.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <xenstore.h>
+
+#include "xenon_dom0.h"
+
+int xenon_store_open(const char *run_dir, struct xs_handle **ret)
+{
+	char path[PATH_MAX];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/xenstore/socket", run_dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (setenv("XENSTORED_PATH", path, 1))
+		return -errno;
+	errno = 0;
+	if (!(*ret = xs_open(XS_OPEN_SOCKETONLY)))
+		return errno ? -errno : -ECONNREFUSED;
+	return 0;
+}
+
+void xenon_store_close(struct xs_handle *xs)
+{
+	if (xs)
+		xs_close(xs);
+}
