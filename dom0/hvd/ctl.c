@@ -244,18 +244,23 @@ static int hvd_op_create(struct hvd_req *r)
 	return hvd_reply(r, domid, &out, sizeof(out), -1);
 }
 
+/* arg: the rows asked for (procdom_proto.h), 0 for a whole page. */
 static int hvd_op_list(struct hvd_req *r)
 {
 	struct procdom_ctl_dominfo out[PROCDOM_CTL_LIST_MAX];
 	struct hvd *h = r->c->h;
-	unsigned int n = 0;
+	unsigned int n = 0, max = PROCDOM_CTL_LIST_MAX;
 	domid_t id;
 
+	if (r->m.arg < 0 || r->m.arg > PROCDOM_CTL_LIST_MAX)
+		return hvd_reply(r, -EINVAL, NULL, 0, -1);
+	if (r->m.arg)
+		max = (unsigned int)r->m.arg;
 	if (r->m.domid >= DOMID_FIRST_RESERVED)
 		return hvd_reply(r, 0, NULL, 0, -1);
 	/* xenon-hvd's own set of ids, not the core's domain_next: that scans
 	 * every slot up to DOMID_FIRST_RESERVED at the end of each listing. */
-	for (id = (domid_t)r->m.domid; n < PROCDOM_CTL_LIST_MAX; id++) {
+	for (id = (domid_t)r->m.domid; n < max; id++) {
 		struct hv_domain_info info;
 		struct hvd_domain *hd;
 

@@ -18,8 +18,11 @@
  *   on_poweroff/on_reboot: a toolstack wanting a restart creates it again.
  *
  * Nothing here costs more with more domains: the ids in use are a
- * domid_set beside doms[] (the lowest free id, the next one for LIST), and
- * domains awaiting teardown are on h->reap_list, not found by a scan.
+ * domid_set beside doms[] (the lowest free id, the next one for LIST; the
+ * core's own searches are linear scans, so xenon-hvd gives the core an
+ * explicit domid and never asks it for the next one: domid_set.h has the
+ * figures), and domains awaiting teardown are on h->reap_list, not found
+ * by a scan.
  */
 #include <errno.h>
 #include <stdio.h>

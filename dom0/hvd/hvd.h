@@ -120,6 +120,11 @@ struct hvd_svc {
 	bool ready;	 /* said READY since its latest start */
 	bool ever_ready; /* ... since our start */
 	int restarts;
+	/* A failed start being stopped from the loop (services.c): SIGTERM
+	 * sent, SIGKILL at stop_deadline_ns (CLOCK_MONOTONIC) unless its
+	 * pidfd says it ended first; killed: the SIGKILL went. */
+	bool stopping, killed;
+	uint64_t stop_deadline_ns;
 };
 
 struct hvd_options {
@@ -195,6 +200,10 @@ int hvd_svcs_init(struct hvd *h); /* find the binaries; start xenstored */
 void hvd_svcs_fini(struct hvd *h);
 void hvd_svcs_stop(struct hvd *h);	  /* bounded, reverse order */
 bool hvd_svcs_ready(const struct hvd *h); /* every wanted one said READY once */
+/* The loop's wait: ms until the next stop deadline, -1 for none. */
+int hvd_svcs_timeout_ms(const struct hvd *h);
+/* After each wait: SIGKILL to a stop past its deadline. */
+void hvd_svcs_tick(struct hvd *h);
 void hvd_svc_ready_event(struct hvd_svc *s);
 void hvd_svc_died_event(struct hvd_svc *s);
 

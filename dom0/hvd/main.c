@@ -506,7 +506,8 @@ static int hvd_run(struct hvd *h)
 	int n, i;
 
 	while (!h->stop) {
-		n = epoll_wait(h->epfd, evs, 64, -1);
+		/* A service being stopped has a deadline (services.c). */
+		n = epoll_wait(h->epfd, evs, 64, hvd_svcs_timeout_ms(h));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -514,6 +515,7 @@ static int hvd_run(struct hvd *h)
 		for (i = 0; i < n; i++)
 			dispatch(h, evs[i].data.ptr);
 		after_events(h);
+		hvd_svcs_tick(h);
 	}
 	return 0;
 }

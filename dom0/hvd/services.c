@@ -31,14 +31,28 @@
  *   - a restarted back end counts as one more death: restarted again while
  *     the budget lasts.
  * The pipe closing after READY is normal (daemon_ready() closes it).
+ *
+ * Stopping a failed start does not hold the loop: domains and clients
+ * are served meanwhile. SIGTERM now; its pidfd, still watched, says when it
+ * ended (hvd_svc_died_event reaps it, then the rule above applies); if it
+ * has not ended HVD_SVC_STOP_TIMEOUT_MS later, the loop's wait, bounded by
+ * that deadline (hvd_svcs_timeout_ms), sends SIGKILL (hvd_svcs_tick,
+ * logged):
+ *
+ *   pipe EOF, no READY -> SIGTERM, stopping --(pidfd)--> reaped -> the rule
+ *                            \--(deadline)--> SIGKILL --(pidfd)--^
+ *
+ * Only our own shutdown (hvd_svcs_stop) waits for a service, bounded.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -133,14 +147,88 @@ static void svc_log_hook(void *ctx, enum daemon_log_level level, const char *msg
 	hvd_log(ctx, (enum hv_log_level)level, "%s", msg);
 }
 
-/* Bounded (HVD_SVC_STOP_TIMEOUT_MS), and reaped; no-op if not running. */
+static uint64_t svc_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* What is left of a stop's bound, in ms (rounded up), 0 once it is past. */
+static int svc_stop_left_ms(const struct hvd_svc *s, uint64_t now)
+{
+	if (now >= s->stop_deadline_ns)
+		return 0;
+	return (int)((s->stop_deadline_ns - now + 999999) / 1000000);
+}
+
+/* Bounded (HVD_SVC_STOP_TIMEOUT_MS, or what is left of a stop begun in
+ * the loop), and reaped; no-op if not running. Blocks: for our own
+ * shutdown (and a start that could not be watched). */
 static void svc_stop(struct hvd *h, struct hvd_svc *s)
 {
 	struct daemon_logger lg = { svc_log_hook, h };
+	int ms = s->stopping ? svc_stop_left_ms(s, svc_now_ns()) : HVD_SVC_STOP_TIMEOUT_MS;
 
-	daemon_child_stop(svc_name(s), s->pid, s->pidfd, HVD_SVC_STOP_TIMEOUT_MS, &lg);
+	daemon_child_stop(svc_name(s), s->pid, s->pidfd, ms, &lg);
 	s->pid = 0;
+	s->stopping = s->killed = false;
 	svc_close_fds(h, s);
+}
+
+/* From the loop: SIGTERM, and its end comes as a pidfd event (top). */
+static void svc_stop_begin(struct hvd *h, struct hvd_svc *s)
+{
+	svc_close_ready(h, s);
+	if (s->stopping)
+		return;
+	kill(s->pid, SIGTERM);
+	s->stopping = true;
+	s->killed = false;
+	s->stop_deadline_ns = svc_now_ns() + HVD_SVC_STOP_TIMEOUT_MS * 1000000ull;
+	hvd_log(h, HV_LOG_INFO, "%s (pid %d): SIGTERM, SIGKILL in %d ms unless it ends",
+		svc_name(s), (int)s->pid, HVD_SVC_STOP_TIMEOUT_MS);
+}
+
+int hvd_svcs_timeout_ms(const struct hvd *h)
+{
+	uint64_t now = 0;
+	int best = -1;
+
+	for (unsigned int i = 0; i < HVD_NR_SVCS; i++) {
+		const struct hvd_svc *s = &h->svc[i];
+		int left;
+
+		if (!s->stopping || s->killed)
+			continue;
+		if (!now)
+			now = svc_now_ns();
+		left = svc_stop_left_ms(s, now);
+		if (best < 0 || left < best)
+			best = left;
+	}
+	return best;
+}
+
+void hvd_svcs_tick(struct hvd *h)
+{
+	uint64_t now = 0;
+
+	for (unsigned int i = 0; i < HVD_NR_SVCS; i++) {
+		struct hvd_svc *s = &h->svc[i];
+
+		if (!s->stopping || s->killed)
+			continue;
+		if (!now)
+			now = svc_now_ns();
+		if (svc_stop_left_ms(s, now))
+			continue;
+		hvd_log(h, HV_LOG_ERR, "%s (pid %d) still running %d ms after SIGTERM: SIGKILL",
+			svc_name(s), (int)s->pid, HVD_SVC_STOP_TIMEOUT_MS);
+		kill(s->pid, SIGKILL); /* unreaped: the pid is still its own */
+		s->killed = true;
+	}
 }
 
 /* The readiness pipe is non-blocking: an event left over from a previous
@@ -336,10 +424,22 @@ void hvd_svc_ready_event(struct hvd_svc *s)
 	svc_close_ready(h, s);
 	if (s->ready)
 		return;
-	/* Exited, or still running: the stop's wait status says which. */
+	/* Exited, or still running: the stop's wait status says which; the
+	 * failed start is acted on once it has ended (hvd_svc_died_event). */
 	hvd_log(h, HV_LOG_ERR, "%s closed its readiness pipe without saying READY", svc_name(s));
-	svc_stop(h, s);
-	svc_failed_start(h, s);
+	svc_stop_begin(h, s);
+}
+
+/* Its process ended: reaped, its fds closed; the wait status. */
+static int svc_reap(struct hvd *h, struct hvd_svc *s)
+{
+	int status = 0;
+
+	waitpid(s->pid, &status, WNOHANG);
+	s->pid = 0;
+	s->stopping = s->killed = false;
+	svc_close_fds(h, s);
+	return status;
 }
 
 void hvd_svc_died_event(struct hvd_svc *s)
@@ -354,13 +454,16 @@ void hvd_svc_died_event(struct hvd_svc *s)
 		return;
 	/* A READY it wrote just before exiting counts, whichever of the two
 	 * events this batch gave us first. */
-	if (!s->ready)
+	if (!s->ready && !s->stopping)
 		hvd_svc_ready_event(s);
-	if (!svc_exited(s))
-		return; /* that said it failed, and stopped it */
-	waitpid(s->pid, &status, WNOHANG);
-	s->pid = 0;
-	svc_close_fds(h, s);
+	if (s->stopping) {
+		/* A failed start we stopped (or that ended as we did). */
+		status = svc_reap(h, s);
+		hvd_log(h, HV_LOG_INFO, "%s stopped (wait status %#x)", svc_name(s), status);
+		svc_failed_start(h, s);
+		return;
+	}
+	status = svc_reap(h, s);
 	hvd_log(h, HV_LOG_ERR, "%s exited (wait status %#x)", svc_name(s), status);
 	if (s->ready) {
 		svc_lost(h, s);

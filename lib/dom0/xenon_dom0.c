@@ -278,19 +278,18 @@ int xenon_domain_shutdown(struct xenon_ctl *ctl, uint32_t domid, unsigned int re
 	return xenon_simple(ctl, PROCDOM_CTL_SHUTDOWN, domid, reason);
 }
 
-/* LIST and EVTCHN_STATUS page the same way: ask from `next` until a short
- * page. `key` says where the next page starts. */
+/* EVTCHN_STATUS and GRANT_STATUS page the same way: ask from `next` until
+ * a short page. `key` says where the next page starts. */
 static int xenon_paged(struct xenon_ctl *ctl, uint32_t op, uint32_t domid, void *out, size_t elem,
 		       unsigned int max, unsigned int page_max, uint32_t (*key)(const void *))
 {
 	unsigned int total = 0, n, i;
 	struct xenon_reply r;
-	uint32_t next = op == PROCDOM_CTL_LIST ? domid : 0;
+	uint32_t next = 0;
 	int err;
 
 	while (total < max) {
-		err = xenon_request(ctl, op, op == PROCDOM_CTL_LIST ? next : domid,
-				    op == PROCDOM_CTL_LIST ? 0 : next, NULL, 0, NULL, 0, &r);
+		err = xenon_request(ctl, op, domid, next, NULL, 0, NULL, 0, &r);
 		if (err)
 			return err;
 		if (r.m.arg < 0)
@@ -353,17 +352,49 @@ int xenon_grant_counts(struct xenon_ctl *ctl, struct procdom_ctl_gnt_counts *ret
 	return 0;
 }
 
-int xenon_domain_list(struct xenon_ctl *ctl, struct procdom_ctl_dominfo *out, unsigned int max)
+/*
+ * LIST from domid on, at most max rows, asking for no more than are still
+ * wanted (arg, procdom_proto.h): a page of what was asked means there may
+ * be more, from the last domid + 1. A daemon from before the row limit
+ * ignores arg and answers up to a whole page; what is beyond max is
+ * dropped.
+ */
+static int xenon_list(struct xenon_ctl *ctl, uint32_t domid, struct procdom_ctl_dominfo *out,
+		      unsigned int max)
 {
-	return xenon_paged(ctl, PROCDOM_CTL_LIST, 0, out, sizeof(*out), max, PROCDOM_CTL_LIST_MAX,
-			   xenon_dominfo_key);
+	unsigned int total = 0, ask, n, i;
+	struct xenon_reply r;
+	int err;
+
+	while (total < max) {
+		ask = max - total < PROCDOM_CTL_LIST_MAX ? max - total : PROCDOM_CTL_LIST_MAX;
+		err = xenon_request(ctl, PROCDOM_CTL_LIST, domid, ask, NULL, 0, NULL, 0, &r);
+		if (err)
+			return err;
+		if (r.m.arg < 0)
+			return (int)r.m.arg;
+		n = (unsigned int)r.m.arg;
+		if (r.m.arg > PROCDOM_CTL_LIST_MAX || r.plen != n * sizeof(*out))
+			return -EPROTO;
+		for (i = 0; i < n && total < max; i++, total++)
+			memcpy(&out[total], r.payload + i * sizeof(*out), sizeof(*out));
+		if (n < ask)
+			break;
+		domid = xenon_dominfo_key(r.payload + (n - 1) * sizeof(*out)) + 1;
+	}
+	return (int)total;
 }
 
+int xenon_domain_list(struct xenon_ctl *ctl, struct procdom_ctl_dominfo *out, unsigned int max)
+{
+	return xenon_list(ctl, 0, out, max);
+}
+
+/* One row asked: the domain, or the next one after it if it is gone. */
 int xenon_domain_info(struct xenon_ctl *ctl, uint32_t domid, struct procdom_ctl_dominfo *ret)
 {
 	struct procdom_ctl_dominfo d;
-	int n = xenon_paged(ctl, PROCDOM_CTL_LIST, domid, &d, sizeof(d), 1, PROCDOM_CTL_LIST_MAX,
-			    xenon_dominfo_key);
+	int n = xenon_list(ctl, domid, &d, 1);
 
 	if (n < 0)
 		return n;

@@ -16,6 +16,20 @@
  *
  * Fixed size (4.2 KiB), no allocation; not thread-safe (xenon-hvd has one
  * thread).
+ *
+ * The core has the same two searches as linear scans of its domains[]
+ * (domain_next(), and the lowest free id when domain_create() is given
+ * DOMID_INVALID). Measured with 1000 domains in one core (fake substrate,
+ * session 5, medians): walking all of them 109-177 us with domain_next()
+ * against 6.4 us here; finding that nothing follows the last one -- the
+ * end of every full LIST (xenstored lists all domains on each
+ * VIRQ_DOM_EXC), and xenon_domain_info() of a gone domain with none above
+ * it -- 150-650 us against 0.02 us (a noisy machine; the ratio is the
+ * point). So this set is the one that serves xenon-hvd for both (it passes
+ * the core an explicit domid and never calls domain_next()); the core's
+ * scans are the duplicate. Moving this file into hypervisor/, beside
+ * domains[], would let the core's own searches use it and xenon-hvd drop
+ * its copy.
  */
 #ifndef XENON_DOMID_SET_H
 #define XENON_DOMID_SET_H

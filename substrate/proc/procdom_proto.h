@@ -313,8 +313,11 @@ enum procdom_map_kind_ext {
  *                                  -> arg = domid, payload procdom_ctl_created
  *  DESTROY, PAUSE, UNPAUSE  domid            -> arg = 0
  *  SHUTDOWN    domid, arg = SHUTDOWN_*       -> arg = 0 (docs/process-domains.md)
- *  LIST        domid = first domid to report -> arg = n, payload n dominfo;
- *              n == PROCDOM_CTL_LIST_MAX: ask again from the last domid + 1
+ *  LIST        domid = first domid to report, arg = at most that many rows
+ *              (0: PROCDOM_CTL_LIST_MAX, what clients before the limit
+ *              send; < 0 or > PROCDOM_CTL_LIST_MAX: -EINVAL)
+ *                                -> arg = n, payload n dominfo, lowest first;
+ *              n == the rows asked: ask again from the last domid + 1
  *  EVTCHN_STATUS domid, arg = first port     -> arg = n, payload n struct
  *              evtchn_status (ports in use, from that port on; same paging)
  *  HYPERCALL   payload procdom_ctl_hypercall + buffer

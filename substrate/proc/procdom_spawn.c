@@ -43,6 +43,7 @@ extern char **environ;
 #define PROCDOM_BOOT_MAX 1024
 #define PROCDOM_ENV_MAX 4096  /* environment entries passed on */
 #define PROCDOM_SPAWNS_MAX 32 /* spawns in flight; beyond, the oldest is waited for */
+_Static_assert(PROCDOM_SPAWNS_MAX <= PROCDOM_SPAWNER_MAX_INFLIGHT, "the spawner takes them all");
 
 /* names: the child's fd numbers for ram, evt, xen, then hc per vCPU. */
 static int procdom_boot_string(struct procdom_domain *d, const int *names, uint64_t start_info_gfn,
@@ -253,14 +254,19 @@ static void procdom_spawn_done(struct procdom_domain *d, int err, pid_t pid)
 	procdom_spawn_finish(d, err, pid);
 }
 
-/* The spawner goes; what it had not answered fails (-EIO). The list is
- * taken off first, so a hook that starts another domain (through a new
- * spawner, or directly) is not failed with them. */
+/* The spawner goes; what it had not answered fails (-EIO), and a program
+ * it started for one of those is killed and reaped with it (by its pid:
+ * procdom_spawner.c). The list is taken off first, so a hook that starts
+ * another domain (through a new spawner, or directly) is not failed with
+ * them. */
 static void procdom_spawner_drop(struct procdom *pd)
 {
 	struct procdom_domain *d = pd->spawn_head, *next;
+	unsigned int orphans = procdom_spawner_destroy(pd->spawner);
 
-	procdom_spawner_destroy(pd->spawner);
+	if (orphans)
+		procdom_log(pd, HV_LOG_WARN,
+			    "%u program(s) started for unanswered requests: killed", orphans);
 	pd->spawner = NULL;
 	pd->spawn_head = NULL;
 	pd->spawn_tail = &pd->spawn_head;

@@ -33,6 +33,29 @@
  * It runs on its own small stack in the spawner's memory, with every signal
  * blocked (the spawner's mask) until just before execve, so no handler can
  * run on that shared memory; the spawner has no handlers anyway.
+ *
+ * Children nobody was told of. A spawner killed after its clone() and
+ * before its reply leaves a child the host never hears of: the host's own
+ * child (CLONE_PARENT), running, then a zombie until the host exits. So the
+ * clone also carries CLONE_PARENT_SETTID, which makes the kernel store the
+ * child's pid, before the child first runs and before clone() returns, into
+ * a page the host shares with the spawner (MAP_SHARED, made before the
+ * fork), in the slot of the request's seq:
+ *
+ *   slots[seq % SPAWNER_NR_SLOTS]   0: no child (yet)
+ *     host: 0 at submit -> kernel (in the spawner's clone): child's pid
+ *       -> host, on taking the reply: checked against the reply, back to 0
+ *
+ * A request's pid is there whenever its child exists: the kernel either
+ * makes the child and stores the pid, or (a fatal signal first) neither.
+ * When the spawner goes (procdom_spawner_destroy: killed and reaped, so
+ * nothing more is stored), a slot still holding a pid names a child whose
+ * reply the host never took: it is killed and reaped by that pid, which
+ * cannot have been reused since (our child, unreaped: nobody else can
+ * wait for it, and nobody else was told of it). No waitpid(-1), so a known
+ * domain's wait status is never taken. Requests in flight are bounded to
+ * one fewer than the slots: seq skips 0 when it wraps, and 63 consecutive
+ * seqs still fall in distinct slots, so each request has its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,7 +101,19 @@ struct procdom_spawner {
 	pid_t pid;
 	int fd;
 	uint32_t seq;
+	unsigned int nr_out; /* requests sent, replies not taken */
+	pid_t *slots;	     /* shared page: [SPAWNER_NR_SLOTS] (top) */
 };
+
+#define SPAWNER_NR_SLOTS 64
+#define SPAWNER_SLOTS_SIZE 4096
+_Static_assert(PROCDOM_SPAWNER_MAX_INFLIGHT < SPAWNER_NR_SLOTS, "a slot per request (top)");
+_Static_assert(SPAWNER_NR_SLOTS * sizeof(pid_t) <= SPAWNER_SLOTS_SIZE, "the slots fit their page");
+
+static pid_t *spawner_slot(pid_t *slots, uint32_t seq)
+{
+	return &slots[seq % SPAWNER_NR_SLOTS];
+}
 
 union spawner_cmsg {
 	struct cmsghdr hdr;
@@ -108,6 +143,7 @@ struct spawner_state {
 	char held_path[SPAWNER_PATH_MAX];     /* the log opened ahead ... */
 	int held_fd;			      /* ... and its fd, or -1 */
 	void *stack;
+	pid_t *slots; /* shared with the host: where clone() stores pids */
 };
 
 static int spawner_child(void *arg)
@@ -208,8 +244,10 @@ static void spawner_log_ahead(struct spawner_state *s, const char *path)
 		snprintf(s->held_path, sizeof(s->held_path), "%s", path);
 }
 
-/* fds NULL: in place (spawner_take_fds). */
-static int spawner_start(struct spawner_state *s, const int *fds, unsigned int nr, pid_t *ret)
+/* fds NULL: in place (spawner_take_fds). The child's pid lands in seq's
+ * slot as it is made (top). */
+static int spawner_start(struct spawner_state *s, uint32_t seq, const int *fds, unsigned int nr,
+			 pid_t *ret)
 {
 	struct spawner_job j = { .argv = s->argv, .envp = s->envp, .fds = fds, .nr_fds = nr };
 	pid_t pid;
@@ -218,7 +256,8 @@ static int spawner_start(struct spawner_state *s, const int *fds, unsigned int n
 	if (j.out_fd < 0)
 		return j.out_fd;
 	pid = clone(spawner_child, (char *)s->stack + SPAWNER_STACK,
-		    CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, &j);
+		    CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD, &j,
+		    spawner_slot(s->slots, seq));
 	close(j.out_fd);
 	if (pid < 0)
 		return -errno;
@@ -285,7 +324,7 @@ static void spawner_serve(struct spawner_state *s, struct msghdr *msg, ssize_t l
 			if (fds[i] < 0)
 				rep.err = -EMFILE;
 		if (!rep.err)
-			rep.err = spawner_start(s, in_place ? NULL : fds, nr, &pid);
+			rep.err = spawner_start(s, r->seq, in_place ? NULL : fds, nr, &pid);
 		rep.pid = (int32_t)pid;
 	}
 	for (i = 0; i < nr; i++)
@@ -364,7 +403,7 @@ static int spawner_state_init(struct spawner_state *s)
 }
 
 /* In the forked child: never returns. */
-static __attribute__((noreturn)) void spawner_main(int sock, pid_t parent)
+static __attribute__((noreturn)) void spawner_main(int sock, pid_t parent, pid_t *slots)
 {
 	static struct spawner_state s;
 	sigset_t all;
@@ -381,6 +420,7 @@ static __attribute__((noreturn)) void spawner_main(int sock, pid_t parent)
 		signal(sig, SIG_DFL);
 	if (spawner_fds(sock) < 0 || spawner_state_init(&s) < 0)
 		_exit(1);
+	s.slots = slots;
 	spawner_loop(&s);
 }
 
@@ -394,38 +434,74 @@ int procdom_spawner_create(struct procdom_spawner **ret_sp)
 
 	if (!sp)
 		return -ENOMEM;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	sp->slots = mmap(NULL, SPAWNER_SLOTS_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sp->slots == MAP_FAILED)
 		goto out_free;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		goto out_unmap;
 	sp->pid = fork();
 	if (sp->pid == 0) {
 		close(sv[0]);
-		spawner_main(sv[1], parent);
+		spawner_main(sv[1], parent, sp->slots);
 	}
 	close(sv[1]);
 	if (sp->pid < 0) {
 		close(sv[0]);
-		goto out_free;
+		goto out_unmap;
 	}
 	sp->fd = sv[0];
 	*ret_sp = sp;
 	return 0;
 
+out_unmap:
+	err = -errno;
+	munmap(sp->slots, SPAWNER_SLOTS_SIZE);
+	free(sp);
+	return err;
 out_free:
 	err = -errno;
 	free(sp);
 	return err;
 }
 
-void procdom_spawner_destroy(struct procdom_spawner *sp)
+/* Children made for replies we never took (top): killed, reaped by pid. */
+static unsigned int spawner_reap_unanswered(struct procdom_spawner *sp)
 {
+	unsigned int i, n = 0;
+
+	for (i = 0; i < SPAWNER_NR_SLOTS; i++) {
+		pid_t pid = __atomic_load_n(&sp->slots[i], __ATOMIC_RELAXED);
+
+		if (pid <= 0)
+			continue;
+		/* Its group too, if it made one: the id is still its own. */
+		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		sp->slots[i] = 0;
+		n++;
+	}
+	return n;
+}
+
+unsigned int procdom_spawner_destroy(struct procdom_spawner *sp)
+{
+	unsigned int n;
+
 	if (!sp)
-		return;
+		return 0;
 	close(sp->fd);
-	/* Requests still unanswered are abandoned: the kill makes sure. */
+	/* Requests still unanswered are abandoned: the kill makes sure. Once
+	 * it is reaped, no clone of its can store a pid any more. */
 	kill(sp->pid, SIGKILL);
 	while (waitpid(sp->pid, NULL, 0) < 0 && errno == EINTR)
 		;
+	n = spawner_reap_unanswered(sp);
+	munmap(sp->slots, SPAWNER_SLOTS_SIZE);
 	free(sp);
+	return n;
 }
 
 pid_t procdom_spawner_pid(const struct procdom_spawner *sp)
@@ -507,13 +583,35 @@ int procdom_spawner_submit(struct procdom_spawner *sp, char *const argv[], const
 	err = spawner_req_init(&req, &str, nr_fds);
 	if (err)
 		return err;
+	if (sp->nr_out >= PROCDOM_SPAWNER_MAX_INFLIGHT)
+		return -EBUSY; /* its slot would still be another's (top) */
 	req.seq = ++sp->seq;
 	if (!req.seq)
 		req.seq = ++sp->seq; /* 0 is nobody's */
+	/* The send orders this before the spawner's clone. */
+	__atomic_store_n(spawner_slot(sp->slots, req.seq), 0, __ATOMIC_RELAXED);
 	err = spawner_send(sp, &req, &str, fds);
 	if (err)
 		return err;
+	sp->nr_out++;
 	*ret_seq = req.seq;
+	return 0;
+}
+
+/*
+ * The slot of a reply just taken: the pid the kernel stored must be the
+ * one the reply names (none for no child), else -EIO with the slot left
+ * for destroy. The reply came after the clone, so its store is visible.
+ */
+static int spawner_slot_take(struct procdom_spawner *sp, const struct spawner_rep *rep)
+{
+	pid_t *slot = spawner_slot(sp->slots, rep->seq);
+	pid_t made = __atomic_load_n(slot, __ATOMIC_RELAXED);
+
+	if (!sp->nr_out || made != (rep->pid > 0 ? rep->pid : 0))
+		return -EIO;
+	__atomic_store_n(slot, 0, __ATOMIC_RELAXED);
+	sp->nr_out--;
 	return 0;
 }
 
@@ -528,7 +626,7 @@ int procdom_spawner_result(struct procdom_spawner *sp, bool block, uint32_t *ret
 		;
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return -EAGAIN;
-	if (n != (ssize_t)sizeof(rep))
+	if (n != (ssize_t)sizeof(rep) || spawner_slot_take(sp, &rep))
 		return -EIO; /* gone (0), or not a reply of ours */
 	*ret_seq = rep.seq;
 	*ret_pid = 0;

@@ -45,13 +45,19 @@
 #define PROCDOM_SPAWNER_MAX_FDS 64		/* fds[] per spawn */
 #define PROCDOM_SPAWNER_MAX_STRINGS (66 * 1024) /* argv and the env entry */
 #define PROCDOM_SPAWNER_FIRST_FD 3		/* fds[0] in the child */
+#define PROCDOM_SPAWNER_MAX_INFLIGHT 63		/* requests not answered yet */
 
 struct procdom_spawner;
 
 /* Fork the spawner now. Call it from the thread that stays (see above). */
 int procdom_spawner_create(struct procdom_spawner **ret_sp);
-/* Hang up, kill, reap. Accepts NULL. */
-void procdom_spawner_destroy(struct procdom_spawner *sp);
+/*
+ * Hang up, kill, reap. A child it started for a request whose answer was
+ * not taken (procdom_spawner_result) -- the spawner died before replying,
+ * or the reply was never read -- is killed and reaped here, by its pid
+ * (never waitpid(-1)); returns how many. Accepts NULL.
+ */
+unsigned int procdom_spawner_destroy(struct procdom_spawner *sp);
 pid_t procdom_spawner_pid(const struct procdom_spawner *sp);
 
 /*
@@ -63,7 +69,8 @@ pid_t procdom_spawner_pid(const struct procdom_spawner *sp);
  * this request is answered, off the caller's path (procdom_spawner.c).
  * The request is sent now (the fds may be closed once this returns) and
  * answered later, in the order sent: *ret_seq (never 0) names it in the
- * answer. -EPIPE: the spawner is gone and nothing was started.
+ * answer. -EPIPE: the spawner is gone and nothing was started. -EBUSY:
+ * PROCDOM_SPAWNER_MAX_INFLIGHT requests wait for their answers already.
  */
 int procdom_spawner_submit(struct procdom_spawner *sp, char *const argv[], const char *env_entry,
 			   const char *log_path, const char *next_log_path, const int *fds,
@@ -73,8 +80,8 @@ int procdom_spawner_submit(struct procdom_spawner *sp, char *const argv[], const
  * *ret_seq names its request; 0 and *ret_pid, a child of the caller, or
  * the start's -errno (a child that failed before its exec is reaped
  * here). -EIO: the spawner died or broke the protocol; every request not
- * answered yet is lost (a child may have been started; with its fds
- * closed by the caller it finds itself cut off).
+ * answered yet is lost (a child started for one is killed and reaped by
+ * procdom_spawner_destroy, which the caller calls next).
  */
 int procdom_spawner_result(struct procdom_spawner *sp, bool block, uint32_t *ret_seq,
 			   pid_t *ret_pid);

@@ -1,7 +1,7 @@
 #!/bin/bash
 # xenon-hvd's dom0 services (dom0/hvd/services.c) with fake service
 # programs given by --xenstored/--consoled/--blkback. TAP.
-#   hvd_services.sh XENON_HVD
+#   hvd_services.sh XENON_HVD HVD_CTL_PROBE
 #
 # The rule checked (one for xenstored and the back ends): after each start
 # a service must say READY on its readiness pipe before it closes it or
@@ -10,13 +10,18 @@
 # back end is restarted again within its budget (5). Before this rule the
 # back ends' copy ignored a restarted one that closed its pipe without
 # READY: it kept running, serving nothing, and was never replaced.
+# Stopping such a start does not hold xenon-hvd's loop: a LIST is answered
+# at once while a service that ignores SIGTERM waits out the bound (5 s)
+# before its SIGKILL (it used to answer only after those 5 s).
 #
 # Each fake is a script in the case's dir that follows its plan: one word
 # per run (the last repeats): ready (say READY, close the pipe, stay),
 # close (close the pipe without a word, stay), exit (exit 1 at once),
-# ready-exit (say READY, exit 3). It writes its pid per run.
+# ready-exit (say READY, exit 3), deaf (ignore SIGTERM, then as close).
+# It writes its pid per run.
 set -u
 HVD=$(realpath "$1")
+PROBE=$(realpath "$2")
 T=$(mktemp -d "${TMPDIR:-/tmp}/hvd-services.XXXXXX")
 H=
 . "$(dirname "$0")/../test_lib.sh"
@@ -57,6 +62,7 @@ i=$((n <= ${#plan[@]} ? n - 1 : ${#plan[@]} - 1))
 case ${plan[$i]} in
 ready) echo READY >&"$fd"; eval "exec $fd>&-"; exec sleep 300 ;;
 close) eval "exec $fd>&-"; exec sleep 300 ;;
+deaf) trap '' TERM; eval "exec $fd>&-"; exec sleep 300 ;;
 ready-exit) echo READY >&"$fd"; exit 3 ;;
 *) exit 1 ;;
 esac
@@ -206,3 +212,40 @@ check "xenstored dies: xenon-hvd keeps running" alive "$H"
 kill -TERM "$H"
 check "xenstored dies: SIGTERM, exit 0" exits 0
 check "xenstored dies: nothing left" none_left xsdies
+
+# ---- a failed start being stopped does not hold the loop ----
+# blkback's restart closes its pipe without READY and ignores SIGTERM: its
+# stop takes the whole bound (5 s), then SIGKILL. Meanwhile LIST is answered.
+fake deaf xenstored ready
+fake deaf consoled ready
+fake deaf blkback ready deaf ready
+start deaf
+check "deaf stop: xenon-hvd ready" test "$LINE" = READY
+kill -9 "$(pid deaf blkback 1)"
+check "deaf stop: the restart closes without READY" \
+	until_ok 200 logged "blkback closed its readiness pipe without saying READY"
+MS=$("$PROBE" "$T/deaf/run")
+check "deaf stop: LIST answered meanwhile, in ${MS:-no} ms (< 2000)" test "${MS:-99999}" -lt 2000
+check "deaf stop: ... while that run was still being stopped" alive "$(pid deaf blkback 2)"
+check "deaf stop: SIGKILL once the bound is past" \
+	until_ok 200 logged "blkback (pid $(pid deaf blkback 2)) still running 5000 ms after SIGTERM: SIGKILL"
+check "deaf stop: that run ended" until_ok 200 ended deaf blkback 2
+check "deaf stop: restarted again, counted as restart 2" \
+	until_ok 200 logged "blkback restart 2/5: started"
+check "deaf stop: the new run lives" until_ok 200 eval 'alive "$(pid deaf blkback 3)"'
+kill -TERM "$H"
+check "deaf stop: SIGTERM, exit 0" exits 0
+check "deaf stop: nothing left" none_left deaf
+
+# ---- SIGTERM while a failed start is being stopped: still bounded ----
+fake deafterm xenstored ready
+fake deafterm consoled ready
+fake deafterm blkback ready deaf
+start deafterm
+check "SIGTERM mid-stop: xenon-hvd ready" test "$LINE" = READY
+kill -9 "$(pid deafterm blkback 1)"
+check "SIGTERM mid-stop: the restart closes without READY" \
+	until_ok 200 logged "blkback closed its readiness pipe without saying READY"
+kill -TERM "$H"
+check "SIGTERM mid-stop: exit 0 within the bound" exits 0
+check "SIGTERM mid-stop: nothing left" none_left deafterm

@@ -6,7 +6,8 @@
  * leaves the domain without a process (hypercall sockets closed); a domain
  * killed while its start is in flight gets no hook and leaves no process;
  * a spawner lost with requests in flight fails them (-EIO), goes, and is
- * replaced at the next start.
+ * replaced at the next start; a program it started for a request it never
+ * answered is killed and reaped with it.
  * Without a spawner the start is direct (posix_spawn from the host, its fd
  * numbers named in XENON_BOOT) and done, or failed, on return.
  *
@@ -14,12 +15,17 @@
  * never built; the programs are /bin/sleep (or a path that does not exist).
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "procdom_fixture.h"
@@ -208,6 +214,147 @@ Test(spawn_async, a_lost_spawner_fails_what_it_had_and_is_replaced)
 	procdom_domain_release(a);
 	procdom_domain_release(b);
 	procdom_domain_release(c);
+}
+
+/* The system call sp is blocked in (/proc/PID/syscall), -1: running. */
+static long blocked_in(pid_t sp)
+{
+	char path[64], buf[256] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)sp);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return buf[0] >= '0' && buf[0] <= '9' ? strtol(buf, NULL, 10) : -1;
+}
+
+/*
+ * The spawner's own end of its socket, borrowed (pidfd_getfd) to shrink its
+ * send buffer to the minimum: a few answers left unread then make it block
+ * in send() -- after it started the child of the next request, before that
+ * child's answer is out. Killed there, it leaves a child started for a
+ * request nobody will hear of.
+ */
+static void spawner_sndbuf_min(pid_t sp)
+{
+	char dirpath[64], path[320], target[64];
+	struct timespec ms = { 0, 1000000 };
+	int pidfd, fd = -1, zero = 0;
+	struct dirent *e;
+	DIR *fds;
+
+	/* Waiting for requests (10 s at most): past its start-up, which
+	 * closes every fd it inherited from us (our end of its socket too). */
+	for (int i = 0; i < 10000 && blocked_in(sp) != SYS_recvmsg; i++)
+		nanosleep(&ms, NULL);
+	cr_assert_eq(blocked_in(sp), SYS_recvmsg, "the spawner never waited for a request");
+
+	snprintf(dirpath, sizeof(dirpath), "/proc/%d/fd", (int)sp);
+	fds = opendir(dirpath);
+	cr_assert_not_null(fds);
+	while (fd < 0 && (e = readdir(fds))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/%s", dirpath, e->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n > 0 && (target[n] = '\0', !strncmp(target, "socket:", 7)))
+			fd = atoi(e->d_name);
+	}
+	closedir(fds);
+	cr_assert_geq(fd, 0, "the spawner's socket");
+	pidfd = (int)syscall(SYS_pidfd_open, sp, 0);
+	cr_assert_geq(pidfd, 0);
+	fd = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	cr_assert_geq(fd, 0, "pidfd_getfd: %s", strerror(errno));
+	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &zero, sizeof(zero)), 0);
+	close(fd); /* ours must not keep its end open: its death has to show */
+	close(pidfd);
+}
+
+/* Every child of ours (/proc/self/task/../children), into pids[]. */
+static unsigned int children_of_self(pid_t *pids, unsigned int max)
+{
+	char path[320];
+	unsigned int n = 0;
+	struct dirent *e;
+	DIR *tasks = opendir("/proc/self/task");
+
+	cr_assert_not_null(tasks);
+	while ((e = readdir(tasks))) {
+		FILE *f;
+		int pid;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (n < max && fscanf(f, "%d", &pid) == 1)
+			pids[n++] = pid;
+		fclose(f);
+	}
+	closedir(tasks);
+	return n;
+}
+
+#define LOST_REQS 16 /* more than a minimal send buffer holds answers */
+
+Test(spawn_async, a_lost_spawner_leaves_no_child_it_started_for_nobody)
+{
+	struct procdom_domain *d[LOST_REQS];
+	pid_t sp = procdom_spawner_pid(pd->spawner), kids[64];
+	struct timespec ms = { 0, 1000000 };
+	unsigned int i, n, started = 0;
+	siginfo_t si;
+	int tries;
+
+	spawner_sndbuf_min(sp);
+	for (i = 0; i < LOST_REQS; i++) {
+		d[i] = prepare((domid_t)(20 + i));
+		cr_assert_eq(spawn(d[i], "/bin/sleep"), 0);
+	}
+	/* Bounded (10 s): it answers what fits, then blocks in send(). */
+	for (tries = 0; tries < 10000 && blocked_in(sp) != SYS_sendto; tries++)
+		nanosleep(&ms, NULL);
+	cr_assert_eq(blocked_in(sp), SYS_sendto, "the spawner never blocked in send()");
+	/* Dead (its socket closed), not reaped: as the host finds it. Dying
+	 * with requests unread, it resets our end (ECONNRESET before the
+	 * queued answers), so usually none of them is taken either: then
+	 * every program it started is one nobody was told of. */
+	cr_assert_eq(kill(sp, SIGKILL), 0);
+	cr_assert_eq(waitid(P_PID, (id_t)sp, &si, WEXITED | WNOWAIT), 0);
+	procdom_spawns_collect(pd);
+	cr_assert_eq(nr_calls, LOST_REQS, "%u calls", nr_calls);
+	for (i = 0; i < LOST_REQS; i++) {
+		cr_assert_eq(calls[i].domid, 20 + i);
+		if (!calls[i].err) {
+			cr_assert_eq(i, started, "answers in order, then the failures");
+			started++;
+		} else {
+			cr_assert_eq(calls[i].err, -EIO);
+		}
+	}
+	cr_assert_lt(started, LOST_REQS - 1, "one was in send(), at least one not asked");
+	cr_assert_null(pd->spawner);
+	/* Our children now: the programs we were told of, nothing else (not
+	 * the one started for the answer that never came, alive or a zombie). */
+	n = children_of_self(kids, 64);
+	for (i = 0; i < n; i++) {
+		bool known = false;
+
+		for (unsigned int k = 0; k < started; k++)
+			known |= kids[i] == procdom_domain_pid(d[k]);
+		cr_assert(known, "child %d was started for nobody and left", (int)kids[i]);
+	}
+	cr_assert_eq(n, started, "%u children, %u programs started", n, started);
+	for (i = 0; i < LOST_REQS; i++)
+		procdom_domain_release(d[i]);
+	cr_assert_eq(children_of_self(kids, 64), 0, "all reaped");
 }
 
 /* Without a spawner (none started, or none could be replaced) the start is

@@ -4,7 +4,9 @@
  * the fds passed (at 3, 4, ...), and sees the environment entry replaced;
  * an exec failure comes back as its errno with no zombie left; bad
  * requests are refused before anything is sent; a dead spawner is -EPIPE;
- * the log named "next" exists once the following request is answered.
+ * the log named "next" exists once the following request is answered;
+ * destroy kills and reaps the children whose answers were not taken, and
+ * only those; at most PROCDOM_SPAWNER_MAX_INFLIGHT requests wait.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "procdom_spawner.h"
@@ -242,4 +245,88 @@ Test(spawner, requests_in_flight_are_answered_in_order)
 	cr_assert_eq(procdom_spawner_result(sp, false, &got, &pid), -EAGAIN);
 	cr_assert_eq(waitpid(-1, NULL, WNOHANG), 0, "no zombie: the failed one was reaped");
 	procdom_spawner_destroy(sp);
+}
+
+/* Every child of ours (/proc/self/task/../children); pids may be NULL. */
+static unsigned int children_of_self(pid_t *pids, unsigned int max)
+{
+	char path[320];
+	unsigned int n = 0;
+	struct dirent *e;
+	DIR *tasks = opendir("/proc/self/task");
+
+	cr_assert_not_null(tasks);
+	while ((e = readdir(tasks))) {
+		FILE *f;
+		int pid;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/children", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fscanf(f, "%d", &pid) == 1) {
+			if (pids && n < max)
+				pids[n] = pid;
+			n++;
+		}
+		fclose(f);
+	}
+	closedir(tasks);
+	return n;
+}
+
+/* Bounded (10 s): until we have `want` children (the spawner included). */
+static void await_children(unsigned int want)
+{
+	struct timespec ms = { 0, 1000000 };
+
+	for (int i = 0; i < 10000 && children_of_self(NULL, 0) < want; i++)
+		nanosleep(&ms, NULL);
+	cr_assert_eq(children_of_self(NULL, 0), want);
+}
+
+Test(spawner, destroy_reaps_only_children_whose_answers_were_not_taken)
+{
+	char *argv[] = { "/bin/sleep", "30", NULL };
+	struct procdom_spawner *sp;
+	int fd = open("/dev/null", O_RDONLY), status;
+	uint32_t seq[3], got;
+	pid_t known, kids[8];
+
+	cr_assert_eq(procdom_spawner_create(&sp), 0);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(procdom_spawner_submit(sp, argv, "A=b", log_a, NULL, &fd, 1, &seq[i]),
+			     0);
+	cr_assert_eq(procdom_spawner_result(sp, true, &got, &known), 0);
+	cr_assert_eq(got, seq[0]);
+	await_children(4); /* the spawner, the known one, two answers unread */
+	cr_assert_eq(procdom_spawner_destroy(sp), 2, "the two nobody took");
+	cr_assert_eq(children_of_self(kids, 8), 1, "the known one is left ...");
+	cr_assert_eq(kids[0], known);
+	cr_assert_eq(waitpid(known, &status, WNOHANG), 0, "... alive, its status ours to take");
+	kill(known, SIGKILL);
+	cr_assert_eq(waitpid(known, &status, 0), known);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	close(fd);
+}
+
+Test(spawner, in_flight_is_bounded_and_failed_children_are_reaped_by_destroy)
+{
+	char *bad[] = { "/nonexistent/program", NULL };
+	struct procdom_spawner *sp;
+	int fd = open("/dev/null", O_RDONLY);
+	uint32_t seq;
+
+	cr_assert_eq(procdom_spawner_create(&sp), 0);
+	for (int i = 0; i < PROCDOM_SPAWNER_MAX_INFLIGHT; i++)
+		cr_assert_eq(procdom_spawner_submit(sp, bad, "A=b", log_a, NULL, &fd, 1, &seq), 0);
+	cr_assert_eq(procdom_spawner_submit(sp, bad, "A=b", log_a, NULL, &fd, 1, &seq), -EBUSY);
+	/* Each child failed its exec and exited: zombies, their answers
+	 * (which would have reaped them) never taken. */
+	await_children(1 + PROCDOM_SPAWNER_MAX_INFLIGHT);
+	cr_assert_eq(procdom_spawner_destroy(sp), PROCDOM_SPAWNER_MAX_INFLIGHT);
+	cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1, "no child left, not even a zombie");
+	close(fd);
 }
