@@ -88,15 +88,17 @@ fi
 [ -n "$P" ] && kill -9 "$P"
 wait_log "$RD/blkback/blkback.log" "disconnected"
 check "kill -9 guest: the back end disconnects" "$RD/blkback/blkback.log" "vbd 1/51712: disconnected"
-if dom0_port; then
-	echo "not ok - kill -9 guest: dom0 holds no port to it"; fail=1
-else
+# The back end logs its disconnect before it removes the vbd's nodes (as
+# does the monitor, whichever comes first): both are polled, bounded.
+if wait_until eval '! dom0_port'; then
 	echo "ok - kill -9 guest: dom0 holds no port to it"
-fi
-if vbd_nodes 2>/dev/null; then
-	echo "not ok - kill -9 guest: the vbd's nodes are removed"; fail=1
 else
+	echo "not ok - kill -9 guest: dom0 holds no port to it"; fail=1
+fi
+if wait_until eval '! vbd_nodes 2>/dev/null'; then
 	echo "ok - kill -9 guest: the vbd's nodes are removed"
+else
+	echo "not ok - kill -9 guest: the vbd's nodes are removed"; fail=1
 fi
 
 up flush

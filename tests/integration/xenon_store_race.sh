@@ -33,6 +33,29 @@ in_store() { xenstore-read "$1" >/dev/null 2>&1; }
 absent() { ! in_store "$1"; }
 log_has() { grep -qF "$1" "$RUN/monitor.log" 2>/dev/null; }
 stopped() { [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = T ]; }
+# A monitor idle in its loop: its main thread waits in poll(2) (its wchan,
+# or the system call: poll or ppoll on x86-64), with no request to
+# xenstored outstanding.
+idle() {
+	case $(cat "/proc/$1/wchan" 2>/dev/null) in *poll*) return 0 ;; esac
+	case $(cut -d' ' -f1 "/proc/$1/syscall" 2>/dev/null) in 7 | 271) return 0 ;; esac
+	return 1
+}
+# xenstored stopped while A's monitor is idle: a monitor caught in the
+# middle of a request (its start, a watch event, its periodic look) would
+# wait there until xenstored goes on, and never see A gone meanwhile.
+# Idle, only its periodic look can see it, and the removal's first
+# request is where it stops. Caught mid-request: xenstored goes on, again.
+stop_store_monitor_idle() {
+	local i
+	for ((i = 0; i < 5; i++)); do
+		kill -STOP "$XSD"
+		until_ok 50 stopped "$XSD" && until_ok 10 idle "$MA" && return 0
+		kill -CONT "$XSD"
+		until_ok 50 idle "$MA"
+	done
+	return 1
+}
 
 finish() {
 	# Nothing may stay stopped: `xenon down' needs xenstored.
@@ -63,9 +86,13 @@ check "A's monitor runs" until_ok 100 test -n "$(tagged a)"
 MA=$(tagged a)
 xenstore-write "$BE/0/mac" a
 PA=$(pid_of $DOM)
+# It reads its instance, then sets its watches, whose first events it
+# handles at once: all of that needs xenstored.
+check "A's monitor watches its instance" \
+	until_ok 100 log_has "domain $DOM (a): watching instance"
 
 # ---- A's monitor caught between seeing A gone and removing ----
-kill -STOP "$XSD"
+check "xenstored stopped, A's monitor idle" stop_store_monitor_idle
 kill -9 "$PA"
 check "A's monitor sees A gone and starts removing" \
 	until_ok 100 grep -q "domain $DOM (a).*gone: removing" "$RUN/monitor.log"

@@ -2,7 +2,8 @@
 #   PROC_NAME=NAME; . proc_lib.sh XENON_CLI GUESTS_DIR
 # Gives X (the CLI), G (guests), D (a private dir removed at exit), fail,
 # and: up PART [XENON-UP ARGS...] (a fresh xenon-hvd per part, run dir RD,
-# CLI option R), down, check NAME FILE PATTERN, wait_log FILE PATTERN.
+# CLI option R), down, check NAME FILE PATTERN, wait_log FILE PATTERN,
+# wait_until COMMAND... (until it succeeds, 20 s at most: its status).
 # On failure the daemon's and the domains' logs are printed at exit.
 X=$1
 G=$2
@@ -38,8 +39,12 @@ check() { # name, file, pattern
 	if grep -q "$3" "$2" 2>/dev/null; then echo "ok - $1"; else echo "not ok - $1"; fail=1; fi
 }
 wait_log() { # file, pattern: until it appears (20 s at most)
+	wait_until grep -q "$2" "$1" 2>/dev/null
+}
+wait_until() { # command...: until it succeeds (20 s at most); its status
 	local i=0
-	while [ $i -lt 200 ] && ! grep -q "$2" "$1" 2>/dev/null; do
+	until "$@"; do
+		[ $i -lt 200 ] || return 1
 		sleep 0.1
 		i=$((i + 1))
 	done
