@@ -25,11 +25,16 @@ PROBE=$(realpath "$2")
 T=$(mktemp -d "${TMPDIR:-/tmp}/hvd-services.XXXXXX")
 H=
 . "$(dirname "$0")/../test_lib.sh"
+# Inherited by xenon-hvd and the fakes it starts. At the end only live
+# processes carrying it are killed: a pid a fake wrote long before may be
+# another process's by then (pids wrap around).
+export XENON_SERVICES_TAG=$T
+tagged() { grep -lzxF "XENON_SERVICES_TAG=$T" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3; }
 
 finish() {
 	local p
 	[ -n "$H" ] && kill -9 "$H" 2>/dev/null
-	for p in $(cat "$T"/*/*.pid.* 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	for p in $(tagged); do kill -9 "$p" 2>/dev/null; done
 	if [ "$FAILED" -gt 0 ]; then
 		for p in "$T"/*/run/hvd.log "$T"/*/hvd.stderr; do
 			[ -s "$p" ] && { echo "# ---- $p ----"; tail -30 "$p" | sed 's/^/# /'; }

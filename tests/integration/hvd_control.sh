@@ -39,8 +39,9 @@ maps_before=$(grep -c "memfd:xenon-" /proc/$PID/maps)
 rc=${PIPESTATUS[0]}
 n=$((n + $(grep -c -E '^(not )?ok ' "$T/selftest.tap")))
 [ "$rc" = 0 ] || fail=$((fail + 1))
-# The selftest's hang-ups reach the daemon asynchronously: poll, bounded.
-for i in $(seq 1 100); do
+# The selftest's hang-ups reach the daemon asynchronously: poll, bounded
+# (10 s: a loaded machine may keep xenon-hvd waiting for a CPU).
+for i in $(seq 1 500); do
 	fds_after=$(ls /proc/$PID/fd | wc -l)
 	maps_after=$(grep -c "memfd:xenon-" /proc/$PID/maps)
 	[ "$fds_before.$maps_before" = "$fds_after.$maps_after" ] && break

@@ -86,19 +86,20 @@ tap_expect "xenstore with an unknown mode" 1 "xenstore: unknown mode bogus" xens
 
 # xenstore-watch: the initial event first, then one path per event. It runs
 # with stdout on a fifo so each line is read as it comes (no sleeping), and
-# is bounded by -n 3 and a 5 s timeout.
+# is bounded by -n 3 and a 30 s timeout (each read by 20 s: generous, for a
+# loaded machine).
 mkfifo "$XS_DIR/watch"
-timeout 5 xenstore-watch -n 3 /test/w >"$XS_DIR/watch" 2>&1 &
+timeout 30 xenstore-watch -n 3 /test/w >"$XS_DIR/watch" 2>&1 &
 watch_pid=$!
 exec 4<"$XS_DIR/watch"
-read -r -t 5 ev0 <&4
+read -r -t 20 ev0 <&4
 tap_expect "xenstore-watch prints the initial event" 0 "/test/w" echo "$ev0"
 xenstore-write /test/w/x 1 >/dev/null 2>&1
-read -r -t 5 ev1 <&4
+read -r -t 20 ev1 <&4
 tap_expect "a write below the watch fires with the node's path" 0 "/test/w/x" echo "$ev1"
 xenstore-write /test/wx 1 >/dev/null 2>&1 # a string-prefix sibling must not fire
 xenstore-rm /test/w >/dev/null 2>&1
-read -r -t 5 ev2 <&4
+read -r -t 20 ev2 <&4
 tap_expect "rm fires; a prefix sibling does not" 0 "/test/w" echo "$ev2"
 exec 4<&-
 wait "$watch_pid"

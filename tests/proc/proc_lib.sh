@@ -11,10 +11,15 @@ D=$(mktemp -d "/tmp/xenon-$PROC_NAME.XXXXXX")
 fail=0
 R=
 down() {
-	[ -n "$R" ] && timeout 10 "$X" $R down >/dev/null 2>&1
-	if [ -n "$R" ] && [ -f "$RD/hvd.pid" ]; then
-		# A daemon that did not stop: its process group, by its pid file.
-		kill -9 -- "-$(cat "$RD/hvd.pid")" 2>/dev/null
+	local pid
+	[ -n "$R" ] || return 0
+	timeout 10 "$X" $R down >/dev/null 2>&1
+	pid=$(cat "$RD/hvd.pid" 2>/dev/null)
+	# A daemon that did not stop: its process group, by its pid file -- if
+	# that pid is still this run dir's xenon-hvd (a daemon killed outright
+	# leaves the file, and pids wrap around).
+	if [ -n "$pid" ] && grep -qzxF -- "$RD" "/proc/$pid/cmdline" 2>/dev/null; then
+		kill -9 -- "-$pid" 2>/dev/null
 	fi
 }
 cleanup() {

@@ -119,8 +119,9 @@ Test(spawner, child_is_ours_with_exactly_its_fds)
 	cr_assert_eq(getpgid(pid), pid, "leads its own process group");
 	/* The spawner answers once the exec has replaced the child's memory,
 	 * but the kernel closes close-on-exec fds a moment later in the same
-	 * execve(): look again (bounded) until that has happened. */
-	for (int i = 0; i < 200; i++) {
+	 * execve(): look again (bounded: 10 s, a loaded machine may keep the
+	 * child waiting for a CPU) until that has happened. */
+	for (int i = 0; i < 10000; i++) {
 		fds_of(pid, fds, sizeof(fds));
 		if (!strcmp(fds, "0 1 2 3 4 "))
 			break;

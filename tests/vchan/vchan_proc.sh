@@ -165,7 +165,9 @@ wait_log "$(log 1)" "vchan: pid"
 timeout 30 python3 - "$D/ph.sock" "$(log 1)" >"$D/ph.out" 2>&1 <<'EOF2' &
 import os, re, signal, socket, sys
 l = socket.socket(socket.AF_UNIX)
-l.bind(sys.argv[1]); l.listen(1); l.settimeout(20)
+# Renamed into place once listening: the proxy connects when it appears.
+l.bind(sys.argv[1] + ".new"); l.listen(1); os.rename(sys.argv[1] + ".new", sys.argv[1])
+l.settimeout(20)
 s, _ = l.accept()
 m = re.search(r"^vchan: pid (\d+)", open(sys.argv[2]).read(), re.M)
 os.kill(int(m.group(1)), signal.SIGKILL)
@@ -180,7 +182,8 @@ s.close()
 print("killed, sent", sent, "then closed")
 EOF2
 PY=$!
-for i in $(seq 1 100); do [ -S "$D/ph.sock" ] && break; sleep 0.05; done
+# Until python listens (20 s at most: it may start slowly on a loaded machine).
+for i in $(seq 1 400); do [ -S "$D/ph.sock" ] && break; sleep 0.05; done
 timeout 30 "$X" $R vchan-proxy --client 1 /local/domain/1/data/vchan/8 "$D/ph.sock" >"$D/ph.log" 2>&1
 st=$?
 wait $PY
@@ -226,7 +229,7 @@ timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
 wait_log "$(log 1)" "listening at"
 timeout 30 python3 "$PP" "$D/hc.sock" --listen --send 524288 --half-close >"$D/hc.out" 2>&1 &
 PY=$!
-for i in $(seq 1 100); do [ -S "$D/hc.sock" ] && break; sleep 0.05; done
+for i in $(seq 1 400); do [ -S "$D/hc.sock" ] && break; sleep 0.05; done
 timeout 30 "$X" $R vchan-proxy --client 1 /local/domain/1/data/vchan/10 "$D/hc.sock" >"$D/hc.log" 2>&1
 st=$?
 wait $PY

@@ -44,9 +44,12 @@ def pattern(seed, start, n):
 
 def connect(path, listen):
     if listen:
+        # Bound under another name and renamed once listening: whoever
+        # waits for the path to appear may connect at once.
         lst = socket.socket(socket.AF_UNIX)
-        lst.bind(path)
+        lst.bind(path + ".new")
         lst.listen(1)
+        os.rename(path + ".new", path)
         lst.settimeout(20)
         s, _ = lst.accept()
         lst.close()
