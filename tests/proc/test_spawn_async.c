@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "children.h"
 #include "procdom_fixture.h"
 #include "procdom_spawner.h"
 
@@ -273,33 +274,6 @@ static void spawner_sndbuf_min(pid_t sp)
 	cr_assert_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &zero, sizeof(zero)), 0);
 	close(fd); /* ours must not keep its end open: its death has to show */
 	close(pidfd);
-}
-
-/* Every child of ours (/proc/self/task/../children), into pids[]. */
-static unsigned int children_of_self(pid_t *pids, unsigned int max)
-{
-	char path[320];
-	unsigned int n = 0;
-	struct dirent *e;
-	DIR *tasks = opendir("/proc/self/task");
-
-	cr_assert_not_null(tasks);
-	while ((e = readdir(tasks))) {
-		FILE *f;
-		int pid;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/children", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		while (n < max && fscanf(f, "%d", &pid) == 1)
-			pids[n++] = pid;
-		fclose(f);
-	}
-	closedir(tasks);
-	return n;
 }
 
 #define LOST_REQS 16 /* more than a minimal send buffer holds answers */

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "children.h"
 #include "procdom_spawner.h"
 
 static char dir[] = "/tmp/test-spawner.XXXXXX";
@@ -246,36 +247,6 @@ Test(spawner, requests_in_flight_are_answered_in_order)
 	cr_assert_eq(procdom_spawner_result(sp, false, &got, &pid), -EAGAIN);
 	cr_assert_eq(waitpid(-1, NULL, WNOHANG), 0, "no zombie: the failed one was reaped");
 	procdom_spawner_destroy(sp);
-}
-
-/* Every child of ours (/proc/self/task/../children); pids may be NULL. */
-static unsigned int children_of_self(pid_t *pids, unsigned int max)
-{
-	char path[320];
-	unsigned int n = 0;
-	struct dirent *e;
-	DIR *tasks = opendir("/proc/self/task");
-
-	cr_assert_not_null(tasks);
-	while ((e = readdir(tasks))) {
-		FILE *f;
-		int pid;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/task/%s/children", e->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		while (fscanf(f, "%d", &pid) == 1) {
-			if (pids && n < max)
-				pids[n] = pid;
-			n++;
-		}
-		fclose(f);
-	}
-	closedir(tasks);
-	return n;
 }
 
 /* Bounded (10 s): until we have `want` children (the spawner included). */
