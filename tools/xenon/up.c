@@ -12,10 +12,10 @@
  * then beside this binary (an installed tree).
  *
  * down first destroys every domU as `xenon destroy' does (store entries
- * removed; xenstored releases each on VIRQ_DOM_EXC), then sends SIGTERM to the pid in D/hvd.pid -- after checking
- * that the process is xenon-hvd -- and waits, bounded, for it to exit (a
- * pidfd says when); the daemon removes its socket and pid file on the way
- * out.
+ * removed; xenstored releases each on VIRQ_DOM_EXC), then sends SIGTERM to
+ * the pid in D/hvd.pid -- after checking that the process is xenon-hvd --
+ * and waits, bounded, for it to exit (a pidfd says when); the daemon
+ * removes its socket and pid file on the way out.
  */
 #include <errno.h>
 #include <fcntl.h>
