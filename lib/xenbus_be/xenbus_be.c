@@ -156,15 +156,12 @@ static struct be_dev *find_dev(struct xbbe *be, unsigned int fe, unsigned int id
 
 /* ---- writes that never re-create a removed directory ---- */
 
-/* Writes <nodename>/<node> = value if <nodename> exists, in one
- * transaction (retried on conflicts): 0, -ENOENT, -errno. */
-static int write_if_exists(struct xbbe_dev *dev, const char *node, const char *value)
+/* Writes path = value if the device's directory (<nodename>) exists, in
+ * one transaction (retried on conflicts): 0, -ENOENT, -errno. */
+static int write_path_if_exists(struct xbbe_dev *dev, const char *path, const char *value)
 {
 	struct xs_handle *xs = dev->be->xs;
-	char path[PATH_MAX_BE + 64];
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dev->nodename, node) >= sizeof(path))
-		return -ENAMETOOLONG;
 	for (int i = 0; i < TXN_RETRIES; i++) {
 		xs_transaction_t t = xs_transaction_start(xs);
 		int err = 0;
@@ -185,6 +182,16 @@ static int write_if_exists(struct xbbe_dev *dev, const char *node, const char *v
 			return -errno;
 	}
 	return -EAGAIN;
+}
+
+/* <nodename>/<node> = value if <nodename> exists. */
+static int write_if_exists(struct xbbe_dev *dev, const char *node, const char *value)
+{
+	char path[PATH_MAX_BE + 64];
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dev->nodename, node) >= sizeof(path))
+		return -ENAMETOOLONG;
+	return write_path_if_exists(dev, path, value);
 }
 
 int xbbe_switch_state(struct xbbe_dev *dev, enum xenbus_state state)
@@ -250,7 +257,10 @@ static void dev_verror(struct xbbe_dev *dev, int err, const char *fmt, va_list a
 	snprintf(value, sizeof(value), "%d %s", err < 0 ? -err : err, msg);
 	error_path(dev, path, sizeof(path));
 	strncat(path, "/error", sizeof(path) - strlen(path) - 1);
-	xs_write(dev->be->xs, XBT_NULL, path, value, strlen(value));
+	/* Only about a device still there: one the toolstack removed meanwhile
+	 * (a probe cut short by a destroy) had its reports cleared with it,
+	 * and a new domain with its domid must not inherit one. */
+	write_path_if_exists(dev, path, value);
 	be_log(dev->be, "%s: %s", dev->nodename, value);
 }
 

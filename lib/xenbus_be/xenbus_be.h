@@ -108,7 +108,8 @@ __attribute__((format(printf, 3, 4))) int xbbe_printf(struct xbbe_dev *dev, cons
 						      const char *fmt, ...);
 /* Report a fatal device error, as xenbus_dev_fatal(): "<-err> <message>"
  * in /local/domain/<self>/error/backend/<type>/<fe>/<id>/error (removed
- * with the device), logged, and the device goes Closing. */
+ * with the device; not written for a device the toolstack removed
+ * meanwhile), logged, and the device goes Closing. */
 __attribute__((format(printf, 3, 4))) void xbbe_fatal(struct xbbe_dev *dev, int err,
 						      const char *fmt, ...);
 

@@ -36,6 +36,7 @@ struct drv_log {
 	unsigned long ring_ref, port;
 	int probe_rc, connect_rc;
 	unsigned int refuse_id;
+	unsigned int vanish_id; /* its probe finds it removed meanwhile */
 };
 
 static struct fixture {
@@ -49,11 +50,19 @@ static struct fixture {
 
 /* ---- the driver: records what the library asks of it ---- */
 
+static void trm(const char *path);
+
 static int drv_probe(struct xbbe_dev *dev)
 {
 	fx.log.probes++;
 	if (dev->id == fx.log.refuse_id)
 		return -EINVAL;
+	if (dev->id == fx.log.vanish_id) {
+		/* The toolstack destroys the domain in the middle of the probe
+		 * (its reports about it go too): a feature write then fails. */
+		trm(dev->nodename);
+		trm("/local/domain/0/error/backend/vbd/5");
+	}
 	return xbbe_printf(dev, "feature-x", "%u", 1);
 }
 
@@ -468,6 +477,19 @@ Test(xenbus_be, probe_refused)
 	trm(BE_BASE "/5/999");
 	cr_assert(wait_count(&fx.log.removes, 1));
 	cr_assert(!exists("/local/domain/0/error/backend/vbd/5/999"));
+}
+
+/* A probe cut short by the device's removal fails, and its error report
+ * must not bring back what the toolstack removed: a new domain with this
+ * domid would inherit it (it left error/backend/vbd/5 behind). */
+Test(xenbus_be, probe_of_a_device_removed_meanwhile_reports_nothing)
+{
+	fx.log.vanish_id = 768;
+	toolstack_device(FE, 768);
+	cr_assert(wait_count(&fx.log.probes, 1));
+	settle();
+	cr_assert(!exists(BE_DIR));
+	cr_assert(!exists("/local/domain/0/error/backend/vbd/5"), "a report outlived its device");
 }
 
 Test(xenbus_be, hostile_frontend_values)
