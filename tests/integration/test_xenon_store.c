@@ -60,19 +60,12 @@ char **xs_directory(struct xs_handle *h, xs_transaction_t t, const char *path, u
 static void setup(void)
 {
 	memset(&fx, 0, sizeof(fx));
-	xsd_start(&fx.xsd, "xenon-store", NULL);
-	fx.xs = xs_open(0);
-	fx.other = xs_open(0);
-	cr_assert(fx.xs && fx.other);
+	xsd_start_clients(&fx.xsd, "xenon-store", &fx.xs, &fx.other);
 }
 
 static void teardown(void)
 {
-	if (fx.xs)
-		xs_close(fx.xs);
-	if (fx.other)
-		xs_close(fx.other);
-	xsd_stop(&fx.xsd);
+	xsd_stop_clients(&fx.xsd, fx.xs, fx.other);
 }
 
 TestSuite(xenon_store, .init = setup, .fini = teardown, .timeout = 60);

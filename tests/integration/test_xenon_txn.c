@@ -74,19 +74,12 @@ static void assert_all_ended(unsigned int aborted)
 static void setup(void)
 {
 	memset(&fx, 0, sizeof(fx));
-	xsd_start(&fx.xsd, "xenon-txn", NULL);
-	fx.xs = xs_open(0);
-	fx.other = xs_open(0);
-	cr_assert(fx.xs && fx.other);
+	xsd_start_clients(&fx.xsd, "xenon-txn", &fx.xs, &fx.other);
 }
 
 static void teardown(void)
 {
-	if (fx.xs)
-		xs_close(fx.xs);
-	if (fx.other)
-		xs_close(fx.other);
-	xsd_stop(&fx.xsd);
+	xsd_stop_clients(&fx.xsd, fx.xs, fx.other);
 }
 
 TestSuite(xenon_txn, .init = setup, .fini = teardown, .timeout = 60);

@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <xenstore.h>
+
 struct xsd_fixture {
 	char dir[64];
 	pid_t pid;
@@ -76,6 +78,27 @@ static inline void xsd_stop(struct xsd_fixture *x)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", x->dir);
 	if (system(cmd))
 		fprintf(stderr, "cleanup of %s failed\n", x->dir);
+}
+
+/* The daemon and two clients of it : the
+ * one under test and another that looks on, for the toolstack suites. */
+static inline void xsd_start_clients(struct xsd_fixture *x, const char *name, struct xs_handle **xs,
+				     struct xs_handle **other)
+{
+	xsd_start(x, name, NULL);
+	*xs = xs_open(0);
+	*other = xs_open(0);
+	cr_assert(*xs && *other);
+}
+
+static inline void xsd_stop_clients(struct xsd_fixture *x, struct xs_handle *xs,
+				    struct xs_handle *other)
+{
+	if (xs)
+		xs_close(xs);
+	if (other)
+		xs_close(other);
+	xsd_stop(x);
 }
 
 #endif
