@@ -80,8 +80,8 @@ static inline void xsd_stop(struct xsd_fixture *x)
 		fprintf(stderr, "cleanup of %s failed\n", x->dir);
 }
 
-/* The daemon and two clients of it : the
- * one under test and another that looks on, for the toolstack suites. */
+/* The daemon and two clients of it, for the toolstack suites: the one
+ * under test and another that looks on. */
 static inline void xsd_start_clients(struct xsd_fixture *x, const char *name, struct xs_handle **xs,
 				     struct xs_handle **other)
 {
