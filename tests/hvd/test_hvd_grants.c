@@ -22,6 +22,7 @@
 #include <xengnttab.h>
 
 #include "hvd_grantguest.h"
+#include "hvd_fixture.h"
 #include "xenon_dom0.h"
 #include <xen/xen.h> /* CONSOLEIO_write */
 
@@ -29,8 +30,7 @@
 #define GUEST_PAGES 256
 #define WAIT_MS 5000
 
-static char run_dir[64];
-static pid_t hvd_pid;
+static struct hvd_fixture hf;
 static struct xenon_ctl *ctl;
 static struct xenon_evtchn *xe;
 static int guest_port; /* dom0's end of the guest's channel */
@@ -42,40 +42,17 @@ static uint8_t *guest_ram; /* foreign map of the guest's RAM */
 /* with_store: xenstored and consoled too (what `xenon graph` needs). */
 static void hvd_start(bool with_store)
 {
-	const char *hvd = getenv("XENON_HVD");
-	struct pollfd pfd;
-	char buf[16] = { 0 }, fdarg[16];
-	int p[2];
+	static const char *const bare[] = { "--no-xenstored", "-v", NULL };
+	static const char *const store[] = { "-v", "-v", NULL };
 
-	cr_assert_not_null(hvd, "XENON_HVD not set");
-	strcpy(run_dir, "/tmp/hvd-grants.XXXXXX");
-	cr_assert_not_null(mkdtemp(run_dir));
-	cr_assert_eq(pipe(p), 0);
-	hvd_pid = fork();
-	cr_assert_geq(hvd_pid, 0);
-	if (hvd_pid == 0) {
-		close(p[0]);
-		snprintf(fdarg, sizeof(fdarg), "%d", p[1]);
-		execl(hvd, hvd, "--run-dir", run_dir, "--ready-fd", fdarg,
-		      with_store ? "-v" : "--no-xenstored", "-v", (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
-	cr_assert_eq(poll(&pfd, 1, 10000), 1, "xenon-hvd ready in time");
-	cr_assert_gt(read(p[0], buf, sizeof(buf) - 1), 0);
-	close(p[0]);
-	cr_assert_eq(strncmp(buf, "READY", 5), 0);
-	fprintf(stderr, "# %s: %s, xenon-hvd pid %d\n", criterion_current_test->name, run_dir,
-		(int)hvd_pid);
-	cr_assert_eq(xenon_ctl_open(run_dir, &ctl), 0);
+	hvd_fixture_start(&hf, "hvd-grants", with_store ? store : bare);
+	fprintf(stderr, "# %s: %s, xenon-hvd pid %d\n", criterion_current_test->name, hf.run_dir,
+		(int)hf.pid);
+	cr_assert_eq(xenon_ctl_open(hf.run_dir, &ctl), 0);
 }
 
 static void hvd_stop(void)
 {
-	char cmd[128];
-	int status;
-
 	if (box)
 		xenon_foreign_unmap(guest_ram, GUEST_PAGES);
 	box = NULL;
@@ -83,14 +60,7 @@ static void hvd_stop(void)
 	xenon_ctl_close(ctl);
 	xe = NULL;
 	ctl = NULL;
-	if (hvd_pid > 0) {
-		kill(hvd_pid, SIGTERM);
-		waitpid(hvd_pid, &status, 0);
-	}
-	hvd_pid = 0;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", run_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cleanup of %s failed\n", run_dir);
+	hvd_fixture_stop(&hf);
 }
 
 /* ---- events and the guest ------------------------------------------------- */
@@ -126,7 +96,7 @@ static void guest_start(void)
 	uint32_t domid;
 
 	cr_assert_not_null(path, "HVD_GRANTGUEST not set");
-	cr_assert_eq(xenon_evtchn_open(run_dir, &xe), 0);
+	cr_assert_eq(xenon_evtchn_open(hf.run_dir, &xe), 0);
 	guest_port = xenon_evtchn_bind_unbound_port(xe, GUEST_DOMID);
 	cr_assert_gt(guest_port, 0);
 	xenon_create_defaults(&req);
@@ -218,7 +188,7 @@ Test(grants, map_sees_the_same_bytes_both_ways)
 	uint8_t *p;
 	unsigned int i, j;
 
-	cr_assert_eq(xenon_gnttab_open(run_dir, &xgt), 0);
+	cr_assert_eq(xenon_gnttab_open(hf.run_dir, &xgt), 0);
 	p = xenon_gnttab_map_grant_refs(xgt, GG_NR_RW, GUEST_DOMID, refs, PROT_READ | PROT_WRITE);
 	cr_assert_not_null(p, "map: %s", strerror(errno));
 	for (i = 0; i < GG_NR_RW; i++)
@@ -250,7 +220,7 @@ Test(grants, readonly_map_refuses_writes)
 	int status;
 	pid_t pid;
 
-	cr_assert_eq(xenon_gnttab_open(run_dir, &xgt), 0);
+	cr_assert_eq(xenon_gnttab_open(hf.run_dir, &xgt), 0);
 	errno = 0;
 	cr_expect_null(
 		xenon_gnttab_map_grant_ref(xgt, GUEST_DOMID, GG_RO_REF, PROT_READ | PROT_WRITE));
@@ -284,7 +254,7 @@ Test(grants, bad_maps_fail_cleanly)
 	struct xenon_gnttab *xgt;
 	uint32_t many[XENON_GNTTAB_MAX_BATCH + 1] = { 0 };
 
-	cr_assert_eq(xenon_gnttab_open(run_dir, &xgt), 0);
+	cr_assert_eq(xenon_gnttab_open(hf.run_dir, &xgt), 0);
 	errno = 0;
 	cr_expect_null(xenon_gnttab_map_grant_ref(xgt, GUEST_DOMID, 999999, PROT_READ));
 	cr_expect_eq(errno, EINVAL, "a ref beyond the table");
@@ -329,9 +299,9 @@ Test(grants, unmap_notify_on_unmap)
 	int recv, send;
 	uint8_t *p;
 
-	cr_assert_eq(xenon_evtchn_open(run_dir, &ev), 0);
+	cr_assert_eq(xenon_evtchn_open(hf.run_dir, &ev), 0);
 	loopback(ev, &recv, &send);
-	cr_assert_eq(xenon_gnttab_open(run_dir, &xgt), 0);
+	cr_assert_eq(xenon_gnttab_open(hf.run_dir, &xgt), 0);
 	p = xenon_gnttab_map_grant_ref(xgt, GUEST_DOMID, GG_FIRST_REF + 1, PROT_READ | PROT_WRITE);
 	cr_assert_not_null(p);
 	p[10] = 0x77;
@@ -352,7 +322,7 @@ Test(grants, unmap_notify_on_client_death)
 	char c;
 	pid_t pid;
 
-	cr_assert_eq(xenon_evtchn_open(run_dir, &ev), 0);
+	cr_assert_eq(xenon_evtchn_open(hf.run_dir, &ev), 0);
 	loopback(ev, &recv, &send);
 	guest_frame(GG_FIRST_GFN + 2)[20] = 0x99;
 	cr_assert_eq(pipe(p), 0);
@@ -361,7 +331,7 @@ Test(grants, unmap_notify_on_client_death)
 		struct xenon_gnttab *xgt;
 		uint8_t *m;
 
-		if (xenon_gnttab_open(run_dir, &xgt))
+		if (xenon_gnttab_open(hf.run_dir, &xgt))
 			_exit(1);
 		m = xenon_gnttab_map_grant_ref(xgt, GUEST_DOMID, GG_FIRST_REF + 2,
 					       PROT_READ | PROT_WRITE);
@@ -394,7 +364,7 @@ Test(grants, copy_both_ways_and_in_batches)
 	struct xenon_gnttab *xgt;
 	unsigned int i;
 
-	cr_assert_eq(xenon_gnttab_open(run_dir, &xgt), 0);
+	cr_assert_eq(xenon_gnttab_open(hf.run_dir, &xgt), 0);
 	memset(in, 0x3c, sizeof(in));
 	seg[0] = (struct xengnttab_grant_copy_segment){
 		.source.virt = in,
@@ -441,7 +411,7 @@ Test(grants, share_is_seen_by_the_domu)
 	uint32_t refs[2], ro_ref;
 	uint8_t *p, *q;
 
-	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
+	cr_assert_eq(xenon_gntshr_open(hf.run_dir, &xgs), 0);
 	p = xenon_gntshr_share_pages(xgs, GUEST_DOMID, 2, refs, true);
 	cr_assert_not_null(p, "share: %s", strerror(errno));
 	cr_expect_eq(p[0] | p[4095] | p[4096], 0, "fresh frames are zeroed");
@@ -501,8 +471,8 @@ Test(grants, domu_reaches_only_the_share_it_maps)
 	uint32_t refs[2], oref;
 	uint8_t *p, *q;
 
-	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
-	cr_assert_eq(xenon_gnttab_open(run_dir, &xgt), 0);
+	cr_assert_eq(xenon_gntshr_open(hf.run_dir, &xgs), 0);
+	cr_assert_eq(xenon_gnttab_open(hf.run_dir, &xgt), 0);
 	p = xenon_gntshr_share_pages(xgs, GUEST_DOMID, 2, refs, true);
 	q = xenon_gntshr_share_pages(xgs, GUEST_DOMID, 1, &oref, true);
 	cr_assert(p && q);
@@ -553,7 +523,7 @@ Test(grants, readonly_share_fd_is_readonly)
 	uint32_t ref;
 	uint8_t *q;
 
-	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
+	cr_assert_eq(xenon_gntshr_open(hf.run_dir, &xgs), 0);
 	q = xenon_gntshr_share_pages(xgs, GUEST_DOMID, 1, &ref, false);
 	cr_assert_not_null(q);
 	q[0] = 7;
@@ -577,8 +547,8 @@ Test(grants, dom0_maps_its_own_share)
 	uint32_t refs[2], both[2];
 	uint8_t *p, *q, *m;
 
-	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
-	cr_assert_eq(xenon_gnttab_open(run_dir, &xgt), 0);
+	cr_assert_eq(xenon_gntshr_open(hf.run_dir, &xgs), 0);
+	cr_assert_eq(xenon_gnttab_open(hf.run_dir, &xgt), 0);
 	p = xenon_gntshr_share_pages(xgs, 0, 2, refs, true);
 	q = xenon_gntshr_share_pages(xgs, 0, 1, &both[1], true);
 	cr_assert(p && q);
@@ -610,9 +580,9 @@ Test(grants, unshare_while_mapped_defers)
 	uint32_t ref;
 	uint8_t *p;
 
-	cr_assert_eq(xenon_evtchn_open(run_dir, &ev), 0);
+	cr_assert_eq(xenon_evtchn_open(hf.run_dir, &ev), 0);
 	loopback(ev, &recv, &send);
-	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
+	cr_assert_eq(xenon_gntshr_open(hf.run_dir, &xgs), 0);
 	p = xenon_gntshr_share_page_notify(xgs, GUEST_DOMID, true, 30, send, &ref);
 	cr_assert_not_null(p);
 	p[30] = 1;
@@ -657,7 +627,7 @@ Test(grants, pool_runs_out_around_a_deferred_frame)
 	struct xenon_gntshr *xgs;
 
 	cr_assert(sh && sh_n);
-	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
+	cr_assert_eq(xenon_gntshr_open(hf.run_dir, &xgs), 0);
 	cr_assert_eq(before.dom0_frames_free, before.dom0_frames_total, "a fresh pool");
 	p = xenon_gntshr_share_pages(xgs, GUEST_DOMID, 1, &ref, true);
 	sh[0] = share_n(xgs, 1);
@@ -718,7 +688,7 @@ Test(grants, connection_death_undoes_everything)
 		struct xenon_gntshr *xgs;
 		struct xenon_gnttab *xgt;
 
-		if (xenon_gntshr_open(run_dir, &xgs) || xenon_gnttab_open(run_dir, &xgt))
+		if (xenon_gntshr_open(hf.run_dir, &xgs) || xenon_gnttab_open(hf.run_dir, &xgt))
 			_exit(1);
 		if (!xenon_gntshr_share_pages(xgs, GUEST_DOMID, 3, refs, true) ||
 		    !xenon_gnttab_map_grant_refs(xgt, 2, GUEST_DOMID, mrefs, PROT_READ))
@@ -750,7 +720,7 @@ Test(grants, share_errors)
 	struct xenon_gntshr *xgs;
 	uint32_t refs[2];
 
-	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
+	cr_assert_eq(xenon_gntshr_open(hf.run_dir, &xgs), 0);
 	errno = 0;
 	cr_expect_null(xenon_gntshr_share_pages(xgs, 4242, 1, refs, true));
 	cr_expect_eq(errno, ESRCH);
@@ -770,7 +740,7 @@ static bool graph_has(const char *needle)
 	bool found = false;
 	FILE *f;
 
-	snprintf(cmd, sizeof(cmd), "'%s' --run-dir %s graph", getenv("XENON"), run_dir);
+	snprintf(cmd, sizeof(cmd), "'%s' --run-dir %s graph", getenv("XENON"), hf.run_dir);
 	f = popen(cmd, "r");
 	cr_assert_not_null(f);
 	while (fgets(line, sizeof(line), f))
@@ -788,8 +758,8 @@ Test(grants_graph, shows_grant_edges, .init = setup_with_store, .fini = hvd_stop
 	uint8_t *p, *q;
 
 	cr_assert_not_null(getenv("XENON"), "XENON not set");
-	cr_assert_eq(xenon_gnttab_open(run_dir, &xgt), 0);
-	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
+	cr_assert_eq(xenon_gnttab_open(hf.run_dir, &xgt), 0);
+	cr_assert_eq(xenon_gntshr_open(hf.run_dir, &xgs), 0);
 	p = xenon_gnttab_map_grant_ref(xgt, GUEST_DOMID, GG_RO_REF, PROT_READ);
 	cr_assert_not_null(p);
 	q = xenon_gntshr_share_pages(xgs, GUEST_DOMID, 1, &ref, true);

@@ -25,58 +25,27 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "hvd_fixture.h"
 #include "xenon_dom0.h"
 
 #define NR_DOMUS 140 /* more than one LIST page with dom0 */
 
-static char run_dir[64];
-static pid_t hvd_pid;
+static struct hvd_fixture hf;
 static struct xenon_ctl *ctl;
 
 static void hvd_start(void)
 {
-	const char *hvd = getenv("XENON_HVD");
-	struct pollfd pfd;
-	char buf[16] = { 0 }, fdarg[16];
-	int p[2];
+	static const char *const opts[] = { "--no-xenstored", NULL };
 
-	cr_assert_not_null(hvd, "XENON_HVD not set");
-	strcpy(run_dir, "/tmp/hvd-list.XXXXXX");
-	cr_assert_not_null(mkdtemp(run_dir));
-	cr_assert_eq(pipe(p), 0);
-	hvd_pid = fork();
-	cr_assert_geq(hvd_pid, 0);
-	if (hvd_pid == 0) {
-		close(p[0]);
-		snprintf(fdarg, sizeof(fdarg), "%d", p[1]);
-		execl(hvd, hvd, "--run-dir", run_dir, "--ready-fd", fdarg, "--no-xenstored",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
-	cr_assert_eq(poll(&pfd, 1, 10000), 1, "xenon-hvd ready in time");
-	cr_assert_gt(read(p[0], buf, sizeof(buf) - 1), 0);
-	close(p[0]);
-	cr_assert_eq(strncmp(buf, "READY", 5), 0);
-	cr_assert_eq(xenon_ctl_open(run_dir, &ctl), 0);
+	hvd_fixture_start(&hf, "hvd-list", opts);
+	cr_assert_eq(xenon_ctl_open(hf.run_dir, &ctl), 0);
 }
 
 static void hvd_stop(void)
 {
-	char cmd[128];
-	int status;
-
 	xenon_ctl_close(ctl);
 	ctl = NULL;
-	if (hvd_pid > 0) {
-		kill(hvd_pid, SIGTERM);
-		waitpid(hvd_pid, &status, 0);
-	}
-	hvd_pid = 0;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", run_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cleanup of %s failed\n", run_dir);
+	hvd_fixture_stop(&hf);
 }
 
 TestSuite(hvd_list, .init = hvd_start, .fini = hvd_stop, .timeout = 60);

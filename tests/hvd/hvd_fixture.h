@@ -1,0 +1,80 @@
+/*
+ * A private xenon-hvd for the Criterion suites of tests/hvd: started from
+ * $XENON_HVD in a fresh run dir, ready when it writes READY on its
+ * --ready-fd (bounded, 10 s), stopped with SIGTERM and reaped, its run dir
+ * removed.
+ */
+#ifndef TESTS_HVD_FIXTURE_H
+#define TESTS_HVD_FIXTURE_H
+
+#include <criterion/criterion.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct hvd_fixture {
+	char run_dir[64];
+	pid_t pid;
+};
+
+/* NAME names the run dir; EXTRA (NULL-terminated, may be NULL) are more
+ * options for xenon-hvd. */
+static inline void hvd_fixture_start(struct hvd_fixture *f, const char *name,
+				     const char *const *extra)
+{
+	const char *hvd = getenv("XENON_HVD");
+	const char *argv[16] = { 0 };
+	struct pollfd pfd;
+	char buf[16] = { 0 }, fdarg[16];
+	unsigned int n = 0;
+	int p[2];
+
+	cr_assert_not_null(hvd, "XENON_HVD not set");
+	snprintf(f->run_dir, sizeof(f->run_dir), "/tmp/%s.XXXXXX", name);
+	cr_assert_not_null(mkdtemp(f->run_dir));
+	cr_assert_eq(pipe(p), 0);
+	snprintf(fdarg, sizeof(fdarg), "%d", p[1]);
+	argv[n++] = hvd;
+	argv[n++] = "--run-dir";
+	argv[n++] = f->run_dir;
+	argv[n++] = "--ready-fd";
+	argv[n++] = fdarg;
+	for (; extra && *extra && n < 15; extra++)
+		argv[n++] = *extra;
+	f->pid = fork();
+	cr_assert_geq(f->pid, 0);
+	if (f->pid == 0) {
+		close(p[0]);
+		execv(hvd, (char *const *)argv);
+		_exit(127);
+	}
+	close(p[1]);
+	pfd = (struct pollfd){ .fd = p[0], .events = POLLIN };
+	cr_assert_eq(poll(&pfd, 1, 10000), 1, "xenon-hvd ready in time");
+	cr_assert_gt(read(p[0], buf, sizeof(buf) - 1), 0);
+	close(p[0]);
+	cr_assert_eq(strncmp(buf, "READY", 5), 0);
+}
+
+static inline void hvd_fixture_stop(struct hvd_fixture *f)
+{
+	char cmd[128];
+	int status;
+
+	if (f->pid > 0) {
+		kill(f->pid, SIGTERM);
+		waitpid(f->pid, &status, 0);
+	}
+	f->pid = 0;
+	if (!f->run_dir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->run_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", f->run_dir);
+}
+
+#endif
