@@ -197,11 +197,8 @@ static ssize_t pair_preadv(void *ctx, const struct iovec *iov, int iovcnt, uint6
 static ssize_t pair_pwritev(void *ctx, const struct iovec *iov, int iovcnt, uint64_t off)
 {
 	struct blk_pair *p = ctx;
-	ssize_t n = p->fail_io ? -EIO : blkback_file_pwritev(p->fd, iov, iovcnt, off);
 
-	if (n >= 0)
-		__atomic_add_fetch(&p->writes_done, 1, __ATOMIC_SEQ_CST);
-	return n;
+	return p->fail_io ? -EIO : blkback_file_pwritev(p->fd, iov, iovcnt, off);
 }
 
 static int pair_flush(void *ctx)

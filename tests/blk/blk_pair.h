@@ -66,9 +66,8 @@ struct blk_pair {
 	struct blk_kick to_back, to_front;
 	pthread_t thread;
 	bool thread_up, stop;
-	int back_rc; /* the back-end thread's last service result */
-	/* Instrumentation for ordering tests. */
-	unsigned long writes_done, flushes_done;
+	int back_rc;		    /* the back-end thread's last service result */
+	unsigned long flushes_done; /* the back end's fdatasync calls */
 	bool flush_fails, fail_io;
 	RING_IDX rsp_event_at_wait; /* sring->rsp_event when the front end last waited */
 };

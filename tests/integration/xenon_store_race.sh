@@ -82,7 +82,7 @@ printf 'name = "a"\nkernel = "seed002-demo-domu"\nmemory = 4\n' >"$D/a.cfg"
 # ---- domain A and its monitor ----
 out=$(XENON_RACE_TAG=$D/a timeout 10 "$XENON" create -p "$D/a.cfg" domid=$DOM 2>&1)
 check "create A as domain $DOM" test "$out" = "created domain $DOM (a), paused"
-check "A's monitor runs" until_ok 100 test -n "$(tagged a)"
+check "A's monitor runs" until_ok 100 eval '[ -n "$(tagged a)" ]'
 MA=$(tagged a)
 xenstore-write "$BE/0/mac" a
 PA=$(pid_of $DOM)
@@ -104,7 +104,7 @@ kill -CONT "$XSD"
 out=$(XENON_RACE_TAG=$D/b timeout 10 "$XENON" create -p "$D/a.cfg" 'name="b"' domid=$DOM 2>&1)
 check "create B as domain $DOM while A's monitor waits" \
 	test "$out" = "created domain $DOM (b), paused"
-check "B's monitor runs" until_ok 100 test -n "$(tagged b)"
+check "B's monitor runs" until_ok 100 eval '[ -n "$(tagged b)" ]'
 xenstore-write "$BE/0/mac" b
 TOKEN_B=$(xenstore-read /tool/xenon/$DOM/instance 2>/dev/null)
 check "B's instance token recorded" test -n "$TOKEN_B"
@@ -127,4 +127,4 @@ check "B's monitor removes B's home" until_ok 100 absent /local/domain/$DOM
 check "  and /tool/xenon/$DOM" until_ok 100 absent /tool/xenon/$DOM
 check "  and the back-end directory" until_ok 100 absent "$BE"
 check "B's monitor says so" until_ok 100 log_has "domain $DOM (b): store entries removed"
-check "B's monitor exits" until_ok 100 test -z "$(tagged b)"
+check "B's monitor exits" until_ok 100 eval '[ -z "$(tagged b)" ]'
