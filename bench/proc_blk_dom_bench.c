@@ -37,14 +37,12 @@ struct fig {
 	double write, read, iops;
 };
 
-static uint64_t rng;
-
 /* One repetition of the baseline: what the guest does, as preads and
  * pwrites of the file, walking an 8 MiB buffer as a call does. */
 static int baseline(int fd, uint64_t bytes, uint8_t *buf, struct fig *f)
 {
 	static uint8_t small[32][4096];
-	uint64_t sectors = bytes / 512, t;
+	uint64_t sectors = bytes / 512, t, rng;
 
 	for (int write = 1; write >= 0; write--) {
 		t = bench_now_ns();

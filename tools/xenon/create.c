@@ -712,17 +712,6 @@ out_free_plan:
 	return rc;
 }
 
-/* The store side of a teardown: the entries of the instance recorded
- * before DESTROY (INSTANCE NULL: none was), if they are still that one's.
- * Gone already (its monitor was first) or another domain's by now (the
- * domid was given again): not ours to remove, and no failure. */
-static int teardown_store(struct xs_handle *xs, domid_t domid, const char *instance)
-{
-	int rc = xenon_store_remove_domain(xs, domid, instance);
-
-	return rc == -ENOENT || rc == -ESTALE ? 0 : rc;
-}
-
 int xenon_domain_teardown(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid)
 {
 	char instance[XENON_STORE_INSTANCE_LEN + 1], name[8];
@@ -736,7 +725,7 @@ int xenon_domain_teardown(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t d
 	 * disconnect and remove the devices. xenstored releases the domain
 	 * itself on VIRQ_DOM_EXC (store.h: why nobody else RELEASEs). */
 	if (xs)
-		rc2 = ri && ri != -ENOENT ? ri : teardown_store(xs, domid, ri ? NULL : instance);
+		rc2 = xenon_store_forget(xs, domid, ri, instance);
 	if (rc == -ESRCH && in_store)
 		rc = 0; /* died on its own; its store entries were left */
 	return rc ? rc : rc2;

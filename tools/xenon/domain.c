@@ -37,21 +37,15 @@
 
 #define WAIT_TIMEOUT_MS 30000
 
-/* The instance recorded for DOMID, or NULL (none; BUF is for it). */
-static const char *instance_of(struct xs_handle *xs, domid_t domid, char *buf, size_t len)
-{
-	return xenon_store_read_instance(xs, domid, buf, len) ? NULL : buf;
-}
-
 /* Until xenon-hvd no longer knows DOMID: woken by @releaseDomain, checked
- * every 200 ms in case the event is not fired; bounded. Then the store
- * entries of INSTANCE (NULL: a domain without one) go, unless the monitor
- * removed them already or the domid is another domain's by now. */
-static int wait_gone(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid,
+ * every 200 ms in case the event is not fired; bounded. Then its store
+ * entries go, if they are still the instance read before (READ_RC, INSTANCE:
+ * xenon_store_forget()). */
+static int wait_gone(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid, int read_rc,
 		     const char *instance)
 {
 	struct procdom_ctl_dominfo info;
-	int left = WAIT_TIMEOUT_MS, rc;
+	int left = WAIT_TIMEOUT_MS;
 
 	xs_watch(xs, "@releaseDomain", "xenon-wait");
 	while (!xenon_domain_info(ctl, domid, &info)) {
@@ -65,8 +59,7 @@ static int wait_gone(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid,
 		if (pfd.revents && (ev = xs_read_watch(xs, &n)))
 			free(ev);
 	}
-	rc = xenon_store_remove_domain(xs, domid, instance);
-	return rc == -ENOENT || rc == -ESTALE ? 0 : rc;
+	return xenon_store_forget(xs, domid, read_rc, instance);
 }
 
 static int request_shutdown(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t domid,
@@ -111,8 +104,8 @@ static int reboot(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct xs_
 {
 	char *config = xenon_store_read_tool(xs, domid, "config");
 	char *args = xenon_store_read_tool(xs, domid, "args");
-	char buf[XENON_STORE_INSTANCE_LEN + 1];
-	const char *instance = instance_of(xs, domid, buf, sizeof(buf));
+	char instance[XENON_STORE_INSTANCE_LEN + 1];
+	int ri = xenon_store_read_instance(xs, domid, instance, sizeof(instance));
 	int rc = -ENOENT;
 
 	if (!config || !*config) {
@@ -121,7 +114,7 @@ static int reboot(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct xs_
 		goto out;
 	}
 	if (!(rc = request_shutdown(ctl, xs, domid, SHUTDOWN_reboot)) &&
-	    !(rc = wait_gone(ctl, xs, domid, instance)))
+	    !(rc = wait_gone(ctl, xs, domid, ri, instance)))
 		rc = recreate(ctx, ctl, xs, domid, config, args ? args : (char *)"");
 out:
 	free(config);
@@ -133,9 +126,8 @@ static int act(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct xs_han
 	       domid_t domid, bool wait)
 {
 	const char *cmd = ctx->cmd->name;
-	char buf[XENON_STORE_INSTANCE_LEN + 1];
-	const char *instance;
-	int rc;
+	char instance[XENON_STORE_INSTANCE_LEN + 1];
+	int rc, ri = 0;
 
 	if (domid == 0) {
 		xenon_err(ctx, "dom0 is xenon-hvd's own: use `xenon down'");
@@ -150,9 +142,10 @@ static int act(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct xs_han
 	if (!strcmp(cmd, "reboot"))
 		return reboot(ctx, ctl, xs, domid);
 	/* Read before the request: afterwards the domid may be another's. */
-	instance = wait ? instance_of(xs, domid, buf, sizeof(buf)) : NULL;
+	if (wait)
+		ri = xenon_store_read_instance(xs, domid, instance, sizeof(instance));
 	rc = request_shutdown(ctl, xs, domid, SHUTDOWN_poweroff);
-	if (!rc && wait && (rc = wait_gone(ctl, xs, domid, instance)) == -ETIMEDOUT)
+	if (!rc && wait && (rc = wait_gone(ctl, xs, domid, ri, instance)) == -ETIMEDOUT)
 		xenon_err(ctx, "domain %u still there after %d s", domid, WAIT_TIMEOUT_MS / 1000);
 	return rc;
 }

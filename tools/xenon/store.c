@@ -210,6 +210,16 @@ int xenon_store_remove_domain(struct xs_handle *xs, domid_t domid, const char *i
 	return xenon_txn_run(xs, remove_entries, &r);
 }
 
+int xenon_store_forget(struct xs_handle *xs, domid_t domid, int read_rc, const char *instance)
+{
+	int rc;
+
+	if (read_rc && read_rc != -ENOENT)
+		return read_rc; /* we do not know whose entries are there */
+	rc = xenon_store_remove_domain(xs, domid, read_rc ? NULL : instance);
+	return rc == -ENOENT || rc == -ESTALE ? 0 : rc;
+}
+
 int xenon_store_read_instance(struct xs_handle *xs, domid_t domid, char *buf, size_t len)
 {
 	char path[64], *v;

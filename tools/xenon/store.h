@@ -102,6 +102,13 @@ int xenon_store_read_instance(struct xs_handle *xs, domid_t domid, char *buf, si
  * recorded (removed already); nothing removed on any error. */
 int xenon_store_remove_domain(struct xs_handle *xs, domid_t domid, const char *instance);
 
+/* A remover's end of a domain it acted on: READ_RC and INSTANCE are what
+ * xenon_store_read_instance() gave before it acted (-ENOENT: none was
+ * recorded). The entries go if they are still that instance's; gone already
+ * (its monitor was first) or another domain's by now is no failure. A failed
+ * read is returned: whose entries are there is unknown. */
+int xenon_store_forget(struct xs_handle *xs, domid_t domid, int read_rc, const char *instance);
+
 /* /local/domain/N/NODE into BUF (NUL-terminated): 0, -ENOENT, -errno. */
 int xenon_store_read(struct xs_handle *xs, domid_t domid, const char *node, char *buf, size_t len);
 /* /tool/xenon/N/NODE, malloc()ed, or NULL. */

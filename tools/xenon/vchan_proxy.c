@@ -303,12 +303,13 @@ static int px_write_vchan(struct proxy *p)
 	return 0;
 }
 
-/* Has the peer read everything we wrote? (Asks for an event when it does.) */
-static bool px_ring_empty(struct proxy *p)
+/* Bytes we wrote to the ring that the peer never read (0 if unknown). */
+static uint64_t px_ring_left(struct proxy *p)
 {
 	long space = xenon_vchan_buffer_space(p->v);
+	size_t size = xenon_vchan_core(p->v)->wr.size;
 
-	return space < 0 || (size_t)space >= xenon_vchan_core(p->v)->wr.size;
+	return space >= 0 && (size_t)space < size ? size - (size_t)space : 0;
 }
 
 /* The first side to end names the session's end and starts the drain. */
@@ -330,7 +331,7 @@ static void px_update(struct proxy *p)
 	if (!p->vchan_shut && !xenon_vchan_is_open(p->v))
 		p->vchan_shut = true;
 	p->to_vchan_done =
-		p->vchan_shut || (p->sock_eof && p->to_vchan.len == 0 && px_ring_empty(p));
+		p->vchan_shut || (p->sock_eof && p->to_vchan.len == 0 && px_ring_left(p) == 0);
 	if (p->end == PX_RELAYING)
 		px_note_end(p);
 	p->to_sock_done =
@@ -406,15 +407,6 @@ static int px_wait(struct proxy *p, uint64_t *last_check)
 		*last_check = px_now_ms();
 	}
 	return 0;
-}
-
-/* Bytes we wrote to the ring that the peer never read (0 if unknown). */
-static uint64_t px_ring_left(struct proxy *p)
-{
-	long space = xenon_vchan_buffer_space(p->v);
-	size_t size = xenon_vchan_core(p->v)->wr.size;
-
-	return space >= 0 && (size_t)space < size ? size - (size_t)space : 0;
 }
 
 /* One line: which side ended the session, and where every byte went. */
