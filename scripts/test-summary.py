@@ -55,7 +55,12 @@ def failing_lines(stdout, limit=12):
     return out
 
 
+DETAILS = True  # --no-details: the count only (the caller showed them)
+
+
 def report_failure(where, what, stdout, stderr=''):
+    if not DETAILS:
+        return
     print(f'FAILED {where}: {what}')
     for line in failing_lines(stdout):
         print(f'  {line}')
@@ -113,4 +118,8 @@ def tally_testlog(path):
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:] or ['build/meson-logs/testlog.json']))
+    args = sys.argv[1:]
+    if '--no-details' in args:
+        DETAILS = False
+        args.remove('--no-details')
+    sys.exit(main(args or ['build/meson-logs/testlog.json']))
