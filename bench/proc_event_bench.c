@@ -8,6 +8,9 @@
  *                            handler              vs cache-line ping-pong
  *   proc-event-rtt-pollport  the same on a masked port, both sides waiting
  *                            in SCHEDOP_poll      vs cache-line ping-pong
+ *                                                 and vs the protocol's floor
+ *                            (the pending-bit set/spin/clear alone on two
+ *                            pages, no code: base_pending_floor)
  *   proc-event-rtt-asleep    round trip, the peer asleep on its futex
  *                            (one FUTEX_WAKE)     vs futex round trip
  *   both round trips also    vs a UNIX stream socketpair round trip
@@ -101,6 +104,59 @@ static double base_cacheline(uint64_t *t)
 	}
 	waitpid(pid, NULL, 0);
 	munmap(s, 4096);
+	return median_u64(t, RTT_N);
+}
+
+/*
+ * The masked-port protocol's own floor, no guest library or runtime: each
+ * side's pending word where shared_info has it (offset 2048 of a page of
+ * its own, as two domains' shared_info pages); a send is the atomic
+ * test-and-set of the peer's bit, the wait a spin on our word, then the
+ * atomic clear. Per direction that is three cross-core transfers (the
+ * sender's RMW, the waiter's read, the waiter's clear upgrading the line)
+ * where the ping-pong needs two: the exact ABI's cost before any code.
+ */
+#define FLOOR_PENDING_OFF 2048
+
+static void floor_take(uint64_t *w)
+{
+	while (!(__atomic_load_n(w, __ATOMIC_SEQ_CST) & 1))
+		__builtin_ia32_pause();
+	__atomic_fetch_and(w, ~1ULL, __ATOMIC_SEQ_CST);
+}
+
+static double base_pending_floor(uint64_t *t)
+{
+	uint8_t *a = (uint8_t *)shm_new(), *b = (uint8_t *)shm_new();
+	uint64_t *wa, *wb;
+	uint32_t i;
+	pid_t pid;
+
+	if (!a || !b) {
+		if (a)
+			munmap(a, 4096);
+		return 0;
+	}
+	wa = (uint64_t *)(a + FLOOR_PENDING_OFF);
+	wb = (uint64_t *)(b + FLOOR_PENDING_OFF);
+	pid = fork();
+	if (pid == 0) {
+		for (i = 0; i < RTT_N; i++) {
+			floor_take(wb);
+			__atomic_fetch_or(wa, 1, __ATOMIC_SEQ_CST);
+		}
+		_exit(0);
+	}
+	for (i = 0; i < RTT_N; i++) {
+		uint64_t t0 = bench_now_ns();
+
+		__atomic_fetch_or(wb, 1, __ATOMIC_SEQ_CST);
+		floor_take(wa);
+		t[i] = bench_now_ns() - t0;
+	}
+	waitpid(pid, NULL, 0);
+	munmap(a, 4096);
+	munmap(b, 4096);
 	return median_u64(t, RTT_N);
 }
 
@@ -308,8 +364,8 @@ out_rm:
 int main(int argc, char **argv)
 {
 	char x[PATH_MAX + 64], guests[PATH_MAX + 64];
-	double cl[2 * REPS], fx[REPS], ux[REPS], uo[REPS];
-	struct bench_stat s_cl, s_fx, s_ux, s_uo, s;
+	double cl[2 * REPS], pf[2 * REPS], fx[REPS], ux[REPS], uo[REPS];
+	struct bench_stat s_cl, s_pf, s_fx, s_ux, s_uo, s;
 	struct dom_fig fig = { 0 };
 	uint64_t *t = calloc(RTT_N, sizeof(*t));
 	int r;
@@ -325,6 +381,7 @@ int main(int argc, char **argv)
 		return 2;
 	for (r = 0; r < REPS; r++) {
 		cl[r] = base_cacheline(t);
+		pf[r] = base_pending_floor(t);
 		fx[r] = base_futex(t, RTT_N / 4);
 		ux[r] = bench_unix_rtt_ns(RTT_N / 4);
 		uo[r] = base_unix_oneway(200000000ULL);
@@ -335,9 +392,12 @@ int main(int argc, char **argv)
 	}
 	/* The cache-line floor again after the domains: this shared machine
 	 * drifts, and the round trips are held against the floor around them. */
-	for (r = 0; r < REPS; r++)
+	for (r = 0; r < REPS; r++) {
 		cl[REPS + r] = base_cacheline(t);
+		pf[REPS + r] = base_pending_floor(t);
+	}
 	s_cl = bench_summarise(cl, 2 * REPS);
+	s_pf = bench_summarise(pf, 2 * REPS);
 	s_fx = bench_summarise(fx, REPS);
 	s_ux = bench_summarise(ux, REPS);
 	s_uo = bench_summarise(uo, REPS);
@@ -360,6 +420,7 @@ int main(int argc, char **argv)
 		       fig.pp_syscalls, (unsigned long long)fig.pp_reps * RTT_N);
 		s = bench_summarise(fig.pollport, fig.pp_reps);
 		bench_report("proc-event-rtt-pollport", "ns", s, s_cl.median);
+		bench_report("proc-event-rtt-pollport-vs-floor", "ns", s, s_pf.median);
 	}
 	s = bench_summarise(fig.sleep, fig.reps);
 	bench_report("proc-event-rtt-asleep", "ns", s, s_fx.median);
@@ -373,6 +434,9 @@ int main(int argc, char **argv)
 	       s_uo.median > 0 && fig.oneway_ns > 0
 		       ? fig.oneway_events * 1e9 / fig.oneway_ns / s_uo.median
 		       : 0);
+	printf("# the masked-port protocol's floor (pending words on two pages, atomic set, spin, "
+	       "atomic clear; no code): %.0f ns (%.0f..%.0f), ratio to the cache-line %.2f\n",
+	       s_pf.median, s_pf.min, s_pf.max, s_cl.median > 0 ? s_pf.median / s_cl.median : 0);
 	printf("# baselines: cache-line %.0f ns (%.0f..%.0f), futex %.0f ns (%.0f..%.0f), "
 	       "UNIX stream %.0f ns (%.0f..%.0f)\n",
 	       s_cl.median, s_cl.min, s_cl.max, s_fx.median, s_fx.min, s_fx.max, s_ux.median,
