@@ -76,35 +76,70 @@ static struct shm *shm_new(void)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* Cache-line ping-pong: the peer echoes the counter. */
-static double base_cacheline(uint64_t *t)
-{
-	struct shm *s = shm_new();
-	uint32_t i;
-	pid_t pid;
+/*
+ * One round-trip baseline between two processes: the child runs answer(ctx,
+ * i) for i = 1..n (wait for i, reply), the parent times ask(ctx, i) (send
+ * i, wait for the reply) one by one. Inlined with its callbacks, so every
+ * baseline's loop is as tight as if written out.
+ */
+typedef void rtt_fn(void *ctx, uint32_t i);
 
-	if (!s)
+static inline __attribute__((always_inline)) double
+rtt_two_procs(uint64_t *t, uint32_t n, void *ctx, rtt_fn *ask, rtt_fn *answer)
+{
+	uint32_t i;
+	pid_t pid = fork();
+
+	if (pid < 0)
 		return 0;
-	pid = fork();
 	if (pid == 0) {
-		for (i = 1; i <= RTT_N; i++) {
-			while (__atomic_load_n(&s->word[0], __ATOMIC_ACQUIRE) != i)
-				__builtin_ia32_pause();
-			__atomic_store_n(&s->word[1], i, __ATOMIC_RELEASE);
-		}
+		for (i = 1; i <= n; i++)
+			answer(ctx, i);
 		_exit(0);
 	}
-	for (i = 1; i <= RTT_N; i++) {
+	for (i = 1; i <= n; i++) {
 		uint64_t t0 = bench_now_ns();
 
-		__atomic_store_n(&s->word[0], i, __ATOMIC_RELEASE);
-		while (__atomic_load_n(&s->word[1], __ATOMIC_ACQUIRE) != i)
-			__builtin_ia32_pause();
+		ask(ctx, i);
 		t[i - 1] = bench_now_ns() - t0;
 	}
 	waitpid(pid, NULL, 0);
+	return median_u64(t, n);
+}
+
+/* Cache-line ping-pong: the peer echoes the counter. */
+static inline void cl_wait(const uint32_t *w, uint32_t i)
+{
+	while (__atomic_load_n(w, __ATOMIC_ACQUIRE) != i)
+		__builtin_ia32_pause();
+}
+
+static void cl_ask(void *ctx, uint32_t i)
+{
+	struct shm *s = ctx;
+
+	__atomic_store_n(&s->word[0], i, __ATOMIC_RELEASE);
+	cl_wait(&s->word[1], i);
+}
+
+static void cl_answer(void *ctx, uint32_t i)
+{
+	struct shm *s = ctx;
+
+	cl_wait(&s->word[0], i);
+	__atomic_store_n(&s->word[1], i, __ATOMIC_RELEASE);
+}
+
+static double base_cacheline(uint64_t *t)
+{
+	struct shm *s = shm_new();
+	double med;
+
+	if (!s)
+		return 0;
+	med = rtt_two_procs(t, RTT_N, s, cl_ask, cl_answer);
 	munmap(s, 4096);
-	return median_u64(t, RTT_N);
+	return med;
 }
 
 /*
@@ -118,46 +153,51 @@ static double base_cacheline(uint64_t *t)
  */
 #define FLOOR_PENDING_OFF 2048
 
-static void floor_take(uint64_t *w)
+struct floor_words {
+	uint64_t *ask, *answer; /* the asker's and the answerer's pending word */
+};
+
+static inline void floor_take(uint64_t *w)
 {
 	while (!(__atomic_load_n(w, __ATOMIC_SEQ_CST) & 1))
 		__builtin_ia32_pause();
 	__atomic_fetch_and(w, ~1ULL, __ATOMIC_SEQ_CST);
 }
 
+static void floor_ask(void *ctx, uint32_t i)
+{
+	struct floor_words *f = ctx;
+
+	(void)i;
+	__atomic_fetch_or(f->answer, 1, __ATOMIC_SEQ_CST);
+	floor_take(f->ask);
+}
+
+static void floor_answer(void *ctx, uint32_t i)
+{
+	struct floor_words *f = ctx;
+
+	(void)i;
+	floor_take(f->answer);
+	__atomic_fetch_or(f->ask, 1, __ATOMIC_SEQ_CST);
+}
+
 static double base_pending_floor(uint64_t *t)
 {
 	uint8_t *a = (uint8_t *)shm_new(), *b = (uint8_t *)shm_new();
-	uint64_t *wa, *wb;
-	uint32_t i;
-	pid_t pid;
+	double med = 0;
 
-	if (!a || !b) {
-		if (a)
-			munmap(a, 4096);
-		return 0;
-	}
-	wa = (uint64_t *)(a + FLOOR_PENDING_OFF);
-	wb = (uint64_t *)(b + FLOOR_PENDING_OFF);
-	pid = fork();
-	if (pid == 0) {
-		for (i = 0; i < RTT_N; i++) {
-			floor_take(wb);
-			__atomic_fetch_or(wa, 1, __ATOMIC_SEQ_CST);
-		}
-		_exit(0);
-	}
-	for (i = 0; i < RTT_N; i++) {
-		uint64_t t0 = bench_now_ns();
+	if (a && b) {
+		struct floor_words f = { (uint64_t *)(a + FLOOR_PENDING_OFF),
+					 (uint64_t *)(b + FLOOR_PENDING_OFF) };
 
-		__atomic_fetch_or(wb, 1, __ATOMIC_SEQ_CST);
-		floor_take(wa);
-		t[i] = bench_now_ns() - t0;
+		med = rtt_two_procs(t, RTT_N, &f, floor_ask, floor_answer);
 	}
-	waitpid(pid, NULL, 0);
-	munmap(a, 4096);
-	munmap(b, 4096);
-	return median_u64(t, RTT_N);
+	if (a)
+		munmap(a, 4096);
+	if (b)
+		munmap(b, 4096);
+	return med;
 }
 
 /* Futex round trip, always sleep/wake: each side FUTEX_WAITs (shared) at
@@ -177,32 +217,32 @@ static void fx_post(uint32_t *w, uint32_t v)
 	syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
+static void fx_ask(void *ctx, uint32_t i)
+{
+	struct shm *s = ctx;
+
+	fx_post(&s->fword[0], i);
+	fx_wait(&s->fword[1], i);
+}
+
+static void fx_answer(void *ctx, uint32_t i)
+{
+	struct shm *s = ctx;
+
+	fx_wait(&s->fword[0], i);
+	fx_post(&s->fword[1], i);
+}
+
 static double base_futex(uint64_t *t, unsigned int n)
 {
 	struct shm *s = shm_new();
-	uint32_t i;
-	pid_t pid;
+	double med;
 
 	if (!s)
 		return 0;
-	pid = fork();
-	if (pid == 0) {
-		for (i = 1; i <= n; i++) {
-			fx_wait(&s->fword[0], i);
-			fx_post(&s->fword[1], i);
-		}
-		_exit(0);
-	}
-	for (i = 1; i <= n; i++) {
-		uint64_t t0 = bench_now_ns();
-
-		fx_post(&s->fword[0], i);
-		fx_wait(&s->fword[1], i);
-		t[i - 1] = bench_now_ns() - t0;
-	}
-	waitpid(pid, NULL, 0);
+	med = rtt_two_procs(t, n, s, fx_ask, fx_answer);
 	munmap(s, 4096);
-	return median_u64(t, n);
+	return med;
 }
 
 /* One-way: 1-byte writes for len_ns; the reader counts bytes. Returns
