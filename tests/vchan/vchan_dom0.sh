@@ -16,7 +16,7 @@ part() { # name, dom0 role, guest extra, xenstore path
 	local out="$D/$1.out" peer
 	up "$1"
 	cfg g.cfg vguest 1 "$3"
-	timeout 10 "$X" $R create "$D/g.cfg" >/dev/null
+	create g.cfg
 	timeout 40 "$G/vchan-dom0-peer" "$RD" "$2" 1 "$4" >"$out" 2>&1 &
 	peer=$!
 	wait_log "$out" "dom0: moving"

@@ -25,33 +25,28 @@ no_leak() { # name, domid
 	fi
 }
 # The python program on stdin, run with `s` a stream socket connected to
-# the UNIX socket $1 and sys.argv[1:] = "$@". vchan-proxy gives no sign
-# when it listens, so the connect is retried: every 50 ms, 400 times.
+# the UNIX socket $1 (vchan_proxy_peer.py's connect: vchan-proxy gives no
+# sign when it listens, so it retries) and sys.argv[1:] = "$@".
 py_connected() { # socket, args...
 	local prog
 	prog=$(cat)
-	timeout 30 python3 -c "import socket, sys, time
-s = None
-for i in range(400):
-    s = socket.socket(socket.AF_UNIX)
-    try:
-        s.connect(sys.argv[1])
-        break
-    except OSError:
-        s.close()
-        s = None
-        time.sleep(0.05)
-if s is None:
-    sys.exit('nothing listens at ' + sys.argv[1])
-$prog" "$@"
+	timeout 30 python3 -c "import sys
+sys.path.insert(0, sys.argv.pop(1))
+from vchan_proxy_peer import connect
+s = connect(sys.argv[1], False)
+$prog" "$(dirname "$0")" "$@"
+}
+# Both ends of a channel: the server domain 1, the client domain 2.
+pair() { # server's extra, client's extra
+	cfg s.cfg vsrv 1 "$1"
+	cfg c.cfg vcli 2 "$2"
+	create s.cfg c.cfg
 }
 echo "1..26"
 
 up pair
-cfg s.cfg vsrv 1 "vchan.server vchan.peer=2 vchan.id=1 vchan.bidir vchan.bytes=8388608 vchan.linger_ms=1"
-cfg c.cfg vcli 2 "vchan.client vchan.peer=1 vchan.id=1 vchan.bidir vchan.bytes=8388608 vchan.linger_ms=1"
-timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
-timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+pair "vchan.server vchan.peer=2 vchan.id=1 vchan.bidir vchan.bytes=8388608 vchan.linger_ms=1" \
+	"vchan.client vchan.peer=1 vchan.id=1 vchan.bidir vchan.bytes=8388608 vchan.linger_ms=1"
 wait_log "$(log 1)" "after close"
 wait_log "$(log 2)" "after close"
 check "1 MiB rings: client -> server, 8 MiB byte-exact" "$(log 1)" "received 8388608 bytes in [0-9]* ns, ok"
@@ -61,10 +56,8 @@ no_leak "client: no port or map left after close" 2
 grep -h "received\|sent" "$(log 1)" "$(log 2)" | sed 's/^/# /'
 
 up small
-cfg s.cfg vsrv 1 "vchan.server vchan.peer=2 vchan.id=7 vchan.order=10 vchan.chunk=777 vchan.bidir vchan.bytes=3000001"
-cfg c.cfg vcli 2 "vchan.client vchan.peer=1 vchan.id=7 vchan.order=10 vchan.chunk=777 vchan.bidir vchan.bytes=3000001"
-timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
-timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+pair "vchan.server vchan.peer=2 vchan.id=7 vchan.order=10 vchan.chunk=777 vchan.bidir vchan.bytes=3000001" \
+	"vchan.client vchan.peer=1 vchan.id=7 vchan.order=10 vchan.chunk=777 vchan.bidir vchan.bytes=3000001"
 wait_log "$(log 1)" "after close"
 wait_log "$(log 2)" "after close"
 check "1 KiB / 2 KiB rings, 777-byte writes: byte-exact both ways" "$(log 2)" "received 3000001 bytes in [0-9]* ns, ok"
@@ -72,7 +65,7 @@ check "small rings: server side byte-exact" "$(log 1)" "received 3000001 bytes i
 
 up self
 cfg self.cfg vself 3 "vchan.self vchan.id=3 vchan.order=13 vchan.chunk=5000 vchan.bidir vchan.bytes=4194304"
-timeout 10 "$X" $R create "$D/self.cfg" >/dev/null
+create self.cfg
 wait_log "$(log 3)" "after close"
 if [ "$(grep -c 'received 4194304 bytes in self, ok' "$(log 3)")" = 2 ]; then
 	echo "ok - a guest with itself: both directions byte-exact"
@@ -83,10 +76,8 @@ fi
 no_leak "self: no port or grant left" 3
 
 up killcli
-cfg s.cfg vsrv 1 "vchan.server vchan.peer=2 vchan.id=2 vchan.bytes=100000000000 vchan.linger_ms=1"
-cfg c.cfg vcli 2 "vchan.client vchan.peer=1 vchan.id=2 vchan.bytes=100000000000"
-timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
-timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+pair "vchan.server vchan.peer=2 vchan.id=2 vchan.bytes=100000000000 vchan.linger_ms=1" \
+	"vchan.client vchan.peer=1 vchan.id=2 vchan.bytes=100000000000"
 wait_log "$(log 2)" "connected"
 kill_guest 2
 wait_log "$(log 1)" "after close"
@@ -94,10 +85,8 @@ check "client killed mid-stream: the server sees it closed" "$(log 1)" "peer clo
 no_leak "server after the client's SIGKILL: no port or grant left" 1
 
 up killsrv
-cfg s.cfg vsrv 1 "vchan.server vchan.peer=2 vchan.id=2 vchan.bytes=100000000000"
-cfg c.cfg vcli 2 "vchan.client vchan.peer=1 vchan.id=2 vchan.bytes=100000000000 vchan.linger_ms=1"
-timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
-timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+pair "vchan.server vchan.peer=2 vchan.id=2 vchan.bytes=100000000000" \
+	"vchan.client vchan.peer=1 vchan.id=2 vchan.bytes=100000000000 vchan.linger_ms=1"
 wait_log "$(log 2)" "connected"
 kill_guest 1
 wait_log "$(log 2)" "after close"
@@ -105,7 +94,7 @@ check "server killed mid-stream: the client sees it closed" "$(log 2)" "peer clo
 no_leak "client after the server's SIGKILL: no port or map left" 2
 up proxy
 cfg c.cfg vcli 1 "vchan.client vchan.peer=0 vchan.id=5 vchan.bytes=262144 vchan.chunk=3000 vchan.linger_ms=1"
-timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+create c.cfg
 timeout 30 "$X" $R vchan-proxy --server 1 /local/domain/0/data/vchan/5 "$D/px.sock" >"$D/px.log" 2>&1 &
 PX=$!
 # The socket end: read to EOF, check the guest's pattern byte for byte.
@@ -133,7 +122,7 @@ no_leak "domU after the proxy session: no port or map left" 1
 # timeout that would otherwise end it (status 124).
 up proxykill
 cfg c.cfg vcli 1 "vchan.client vchan.peer=0 vchan.id=6 vchan.bytes=1073741824 vchan.chunk=4096"
-timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+create c.cfg
 timeout 30 "$X" $R vchan-proxy --server 1 /local/domain/0/data/vchan/6 "$D/pk.sock" >"$D/pk.log" 2>&1 &
 PX=$!
 py_connected "$D/pk.sock" "$(log 1)" >"$D/pk.out" 2>&1 <<'EOF2'
@@ -160,7 +149,7 @@ ok=$( [ "$st" = 0 ] && grep -q "killed True eof after" "$D/pk.out" && echo 0 || 
 # the proxy must still notice the dead guest and exit, not spin.
 up proxyhup
 cfg s.cfg vsrv 1 "vchan.server vchan.peer=0 vchan.id=8 vchan.order=12 vchan.bytes=1073741824"
-timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
+create s.cfg
 wait_log "$(log 1)" "vchan: pid"
 timeout 30 python3 - "$D/ph.sock" "$(log 1)" >"$D/ph.out" 2>&1 <<'EOF2' &
 import os, re, signal, socket, sys
@@ -183,7 +172,7 @@ print("killed, sent", sent, "then closed")
 EOF2
 PY=$!
 # Until python listens (20 s at most: it may start slowly on a loaded machine).
-for i in $(seq 1 400); do [ -S "$D/ph.sock" ] && break; sleep 0.05; done
+wait_until test -S "$D/ph.sock"
 timeout 30 "$X" $R vchan-proxy --client 1 /local/domain/1/data/vchan/8 "$D/ph.sock" >"$D/ph.log" 2>&1
 st=$?
 wait $PY
@@ -212,7 +201,7 @@ px_out() { # name, file, pattern: as check, showing the file on failure
 # all 512 KiB reach the client, then a clean end of stream, not a reset.
 up proxyeof
 cfg c.cfg vcli 1 "vchan.client vchan.peer=0 vchan.id=9 vchan.bytes=524288 vchan.chunk=4096"
-timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+create c.cfg
 timeout 30 "$X" $R vchan-proxy --server 1 /local/domain/0/data/vchan/9 "$D/pe.sock" >"$D/pe.log" 2>&1 &
 PX=$!
 timeout 30 python3 "$PP" "$D/pe.sock" --flood >"$D/pe.out" 2>&1
@@ -225,11 +214,11 @@ px_check "vchan peer closed first: the proxy says so" $st "$D/pe.log" "domain 1:
 # get every byte, and the client a clean end of stream.
 up proxyhalf
 cfg s.cfg vsrv 1 "vchan.server vchan.peer=0 vchan.id=10 vchan.order=12 vchan.chunk=4096 vchan.bytes=524288"
-timeout 10 "$X" $R create "$D/s.cfg" >/dev/null
+create s.cfg
 wait_log "$(log 1)" "listening at"
 timeout 30 python3 "$PP" "$D/hc.sock" --listen --send 524288 --half-close >"$D/hc.out" 2>&1 &
 PY=$!
-for i in $(seq 1 400); do [ -S "$D/hc.sock" ] && break; sleep 0.05; done
+wait_until test -S "$D/hc.sock"
 timeout 30 "$X" $R vchan-proxy --client 1 /local/domain/1/data/vchan/10 "$D/hc.sock" >"$D/hc.log" 2>&1
 st=$?
 wait $PY
@@ -239,10 +228,7 @@ px_out "socket client after its half-close: a clean end of stream" "$D/hc.out" "
 px_check "socket client closed first: the proxy says so" $st "$D/hc.log" "domain 1: ended by the socket client, which ended its stream"
 # The same both ways at once, with a guest that writes and reads together
 # (tests/vchan/vchan_proxy_guest.c).
-vpx_cfg() { # file, name, domid, extra
-	printf 'name = "%s"\ntype = "process"\nkernel = "%s"\nmemory = 16\nvcpus = 1\ndomid = %s\nextra = "%s"\n' \
-		"$2" "$G/vchan-proxy-guest" "$3" "$4" >"$D/$1"
-}
+vpx_cfg() { cfg_kernel vchan-proxy-guest "$@"; } # file, name, domid, extra
 # The socket client writes 128 KiB and closes without reading while the
 # guest is busy writing to it (it reads only once it sent 4 MiB): the
 # proxy's writes to the socket then fail, yet what the client sent must
@@ -250,7 +236,7 @@ vpx_cfg() { # file, name, domid, extra
 # nobody takes any more, so the guest gets to reading.
 up proxygone
 vpx_cfg c.cfg vpxc 1 "vpx.client vpx.id=11 vpx.send=4194304 vpx.recv=131072 vpx.recv_after=4194304"
-timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+create c.cfg
 timeout 30 "$X" $R vchan-proxy --server 1 /local/domain/0/data/vchan/11 "$D/pg.sock" >"$D/pg.log" 2>&1 &
 PX=$!
 timeout 30 python3 "$PP" "$D/pg.sock" --send 131072 --send-seed 2 --no-read >"$D/pg.out" 2>&1
@@ -264,7 +250,7 @@ px_check "socket client left first: the proxy says so" $st "$D/pg.log" "domain 1
 # channel only once the guest has taken them.
 up proxyhalf2
 vpx_cfg c.cfg vpxc 1 "vpx.client vpx.id=12 vpx.recv=524288 vpx.stay"
-timeout 10 "$X" $R create "$D/c.cfg" >/dev/null
+create c.cfg
 timeout 30 "$X" $R vchan-proxy --server 1 /local/domain/0/data/vchan/12 "$D/h2.sock" >"$D/h2.log" 2>&1 &
 PX=$!
 timeout 30 python3 "$PP" "$D/h2.sock" --send 524288 --send-seed 2 --half-close >"$D/h2.out" 2>&1

@@ -143,4 +143,5 @@ def main():
         os.unlink(a.socket)
 
 
-main()
+if __name__ == "__main__":
+    main()
