@@ -8,8 +8,8 @@
  *   dom0.c     dom0: hypercalls on behalf of clients (scratch frames), port
  *              ownership, event delivery to connections
  *   services.c the dom0 service children: xenstored, then (once it is
- *              ready) xenon-consoled and xenon-blkback: start, readiness,
- *              restart, bounded stop
+ *              ready) xenon-consoled, xenon-blkback and xenon-monitor:
+ *              start, readiness, restart, bounded stop
  *
  * One thread. Everything that calls into the core runs from the loop, one
  * event at a time, so the core's "serialise every call" contract holds
@@ -107,7 +107,13 @@ struct hvd_conn {
 
 /* The dom0 service children (services.c): xenstored first, the back ends
  * once it is ready. */
-enum hvd_svc_id { HVD_SVC_XENSTORED, HVD_SVC_CONSOLED, HVD_SVC_BLKBACK, HVD_NR_SVCS };
+enum hvd_svc_id {
+	HVD_SVC_XENSTORED,
+	HVD_SVC_CONSOLED,
+	HVD_SVC_BLKBACK,
+	HVD_SVC_MONITOR,
+	HVD_NR_SVCS
+};
 
 struct hvd_svc {
 	struct hvd *h;
@@ -129,7 +135,7 @@ struct hvd_svc {
 
 struct hvd_options {
 	const char *run_dir;
-	/* --xenstored/--consoled/--blkback PATH (NULL: next to our own
+	/* --xenstored/--consoled/--blkback/--monitor PATH (NULL: next to our own
 	 * binary), --no-... (--no-xenstored: none of them) */
 	const char *svc_path[HVD_NR_SVCS];
 	bool no_svc[HVD_NR_SVCS];
@@ -180,8 +186,8 @@ struct hvd {
 	void *gnt_frame[HVD_DOM0_GNT_FRAMES];
 	struct hvd_gnt *gnt;
 
-	/* xenstored, then xenon-consoled and xenon-blkback once it is ready,
-	 * the back ends restarted if they die (services.c). */
+	/* xenstored, then xenon-consoled, xenon-blkback and xenon-monitor
+	 * once it is ready, those restarted if they die (services.c). */
 	struct hvd_svc svc[HVD_NR_SVCS];
 	bool ready_signalled; /* --ready-fd written (once) */
 };

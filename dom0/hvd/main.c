@@ -10,10 +10,11 @@
  * and at exit: log, signals, loop, substrate, spawner, core, dom0, control socket,
  * pid file, services. Readiness (--ready-fd) is signalled only when the
  * dom0 services (services.c) xenstored, then the back ends xenon-consoled
- * and xenon-blkback (started once xenstored is ready: they watch the
- * store) have said they are ready, which they can only do while we
- * already serve the control socket (they bind ports and map grants through
- * it) -- so readiness is an event in the loop, not a blocking wait.
+ * and xenon-blkback and the toolstack's xenon-monitor (started once
+ * xenstored is ready: they watch the store) have said they are ready,
+ * which they can only do while we already serve the control socket (they
+ * bind ports and map grants through it) -- so readiness is an event in the
+ * loop, not a blocking wait.
  *
  * SIGTERM/SIGINT: every domain is destroyed, every control connection
  * closed, the services and then xenstored stopped (SIGTERM, bounded wait,
@@ -42,8 +43,9 @@ static const char usage_text[] =
 	"    Hosts the xenon hypervisor core; domains run as processes. dom0's\n"
 	"    clients talk to it on DIR/hvd.sock (mode 0600). It starts\n"
 	"    xenon-xenstored (DIR/xenstore) and then the back ends xenon-consoled\n"
-	"    (DIR/console) and xenon-blkback (DIR/blkback), each restarted if it\n"
-	"    dies, as dom0 services.\n"
+	"    (DIR/console) and xenon-blkback (DIR/blkback), and the toolstack's\n"
+	"    xenon-monitor (DIR/monitor.log), each restarted if it dies, as dom0\n"
+	"    services.\n"
 	"\n"
 	"OPTIONS\n"
 	"    --run-dir DIR          socket, pid file, logs (created 0700)\n"
@@ -51,11 +53,14 @@ static const char usage_text[] =
 	"    --dom0-reserve LIST    PORT:DOMID,...: dom0 ports reserved for\n"
 	"                           domains to come (seed 002: 121:1,122:2,...)\n"
 	"    --xenstored PATH       the XenStore daemon (default: next to us)\n"
-	"    --no-xenstored         do not start one (nor consoled, blkback)\n"
+	"    --no-xenstored         do not start one (nor consoled, blkback, monitor)\n"
 	"    --consoled PATH        the console back end (default: next to us)\n"
 	"    --no-consoled          do not start one\n"
 	"    --blkback PATH         the block back end (default: next to us)\n"
 	"    --no-blkback           do not start one\n"
+	"    --monitor PATH         removes dead domains' store entries (default:\n"
+	"                           next to us, or the build tree's tools/xenon)\n"
+	"    --no-monitor           do not start one\n"
 	"    -v, --verbose          log more (repeat for debug)\n"
 	"    -h, --help             this text\n"
 	"\n"
@@ -126,6 +131,8 @@ enum {
 	OPT_NO_CONSOLED,
 	OPT_BLKBACK,
 	OPT_NO_BLKBACK,
+	OPT_MONITOR,
+	OPT_NO_MONITOR,
 };
 
 static const struct option long_options[] = {
@@ -138,6 +145,8 @@ static const struct option long_options[] = {
 	{ "no-consoled", no_argument, NULL, OPT_NO_CONSOLED },
 	{ "blkback", required_argument, NULL, OPT_BLKBACK },
 	{ "no-blkback", no_argument, NULL, OPT_NO_BLKBACK },
+	{ "monitor", required_argument, NULL, OPT_MONITOR },
+	{ "no-monitor", no_argument, NULL, OPT_NO_MONITOR },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -173,6 +182,12 @@ static int parse_one(struct hvd_options *o, int opt, const char *arg)
 		return 0;
 	case OPT_NO_BLKBACK:
 		o->no_svc[HVD_SVC_BLKBACK] = true;
+		return 0;
+	case OPT_MONITOR:
+		o->svc_path[HVD_SVC_MONITOR] = arg;
+		return 0;
+	case OPT_NO_MONITOR:
+		o->no_svc[HVD_SVC_MONITOR] = true;
 		return 0;
 	case 'v':
 		o->verbosity++;

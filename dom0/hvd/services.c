@@ -1,12 +1,14 @@
 /*
  * The dom0 daemons xenon-hvd runs as service children: xenon-xenstored,
- * then the back ends xenon-consoled and xenon-blkback. One table
- * (hvd_svc_descs[]) says what each is; start, readiness, death and the
- * bounded stop are the same code for all of them.
+ * then the back ends xenon-consoled and xenon-blkback and the toolstack's
+ * xenon-monitor (tools/xenon/monitor.c: it removes the store entries of
+ * domains that die). One table (hvd_svc_descs[]) says what each is; start,
+ * readiness, death and the bounded stop are the same code for all of them.
+ * Below, "the back ends" means every service but xenstored.
  *
  * xenstored is the store: it starts first (at start-up, hvd_svcs_init),
- * and the back ends start once it said READY, since both find their
- * devices through the store. It is never restarted: the store's contents
+ * and the back ends start once it said READY, since all of them find
+ * their work through the store. It is never restarted: the store's contents
  * die with it. If it dies after READY, that is logged and xenon-hvd keeps
  * running its domains (their channels, grants and mapped rings do not
  * need the store; `xenon down` does not either), but nothing new can be
@@ -17,9 +19,10 @@
  * console/{ring-ref,port} and continues each ring from the page's own
  * out_cons; a new blkback probes every backend/vbd directory again (a
  * guest whose back end died has already seen its liveness byte drop,
- * blkback.h). So a back end that dies (kill -9, a crash) is logged and
- * restarted, at most HVD_SVC_MAX_RESTARTS times in our life, so one that
- * crashes on start cannot spin.
+ * blkback.h); a new monitor builds its table from /tool/xenon and sweeps
+ * at once (monitor.c). So a back end that dies (kill -9, a crash) is
+ * logged and restarted, at most HVD_SVC_MAX_RESTARTS times in our life, so
+ * one that crashes on start cannot spin.
  *
  * Readiness, one rule for every service: after each start it must write
  * to its readiness pipe (daemon_ready(): "READY\n", then close) before it
@@ -78,6 +81,8 @@ static const struct hvd_svc_desc hvd_svc_descs[HVD_NR_SVCS] = {
 	[HVD_SVC_CONSOLED] = { "consoled", "xenon-consoled", "../console/xenon-consoled", NULL,
 			       false },
 	[HVD_SVC_BLKBACK] = { "blkback", "xenon-blkback", "../blkback/xenon-blkback", NULL, false },
+	[HVD_SVC_MONITOR] = { "monitor", "xenon-monitor", "../../tools/xenon/xenon-monitor", NULL,
+			      false },
 };
 
 static const char *svc_name(const struct hvd_svc *s)
@@ -316,8 +321,8 @@ static int svcs_start_backends(struct hvd *h)
 	return 0;
 }
 
-/* In reverse table order: the back ends, then xenstored (no-op for those
- * not running). */
+/* In reverse table order: the monitor and the back ends, then xenstored
+ * (no-op for those not running). */
 void hvd_svcs_stop(struct hvd *h)
 {
 	for (unsigned int i = HVD_NR_SVCS; i-- > 0;)
@@ -358,8 +363,9 @@ static void svc_restart(struct hvd *h, struct hvd_svc *s)
 
 	if (s->restarts >= HVD_SVC_MAX_RESTARTS) {
 		hvd_log(h, HV_LOG_ERR,
-			"%s restarted %d times: not again; its devices are not served", svc_name(s),
-			HVD_SVC_MAX_RESTARTS);
+			"%s restarted %d times: not again; its work is left undone until xenon-hvd "
+			"restarts",
+			svc_name(s), HVD_SVC_MAX_RESTARTS);
 		return;
 	}
 	s->restarts++;

@@ -33,8 +33,8 @@
  *       ──> disconnect(), Closed, and our directory is removed HERE
  *
  * That last step is the toolstack's job in Xen (libxl's per-domain device
- * cleanup); xenon's per-domain monitor does it too, but a domain created
- * without one (or whose monitor died) must not leave it behind, so the back
+ * cleanup); xenon-monitor does it too, but a domain created without one
+ * (or dying while it is down) must not leave it behind, so the back
  * end removes what it served. The removal is a transaction that
  * first reads our state node: if it is no longer the Closed we wrote, the
  * toolstack has re-created the device for a new domain with the same domid

@@ -10,7 +10,7 @@
 #    started before it said READY and are stopped with it.
 # 2. SIGKILL of xenon-hvd: every domain process dies too (PR_SET_PDEATHSIG in
 #    the runtime, and the watchdog on the hypercall socket), paused ones
-#    included; xenstored, the services and the per-domain monitors go as
+#    included; xenstored and the services (xenon-monitor among them) go as
 #    well.
 # 3. A guest whose parent is not the xenon-hvd its XENON_BOOT names (the
 #    daemon died between spawn and prctl) refuses to boot.
@@ -101,8 +101,8 @@ BB=$(cat "$RUN/blkback/blkback.pid" 2>/dev/null)
 check "term: xenon-blkback runs (pid ${BB:-none})" test -n "$BB" -a -d "/proc/${BB:-0}"
 ppid_of() { awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null; }
 check "term: xenon-blkback is xenon-hvd's child" test "$(ppid_of "${BB:-0}")" = "$H"
-# hvd, xenstored, consoled, blkback, two guests, two monitors: the tag sees
-# them all.
+# hvd, its spawner, xenstored, consoled, blkback, the monitor, two guests:
+# the tag sees them all.
 check "term: the run's processes carry the tag ($(tagged | wc -l))" test "$(tagged | wc -l)" -ge 8
 t0=$(date +%s%N)
 kill -TERM "$H"
@@ -146,7 +146,7 @@ H=
 check "kill: the running domain's process dies" until_ok 100 gone "$P1"
 check "kill: the paused domain's process dies" until_ok 100 gone "$P2"
 check "kill: xenon-blkback (pid ${BB:-none}) dies with it" until_ok 100 gone "${BB:-0}"
-check "kill: no process of the run is left (xenstored, services, monitors)" until_ok 100 none_tagged
+check "kill: no process of the run is left (xenstored, services, monitor)" until_ok 100 none_tagged
 for p in $(tagged); do echo "#   alive: $(ps -o pid=,stat=,cmd= -p "$p")"; done
 
 # ---- 3. the orphan check at boot ----

@@ -61,6 +61,10 @@ RESERVE=121:1,122:2,123:3,124:4,125:5,126:6
 check "xenon up returns once ready" quiet "$XENON" up --dom0-reserve "$RESERVE"
 HVD=$(cat "$D/run/hvd.pid" 2>/dev/null)
 PIDS+=("$HVD")
+# The run dir's one xenon-monitor (a service xenon-hvd started before its READY).
+PIDS+=("$(cat "$D/run/monitor.pid" 2>/dev/null)")
+check "one xenon-monitor runs, xenon-hvd's child" \
+	test "$(awk '{ print $4 }' "/proc/${PIDS[-1]:-0}/stat" 2>/dev/null)" = "$HVD"
 check "hvd.sock and the store socket exist" test -S "$D/run/hvd.sock" -a -S "$XENSTORED_PATH"
 out=$("$XENON" up 2>&1)
 check "a second up is refused (exit 1)" test $? = 1 -a -n "$(grep -F 'already running' <<<"$out")"
@@ -292,7 +296,7 @@ check "dom4 runs again, a new process" test -n "$(pid_of dom4)" -a "$(pid_of dom
 p1=$(pid_of dom1)
 kill -9 "$p1"
 check "kill -9: dom1 leaves list" until_ok 200 not_in_list dom1
-check "kill -9: its store nodes go (the monitor)" until_ok 200 store_gone 1
+check "kill -9: its store nodes go (xenon-monitor)" until_ok 200 store_gone 1
 check "kill -9: dom0:121 reverts to unbound" port_is 0 121 "unbound accepts"
 
 # ---- down ----
@@ -302,7 +306,7 @@ alive=
 for p in "${PIDS[@]}"; do
 	ours "$p" && alive="$alive $p"
 done
-check "no process left (hvd and every domain, by pid)" test -z "$alive"
+check "no process left (hvd, xenon-monitor and every domain, by pid)" test -z "$alive"
 for p in $alive; do echo "#   alive: $(ps -o pid=,stat=,cmd= -p "$p")"; done
 check "socket and pid file removed" test ! -e "$D/run/hvd.sock" -a ! -e "$D/run/hvd.pid"
 check "down again: nothing there, exit 3" eval "\"$XENON\" down 2>/dev/null; test \$? = 3"

@@ -35,17 +35,18 @@
  * when it parsed the disk (xvda = 202<<8 = 51712, xvdq = 1<<28 | 16<<8,
  * see lib/xlcfg/vdev.c). The back end's directories go with the domain's
  * store entries (xenon_store_remove_domain(), for destroy, shutdown -w,
- * reboot and the monitor, each only while they are still the instance it
+ * reboot and xenon-monitor, each only while they are still the instance it
  * knows); when the domain dies on its own the back-end
  * service removes those it served too (lib/xenbus_be). Should one be left
  * all the same, writing the domain's entries removes the back-end
  * directories and error reports of every type for the domid first, so a
  * re-used domid starts clean (for a domain without devices too).
  *
- * Any failure destroys what was made. Then a small monitor process (as xl's
- * per-domain one) waits for the domain's end and carries out on_poweroff,
- * on_reboot and on_crash, and removes the store entries of a domain that
- * died, unless the domid is another domain's by then (monitor.c).
+ * Any failure destroys what was made. No process is left behind (xl
+ * leaves a monitor per domain): xenon-monitor, the one dom0 service of the
+ * run dir, sees the new /tool/xenon/N, and removes the store entries when
+ * the domain dies, unless the domid is another domain's by then
+ * (monitor.c).
  *
  * The kernel (the guest program) is found: as given if absolute; relative
  * to the config file's folder if it has a `/'; a bare name in the config's
@@ -769,7 +770,6 @@ static int create_for_real(const struct xenon_ctx *ctx, const struct create_opts
 	if (!rc) {
 		printf("created domain %u (%s)%s\n", domid, dom->name, o->paused ? ", paused" : "");
 		fflush(stdout);
-		xenon_monitor_spawn(ctx, dom, domid);
 	}
 	xenon_disconnect(ctl, xs);
 	return rc ? XENON_EXIT_FAIL : XENON_EXIT_OK;

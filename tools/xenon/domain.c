@@ -12,12 +12,12 @@
  * shutdown/reboot: the PV request first -- control/shutdown = "poweroff" or
  *   "reboot", which a guest watching it acts on -- then the hypervisor's
  *   SHUTDOWN with that reason. xenon-hvd destroys a domain that shut down
- *   (the monitor then removes its store entries); shutdown -w waits,
+ *   (xenon-monitor then removes its store entries); shutdown -w waits,
  *   bounded, until it is gone. reboot waits too and creates the domain
  *   again, same domid, from the config and overrides it was created with
  *   (/tool/xenon/N): xl's on_reboot = "restart". Both remove the entries
  *   themselves once it is gone, for the instance read before the request:
- *   whichever of them and the monitor comes second finds them gone, and
+ *   whichever of them and xenon-monitor comes second finds them gone, and
  *   one that comes after the re-creation finds a new instance and leaves
  *   it alone.
  */
@@ -93,7 +93,6 @@ static int recreate(const struct xenon_ctx *ctx, struct xenon_ctl *ctl, struct x
 	if (!rc) {
 		printf("rebooted domain %u (%s)\n", domid, dom.name);
 		fflush(stdout);
-		xenon_monitor_spawn(ctx, &dom, domid);
 	}
 	xlcfg_domain_fini(&dom);
 	return rc;

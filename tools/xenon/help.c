@@ -28,7 +28,8 @@ static const char config_devices[] =
 	"      write=BYTES (minimum ring sizes), and the explicit form\n"
 	"      'peer=DOMID,path=STORE/PATH,role=server|client'.\n"
 	"  `xenon destroy' removes the domain's back-end directories with its home;\n"
-	"  a domain that dies on its own has them removed by the back-end service.\n";
+	"  a domain that dies on its own has them removed by the back-end service\n"
+	"  and by xenon-monitor (with its home).\n";
 
 int xenon_cmd_help(const struct xenon_ctx *ctx, int argc, char **argv)
 {

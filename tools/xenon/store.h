@@ -30,7 +30,7 @@
  * Instances. A domid names a domain only until it dies: `xenon reboot'
  * creates the domain again under the same domid, and any creation may get
  * a freed one. So every creation records a fresh token, 128 random bits in
- * hex, and whoever removes entries later (the monitor, shutdown -w, reboot,
+ * hex, and whoever removes entries later (xenon-monitor, shutdown -w, reboot,
  * destroy) says which instance it means. libxl names an instance by the
  * domain's UUID (/local/domain/N/vm = /vm/<uuid>); xenon keeps a token of
  * its own in /tool/xenon/N instead, because
@@ -105,7 +105,7 @@ int xenon_store_remove_domain(struct xs_handle *xs, domid_t domid, const char *i
 /* A remover's end of a domain it acted on: READ_RC and INSTANCE are what
  * xenon_store_read_instance() gave before it acted (-ENOENT: none was
  * recorded). The entries go if they are still that instance's; gone already
- * (its monitor was first) or another domain's by now is no failure. A failed
+ * (xenon-monitor was first) or another domain's by now is no failure. A failed
  * read is returned: whose entries are there is unknown. */
 int xenon_store_forget(struct xs_handle *xs, domid_t domid, int read_rc, const char *instance);
 

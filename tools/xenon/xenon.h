@@ -117,11 +117,6 @@ int xenon_domain_teardown(struct xenon_ctl *ctl, struct xs_handle *xs, domid_t d
 int xenon_load_config(const struct xenon_ctx *ctx, const char *config, char **overrides,
 		      int nr_overrides, struct xlcfg_domain *dom);
 
-/* monitor.c: a detached process that waits for DOMID's end and carries out
- * DOM's on_poweroff/on_reboot/on_crash (xl's per-domain monitor). */
-void xenon_monitor_spawn(const struct xenon_ctx *ctx, const struct xlcfg_domain *dom,
-			 domid_t domid);
-
 /* Handlers, one file each. */
 int xenon_cmd_help(const struct xenon_ctx *ctx, int argc, char **argv);
 int xenon_cmd_version(const struct xenon_ctx *ctx, int argc, char **argv);
