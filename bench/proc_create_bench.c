@@ -21,6 +21,22 @@
  * below 10 is run 7 times from scratch (daemons, baseline) and its
  * headline is the median of the runs' medians: one domain is one sample.
  *
+ * Warm-up: each run first creates one domain of the same program (kept,
+ * idle, outside every figure but its own line) and spawns one tiny
+ * process, untimed but for the "first" line; then, unless --no-standby,
+ * it waits until xenon-hvd's spawner has the program's standby waiting
+ * (procdom_spawner.h: the program last started, started once more ahead
+ * of time; the next domain of it gets that process). So the headline is a
+ * domain created on a running xenon-hvd, as a toolstack's usually is; the
+ * "first" line is the first domain after `xenon up` (no standby yet)
+ * beside the baseline's first spawn, and a line says in how many runs the
+ * first timed domain got the standby. The spawner starts a standby 5 ms
+ * after its last answer, so of domains created back to back (10..1000)
+ * only the first finds one. --no-standby runs xenon-hvd so: every
+ * program is exec'd when its domain is created. The first line printed
+ * says which, and the load average. BENCH_DEBUG=1 in the environment
+ * prints each fresh run's phases on stderr.
+ *
  * Memory per idle domain beyond its own pages, after all N are ready:
  *   xenon-hvd: growth of Pss minus Pss_Shmem (the guests' memfds it maps
  *     are the domains' own pages), per domain; xenstored: Pss growth;
@@ -28,8 +44,8 @@
  *   kernel included: the drop of MemAvailable per domain (noisy).
  * beside the tiny process's Pss and MemAvailable drop.
  *
- *   bench-proc-create [--breakdown] [--no-consoled] [--counts 1,10,100,1000]
- *                     [--pages N] [--hvd PATH] [--guest PATH]
+ *   bench-proc-create [--breakdown] [--no-consoled] [--no-standby]
+ *                     [--counts 1,10,100,1000] [--pages N] [--hvd PATH] [--guest PATH]
  * --breakdown also prints the phases' medians (overall, and first 10 vs last
  * 10) and the last domain process's smaps by mapping; --no-consoled runs
  * xenon-hvd without its console back end (to see its share). The run
@@ -93,6 +109,9 @@ struct run {
 	pid_t daemons[4];	     /* xenon-hvd, xenstored, then consoled, spawner */
 	int daemon_who[4];
 	unsigned int n, nr_daemons;
+	uint32_t warm_domid; /* the warm-up domain (0: none), idle till the end */
+	double first_ms;     /* its creation: the first after start-up */
+	pid_t standby;	     /* the standby waiting after it (0: none) */
 };
 
 /* Whose CPU time: the toolstack (this program), the daemons, the guest. */
@@ -102,7 +121,7 @@ static const char *const cpu_who_name[6] = { "toolstack", "xenon-hvd", "xenstore
 
 static char self_dir[PATH_MAX], hvd_path[PATH_MAX], guest_path[PATH_MAX], tiny_path[PATH_MAX];
 static unsigned long nr_pages = 256;
-static bool breakdown, no_consoled;
+static bool breakdown, no_consoled, no_standby;
 
 /* ---- /proc -------------------------------------------------------------- */
 
@@ -352,10 +371,26 @@ static void reap(pid_t pid, int sig)
 /* ---- the baseline --------------------------------------------------------- */
 
 struct baseline {
+	double first_ms; /* the warm-up spawn */
 	double ms[MAX_COUNT], cpu_ms[MAX_COUNT];
 	double tiny_ms[MAX_COUNT], tiny_flt[MAX_COUNT]; /* the process alone */
 	double pss_kib, avail_drop_kib;			/* per process */
 };
+
+/* The warm-up spawn (top), timed for the "first" line only. */
+static int baseline_warm_up(const int p[2], struct baseline *b)
+{
+	char *argv[] = { tiny_path, NULL }, c;
+	uint64_t t0 = bench_now_ns();
+	pid_t warm = 0;
+	int err = spawn(tiny_path, argv, p[1], &warm);
+
+	if (!err)
+		err = wait_byte(p[0], &c, 1);
+	b->first_ms = (double)(bench_now_ns() - t0) / 1e6;
+	reap(warm, SIGKILL);
+	return err;
+}
 
 static int baseline_run(unsigned int n, struct baseline *b)
 {
@@ -368,6 +403,7 @@ static int baseline_run(unsigned int n, struct baseline *b)
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
+	err = baseline_warm_up(p, b);
 	for (i = 0; i < n && !err; i++, made++) {
 		uint64_t c0 = self_cpu_ns(), t0 = bench_now_ns();
 
@@ -395,13 +431,15 @@ static int baseline_run(unsigned int n, struct baseline *b)
 static int run_up(struct run *r)
 {
 	char fdarg[] = "3", line[16], xs_sock[PATH_MAX + 32], pidfile[PATH_MAX + 32];
-	char *argv[] = { hvd_path,     "--run-dir", r->run_dir,
-			 "--ready-fd", fdarg,	    no_consoled ? "--no-consoled" : NULL,
-			 NULL };
+	char *argv[8] = { hvd_path, "--run-dir", r->run_dir, "--ready-fd", fdarg };
 	const char *tmp = getenv("TMPDIR");
-	int p[2], err;
+	int p[2], err, a = 5;
 	FILE *f;
 
+	if (no_consoled)
+		argv[a++] = "--no-consoled";
+	if (no_standby)
+		argv[a++] = "--no-standby";
 	snprintf(r->dir, sizeof(r->dir), "%s/bench-proc-create.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(r->dir) || pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
@@ -433,6 +471,8 @@ static void run_down(struct run *r)
 
 	for (i = 0; r->ctl && i < r->n; i++)
 		xenon_domain_destroy(r->ctl, r->domid[i]);
+	if (r->ctl && r->warm_domid)
+		xenon_domain_destroy(r->ctl, r->warm_domid);
 	if (r->xs)
 		xs_close(r->xs);
 	if (r->xw)
@@ -523,13 +563,68 @@ struct domain_mem {
 	double hvd_kib, xsd_kib, proc_kib, own_kib, avail_drop_kib; /* per domain */
 };
 
+/* A child of xenon-hvd named xenon-standby: the standby waits (its pid). */
+static pid_t standby_waits(const struct run *r)
+{
+	char path[64], comm[32];
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+	pid_t found = 0;
+	int pid, ppid;
+	FILE *f;
+
+	while (d && !found && (e = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fscanf(f, "%d (%31[^)]) %*c %d", &pid, comm, &ppid) == 3 && ppid == r->hvd &&
+		    !strcmp(comm, "xenon-standby"))
+			found = pid;
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+/*
+ * The warm-up domain (top): created as the others, kept. Then, with a
+ * standby, until it waits (bounded: 5 s; a standby is up in about a
+ * millisecond), so that the first timed domain finds it as a domain
+ * created on a running system would.
+ */
+static int warm_up(struct run *r)
+{
+	uint64_t t0 = bench_now_ns();
+	unsigned int i;
+	int err = domain_one(r, 0);
+
+	r->first_ms = (double)(bench_now_ns() - t0) / 1e6;
+	r->warm_domid = r->domid[0];
+	r->n = 0;
+	if (err)
+		return err;
+	for (i = 0; !no_standby && i < 5000 && !(r->standby = standby_waits(r)); i++)
+		usleep(1000);
+	if (!no_standby && !r->standby)
+		fprintf(stderr, "bench-proc-create: no standby after 5 s (an older xenon-hvd?)\n");
+	return 0;
+}
+
 static int domains_run(struct run *r, unsigned int n, struct domain_mem *m)
 {
-	struct mem hvd0 = mem_of(r->hvd), xsd0 = mem_of(r->xsd), hvd1, xsd1;
-	double avail0 = mem_available_kib(), proc = 0, own = 0;
+	struct mem hvd0, xsd0, hvd1, xsd1;
+	double avail0, proc = 0, own = 0;
 	unsigned int i;
-	int err = 0;
+	int err = warm_up(r);
 
+	if (err) {
+		fprintf(stderr, "bench-proc-create: the warm-up domain: %s\n", strerror(-err));
+		return err;
+	}
+	hvd0 = mem_of(r->hvd);
+	xsd0 = mem_of(r->xsd);
+	avail0 = mem_available_kib();
 	find_daemons(r);
 	for (i = 0; i < n && !err; i++) {
 		uint64_t e0[6] = { 0 }, e1[6] = { 0 }, d0 = daemons_cpu_ns(r, e0),
@@ -643,6 +738,17 @@ static void report(unsigned int n, struct run *r, struct baseline *b, const stru
 	fflush(stdout);
 }
 
+/* The warm-up domain of each run: the first after start-up (top). */
+static void first_print(unsigned int n, double *ms, double *base_ms, unsigned int nr)
+{
+	struct bench_stat s = bench_summarise(ms, nr);
+	double base = bench_summarise(base_ms, nr).median;
+
+	printf("proc-create-%u first domain after start-up (no standby yet; %u run%s): median "
+	       "%.3f (%.3f..%.3f), baseline %.3f, ratio %.1f\n",
+	       n, nr, nr > 1 ? "s" : "", s.median, s.min, s.max, base, s.median / base);
+}
+
 /* Where growth comes from: each phase's median over the first and the last
  * 10 domains. */
 static void phases_ends(struct run *r, unsigned int n)
@@ -730,8 +836,9 @@ static int one_count(unsigned int n)
 {
 	static struct run r;
 	static struct baseline b;
-	double runs_ms[FRESH_RUNS], runs_base[FRESH_RUNS];
-	unsigned int k, nr_runs = n < 10 ? FRESH_RUNS : 1;
+	double runs_ms[FRESH_RUNS], runs_base[FRESH_RUNS], first[FRESH_RUNS],
+		first_base[FRESH_RUNS];
+	unsigned int k, nr_runs = n < 10 ? FRESH_RUNS : 1, used = 0;
 	struct domain_mem m;
 	int err = 0;
 
@@ -743,6 +850,13 @@ static int one_count(unsigned int n)
 			return err;
 		runs_ms[k] = median_of(r.ms, n);
 		runs_base[k] = median_of(b.ms, n);
+		first[k] = r.first_ms;
+		first_base[k] = b.first_ms;
+		used += r.standby && r.pid[0] == r.standby;
+		if (getenv("BENCH_DEBUG"))
+			fprintf(stderr, "run %u: %.3f ms (CREATE %.3f store %.3f ready %.3f)%s\n",
+				k, r.ms[0], r.create_ms[0], r.store_ms[0], r.ready_ms[0],
+				r.standby && r.pid[0] == r.standby ? " standby" : "");
 	}
 	if (nr_runs > 1) {
 		char what[64];
@@ -751,6 +865,11 @@ static int one_count(unsigned int n)
 		report_ms(n, runs_ms, runs_base, nr_runs, what);
 	}
 	report(n, &r, &b, &m, nr_runs == 1);
+	first_print(n, first, first_base, nr_runs);
+	if (!no_standby)
+		printf("proc-create-%u: the first timed domain got the waiting standby in %u of %u "
+		       "run%s\n",
+		       n, used, nr_runs, nr_runs > 1 ? "s" : "");
 	if (!err && breakdown) {
 		printf("proc-create-%u phases (median ms): CREATE %.3f, store entries + watch + "
 		       "INTRODUCE %.3f, UNPAUSE to ready %.3f\n",
@@ -768,10 +887,24 @@ static int usage(const char *bad)
 {
 	fprintf(stderr,
 		"bench-proc-create: unknown or incomplete option '%s'\n"
-		"usage: bench-proc-create [--breakdown] [--no-consoled] [--counts 1,10,100,1000] "
-		"[--pages N] [--hvd PATH] [--guest PATH]\n",
+		"usage: bench-proc-create [--breakdown] [--no-consoled] [--no-standby] "
+		"[--counts 1,10,100,1000] [--pages N] [--hvd PATH] [--guest PATH]\n",
 		bad);
 	return 2;
+}
+
+/* Which xenon-hvd this is, and how quiet the machine was. */
+static void print_setup(void)
+{
+	double load[3] = { 0, 0, 0 };
+
+	if (getloadavg(load, 3) < 3)
+		load[0] = load[1] = load[2] = -1;
+	printf("bench-proc-create: xenon-hvd %s, load average %.2f %.2f %.2f\n",
+	       no_standby ? "--no-standby (every program exec'd at its domain's creation)"
+			  : "with a standby (the default)",
+	       load[0], load[1], load[2]);
+	fflush(stdout);
 }
 
 int main(int argc, char **argv)
@@ -788,6 +921,8 @@ int main(int argc, char **argv)
 			breakdown = true;
 		else if (!strcmp(argv[i], "--no-consoled"))
 			no_consoled = true;
+		else if (!strcmp(argv[i], "--no-standby"))
+			no_standby = true;
 		else if (val && !strcmp(argv[i], "--counts"))
 			counts = argv[++i];
 		else if (val && !strcmp(argv[i], "--pages"))
@@ -805,6 +940,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	print_setup();
 	copy = strdup(counts);
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		unsigned long n = strtoul(tok, NULL, 10);

@@ -139,6 +139,7 @@ struct hvd_options {
 	 * binary), --no-... (--no-xenstored: none of them) */
 	const char *svc_path[HVD_NR_SVCS];
 	bool no_svc[HVD_NR_SVCS];
+	bool no_standby; /* --no-standby: no program started ahead (procdom.h) */
 	int ready_fd;
 	int verbosity;
 	unsigned int nr_reserve;

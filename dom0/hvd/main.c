@@ -61,6 +61,11 @@ static const char usage_text[] =
 	"    --monitor PATH         removes dead domains' store entries (default:\n"
 	"                           next to us, or the build tree's tools/xenon)\n"
 	"    --no-monitor           do not start one\n"
+	"    --no-standby           start each domain's program only when its\n"
+	"                           domain is created; by default the program\n"
+	"                           last started is started once more ahead of\n"
+	"                           time and the next domain of that program gets\n"
+	"                           that process (ps shows xenon-standby meanwhile)\n"
 	"    -v, --verbose          log more (repeat for debug)\n"
 	"    -h, --help             this text\n"
 	"\n"
@@ -133,6 +138,7 @@ enum {
 	OPT_NO_BLKBACK,
 	OPT_MONITOR,
 	OPT_NO_MONITOR,
+	OPT_NO_STANDBY,
 };
 
 static const struct option long_options[] = {
@@ -147,6 +153,7 @@ static const struct option long_options[] = {
 	{ "no-blkback", no_argument, NULL, OPT_NO_BLKBACK },
 	{ "monitor", required_argument, NULL, OPT_MONITOR },
 	{ "no-monitor", no_argument, NULL, OPT_NO_MONITOR },
+	{ "no-standby", no_argument, NULL, OPT_NO_STANDBY },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -188,6 +195,9 @@ static int parse_one(struct hvd_options *o, int opt, const char *arg)
 		return 0;
 	case OPT_NO_MONITOR:
 		o->no_svc[HVD_SVC_MONITOR] = true;
+		return 0;
+	case OPT_NO_STANDBY:
+		o->no_standby = true;
 		return 0;
 	case 'v':
 		o->verbosity++;
@@ -317,11 +327,14 @@ static void substrate_fini(void *ctx)
 
 /* Domain processes are spawned by a small process forked now, while we
  * hold few fds (procdom.h): spawning from here later would copy ~5 fds per
- * live domain into every child. */
+ * live domain into every child. It keeps a standby unless --no-standby. */
 static int spawner_init(void *ctx)
 {
 	struct hvd *h = ctx;
-	int err = procdom_start_spawner(h->pd);
+	int err;
+
+	procdom_set_standby(h->pd, !h->opt.no_standby);
+	err = procdom_start_spawner(h->pd);
 
 	if (!err)
 		hvd_spawner_watch(h);

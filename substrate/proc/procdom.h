@@ -148,6 +148,9 @@ void procdom_spawns_collect(struct procdom *pd);
  */
 int procdom_start_spawner(struct procdom *pd);
 void procdom_stop_spawner(struct procdom *pd);
+/* Spawners made from now on keep a standby (procdom_spawner.h): the next
+ * domain's program started ahead of time. Off unless asked for. */
+void procdom_set_standby(struct procdom *pd, bool on);
 /* First unpause: answer PROCDOM_HC_BOOT (now, or when it arrives). */
 void procdom_domain_start(struct procdom_domain *d);
 /* SIGSTOP / SIGCONT the process group (no-op without a process, also while

@@ -165,6 +165,7 @@ struct procdom {
 	struct procdom_domain *spawn_head, **spawn_tail;
 	unsigned int nr_spawning;
 	bool spawner_lost;	  /* replace it at the next start */
+	bool standby;		  /* spawners keep a standby (procdom_set_standby) */
 	unsigned int spawner_gen; /* spawners started so far */
 	struct procdom_stats stats;
 };

@@ -26,6 +26,22 @@
  *    per vCPU, in vCPU order. The runtime maps memory, then calls
  *    start_kernel(start_info) on vCPU 0.
  *
+ * 1b. Standby. The spawner (procdom_spawner.h) may start a domain's
+ *    program before its domain exists, with no XENON_BOOT but
+ *      XENON_STANDBY="fd=N ppid=P"
+ *    (exactly these two keys, decimal; N >= PROCDOM_STANDBY_FD_MIN) and
+ *    fds 0-2 on /dev/null. The runtime then, before anything else: sets
+ *    PR_SET_PDEATHSIG(SIGKILL) and exits 2 if its parent is not P; sends
+ *    PROCDOM_STANDBY_READY (one byte) on fd N, a SOCK_SEQPACKET socket;
+ *    and waits on it. EOF: exit 0, quietly (never used). One message:
+ *      payload "XENON_BOOT=...\0" (exactly that, NUL-terminated)
+ *      SCM_RIGHTS: the domain's fds in order, then its log (k + 1 fds,
+ *                  1 <= k <= PROCDOM_STANDBY_MAX_FDS)
+ *    The runtime puts the log on 1 and 2 and fd i at 3 + i (where a cold
+ *    start has them: XENON_BOOT names those numbers), closes N, sets
+ *    XENON_BOOT, unsets XENON_STANDBY, and boots as in 1. Anything else:
+ *    exit 2 with the reason on stderr (the log, once placed).
+ *
  * 2. Memory. Guest frame gfn of RAM is at offset gfn * 4096 of `ram`. The
  *    `evt` memfd holds the shared_info page at offset 0 and one
  *    struct procdom_vcpu_page per vCPU after it (offset (1 + vcpu) * 4096).
@@ -56,6 +72,12 @@
 
 #define PROCDOM_PROTO_VERSION 1
 #define PROCDOM_BOOT_ENV "XENON_BOOT"
+#define PROCDOM_STANDBY_ENV "XENON_STANDBY"
+#define PROCDOM_STANDBY_MAX_FDS 64 /* the domain's fds in the message, at most */
+/* The standby's socket sits above every fd it places (3 .. 3 + max - 1). */
+#define PROCDOM_STANDBY_FD_MIN (3 + PROCDOM_STANDBY_MAX_FDS)
+#define PROCDOM_STANDBY_READY 'R'
+#define PROCDOM_STANDBY_MSG_MAX 2048 /* the payload, at most */
 #define PROCDOM_PAGE_SIZE 4096u
 
 /* Signal that delivers an upcall to a running vCPU thread: SIGRTMIN + 4. */

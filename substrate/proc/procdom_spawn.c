@@ -15,7 +15,10 @@
  * Its fds are then compact (ram=3 evt=4 xen=5 hc=6,...). The child is
  * still our child (CLONE_PARENT), so reaping, the pidfd, PDEATHSIG and
  * ppid= are as below. A spawner found dead is replaced (logged); if no new
- * one can be made, domains are spawned directly (logged once).
+ * one can be made, domains are spawned directly (logged once). With
+ * procdom_set_standby() the spawner may hand a domain to a standby, its
+ * program started ahead of time (procdom_spawner.h): to us the answer is
+ * the same, a pid of our child; a direct spawn never has one.
  *
  * Death: a pidfd per process becomes readable when it exits; the host
  * polls it. Killing uses the process group (the guest runtime's vCPU
@@ -74,7 +77,8 @@ static int procdom_boot_string(struct procdom_domain *d, const int *names, uint6
 	return 0;
 }
 
-/* environ without any XENON_BOOT, plus ours; NULL-terminated. */
+/* environ without any XENON_BOOT (nor XENON_STANDBY, which would make the
+ * child wait as a standby), plus ours; NULL-terminated. */
 static char **procdom_envp(char *boot)
 {
 	size_t n = 0, i, k = 0;
@@ -86,7 +90,8 @@ static char **procdom_envp(char *boot)
 	if (!envp)
 		return NULL;
 	for (i = 0; i < n; i++)
-		if (strncmp(environ[i], PROCDOM_BOOT_ENV "=", sizeof(PROCDOM_BOOT_ENV)))
+		if (strncmp(environ[i], PROCDOM_BOOT_ENV "=", sizeof(PROCDOM_BOOT_ENV)) &&
+		    strncmp(environ[i], PROCDOM_STANDBY_ENV "=", sizeof(PROCDOM_STANDBY_ENV)))
 			envp[k++] = environ[i];
 	envp[k] = boot;
 	return envp;
@@ -278,18 +283,30 @@ static void procdom_spawner_drop(struct procdom *pd)
 	}
 }
 
+/* What became of a standby, in our log (procdom_spawner_opts.log). */
+static void procdom_standby_log(void *ctx, bool warn, const char *msg)
+{
+	procdom_log(ctx, warn ? HV_LOG_WARN : HV_LOG_INFO, "%s", msg);
+}
+
+void procdom_set_standby(struct procdom *pd, bool on)
+{
+	pd->standby = on;
+}
+
 int procdom_start_spawner(struct procdom *pd)
 {
+	struct procdom_spawner_opts opts = { pd->standby, procdom_standby_log, pd };
 	int err;
 
 	if (pd->spawner)
 		return 0;
-	err = procdom_spawner_create(&pd->spawner);
+	err = procdom_spawner_create_opts(&pd->spawner, &opts);
 	if (err)
 		return err;
 	pd->spawner_gen++;
-	procdom_log(pd, HV_LOG_INFO, "spawner started, pid %d",
-		    (int)procdom_spawner_pid(pd->spawner));
+	procdom_log(pd, HV_LOG_INFO, "spawner started, pid %d%s",
+		    (int)procdom_spawner_pid(pd->spawner), pd->standby ? ", with a standby" : "");
 	return 0;
 }
 

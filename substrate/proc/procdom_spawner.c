@@ -6,7 +6,10 @@
  *   request  struct spawner_req, then strings_len bytes of strings:
  *            env_entry\0 log_path\0 next_log_path\0 argv[0]\0 ... argv[argc-1]\0
  *            SCM_RIGHTS: fds[0], ..., fds[nr_fds-1]
- *   reply    struct spawner_rep {seq, err (0 or -errno), pid}
+ *   reply    struct spawner_rep {seq, err (0 or -errno), pid, note 0}
+ *   notice   struct spawner_rep {0, 0, pid, note STANDBY_NOTE_*}, then the
+ *            standby's argv[0]\0: a standby given up (procdom_standby.c),
+ *            for the host to reap; sent between replies, whenever it happens
  *
  * The log: creating a file is the costliest step of a spawn on some file
  * systems (ext4 without a journal skips every inode deleted in the last
@@ -26,7 +29,7 @@
  * to fd >= SPAWNER_FD_BASE first, so that the child's dup2()s onto 1, 2
  * and 3..3+nr_fds-1 can never overwrite a source not yet copied. Every
  * other fd of the spawner but 0-2 (/dev/null) is O_CLOEXEC: the child
- * keeps exactly its targets.
+ * keeps exactly its targets. (The standby's socket, too, lives up there.)
  *
  * The child is cloned with CLONE_VM | CLONE_VFORK (as posix_spawn does: no
  * page tables copied; the spawner sleeps until the exec) and CLONE_PARENT.
@@ -56,9 +59,17 @@
  * domain's wait status is never taken. Requests in flight are bounded to
  * one fewer than the slots: seq skips 0 when it wraps, and 63 consecutive
  * seqs still fall in distinct slots, so each request has its own.
+ *
+ * Standbys have slots of their own after those (STANDBY_NR_SLOTS): the
+ * standby's clone stores its pid there; the spawner moves it to a
+ * request's slot when it gives the standby that request (request's slot
+ * first, then its own cleared, then the reply), and the host zeroes it
+ * when it has reaped a standby given up. So every standby the host has
+ * not reaped and not been told of as a domain's process is in a slot.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -73,7 +84,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "procdom_proto.h"
 #include "procdom_spawner.h"
+#include "procdom_standby.h"
 
 extern char **environ;
 
@@ -92,9 +105,10 @@ struct spawner_req {
 };
 
 struct spawner_rep {
-	uint32_t seq;
+	uint32_t seq; /* 0: a notice (top) */
 	int32_t err;
 	int32_t pid;
+	uint32_t note; /* a notice's STANDBY_NOTE_* */
 };
 
 struct procdom_spawner {
@@ -102,13 +116,17 @@ struct procdom_spawner {
 	int fd;
 	uint32_t seq;
 	unsigned int nr_out; /* requests sent, replies not taken */
-	pid_t *slots;	     /* shared page: [SPAWNER_NR_SLOTS] (top) */
+	pid_t *slots;	     /* shared page: [SPAWNER_NR_SLOTS + STANDBY_NR_SLOTS] (top) */
+	struct procdom_spawner_opts opts;
 };
 
 #define SPAWNER_NR_SLOTS 64
+#define SPAWNER_ALL_SLOTS (SPAWNER_NR_SLOTS + STANDBY_NR_SLOTS)
 #define SPAWNER_SLOTS_SIZE 4096
 _Static_assert(PROCDOM_SPAWNER_MAX_INFLIGHT < SPAWNER_NR_SLOTS, "a slot per request (top)");
-_Static_assert(SPAWNER_NR_SLOTS * sizeof(pid_t) <= SPAWNER_SLOTS_SIZE, "the slots fit their page");
+_Static_assert(SPAWNER_ALL_SLOTS * sizeof(pid_t) <= SPAWNER_SLOTS_SIZE, "the slots fit their page");
+_Static_assert(SPAWNER_MAX_ARGS <= STANDBY_MAX_ARGS, "a standby takes every argv");
+_Static_assert(PROCDOM_STANDBY_FD_MIN < SPAWNER_FD, "the standby's socket is below ours");
 
 static pid_t *spawner_slot(pid_t *slots, uint32_t seq)
 {
@@ -139,11 +157,13 @@ struct spawner_state {
 	unsigned int nr_env;
 	char **envp; /* nr_env + 2 */
 	char *argv[SPAWNER_MAX_ARGS + 1];
-	const char *log_path, *next_log_path; /* in buf, this request's */
-	char held_path[SPAWNER_PATH_MAX];     /* the log opened ahead ... */
-	int held_fd;			      /* ... and its fd, or -1 */
+	const char *entry, *log_path, *next_log_path; /* in buf, this request's */
+	char held_path[SPAWNER_PATH_MAX];	      /* the log opened ahead ... */
+	int held_fd;				      /* ... and its fd, or -1 */
 	void *stack;
 	pid_t *slots; /* shared with the host: where clone() stores pids */
+	bool standby_on;
+	struct standby sb;
 };
 
 static int spawner_child(void *arg)
@@ -165,17 +185,21 @@ fail:
 	_exit(127);
 }
 
-/* env_entry's name replaces any entry of ours with the same name. */
+/* env_entry's name replaces any entry of ours with the same name; an
+ * XENON_STANDBY of ours would make the child a standby: never passed on. */
 static void spawner_envp(struct spawner_state *s, char *entry)
 {
+	static const char standby[] = PROCDOM_STANDBY_ENV "=";
 	size_t name = strcspn(entry, "=") + 1;
 	unsigned int i, k = 0;
 
 	for (i = 0; i < s->nr_env; i++)
-		if (strncmp(s->env_base[i], entry, name))
+		if (strncmp(s->env_base[i], entry, name) &&
+		    strncmp(s->env_base[i], standby, sizeof(standby) - 1))
 			s->envp[k++] = s->env_base[i];
 	s->envp[k++] = entry;
 	s->envp[k] = NULL;
+	s->entry = entry;
 }
 
 /* Strings: exactly 3 + argc NUL-terminated ones, filling strings_len. */
@@ -246,23 +270,41 @@ static void spawner_log_ahead(struct spawner_state *s, const char *path)
 
 /* fds NULL: in place (spawner_take_fds). The child's pid lands in seq's
  * slot as it is made (top). */
-static int spawner_start(struct spawner_state *s, uint32_t seq, const int *fds, unsigned int nr,
-			 pid_t *ret)
+static int spawner_clone(struct spawner_state *s, uint32_t seq, const int *fds, unsigned int nr,
+			 int log_fd, pid_t *ret)
 {
 	struct spawner_job j = { .argv = s->argv, .envp = s->envp, .fds = fds, .nr_fds = nr };
 	pid_t pid;
 
-	j.out_fd = spawner_log_open(s, s->log_path);
-	if (j.out_fd < 0)
-		return j.out_fd;
+	j.out_fd = log_fd;
 	pid = clone(spawner_child, (char *)s->stack + SPAWNER_STACK,
 		    CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD, &j,
 		    spawner_slot(s->slots, seq));
-	close(j.out_fd);
 	if (pid < 0)
 		return -errno;
 	*ret = pid;
 	return j.err ? -j.err : 0;
+}
+
+/* The standby if it fits (procdom_standby.c), else a fresh child. fds are
+ * the received fds (in place or not: the standby gets them as they are). */
+static int spawner_start(struct spawner_state *s, uint32_t seq, const int *fds, unsigned int nr,
+			 bool in_place, pid_t *ret)
+{
+	int log = spawner_log_open(s, s->log_path), err;
+
+	if (log < 0)
+		return log;
+	err = -ENOENT;
+	if (s->standby_on) {
+		struct standby_req r = { s->argv, s->entry, fds, nr, log };
+
+		err = standby_give(&s->sb, &r, spawner_slot(s->slots, seq), ret);
+	}
+	if (err)
+		err = spawner_clone(s, seq, in_place ? NULL : fds, nr, log, ret);
+	close(log);
+	return err;
 }
 
 /*
@@ -307,7 +349,7 @@ static void spawner_serve(struct spawner_state *s, struct msghdr *msg, ssize_t l
 {
 	const struct spawner_req *r = (const struct spawner_req *)s->buf;
 	int fds[PROCDOM_SPAWNER_MAX_FDS];
-	struct spawner_rep rep = { 0, -EINVAL, 0 };
+	struct spawner_rep rep = { 0, -EINVAL, 0, 0 };
 	bool in_place;
 	unsigned int nr = spawner_take_fds(msg, fds, &in_place), i;
 	pid_t pid = 0;
@@ -324,7 +366,7 @@ static void spawner_serve(struct spawner_state *s, struct msghdr *msg, ssize_t l
 			if (fds[i] < 0)
 				rep.err = -EMFILE;
 		if (!rep.err)
-			rep.err = spawner_start(s, r->seq, in_place ? NULL : fds, nr, &pid);
+			rep.err = spawner_start(s, r->seq, fds, nr, in_place, &pid);
 		rep.pid = (int32_t)pid;
 	}
 	for (i = 0; i < nr; i++)
@@ -332,8 +374,54 @@ static void spawner_serve(struct spawner_state *s, struct msghdr *msg, ssize_t l
 			close(fds[i]);
 	while (send(SPAWNER_FD, &rep, sizeof(rep), MSG_NOSIGNAL) < 0 && errno == EINTR)
 		;
-	if (!rep.err)
-		spawner_log_ahead(s, s->next_log_path);
+	if (rep.err)
+		return;
+	/* Off the host's path: the next log, then the next standby. */
+	spawner_log_ahead(s, s->next_log_path);
+	if (s->standby_on)
+		standby_refill(&s->sb, s->argv, s->entry);
+}
+
+/* A standby given up: the host reaps it (procdom_spawner_result). */
+static void spawner_notify(void *ctx, pid_t pid, unsigned int note, const char *path)
+{
+	struct {
+		struct spawner_rep rep;
+		char path[SPAWNER_PATH_MAX];
+	} m;
+	size_t len = strnlen(path, sizeof(m.path) - 1);
+
+	(void)ctx;
+	m.rep = (struct spawner_rep){ 0, 0, (int32_t)pid, note };
+	memcpy(m.path, path, len);
+	m.path[len] = '\0';
+	while (send(SPAWNER_FD, &m, sizeof(m.rep) + len + 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+/* Until a request is there; meanwhile the standby's socket, if there is
+ * one (it says ready, or it dies), and the standby planned, when due. */
+static void spawner_wait(struct spawner_state *s)
+{
+	for (;;) {
+		struct pollfd p[2] = { { SPAWNER_FD, POLLIN, 0 }, { -1, POLLIN, 0 } };
+		int timeout = -1, n;
+
+		if (s->standby_on) {
+			standby_tick(&s->sb);
+			p[1].fd = standby_fd(&s->sb);
+			timeout = standby_timeout_ms(&s->sb);
+		}
+		if (p[1].fd < 0 && timeout < 0)
+			return; /* recvmsg waits */
+		n = poll(p, 2, timeout);
+		if (n < 0 && errno != EINTR)
+			_exit(1);
+		if (n > 0 && p[1].revents)
+			standby_event(&s->sb);
+		if (n > 0 && p[0].revents)
+			return;
+	}
 }
 
 static __attribute__((noreturn)) void spawner_loop(struct spawner_state *s)
@@ -347,9 +435,11 @@ static __attribute__((noreturn)) void spawner_loop(struct spawner_state *s)
 				      .msg_iovlen = 1,
 				      .msg_control = cbuf.buf,
 				      .msg_controllen = sizeof(cbuf.buf) };
-		/* Not close-on-exec: in place, they are the child's (above). */
-		ssize_t n = recvmsg(SPAWNER_FD, &msg, 0);
+		ssize_t n;
 
+		spawner_wait(s);
+		/* Not close-on-exec: in place, they are the child's (above). */
+		n = recvmsg(SPAWNER_FD, &msg, 0);
 		if (n == 0)
 			_exit(0); /* the host hung up */
 		if (n < 0 && errno != EINTR)
@@ -386,7 +476,7 @@ static int spawner_fds(int sock)
 	return 0;
 }
 
-static int spawner_state_init(struct spawner_state *s)
+static int spawner_state_init(struct spawner_state *s, pid_t parent)
 {
 	unsigned int n = 0;
 
@@ -399,11 +489,18 @@ static int spawner_state_init(struct spawner_state *s)
 	s->buf = malloc(sizeof(struct spawner_req) + PROCDOM_SPAWNER_MAX_STRINGS);
 	s->stack = mmap(NULL, SPAWNER_STACK, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-	return s->envp && s->buf && s->stack != MAP_FAILED ? 0 : -1;
+	if (!s->envp || !s->buf || s->stack == MAP_FAILED)
+		return -1;
+	if (s->standby_on &&
+	    standby_init(&s->sb, s->slots + SPAWNER_NR_SLOTS, SPAWNER_STACK, SPAWNER_FD_BASE,
+			 s->env_base, s->nr_env, parent, spawner_notify, s) < 0)
+		return -1;
+	return 0;
 }
 
 /* In the forked child: never returns. */
-static __attribute__((noreturn)) void spawner_main(int sock, pid_t parent, pid_t *slots)
+static __attribute__((noreturn)) void spawner_main(int sock, pid_t parent, pid_t *slots,
+						   bool standby)
 {
 	static struct spawner_state s;
 	sigset_t all;
@@ -418,9 +515,10 @@ static __attribute__((noreturn)) void spawner_main(int sock, pid_t parent, pid_t
 	/* Children inherit ignored signals across exec: none must be. */
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
-	if (spawner_fds(sock) < 0 || spawner_state_init(&s) < 0)
-		_exit(1);
 	s.slots = slots;
+	s.standby_on = standby;
+	if (spawner_fds(sock) < 0 || spawner_state_init(&s, parent) < 0)
+		_exit(1);
 	spawner_loop(&s);
 }
 
@@ -428,12 +526,21 @@ static __attribute__((noreturn)) void spawner_main(int sock, pid_t parent, pid_t
 
 int procdom_spawner_create(struct procdom_spawner **ret_sp)
 {
+	struct procdom_spawner_opts none = { false, NULL, NULL };
+
+	return procdom_spawner_create_opts(ret_sp, &none);
+}
+
+int procdom_spawner_create_opts(struct procdom_spawner **ret_sp,
+				const struct procdom_spawner_opts *opts)
+{
 	struct procdom_spawner *sp = calloc(1, sizeof(*sp));
 	pid_t parent = getpid();
 	int sv[2], err;
 
 	if (!sp)
 		return -ENOMEM;
+	sp->opts = *opts;
 	sp->slots = mmap(NULL, SPAWNER_SLOTS_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sp->slots == MAP_FAILED)
@@ -443,7 +550,7 @@ int procdom_spawner_create(struct procdom_spawner **ret_sp)
 	sp->pid = fork();
 	if (sp->pid == 0) {
 		close(sv[0]);
-		spawner_main(sv[1], parent, sp->slots);
+		spawner_main(sv[1], parent, sp->slots, opts->standby);
 	}
 	close(sv[1]);
 	if (sp->pid < 0) {
@@ -465,23 +572,33 @@ out_free:
 	return err;
 }
 
-/* Children made for replies we never took (top): killed, reaped by pid. */
+static void spawner_kill_reap(pid_t pid)
+{
+	/* Its group too, if it made one: the id is still its own. */
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Children made for replies we never took, and standbys (top): killed,
+ * reaped by pid, once each (a standby being handed over is in two slots).
+ * Returns how many were started for requests. */
 static unsigned int spawner_reap_unanswered(struct procdom_spawner *sp)
 {
-	unsigned int i, n = 0;
+	unsigned int i, j, n = 0;
 
-	for (i = 0; i < SPAWNER_NR_SLOTS; i++) {
+	for (i = 0; i < SPAWNER_ALL_SLOTS; i++) {
 		pid_t pid = __atomic_load_n(&sp->slots[i], __ATOMIC_RELAXED);
 
 		if (pid <= 0)
 			continue;
-		/* Its group too, if it made one: the id is still its own. */
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		sp->slots[i] = 0;
-		n++;
+		spawner_kill_reap(pid);
+		for (j = i; j < SPAWNER_ALL_SLOTS; j++) {
+			if (sp->slots[j] == pid)
+				sp->slots[j] = 0;
+		}
+		n += i < SPAWNER_NR_SLOTS;
 	}
 	return n;
 }
@@ -615,18 +732,79 @@ static int spawner_slot_take(struct procdom_spawner *sp, const struct spawner_re
 	return 0;
 }
 
+static void spawner_note_log(struct procdom_spawner *sp, pid_t pid, uint32_t note, const char *path)
+{
+	char msg[SPAWNER_PATH_MAX + 160];
+
+	if (!sp->opts.log)
+		return;
+	if (note & STANDBY_NOTE_BANNED)
+		snprintf(msg, sizeof(msg),
+			 "%s: its standby died unused twice in a row (pid %d last): "
+			 "no standby for this program from now on",
+			 path, (int)pid);
+	else
+		snprintf(msg, sizeof(msg), "standby of %s (pid %d) %s", path, (int)pid,
+			 note & STANDBY_NOTE_DIED ? "died unused" : "discarded");
+	sp->opts.log(sp->opts.log_ctx, note & STANDBY_NOTE_BANNED, msg);
+}
+
+/*
+ * A notice: a standby the spawner gave up, ours to reap -- by the pid it
+ * names, and only if that pid is in a standby slot (so never another
+ * process's); the slot is freed once it is reaped (top).
+ */
+static int spawner_notice(struct procdom_spawner *sp, const struct spawner_rep *rep,
+			  const char *path, size_t len)
+{
+	unsigned int i;
+
+	if (!len || path[len - 1] || !(rep->note & STANDBY_NOTE_GONE) || rep->pid <= 0)
+		return -EIO;
+	for (i = SPAWNER_NR_SLOTS; i < SPAWNER_ALL_SLOTS; i++) {
+		if (__atomic_load_n(&sp->slots[i], __ATOMIC_RELAXED) != rep->pid)
+			continue;
+		spawner_kill_reap(rep->pid);
+		__atomic_store_n(&sp->slots[i], 0, __ATOMIC_RELAXED);
+		spawner_note_log(sp, rep->pid, rep->note, path);
+		return 0;
+	}
+	return -EIO;
+}
+
+/* The next reply (a notice is handled on the way); -EAGAIN, or the length. */
+static ssize_t spawner_recv_reply(struct procdom_spawner *sp, bool block, struct spawner_rep *ret)
+{
+	union {
+		struct spawner_rep rep;
+		char raw[sizeof(struct spawner_rep) + SPAWNER_PATH_MAX];
+	} m;
+	ssize_t n;
+
+	for (;;) {
+		while ((n = recv(sp->fd, &m, sizeof(m), block ? 0 : MSG_DONTWAIT)) < 0 &&
+		       errno == EINTR)
+			;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return -EAGAIN;
+		if (n <= (ssize_t)sizeof(m.rep) || m.rep.seq != 0)
+			break;
+		if (spawner_notice(sp, &m.rep, m.raw + sizeof(m.rep), (size_t)n - sizeof(m.rep)))
+			return -EIO;
+	}
+	*ret = m.rep;
+	return n;
+}
+
 int procdom_spawner_result(struct procdom_spawner *sp, bool block, uint32_t *ret_seq,
 			   pid_t *ret_pid)
 {
 	struct spawner_rep rep;
-	ssize_t n;
+	ssize_t n = spawner_recv_reply(sp, block, &rep);
 
-	while ((n = recv(sp->fd, &rep, sizeof(rep), block ? 0 : MSG_DONTWAIT)) < 0 &&
-	       errno == EINTR)
-		;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	if (n == -EAGAIN)
 		return -EAGAIN;
-	if (n != (ssize_t)sizeof(rep) || spawner_slot_take(sp, &rep))
+	if (n != (ssize_t)sizeof(rep) || rep.note || spawner_slot_take(sp, &rep))
 		return -EIO; /* gone (0), or not a reply of ours */
 	*ret_seq = rep.seq;
 	*ret_pid = 0;

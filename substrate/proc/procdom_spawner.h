@@ -34,6 +34,38 @@
  * In the domain process: fd 0 is /dev/null, 1 and 2 are its log, fds[i] is
  * fd 3 + i, nothing else is open; it leads its own process group; every
  * signal is at its default and unblocked.
+ *
+ * The standby (opts.standby; procdom_standby.c has the details). Starting
+ * a program costs its exec and its C library's start-up, ~0.5 ms here, on
+ * the creation path even in the background. So once the spawner has
+ * answered a request (and opened the next log), and no other request came
+ * for 5 ms (the creation it answered is not competed with for the CPU),
+ * it starts the same argv once more, ahead of time: a *standby*, cloned
+ * like a domain process (CLONE_PARENT: the host's child; its own process
+ * group; fds 0-2 /dev/null; XENON_STANDBY="fd=67 ppid=HOST" instead of
+ * XENON_BOOT), which waits on a socket the spawner keeps (procdom_proto.h,
+ * 1b). The next
+ * request with the same argv, the same env entry name and argv[0] still
+ * the same file (stat: device, inode, size, mtime, ctime, as recorded just
+ * before the standby's exec) is sent to it -- its fds, its log and its
+ * env entry in one message -- and answered with its pid exactly as a
+ * fresh child's; then another standby is started. Anything else kills the
+ * standby (it is stale) and starts the program fresh. At most one exists.
+ *
+ *   host ── req (argv A) ──► spawner ── clone+exec A ──► domain process
+ *        ◄── rep {pid} ─────    │  5 ms later: clone+exec A ──► standby
+ *   host ── req (argv A) ──► spawner ── fds+log+XENON_BOOT ──► standby:
+ *        ◄── rep {its pid} ─    │  5 ms later: clone+exec A ──► the next
+ *
+ * A standby the spawner gives up (discarded as stale, or dead on its own)
+ * is the host's child: the spawner says so in a *notice* on the socket,
+ * and procdom_spawner_result() kills and reaps it by that pid on the way
+ * to the next answer (so the host's poll loop reaps it: the socket turns
+ * readable). A standby that dies unused is not restarted before the next
+ * request for its program; one whose standby died unused twice in a row
+ * gets none again (told through opts.log once). The pid of every standby
+ * the host has not reaped is in a slot of the shared page, so
+ * procdom_spawner_destroy() kills and reaps it with the rest.
  */
 #ifndef XENON_PROCDOM_SPAWNER_H
 #define XENON_PROCDOM_SPAWNER_H
@@ -49,13 +81,25 @@
 
 struct procdom_spawner;
 
-/* Fork the spawner now. Call it from the thread that stays (see above). */
+struct procdom_spawner_opts {
+	bool standby; /* keep a standby process (above) */
+	/* What became of standbys, for the host's log (may be NULL): warn
+	 * for what a user must know (a program that gets no standby). */
+	void (*log)(void *ctx, bool warn, const char *msg);
+	void *log_ctx;
+};
+
+/* Fork the spawner now. Call it from the thread that stays (see above).
+ * procdom_spawner_create: no standby. */
 int procdom_spawner_create(struct procdom_spawner **ret_sp);
+int procdom_spawner_create_opts(struct procdom_spawner **ret_sp,
+				const struct procdom_spawner_opts *opts);
 /*
  * Hang up, kill, reap. A child it started for a request whose answer was
  * not taken (procdom_spawner_result) -- the spawner died before replying,
  * or the reply was never read -- is killed and reaped here, by its pid
- * (never waitpid(-1)); returns how many. Accepts NULL.
+ * (never waitpid(-1)); returns how many. The standby, and any standby
+ * given up and not reaped yet, go the same way (not counted). Accepts NULL.
  */
 unsigned int procdom_spawner_destroy(struct procdom_spawner *sp);
 pid_t procdom_spawner_pid(const struct procdom_spawner *sp);
@@ -76,7 +120,8 @@ int procdom_spawner_submit(struct procdom_spawner *sp, char *const argv[], const
 			   const char *log_path, const char *next_log_path, const int *fds,
 			   unsigned int nr_fds, uint32_t *ret_seq);
 /*
- * The next answer (block: wait for it; else -EAGAIN when none is there):
+ * The next answer (block: wait for it; else -EAGAIN when none is there;
+ * notices of standbys given up are handled on the way: each is reaped):
  * *ret_seq names its request; 0 and *ret_pid, a child of the caller, or
  * the start's -errno (a child that failed before its exec is reaped
  * here). -EIO: the spawner died or broke the protocol; every request not

@@ -61,6 +61,17 @@ struct procdom_boot {
  * cross-field checks (see rt_boot.c). 0, or -EINVAL with a reason in err. */
 int procdom_boot_parse(const char *s, struct procdom_boot *ret, char *err, size_t errlen);
 
+/* ---- standby (rt_standby.c; procdom_proto.h 1b) ------------------------ */
+
+/* XENON_STANDBY's value, strictly: "fd=N ppid=P" (either order, once each),
+ * N >= PROCDOM_STANDBY_FD_MIN, P > 0. 0, or -EINVAL with a reason. */
+int procdom_standby_parse(const char *s, int *ret_fd, int *ret_ppid, char *err, size_t errlen);
+/* Say ready on sock, wait there for a domain and put it in place (log on
+ * 1-2, fds at 3.., XENON_BOOT set, XENON_STANDBY unset, comm kept): 0.
+ * 1: EOF, never used. < 0: a bad message, the reason in err (and the log
+ * already on 1-2 if the message carried one). */
+int procdom_standby_wait(int sock, char *err, size_t errlen);
+
 /* ---- the instance ---------------------------------------------------- */
 
 struct procdom_rt;

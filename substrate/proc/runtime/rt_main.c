@@ -5,6 +5,9 @@
  * Boot is an ordered table of steps; a failing step unwinds the ones before
  * it, in reverse (style rule 8), and the process exits 2 with the reason:
  *
+ *   standby    only with XENON_STANDBY (started ahead of its domain by the
+ *              spawner, rt_standby.c): die with xenon-hvd, then wait for a
+ *              domain; once given one, the process is as a cold start's
  *   env        XENON_BOOT parsed strictly (rt_boot.c)
  *   parent     die with xenon-hvd: PR_SET_PDEATHSIG(SIGKILL), then check the
  *              parent is still the one XENON_BOOT names (ppid=)
@@ -43,6 +46,32 @@ struct rt_boot_step {
 	int (*init)(struct procdom_rt *rt, char *err, size_t errlen);
 	void (*fini)(struct procdom_rt *rt);
 };
+
+/*
+ * A standby waits here for its domain. Its parent must be xenon-hvd (it
+ * was cloned for it, CLONE_PARENT), checked after the death signal is set,
+ * as step_parent does: a standby that finds itself an orphan goes, and so
+ * does one whose socket hangs up (xenon-hvd or the spawner went, or the
+ * standby was discarded) -- quietly, since no domain ever had it.
+ */
+static int step_standby(struct procdom_rt *rt, char *err, size_t errlen)
+{
+	const char *spec = getenv(PROCDOM_STANDBY_ENV);
+	int fd, ppid, rc;
+
+	(void)rt;
+	if (!spec)
+		return 0;
+	rc = procdom_standby_parse(spec, &fd, &ppid, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != ppid)
+		_exit(2);
+	rc = procdom_standby_wait(fd, err, errlen);
+	if (rc == 1)
+		_exit(0);
+	return rc;
+}
 
 static int step_env(struct procdom_rt *rt, char *err, size_t errlen)
 {
@@ -278,6 +307,7 @@ static int step_guest(struct procdom_rt *rt, char *err, size_t errlen)
 }
 
 static const struct rt_boot_step rt_boot_steps[] = {
+	{ "standby", step_standby, NULL },
 	{ "env", step_env, NULL },
 	{ "parent", step_parent, NULL },
 	{ "fds", step_fds, NULL },
