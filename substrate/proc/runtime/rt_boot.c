@@ -50,7 +50,7 @@ static const char *const boot_keys[K_NR] = {
 	[K_PPID] = "ppid",
 };
 
-static int boot_fail(char *err, size_t errlen, const char *fmt, ...)
+int rt_parse_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -61,8 +61,9 @@ static int boot_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-/* A decimal number in [s, end) no larger than max. */
-static bool boot_number(const char *s, const char *end, uint64_t max, uint64_t *ret)
+/* A decimal number in [s, end) no larger than max (no sign, no leading
+ * zero). Shared with the standby's XENON_STANDBY (rt_standby.c). */
+bool rt_parse_number(const char *s, const char *end, uint64_t max, uint64_t *ret)
 {
 	uint64_t v = 0;
 
@@ -100,7 +101,7 @@ static int boot_hc(struct procdom_boot *b, const char *s, const char *end, unsig
 		const char *comma = memchr(s, ',', (size_t)(end - s));
 		const char *stop = comma ? comma : end;
 
-		if (n == RT_MAX_VCPUS || !boot_number(s, stop, INT_MAX, &fd))
+		if (n == RT_MAX_VCPUS || !rt_parse_number(s, stop, INT_MAX, &fd))
 			return -EINVAL;
 		b->hc_fd[n++] = (int)fd;
 		if (!comma)
@@ -126,7 +127,7 @@ static int boot_field(struct procdom_boot *b, int key, const char *v, const char
 
 	if (key == K_HC)
 		return boot_hc(b, v, end, nr_hc);
-	if (!boot_number(v, end, max[key], &n))
+	if (!rt_parse_number(v, end, max[key], &n))
 		return -EINVAL;
 	switch (key) {
 	case K_V:
@@ -182,7 +183,7 @@ static int boot_check_fds(const struct procdom_boot *b, char *err, size_t errlen
 	for (i = 0; i < n; i++) {
 		for (j = i + 1; j < n; j++) {
 			if (fds[i] == fds[j])
-				return boot_fail(err, errlen, "fd %d named twice", fds[i]);
+				return rt_parse_fail(err, errlen, "fd %d named twice", fds[i]);
 		}
 	}
 	return 0;
@@ -191,21 +192,22 @@ static int boot_check_fds(const struct procdom_boot *b, char *err, size_t errlen
 static int boot_check(const struct procdom_boot *b, unsigned int nr_hc, char *err, size_t errlen)
 {
 	if (b->version != PROCDOM_PROTO_VERSION)
-		return boot_fail(err, errlen, "version %u, this runtime speaks %u", b->version,
-				 PROCDOM_PROTO_VERSION);
+		return rt_parse_fail(err, errlen, "version %u, this runtime speaks %u", b->version,
+				     PROCDOM_PROTO_VERSION);
 	if (b->nr_vcpus < 1)
-		return boot_fail(err, errlen, "vcpus must be 1..%u", RT_MAX_VCPUS);
+		return rt_parse_fail(err, errlen, "vcpus must be 1..%u", RT_MAX_VCPUS);
 	if (nr_hc != b->nr_vcpus)
-		return boot_fail(err, errlen, "%u hc fds for %u vcpus", nr_hc, b->nr_vcpus);
+		return rt_parse_fail(err, errlen, "%u hc fds for %u vcpus", nr_hc, b->nr_vcpus);
 	if (b->max_pages == 0 || b->max_gfn <= b->max_pages)
-		return boot_fail(err, errlen, "need 0 < max_pages < max_gfn (got %llu, %llu)",
-				 (unsigned long long)b->max_pages, (unsigned long long)b->max_gfn);
+		return rt_parse_fail(err, errlen, "need 0 < max_pages < max_gfn (got %llu, %llu)",
+				     (unsigned long long)b->max_pages,
+				     (unsigned long long)b->max_gfn);
 	if (b->start_info_gfn >= b->max_pages)
-		return boot_fail(err, errlen, "start_info gfn %llu outside RAM",
-				 (unsigned long long)b->start_info_gfn);
+		return rt_parse_fail(err, errlen, "start_info gfn %llu outside RAM",
+				     (unsigned long long)b->start_info_gfn);
 	if (b->evt_pages < 1 + (uint64_t)b->nr_vcpus)
-		return boot_fail(err, errlen, "evt_pages %llu cannot hold %u vCPU pages",
-				 (unsigned long long)b->evt_pages, b->nr_vcpus);
+		return rt_parse_fail(err, errlen, "evt_pages %llu cannot hold %u vCPU pages",
+				     (unsigned long long)b->evt_pages, b->nr_vcpus);
 	return boot_check_fds(b, err, errlen);
 }
 
@@ -221,22 +223,23 @@ static int boot_fields(const char *s, struct procdom_boot *ret, unsigned int *nr
 		end = end ? end : s + strlen(s);
 		eq = memchr(tok, '=', (size_t)(end - tok));
 		if (!eq)
-			return boot_fail(err, errlen, "'%.*s' is not key=value", (int)(end - tok),
-					 tok);
+			return rt_parse_fail(err, errlen, "'%.*s' is not key=value",
+					     (int)(end - tok), tok);
 		k = boot_key_index(tok, (size_t)(eq - tok));
 		if (k < 0)
-			return boot_fail(err, errlen, "unknown key '%.*s'", (int)(eq - tok), tok);
+			return rt_parse_fail(err, errlen, "unknown key '%.*s'", (int)(eq - tok),
+					     tok);
 		if (seen[k])
-			return boot_fail(err, errlen, "key '%s' given twice", boot_keys[k]);
+			return rt_parse_fail(err, errlen, "key '%s' given twice", boot_keys[k]);
 		seen[k] = true;
 		if (boot_field(ret, k, eq + 1, end, nr_hc) < 0)
-			return boot_fail(err, errlen, "bad value for '%s': '%.*s'", boot_keys[k],
-					 (int)(end - eq - 1), eq + 1);
+			return rt_parse_fail(err, errlen, "bad value for '%s': '%.*s'",
+					     boot_keys[k], (int)(end - eq - 1), eq + 1);
 		s = end + strspn(end, " ");
 	}
 	for (k = 0; k < K_NR; k++) {
 		if (!seen[k] && k != K_PPID)
-			return boot_fail(err, errlen, "missing key '%s'", boot_keys[k]);
+			return rt_parse_fail(err, errlen, "missing key '%s'", boot_keys[k]);
 	}
 	return 0;
 }
@@ -249,9 +252,9 @@ int procdom_boot_parse(const char *s, struct procdom_boot *ret, char *err, size_
 	if (err && errlen)
 		err[0] = '\0';
 	if (!s)
-		return boot_fail(err, errlen, "%s is not set", PROCDOM_BOOT_ENV);
+		return rt_parse_fail(err, errlen, "%s is not set", PROCDOM_BOOT_ENV);
 	if (strnlen(s, BOOT_MAX_LEN + 1) > BOOT_MAX_LEN)
-		return boot_fail(err, errlen, "longer than %d bytes", BOOT_MAX_LEN);
+		return rt_parse_fail(err, errlen, "longer than %d bytes", BOOT_MAX_LEN);
 	memset(ret, 0, sizeof(*ret));
 	rc = boot_fields(s + strspn(s, " "), ret, &nr_hc, err, errlen);
 	if (rc < 0)

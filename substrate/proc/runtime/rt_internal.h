@@ -275,6 +275,12 @@ static inline void rt_stat_inc(uint64_t *c)
 
 /* ---- small shared helpers ----------------------------------------------- */
 
+/* XENON_BOOT's and XENON_STANDBY's parsers (rt_boot.c): the reason into
+ * err, -EINVAL; a decimal in [s, end), no sign or leading zero, <= max. */
+int rt_parse_fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+bool rt_parse_number(const char *s, const char *end, uint64_t max, uint64_t *ret);
+
 /* A spin-wait hint to the CPU (PAUSE on x86). */
 static inline void rt_cpu_relax(void)
 {

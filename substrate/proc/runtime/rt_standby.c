@@ -33,7 +33,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,52 +58,23 @@ union sb_cmsg {
 	char buf[CMSG_SPACE(sizeof(int) * (PROCDOM_STANDBY_MAX_FDS + 1))];
 };
 
-static int sb_fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int sb_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-/* Plain decimal in [s, s + len): no sign, no leading zero, <= max. */
-static bool sb_number(const char *s, size_t len, long max, long *ret)
-{
-	long v = 0;
-	size_t i;
-
-	if (!len || (len > 1 && s[0] == '0'))
-		return false;
-	for (i = 0; i < len; i++) {
-		if (s[i] < '0' || s[i] > '9' || v > (max - (s[i] - '0')) / 10)
-			return false;
-		v = v * 10 + (s[i] - '0');
-	}
-	*ret = v;
-	return true;
-}
-
 /* One "key=value" token of [tok, end) into fd or ppid; seen[] catches twice. */
 static int sb_token(const char *tok, const char *end, bool seen[2], long v[2])
 {
 	static const char *const keys[2] = { "fd", "ppid" };
 	static const long max[2] = { SB_FD_MAX, INT_MAX };
 	const char *eq = memchr(tok, '=', (size_t)(end - tok));
+	uint64_t n;
 	int k;
 
 	for (k = 0; eq && k < 2; k++) {
 		if ((size_t)(eq - tok) == strlen(keys[k]) && !memcmp(tok, keys[k], strlen(keys[k])))
 			break;
 	}
-	if (!eq || k == 2 || seen[k] || !sb_number(eq + 1, (size_t)(end - eq - 1), max[k], &v[k]))
+	if (!eq || k == 2 || seen[k] || !rt_parse_number(eq + 1, end, (uint64_t)max[k], &n))
 		return -EINVAL;
 	seen[k] = true;
+	v[k] = (long)n;
 	return 0;
 }
 
@@ -115,24 +85,24 @@ int procdom_standby_parse(const char *s, int *ret_fd, int *ret_ppid, char *err, 
 	const char *p = s;
 
 	if (!s || strnlen(s, SB_SPEC_MAX + 1) > SB_SPEC_MAX)
-		return sb_fail(err, errlen, "%s: missing or longer than %d bytes",
-			       PROCDOM_STANDBY_ENV, SB_SPEC_MAX);
+		return rt_parse_fail(err, errlen, "%s: missing or longer than %d bytes",
+				     PROCDOM_STANDBY_ENV, SB_SPEC_MAX);
 	for (;;) {
 		const char *end = strchr(p, ' ');
 
 		end = end ? end : p + strlen(p);
 		if (sb_token(p, end, seen, v) < 0)
-			return sb_fail(err, errlen, "%s: bad field '%.*s'", PROCDOM_STANDBY_ENV,
-				       (int)(end - p), p);
+			return rt_parse_fail(err, errlen, "%s: bad field '%.*s'",
+					     PROCDOM_STANDBY_ENV, (int)(end - p), p);
 		if (!*end)
 			break;
 		p = end + 1;
 	}
 	if (!seen[0] || !seen[1])
-		return sb_fail(err, errlen, "%s: want fd= and ppid=", PROCDOM_STANDBY_ENV);
+		return rt_parse_fail(err, errlen, "%s: want fd= and ppid=", PROCDOM_STANDBY_ENV);
 	if (v[0] < PROCDOM_STANDBY_FD_MIN || v[1] < 1)
-		return sb_fail(err, errlen, "%s: fd %ld below %d or ppid 0", PROCDOM_STANDBY_ENV,
-			       v[0], PROCDOM_STANDBY_FD_MIN);
+		return rt_parse_fail(err, errlen, "%s: fd %ld below %d or ppid 0",
+				     PROCDOM_STANDBY_ENV, v[0], PROCDOM_STANDBY_FD_MIN);
 	*ret_fd = (int)v[0];
 	*ret_ppid = (int)v[1];
 	return 0;
@@ -205,20 +175,20 @@ static int sb_check(const struct sb_msg *m, char *err, size_t errlen)
 	static const char prefix[] = PROCDOM_BOOT_ENV "=";
 
 	if (m->flags & MSG_TRUNC)
-		return sb_fail(err, errlen, "standby: message longer than %d bytes",
-			       PROCDOM_STANDBY_MSG_MAX);
+		return rt_parse_fail(err, errlen, "standby: message longer than %d bytes",
+				     PROCDOM_STANDBY_MSG_MAX);
 	if (m->flags & MSG_CTRUNC)
-		return sb_fail(err, errlen, "standby: more than %d fds",
-			       PROCDOM_STANDBY_MAX_FDS + 1);
+		return rt_parse_fail(err, errlen, "standby: more than %d fds",
+				     PROCDOM_STANDBY_MAX_FDS + 1);
 	if (m->nr_fds < 1 || m->nr_fds > PROCDOM_STANDBY_MAX_FDS)
-		return sb_fail(err, errlen,
-			       "standby: %u domain fds and a log, want 1..%d and a log", m->nr_fds,
-			       PROCDOM_STANDBY_MAX_FDS);
+		return rt_parse_fail(err, errlen,
+				     "standby: %u domain fds and a log, want 1..%d and a log",
+				     m->nr_fds, PROCDOM_STANDBY_MAX_FDS);
 	if (!m->len || m->buf[m->len - 1] || strlen(m->buf) != m->len - 1)
-		return sb_fail(err, errlen,
-			       "standby: the payload is not one NUL-terminated string");
+		return rt_parse_fail(err, errlen,
+				     "standby: the payload is not one NUL-terminated string");
 	if (strncmp(m->buf, prefix, sizeof(prefix) - 1))
-		return sb_fail(err, errlen, "standby: the payload is not %s...", prefix);
+		return rt_parse_fail(err, errlen, "standby: the payload is not %s...", prefix);
 	return 0;
 }
 
@@ -241,11 +211,12 @@ static int sb_place_fds(struct sb_msg *m, int sock, char *err, size_t errlen)
 		close(m->fds[i]);
 		m->fds[i] = high;
 		if (high < 0)
-			return sb_fail(err, errlen, "standby: moving fds: %s", strerror(errno));
+			return rt_parse_fail(err, errlen, "standby: moving fds: %s",
+					     strerror(errno));
 	}
 	for (i = 0; !in_place && i < m->nr_fds; i++) {
 		if (dup2(m->fds[i], 3 + (int)i) < 0)
-			return sb_fail(err, errlen, "standby: dup2: %s", strerror(errno));
+			return rt_parse_fail(err, errlen, "standby: dup2: %s", strerror(errno));
 		close(m->fds[i]);
 	}
 	close(sock);
@@ -258,7 +229,7 @@ static int sb_env(const struct sb_msg *m, char *err, size_t errlen)
 {
 	if (unsetenv(PROCDOM_STANDBY_ENV) < 0 ||
 	    setenv(PROCDOM_BOOT_ENV, m->buf + sizeof(PROCDOM_BOOT_ENV), 1) < 0)
-		return sb_fail(err, errlen, "standby: setenv: %s", strerror(errno));
+		return rt_parse_fail(err, errlen, "standby: setenv: %s", strerror(errno));
 	return 0;
 }
 
@@ -284,7 +255,7 @@ int procdom_standby_wait(int sock, char *err, size_t errlen)
 	if (rc == -EPIPE || rc == -ECONNRESET)
 		return 1; /* the spawner is gone already */
 	if (rc < 0)
-		return sb_fail(err, errlen, "standby: send: %s", strerror(-rc));
+		return rt_parse_fail(err, errlen, "standby: send: %s", strerror(-rc));
 	rc = sb_receive(sock, &m, err, errlen);
 	if (rc)
 		return rc;
