@@ -75,6 +75,7 @@ struct bb {
 	struct bb_vbd *vbds[BB_MAX_VBDS];
 	unsigned int nr_vbds;
 	struct bb_vbd *by_port[EVTCHN_2L_NR_CHANNELS];
+	bool store_gone; /* xenstored died: xs_src is off the loop (main.c) */
 	bool stop;
 	int exit_code;
 };

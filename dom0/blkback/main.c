@@ -7,8 +7,25 @@
  * (D/blkback/blkback.pid), event loop, signals,
  * xenon-hvd (an event channel handle), XenStore (the vbd driver's watches),
  * readiness. SIGTERM/SIGINT: every vbd disconnected (its persistent grants
- * and ring unmapped, port unbound) and exit 0. Losing xenon-hvd or
- * xenstored stops us too.
+ * and ring unmapped, port unbound) and exit 0. Losing xenon-hvd stops us
+ * too, exit 1: without it no ring can be served.
+ *
+ * Losing xenstored does not stop us: a connected vbd's ring, grants, port
+ * and image need no store, and exiting would cut every running guest off
+ * its disk. It wakes nothing we wait on, though: libxenstore's reader
+ * thread closes the socket but never the xs_fileno() pipe (xenon_dom0.h,
+ * "Whether xenstored is still there"). So while the store is there the
+ * loop sleeps at most XENON_STORE_PROBE_MS and drains the watch events
+ * (xbbe_dispatch) at every wake-up, which is the probe. Once it fails we
+ * say once "xenstored is gone: connected devices are still served, no new
+ * ones", take the store off the loop and stop probing: connected vbds are
+ * served as before, but no device is found, connected or disconnected any
+ * more -- that is all driven by store watches, including a front end's
+ * death (@releaseDomain), so a dead guest's vbd stays mapped until we stop.
+ * A store write still made (xbbe_fatal() on a broken ring, the
+ * disconnects at SIGTERM) fails at once and is only logged. xenon-hvd
+ * never restarts xenstored, nor a back end that dies after it
+ * (dom0/hvd/services.c): without the store a new one would find nothing.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -229,10 +246,39 @@ static void evtchn_event(struct bb *bb)
 	}
 }
 
+/* The store is gone for good (the top of this file): said once, off the
+ * loop, never probed again; the connected vbds are served on. */
+static void xs_lost(struct bb *bb, int err)
+{
+	if (err == -EPIPE)
+		bb_log(bb, BB_ERR,
+		       "xenstored is gone: connected devices are still served, "
+		       "no new ones");
+	else
+		bb_log(bb, BB_ERR,
+		       "xenstored connection: %s: connected devices are still "
+		       "served, no new ones",
+		       strerror(-err));
+	epoll_ctl(bb->epfd, EPOLL_CTL_DEL, xbbe_fd(bb->xbbe), NULL);
+	bb->store_gone = true;
+}
+
+/* The watch events that came; also the probe that xenstored is still
+ * there (the top of this file). */
+static void xs_probe(struct bb *bb)
+{
+	int rc;
+
+	if (bb->store_gone)
+		return;
+	rc = xbbe_dispatch(bb->xbbe);
+	if (rc < 0 && (rc = xenon_store_watch_errno(-rc)))
+		xs_lost(bb, rc);
+}
+
 static void dispatch(struct bb *bb, struct bb_src *src)
 {
 	unsigned int signo;
-	int rc;
 
 	switch (src->kind) {
 	case BB_SRC_SIGNAL:
@@ -242,13 +288,7 @@ static void dispatch(struct bb *bb, struct bb_src *src)
 			bb->stop = true;
 		}
 		break;
-	case BB_SRC_XS:
-		rc = xbbe_dispatch(bb->xbbe);
-		if (rc < 0) {
-			bb_log(bb, BB_ERR, "xenstored connection: %s: stopping", strerror(-rc));
-			bb->stop = true;
-			bb->exit_code = 1;
-		}
+	case BB_SRC_XS: /* drained by xs_probe(), at every wake-up */
 		break;
 	case BB_SRC_EVTCHN:
 		evtchn_event(bb);
@@ -260,17 +300,21 @@ static int bb_run(struct bb *bb)
 {
 	struct epoll_event evs[16];
 	bool more = false;
-	int n;
+	int n, wait_ms;
 
 	while (!bb->stop) {
-		/* Rings left with work after a batch: look at the rest, come back. */
-		n = epoll_wait(bb->epfd, evs, 16, more ? 0 : -1);
+		/* Rings left with work after a batch: look at the rest, come back;
+		 * else sleep, bounded by the store probe while there is a store. */
+		wait_ms = bb->store_gone ? -1 : XENON_STORE_PROBE_MS;
+		n = epoll_wait(bb->epfd, evs, 16, more ? 0 : wait_ms);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		for (int i = 0; i < n && !bb->stop; i++)
 			dispatch(bb, evs[i].data.ptr);
+		if (!bb->stop)
+			xs_probe(bb);
 		more = !bb->stop && bb_vbd_serve_pending(bb);
 		if (!bb->stop && xenon_evtchn_has_queued(bb->xe))
 			evtchn_event(bb);

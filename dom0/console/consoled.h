@@ -8,7 +8,9 @@
  * One thread, one epoll loop. Domains are found through XenStore: the
  * @introduceDomain watch (also fired at registration) rescans
  * /local/domain/N/console/{ring-ref,port}; @releaseDomain, and a slow timer
- * for domains never introduced, check liveness with xenon-hvd's LIST.
+ * for domains never introduced, check liveness with xenon-hvd's LIST of
+ * every domain (xenon_domains_list(): all its pages, so a console of any
+ * domid is checked, however many domains run).
  * Domids are reused (lowest free): a console belongs to one domain, the
  * domid and LIST's pid together, so a new domain behind an old id (even one
  * created before we saw the old one's release) gets a console of its own,
@@ -33,6 +35,27 @@
  *  - input: a client is read only as far as in[] has room; when it is full
  *    the client's EPOLLIN is switched off until the guest's next event
  *    (xcons_read() notifies after consuming).
+ *
+ * xenstored going away does not stop us: a served console's ring, port
+ * and clients need no store, and exiting would close every running
+ * guest's console. libxenstore never wakes the xs_fileno() pipe for it
+ * (xenon_dom0.h, "Whether xenstored is still there"), so while the store
+ * is there the loop wakes at least every XENON_STORE_PROBE_MS and drains
+ * the watch events at every wake-up, which is the probe. Once that fails:
+ * "xenstored is gone: connected devices are still served, no new ones",
+ * once; the store is taken off the loop and never probed again. Every
+ * console and client is served as before (a new client of a served
+ * console too); no new console is found (that takes @introduceDomain and
+ * the store's keys); a domain's death is still noticed by the slow
+ * liveness check, which needs only xenon-hvd's LIST, and closes its
+ * console. xenon-hvd never restarts xenstored, nor us if we die after it
+ * (dom0/hvd/services.c).
+ *
+ * Two periods, two meanings, the loop sleeping until the nearer
+ * (cd_wait_ms()): CD_LIVENESS_MS, the slow liveness check, due by a
+ * deadline while there are consoles, so busy consoles do not hold it off
+ * (without the store it is the only way a death is seen);
+ * XENON_STORE_PROBE_MS, the store probe, while the store is there.
  */
 #ifndef XENON_CONSOLED_H
 #define XENON_CONSOLED_H
@@ -49,8 +72,7 @@
 #define CD_MAX_CONSOLES 1024	   /* domains served at once */
 #define CD_MAX_CLIENTS 8	   /* attached clients per domain */
 #define CD_CLIENT_BUF (256 * 1024) /* output a client may lag behind */
-#define CD_LIST_MAX 4096	   /* rows asked of LIST (dom0 too) */
-#define CD_LIVENESS_MS 1000	   /* the slow liveness check */
+#define CD_LIVENESS_MS 1000	   /* the slow liveness check (LIST) */
 
 enum cd_src_kind { CD_SRC_SIGNAL, CD_SRC_XS, CD_SRC_EVTCHN, CD_SRC_LISTEN, CD_SRC_CLIENT };
 
@@ -92,8 +114,7 @@ struct cd_console {
 	bool queued;	     /* on cd->reap_list */
 	bool freeing;	     /* in cd_console_free(): never queued again */
 	struct cd_console *rnext;
-	unsigned int idx;      /* in cd->cons[] */
-	unsigned int live_gen; /* found running by cd_check_live() pass number */
+	unsigned int idx; /* in cd->cons[] */
 };
 
 struct cd {
@@ -106,14 +127,14 @@ struct cd {
 	struct cd_src sig_src, xs_src, ev_src;
 	struct cd_console *cons[CD_MAX_CONSOLES]; /* every console, dead ones too */
 	unsigned int nr_cons;
-	struct idtab by_domid;		  /* domid -> its console, until marked dead */
-	struct idtab by_port;		  /* our port -> console, while bound */
-	struct idtab bare;		  /* domid -> int32_t pid: introduced, no console keys */
-	struct cd_console *reap_list;	  /* dead, or with dead clients */
-	struct procdom_ctl_dominfo *list; /* [CD_LIST_MAX], LIST's rows */
-	unsigned int live_gen;
+	struct idtab by_domid;	      /* domid -> its console, until marked dead */
+	struct idtab by_port;	      /* our port -> console, while bound */
+	struct idtab bare;	      /* domid -> int32_t pid: introduced, no console keys */
+	struct cd_console *reap_list; /* dead, or with dead clients */
+	struct xenon_domains doms;    /* the latest LIST of every domain */
+	uint64_t live_due_ms;	      /* the next slow liveness check (CLOCK_MONOTONIC) */
+	bool store_gone;	      /* xenstored died: xs_src is off the loop */
 	bool rescan, check_live, limit_logged, stop;
-	int exit_code;
 };
 
 /* main.c */

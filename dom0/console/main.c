@@ -7,7 +7,8 @@
  * xenon-hvd (an event channel handle and a control connection), XenStore
  * (watches), readiness. SIGTERM/SIGINT: every console drained one last
  * time and closed, exit 0. Losing xenon-hvd stops us too: without it no
- * ring can be served.
+ * ring can be served. Losing xenstored does not: the consoles served then
+ * are served on, no new one is found (consoled.h).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <xenstore.h>
@@ -122,11 +124,7 @@ static int hvd_init(void *ctx)
 	idtab_init(&cd->by_port, sizeof(struct cd_console *), EVTCHN_FIFO_NR_CHANNELS);
 	idtab_init(&cd->by_domid, sizeof(struct cd_console *), DOMID_FIRST_RESERVED);
 	idtab_init(&cd->bare, sizeof(int32_t), DOMID_FIRST_RESERVED);
-	cd->list = calloc(CD_LIST_MAX, sizeof(*cd->list));
-	if (!cd->list)
-		return -ENOMEM;
 	err = xenon_evtchn_open(cd->opts.run_dir, &cd->xe);
-
 	if (!err)
 		err = xenon_ctl_open(cd->opts.run_dir, &cd->ctl);
 	if (!err) {
@@ -136,7 +134,6 @@ static int hvd_init(void *ctx)
 	if (err) {
 		xenon_ctl_close(cd->ctl);
 		xenon_evtchn_close(cd->xe);
-		free(cd->list);
 	}
 	return err;
 }
@@ -159,7 +156,7 @@ static void hvd_fini(void *ctx)
 	idtab_fini(&cd->by_port);
 	idtab_fini(&cd->by_domid);
 	idtab_fini(&cd->bare);
-	free(cd->list);
+	xenon_domains_fini(&cd->doms);
 }
 
 static int xs_init(void *ctx)
@@ -232,10 +229,10 @@ static bool xs_read_ulong(struct cd *cd, unsigned int domid, const char *key, un
 	return ok;
 }
 
-/* LIST into cd->list: how many rows, or -errno (logged). */
+/* Every domain into cd->doms: how many rows, or -errno (logged). */
 static int cd_list(struct cd *cd)
 {
-	int n = xenon_domain_list(cd->ctl, cd->list, CD_LIST_MAX);
+	int n = xenon_domains_list(cd->ctl, &cd->doms);
 
 	if (n < 0)
 		cd_log(cd, CD_WARN, "listing domains: %s", strerror(-n));
@@ -301,7 +298,7 @@ static void cd_scan(struct cd *cd)
 	int n = cd_list(cd);
 
 	for (int k = 0; k < n; k++) {
-		const struct procdom_ctl_dominfo *d = &cd->list[k];
+		const struct procdom_ctl_dominfo *d = &cd->doms.row[k];
 		struct cd_console *con;
 
 		if (!cd_running(d))
@@ -313,60 +310,69 @@ static void cd_scan(struct cd *cd)
 	}
 }
 
+/* Its domain still runs: listed under its domid, with its pid. */
+static bool cd_console_live(struct cd *cd, const struct cd_console *con)
+{
+	const struct procdom_ctl_dominfo *d = xenon_domains_find(&cd->doms, con->domid);
+
+	return d && cd_running(d) && d->pid == con->pid;
+}
+
 /*
- * @releaseDomain or the slow timer: close consoles of domains gone. One
- * pass over LIST marks the consoles of running domains, one over the
- * consoles closes the rest. A LIST that filled the buffer says nothing of
- * domids above its last row.
+ * @releaseDomain or the slow timer: close consoles of domains gone. The
+ * list has every domain (sorted): each console is looked up in it,
+ * O(consoles x log domains).
  */
 static void cd_check_live(struct cd *cd)
 {
-	unsigned int i, gen, listed_to = UINT32_MAX;
-	int n, k;
-
-	if (!cd->nr_cons)
+	if (!cd->nr_cons || cd_list(cd) < 0)
 		return;
-	n = cd_list(cd);
-	if (n < 0)
-		return;
-	if (n == CD_LIST_MAX)
-		listed_to = cd->list[n - 1].domid;
-	gen = ++cd->live_gen;
-	for (k = 0; k < n; k++) {
-		const struct procdom_ctl_dominfo *d = &cd->list[k];
-		struct cd_console *con = cd_running(d) ? cd_console_by_domid(cd, d->domid) : NULL;
-
-		if (con && con->pid == d->pid)
-			con->live_gen = gen;
-	}
 	/* cd_console_gone() only marks and queues: cons[] holds still. */
-	for (i = 0; i < cd->nr_cons; i++) {
+	for (unsigned int i = 0; i < cd->nr_cons; i++) {
 		struct cd_console *con = cd->cons[i];
 
-		if (!con->dead && con->live_gen != gen && con->domid <= listed_to)
+		if (!con->dead && !cd_console_live(cd, con))
 			cd_console_gone(con);
 	}
 }
 
 /* ---- the loop --------------------------------------------------------- */
 
+/* The store is gone for good (consoled.h): said once, off the loop,
+ * never probed again; the consoles served are served on. */
+static void xs_lost(struct cd *cd, int err)
+{
+	if (err == -EPIPE)
+		cd_log(cd, CD_ERR,
+		       "xenstored is gone: connected devices are still served, "
+		       "no new ones");
+	else
+		cd_log(cd, CD_ERR,
+		       "xenstored connection: %s: connected devices are still "
+		       "served, no new ones",
+		       strerror(-err));
+	cd_epoll_set(cd, xs_fileno(cd->xs), EPOLLIN, 0, &cd->xs_src);
+	cd->store_gone = true;
+}
+
+/* The watch events that came; also the probe that xenstored is still
+ * there, at every wake-up while it is (consoled.h). */
 static void xs_event(struct cd *cd)
 {
 	char **w;
+	int rc;
 
-	while ((w = xs_check_watch(cd->xs))) {
+	if (cd->store_gone)
+		return;
+	while ((rc = xenon_store_next_watch(cd->xs, &w)) > 0) {
 		if (!strcmp(w[XS_WATCH_TOKEN], "intro"))
 			cd->rescan = true;
 		else
 			cd->check_live = true;
 		free(w);
 	}
-	if (errno != EAGAIN) {
-		cd_log(cd, CD_ERR, "xenstored connection: %s: stopping", strerror(errno));
-		cd_epoll_set(cd, xs_fileno(cd->xs), EPOLLIN, 0, &cd->xs_src);
-		cd->stop = true;
-		cd->exit_code = 1;
-	}
+	if (rc)
+		xs_lost(cd, rc);
 }
 
 static void evtchn_event(struct cd *cd)
@@ -402,8 +408,7 @@ static void dispatch(struct cd *cd, struct cd_src *src, uint32_t events)
 			cd->stop = true;
 		}
 		break;
-	case CD_SRC_XS:
-		xs_event(cd);
+	case CD_SRC_XS: /* drained below, at every wake-up */
 		break;
 	case CD_SRC_EVTCHN:
 		evtchn_event(cd);
@@ -417,22 +422,57 @@ static void dispatch(struct cd *cd, struct cd_src *src, uint32_t events)
 	}
 }
 
+static uint64_t cd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* How long the loop may sleep: until the slow liveness check is due
+ * (while there are consoles) or the next store probe (while the store is
+ * there), the nearer; -1 neither (consoled.h). */
+static int cd_wait_ms(const struct cd *cd, uint64_t now)
+{
+	int ms = cd->store_gone ? -1 : XENON_STORE_PROBE_MS;
+	int live;
+
+	if (!cd->nr_cons)
+		return ms;
+	live = now >= cd->live_due_ms ? 0 : (int)(cd->live_due_ms - now);
+	return ms < 0 || live < ms ? live : ms;
+}
+
+/* @releaseDomain, or the slow check due: then the next one is due a
+ * period on. */
+static void cd_live_tick(struct cd *cd)
+{
+	uint64_t now = cd_now_ms();
+
+	if (!cd->check_live && (!cd->nr_cons || now < cd->live_due_ms))
+		return;
+	cd_check_live(cd);
+	cd->live_due_ms = now + CD_LIVENESS_MS;
+}
+
 static int cd_run(struct cd *cd)
 {
 	struct epoll_event evs[64];
 	int n, i;
 
 	while (!cd->stop) {
-		n = epoll_wait(cd->epfd, evs, 64, cd->nr_cons ? CD_LIVENESS_MS : -1);
+		n = epoll_wait(cd->epfd, evs, 64, cd_wait_ms(cd, cd_now_ms()));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -errno;
 		for (i = 0; i < n; i++)
 			dispatch(cd, evs[i].data.ptr, evs[i].events);
+		if (!cd->stop)
+			xs_event(cd);
 		/* Releases first: a domid freed and reused in one batch. */
-		if (cd->check_live || n == 0)
-			cd_check_live(cd);
+		cd_live_tick(cd);
 		if (cd->rescan)
 			cd_scan(cd);
 		cd->rescan = cd->check_live = false;
@@ -467,7 +507,7 @@ int main(int argc, char **argv)
 	if (err)
 		cd_log(cd, CD_ERR, "event loop: %s", strerror(-err));
 	daemon_down(init_steps, N_INIT_STEPS, cd);
-	err = err ? 1 : cd->exit_code;
+	err = err ? 1 : 0;
 	free(cd);
 	return err;
 }

@@ -128,7 +128,10 @@ struct hvd_svc {
 	int restarts;
 	/* A failed start being stopped from the loop (services.c): SIGTERM
 	 * sent, SIGKILL at stop_deadline_ns (CLOCK_MONOTONIC) unless its
-	 * pidfd says it ended first; killed: the SIGKILL went. */
+	 * pidfd says it ended first; killed: the SIGKILL went. Before any
+	 * stop, stop_deadline_ns also holds the end of the READY grace: its
+	 * pipe closed without READY while it runs (svc_closed_unready()), its
+	 * pidfd has until then to say it exited. 0 once reaped. */
 	bool stopping, killed;
 	uint64_t stop_deadline_ns;
 };

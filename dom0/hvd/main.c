@@ -534,7 +534,9 @@ static int hvd_run(struct hvd *h)
 	int n, i;
 
 	while (!h->stop) {
-		/* A service being stopped has a deadline (services.c). */
+		/* A service being stopped, or in the READY grace after its pipe
+		 * closed unready (svc_closed_unready()), has a deadline:
+		 * stop_deadline_ns (services.c). */
 		n = epoll_wait(h->epfd, evs, 64, hvd_svcs_timeout_ms(h));
 		if (n < 0 && errno == EINTR)
 			continue;

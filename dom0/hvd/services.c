@@ -12,7 +12,13 @@
  * die with it. If it dies after READY, that is logged and xenon-hvd keeps
  * running its domains (their channels, grants and mapped rings do not
  * need the store; `xenon down` does not either), but nothing new can be
- * introduced.
+ * introduced. The back ends notice it within about a second (lib/dom0's
+ * store probe). consoled and blkback say so once and run on: they keep
+ * serving every console and vbd connected then (mapped rings need no
+ * store), only find no new ones. The monitor, whose whole work is store
+ * entries, exits. From then on no back end is restarted, whatever it died
+ * of: without the store a new one would find no work, and a restart could
+ * only fail to connect (said once per back end, the reason once).
  *
  * Restart policy for the back ends: they hold no state that is not also
  * in the store or the shared pages -- a new consoled re-reads
@@ -26,26 +32,40 @@
  *
  * Readiness, one rule for every service: after each start it must write
  * to its readiness pipe (daemon_ready(): "READY\n", then close) before it
- * closes the pipe or exits. Closing the pipe without a word, or exiting
- * first, is a failed start: a service still running is stopped (it says
- * it could not start), and then
+ * closes the pipe or exits. Anything else is a failed start, and then
  *   - a service that was never READY (xenstored; a back end's first start)
  *     fails our start-up: we stop, exit status 1;
  *   - a restarted back end counts as one more death: restarted again while
  *     the budget lasts.
  * The pipe closing after READY is normal (daemon_ready() closes it).
  *
- * Stopping a failed start does not hold the loop: domains and clients
- * are served meanwhile. SIGTERM now; its pidfd, still watched, says when it
- * ended (hvd_svc_died_event reaps it, then the rule above applies); if it
- * has not ended HVD_SVC_STOP_TIMEOUT_MS later, the loop's wait, bounded by
- * that deadline (hvd_svcs_timeout_ms), sends SIGKILL (hvd_svcs_tick,
- * logged):
+ * Three events, two fds; which comes first is the kernel's choice:
+ *   - READY read: it is ready (also when read only once its pidfd fired:
+ *     a READY written just before exiting counts, then it was lost);
+ *   - its pidfd, no READY: it exited before it was ready. Reaped, logged
+ *     with what it died of ("exit status N", "killed by signal S"), the
+ *     rule above; nothing is sent to it;
+ *   - pipe EOF, no READY: a process that exits closes its fds a moment
+ *     before its pidfd turns readable, so EOF alone does not say which.
+ *     Its pidfd already readable: it exited (as above). Otherwise it is
+ *     given HVD_SVC_EXIT_GRACE_MS for the pidfd; still running then, it
+ *     closed the pipe and runs on, saying it could not start: it is
+ *     stopped, and once it has ended the rule applies.
  *
- *   pipe EOF, no READY -> SIGTERM, stopping --(pidfd)--> reaped -> the rule
- *                            \--(deadline)--> SIGKILL --(pidfd)--^
+ * Neither the grace nor a stop holds the loop: domains and clients are
+ * served meanwhile. The loop's wait is bounded by the nearest deadline
+ * (hvd_svcs_timeout_ms) and hvd_svcs_tick acts on it: the grace's end
+ * sends SIGTERM; HVD_SVC_STOP_TIMEOUT_MS later, SIGKILL (logged). Its
+ * pidfd, still watched, says when it ended (hvd_svc_died_event reaps it):
  *
- * Only our own shutdown (hvd_svcs_stop) waits for a service, bounded.
+ *   pidfd, no READY ----------------------------> "exited before it was
+ *   pipe EOF, no READY --(pidfd within grace)--^   ready: ..." -> the rule
+ *        \--(grace over)--> SIGTERM, stopping --(pidfd)--> "stopped" -> the rule
+ *                              \--(deadline)--> SIGKILL --(pidfd)--^
+ *
+ * While the grace runs, stop_deadline_ns holds its end (no stop has begun:
+ * svc_closed_unready). Only our own shutdown (hvd_svcs_stop) waits for a
+ * service, bounded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -66,6 +86,9 @@
  * still block the service by then: the caller has closed every control
  * connection (see hvd_quiesce()). */
 #define HVD_SVC_STOP_TIMEOUT_MS 5000
+/* Pipe EOF without READY: how long its pidfd may take to say it exited
+ * (the kernel closes a dying process's fds just before; microseconds). */
+#define HVD_SVC_EXIT_GRACE_MS 100
 
 struct hvd_svc_desc {
 	const char *name;      /* in the log */
@@ -182,6 +205,19 @@ static void svc_stop(struct hvd *h, struct hvd_svc *s)
 	svc_close_fds(h, s);
 }
 
+/* Its pipe closed without READY while it ran, and no stop has begun:
+ * the grace for its pidfd (top); stop_deadline_ns is the grace's end. */
+static bool svc_closed_unready(const struct hvd_svc *s)
+{
+	return s->pid && s->ready_fd < 0 && !s->ready && !s->stopping;
+}
+
+/* A deadline the loop must wake for: a grace, or a stop before SIGKILL. */
+static bool svc_has_deadline(const struct hvd_svc *s)
+{
+	return (s->stopping && !s->killed) || svc_closed_unready(s);
+}
+
 /* From the loop: SIGTERM, and its end comes as a pidfd event (top). */
 static void svc_stop_begin(struct hvd *h, struct hvd_svc *s)
 {
@@ -196,6 +232,8 @@ static void svc_stop_begin(struct hvd *h, struct hvd_svc *s)
 		svc_name(s), (int)s->pid, HVD_SVC_STOP_TIMEOUT_MS);
 }
 
+static void svc_grace_over(struct hvd *h, struct hvd_svc *s);
+
 int hvd_svcs_timeout_ms(const struct hvd *h)
 {
 	uint64_t now = 0;
@@ -205,7 +243,7 @@ int hvd_svcs_timeout_ms(const struct hvd *h)
 		const struct hvd_svc *s = &h->svc[i];
 		int left;
 
-		if (!s->stopping || s->killed)
+		if (!svc_has_deadline(s))
 			continue;
 		if (!now)
 			now = svc_now_ns();
@@ -223,12 +261,16 @@ void hvd_svcs_tick(struct hvd *h)
 	for (unsigned int i = 0; i < HVD_NR_SVCS; i++) {
 		struct hvd_svc *s = &h->svc[i];
 
-		if (!s->stopping || s->killed)
+		if (!svc_has_deadline(s))
 			continue;
 		if (!now)
 			now = svc_now_ns();
 		if (svc_stop_left_ms(s, now))
 			continue;
+		if (svc_closed_unready(s)) {
+			svc_grace_over(h, s);
+			continue;
+		}
 		hvd_log(h, HV_LOG_ERR, "%s (pid %d) still running %d ms after SIGTERM: SIGKILL",
 			svc_name(s), (int)s->pid, HVD_SVC_STOP_TIMEOUT_MS);
 		kill(s->pid, SIGKILL); /* unreaped: the pid is still its own */
@@ -355,12 +397,33 @@ static void svc_said_ready(struct hvd *h, struct hvd_svc *s)
 	hvd_services_ready(h);
 }
 
+/* Whether its process has ended: the pidfd is readable. */
+static bool svc_exited(const struct hvd_svc *s)
+{
+	struct pollfd p = { s->pidfd, POLLIN, 0 };
+
+	return s->pidfd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* xenstored was READY and has ended since (reaped, or its pidfd says so
+ * in an event of this batch not handled yet): it is never restarted. */
+static bool svc_store_gone(const struct hvd *h)
+{
+	const struct hvd_svc *st = &h->svc[HVD_SVC_XENSTORED];
+
+	return st->wanted && st->ever_ready && (!st->pid || svc_exited(st));
+}
+
 /* A back end that was READY before died or failed a restart: again,
- * while the budget lasts. */
+ * while the budget lasts and the store is there. */
 static void svc_restart(struct hvd *h, struct hvd_svc *s)
 {
 	int err;
 
+	if (svc_store_gone(h)) {
+		hvd_log(h, HV_LOG_ERR, "%s is not restarted: xenstored is gone", svc_name(s));
+		return;
+	}
 	if (s->restarts >= HVD_SVC_MAX_RESTARTS) {
 		hvd_log(h, HV_LOG_ERR,
 			"%s restarted %d times: not again; its work is left undone until xenon-hvd "
@@ -396,44 +459,25 @@ static void svc_lost(struct hvd *h, struct hvd_svc *s)
 	if (svc_is_store(s)) {
 		hvd_log(h, HV_LOG_ERR,
 			"%s is not restarted (the store died with it): no domain can be "
-			"introduced",
+			"introduced, and no back end is restarted from now on (without the "
+			"store they have no work)",
 			svc_name(s));
 		return;
 	}
 	svc_restart(h, s);
 }
 
-/* Whether its process has ended: the pidfd is readable. */
-static bool svc_exited(const struct hvd_svc *s)
+/* One read of its readiness pipe: 1 a word (READY), 0 EOF, -1 nothing
+ * (EAGAIN: left over from a previous run; EINTR) or closed already. */
+static int svc_read_ready(struct hvd_svc *s)
 {
-	struct pollfd p = { s->pidfd, POLLIN, 0 };
-
-	return s->pidfd >= 0 && poll(&p, 1, 0) > 0;
-}
-
-void hvd_svc_ready_event(struct hvd_svc *s)
-{
-	struct hvd *h = s->h;
 	char buf[16];
 	ssize_t n;
 
 	if (s->ready_fd < 0)
-		return; /* left over: closed earlier in this batch */
+		return -1;
 	n = read(s->ready_fd, buf, sizeof(buf));
-	if (n < 0)
-		return; /* EAGAIN: left over from a previous run; EINTR */
-	if (n > 0) {
-		if (!s->ready)
-			svc_said_ready(h, s);
-		return;
-	}
-	svc_close_ready(h, s);
-	if (s->ready)
-		return;
-	/* Exited, or still running: the stop's wait status says which; the
-	 * failed start is acted on once it has ended (hvd_svc_died_event). */
-	hvd_log(h, HV_LOG_ERR, "%s closed its readiness pipe without saying READY", svc_name(s));
-	svc_stop_begin(h, s);
+	return n > 0 ? 1 : n == 0 ? 0 : -1;
 }
 
 /* Its process ended: reaped, its fds closed; the wait status. */
@@ -444,37 +488,86 @@ static int svc_reap(struct hvd *h, struct hvd_svc *s)
 	waitpid(s->pid, &status, WNOHANG);
 	s->pid = 0;
 	s->stopping = s->killed = false;
+	s->stop_deadline_ns = 0; /* no stop, no grace: none is read (svc_has_deadline) */
 	svc_close_fds(h, s);
 	return status;
 }
 
-void hvd_svc_died_event(struct hvd_svc *s)
+/* "exit status N", "killed by signal S" */
+static const char *svc_status_str(int status, char *buf, size_t len)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, len, "wait status %#x", status);
+	return buf;
+}
+
+/* Its pidfd says it ended: which of the three ends (top) it was. */
+static void svc_ended(struct hvd *h, struct hvd_svc *s)
+{
+	bool stopped = s->stopping, ready = s->ready;
+	int status = svc_reap(h, s);
+	char how[48];
+
+	if (stopped) {
+		/* A failed start we stopped (or that ended as we did). */
+		hvd_log(h, HV_LOG_INFO, "%s stopped (wait status %#x)", svc_name(s), status);
+		svc_failed_start(h, s);
+	} else if (ready) {
+		hvd_log(h, HV_LOG_ERR, "%s exited (wait status %#x)", svc_name(s), status);
+		svc_lost(h, s);
+	} else {
+		hvd_log(h, HV_LOG_ERR, "%s exited before it was ready: %s", svc_name(s),
+			svc_status_str(status, how, sizeof(how)));
+		svc_failed_start(h, s);
+	}
+}
+
+/* The grace after its pipe's EOF is over: exited after all (its pidfd's
+ * event not seen yet), or it runs on and is stopped (top). */
+static void svc_grace_over(struct hvd *h, struct hvd_svc *s)
+{
+	if (svc_exited(s)) {
+		svc_ended(h, s);
+		return;
+	}
+	hvd_log(h, HV_LOG_ERR, "%s closed its readiness pipe without saying READY", svc_name(s));
+	svc_stop_begin(h, s);
+}
+
+void hvd_svc_ready_event(struct hvd_svc *s)
 {
 	struct hvd *h = s->h;
-	int status = 0;
+	int rc = svc_read_ready(s);
 
+	if (rc > 0 && !s->ready)
+		svc_said_ready(h, s);
+	if (rc != 0)
+		return; /* a word, nothing yet, or closed earlier in this batch */
+	svc_close_ready(h, s);
+	if (s->ready)
+		return;
+	/* EOF without READY: an exit, or a start it gave up (top). */
+	if (svc_exited(s)) {
+		svc_ended(h, s);
+		return;
+	}
+	s->stop_deadline_ns = svc_now_ns() + HVD_SVC_EXIT_GRACE_MS * 1000000ull;
+}
+
+void hvd_svc_died_event(struct hvd_svc *s)
+{
 	/* An event of this batch may name a run of the service that another
-	 * event already stopped (and maybe replaced): only a pidfd that says
+	 * event already reaped (and maybe replaced): only a pidfd that says
 	 * so now means the current run ended. */
 	if (!svc_exited(s))
 		return;
 	/* A READY it wrote just before exiting counts, whichever of the two
 	 * events this batch gave us first. */
-	if (!s->ready && !s->stopping)
-		hvd_svc_ready_event(s);
-	if (s->stopping) {
-		/* A failed start we stopped (or that ended as we did). */
-		status = svc_reap(h, s);
-		hvd_log(h, HV_LOG_INFO, "%s stopped (wait status %#x)", svc_name(s), status);
-		svc_failed_start(h, s);
-		return;
-	}
-	status = svc_reap(h, s);
-	hvd_log(h, HV_LOG_ERR, "%s exited (wait status %#x)", svc_name(s), status);
-	if (s->ready) {
-		svc_lost(h, s);
-		return;
-	}
-	hvd_log(h, HV_LOG_ERR, "%s exited before it was ready", svc_name(s));
-	svc_failed_start(h, s);
+	if (!s->ready && svc_read_ready(s) > 0)
+		svc_said_ready(s->h, s);
+	svc_ended(s->h, s);
 }

@@ -14,7 +14,7 @@
  * by its port (every event) and by its domid (RELEASE) in id-indexed tables
  * (lib/daemon/idtab.h), and the deferred teardown visits only the rings
  * released. Only VIRQ_DOM_EXC (a domain died) looks at every ring, once,
- * against one LIST.
+ * against one LIST of every domain (xenon_domains_list(), all its pages).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -34,7 +34,6 @@
 #include "xenon_dom0.h"
 
 #define XSD_HVD_MAX_RINGS 4096
-#define XSD_HVD_LIST_MAX (XSD_HVD_MAX_RINGS + 1) /* dom0 too */
 
 struct xsd_hvd_ring {
 	struct xsd_hvd *x;
@@ -45,7 +44,6 @@ struct xsd_hvd_ring {
 	unsigned int idx;	    /* in x->rings[] */
 	bool released;		    /* on x->reap_list, out of by_domid */
 	struct xsd_hvd_ring *rnext; /* x->reap_list */
-	unsigned int live_gen;	    /* listed alive by the VIRQ_DOM_EXC pass of that number */
 };
 
 struct xsd_hvd {
@@ -63,7 +61,7 @@ struct xsd_hvd {
 	struct idtab by_port;		/* our port -> ring, until freed */
 	struct idtab by_domid;		/* domid -> its ring, until released */
 	struct xsd_hvd_ring *reap_list; /* released, freed by xsd_hvd_reap() */
-	unsigned int live_gen;
+	struct xenon_domains doms;	/* the latest LIST, kept for its buffer */
 };
 
 static struct xsd_hvd_ring *ring_by_port(struct xsd_hvd *x, evtchn_port_t port)
@@ -143,37 +141,31 @@ void xsd_hvd_release(struct xsd_hvd *x, unsigned int domid)
 	xs_loop_defer(x->loop, &x->reap);
 }
 
+/* Its domain is listed and neither shut down nor dying. */
+static bool ring_domain_runs(const struct xsd_hvd *x, const struct xsd_hvd_ring *e)
+{
+	const struct procdom_ctl_dominfo *d = xenon_domains_find(&x->doms, e->domid);
+
+	return d && xenon_dominfo_running(d);
+}
+
 /*
  * VIRQ_DOM_EXC: release every introduced domain that is gone or shut down.
- * One pass over the LIST marks the rings of running domains, one over the
- * rings releases the rest: O(domains), not O(domains x rings). A LIST that
- * filled the buffer says nothing of domids above its last row.
+ * The list has every domain, sorted: each ring is looked up in it,
+ * O(rings x log domains), not O(domains x rings).
  */
 static void xsd_hvd_dom_exc(struct xsd_hvd *x)
 {
-	struct procdom_ctl_dominfo *info = calloc(XSD_HVD_LIST_MAX, sizeof(*info));
-	unsigned int i, gen = ++x->live_gen, listed_to = UINT32_MAX;
-	int n, k;
+	int n = xenon_domains_list(x->ctl, &x->doms);
 
-	n = info ? xenon_domain_list(x->ctl, info, XSD_HVD_LIST_MAX) : -ENOMEM;
 	if (n < 0) {
 		xslog_printf(x->log, XSLOG_WARN, "listing domains: %s", strerror(-n));
-		free(info);
 		return;
 	}
-	if (n == XSD_HVD_LIST_MAX)
-		listed_to = info[n - 1].domid;
-	for (k = 0; k < n; k++) {
-		struct xsd_hvd_ring *e = idtab_ptr(&x->by_domid, info[k].domid);
-
-		if (e && xenon_dominfo_running(&info[k]))
-			e->live_gen = gen;
-	}
-	free(info);
-	for (i = 0; i < x->nr_rings && x->store; i++) {
+	for (unsigned int i = 0; i < x->nr_rings && x->store; i++) {
 		struct xsd_hvd_ring *e = x->rings[i];
 
-		if (e->released || e->live_gen == gen || e->domid > listed_to)
+		if (e->released || ring_domain_runs(x, e))
 			continue;
 		/* xs_domain_gone() releases it through xsd_hvd_release(), which
 		 * only queues it: rings[] stays as it is during this loop. */
@@ -331,6 +323,7 @@ void xsd_hvd_destroy(struct xsd_hvd *x)
 		ring_free(x->rings[--x->nr_rings]);
 	idtab_fini(&x->by_port);
 	idtab_fini(&x->by_domid);
+	xenon_domains_fini(&x->doms);
 	xs_loop_del(x->loop, x->wake_fd);
 	xs_loop_del(x->loop, xenon_evtchn_fd(x->xe));
 	close(x->wake_fd);

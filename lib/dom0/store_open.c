@@ -43,3 +43,21 @@ void xenon_store_close(struct xs_handle *xs)
 	if (xs)
 		xs_close(xs);
 }
+
+/* The probe (xenon_dom0.h): threaded libxenstore's read_watch fails with
+ * EINVAL only when its reader thread has ended, i.e. the socket closed. */
+int xenon_store_watch_errno(int err)
+{
+	if (err == EAGAIN)
+		return 0;
+	if (err == EINVAL)
+		return -EPIPE;
+	return err > 0 ? -err : -EIO;
+}
+
+int xenon_store_next_watch(struct xs_handle *xs, char ***ret_w)
+{
+	errno = 0;
+	*ret_w = xs_check_watch(xs);
+	return *ret_w ? 1 : xenon_store_watch_errno(errno);
+}

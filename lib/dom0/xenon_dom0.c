@@ -404,6 +404,93 @@ int xenon_domain_info(struct xenon_ctl *ctl, uint32_t domid, struct procdom_ctl_
 	return 0;
 }
 
+/*
+ * Every domain (xenon_dom0.h): pages of LIST into the caller's buffer,
+ * which doubles whenever a page may have been cut short by its end, from
+ * PROCDOM_CTL_LIST_MAX rows up to XENON_DOMAINS_MAX. Each batch must go on
+ * ascending below DOMID_FIRST_RESERVED from the row before it: that is what
+ * makes the buffer's bound the end of the listing, and the rows
+ * searchable (xenon_domains_find).
+ */
+static int xenon_domains_grow(struct xenon_domains *all)
+{
+	unsigned int cap = all->cap ? all->cap * 2 : PROCDOM_CTL_LIST_MAX;
+	struct procdom_ctl_dominfo *row;
+
+	if (all->cap >= XENON_DOMAINS_MAX)
+		return -EPROTO; /* cannot be: that many ascending rows end the domid space */
+	if (cap > XENON_DOMAINS_MAX)
+		cap = XENON_DOMAINS_MAX;
+	row = realloc(all->row, cap * sizeof(*row));
+	if (!row)
+		return -ENOMEM;
+	all->row = row;
+	all->cap = cap;
+	return 0;
+}
+
+static bool xenon_domains_ascending(const struct xenon_domains *all, unsigned int from)
+{
+	for (unsigned int i = from; i < all->n; i++) {
+		if (all->row[i].domid >= DOMID_FIRST_RESERVED)
+			return false;
+		if (i && all->row[i].domid <= all->row[i - 1].domid)
+			return false;
+	}
+	return true;
+}
+
+int xenon_domains_list(struct xenon_ctl *ctl, struct xenon_domains *all)
+{
+	uint32_t next = 0;
+	unsigned int room;
+	int n;
+
+	all->n = 0;
+	while (next < DOMID_FIRST_RESERVED) {
+		if (all->n == all->cap && (n = xenon_domains_grow(all)) < 0)
+			goto out_fail;
+		room = all->cap - all->n;
+		n = xenon_list(ctl, next, all->row + all->n, room);
+		if (n < 0)
+			goto out_fail;
+		all->n += (unsigned int)n;
+		if (!xenon_domains_ascending(all, all->n - (unsigned int)n)) {
+			n = -EPROTO;
+			goto out_fail;
+		}
+		if ((unsigned int)n < room)
+			break;
+		next = all->row[all->n - 1].domid + 1;
+	}
+	return (int)all->n;
+
+out_fail:
+	all->n = 0;
+	return n;
+}
+
+void xenon_domains_fini(struct xenon_domains *all)
+{
+	free(all->row);
+	*all = (struct xenon_domains){ 0 };
+}
+
+static int xenon_domid_cmp(const void *key, const void *elem)
+{
+	uint32_t a = *(const uint32_t *)key, b = ((const struct procdom_ctl_dominfo *)elem)->domid;
+
+	return a < b ? -1 : a > b;
+}
+
+const struct procdom_ctl_dominfo *xenon_domains_find(const struct xenon_domains *all,
+						     uint32_t domid)
+{
+	if (!all->n)
+		return NULL;
+	return bsearch(&domid, all->row, all->n, sizeof(*all->row), xenon_domid_cmp);
+}
+
 int xenon_evtchn_status(struct xenon_ctl *ctl, uint32_t domid, struct evtchn_status *out,
 			unsigned int max)
 {

@@ -60,6 +60,32 @@ static inline bool xenon_dominfo_running(const struct procdom_ctl_dominfo *d)
 {
 	return !(d->flags & (PROCDOM_DOMINFO_SHUTDOWN | PROCDOM_DOMINFO_DYING));
 }
+/*
+ * EVERY live domain, for a daemon that checks what it tracks against
+ * xenon-hvd's domains (consoled, xenstored's link, the monitor) or a tool
+ * that shows them all. LIST answers a page at a time; this pages from the
+ * last domid + 1 until a short page, growing all->row as it fills (the
+ * caller's, kept from call to call; zero it first, free it with
+ * xenon_domains_fini()). Bounded: rows must come strictly ascending below
+ * DOMID_FIRST_RESERVED (-EPROTO otherwise), so at most XENON_DOMAINS_MAX
+ * (dom0 and every domU: 32752 rows, 1.5 MiB). Returns all->n, the rows
+ * now in all->row (dom0 first), or -errno with all->n 0.
+ *
+ * The pages are not one snapshot: a domain that lives through the whole
+ * call is listed; one created or destroyed meanwhile may be listed or not.
+ * So to a tracker that learnt of a domain before the call, "not listed"
+ * means "gone" -- what all the sweeps above rely on.
+ */
+#define XENON_DOMAINS_MAX DOMID_FIRST_RESERVED
+struct xenon_domains {
+	struct procdom_ctl_dominfo *row; /* n rows, ascending domid */
+	unsigned int n, cap;
+};
+int xenon_domains_list(struct xenon_ctl *ctl, struct xenon_domains *all);
+void xenon_domains_fini(struct xenon_domains *all); /* frees the rows; reusable */
+/* domid's row in the latest list (binary search), or NULL: not listed. */
+const struct procdom_ctl_dominfo *xenon_domains_find(const struct xenon_domains *all,
+						     uint32_t domid);
 /* Ports of domid in use (not closed), up to `max`; returns how many. */
 int xenon_evtchn_status(struct xenon_ctl *ctl, uint32_t domid, struct evtchn_status *out,
 			unsigned int max);
@@ -190,5 +216,27 @@ struct xs_handle;
  * it). 0, -ENAMETOOLONG, or xs_open()'s -errno (-ECONNREFUSED if none). */
 int xenon_store_open(const char *run_dir, struct xs_handle **ret);
 void xenon_store_close(struct xs_handle *xs); /* accepts NULL */
+
+/*
+ * Whether xenstored is still there, for a daemon that waits on
+ * xs_fileno(). Debian's libxenstore reads replies and watch events in a
+ * thread; when xenstored goes, that thread closes the socket and wakes
+ * callers blocked in a request, but never the xs_fileno() pipe, so a
+ * daemon asleep on it alone never learns it. What does tell, without any
+ * I/O: once the socket is closed and the events that came before are
+ * drained, xs_check_watch() fails with EINVAL instead of EAGAIN. So such a
+ * daemon drains its watch events at every wake-up (the probe) and wakes at
+ * least every XENON_STORE_PROBE_MS: it notices within about that. Once it
+ * has, it stops polling xs_fileno() and probing: the loss is for good (a
+ * request made after it fails at once: the handle's socket is closed).
+ *
+ * xenon_store_watch_errno(): what xs_check_watch()'s NULL meant, from its
+ * errno: 0 nothing now (EAGAIN), -EPIPE xenstored is gone, -errno (-EIO
+ * for none) otherwise. xenon_store_next_watch(): one event into *ret_w
+ * (free() it), returning 1, or that result.
+ */
+#define XENON_STORE_PROBE_MS 1000
+int xenon_store_watch_errno(int err);
+int xenon_store_next_watch(struct xs_handle *xs, char ***ret_w);
 
 #endif

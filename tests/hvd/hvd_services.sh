@@ -14,9 +14,17 @@
 # at once while a service that ignores SIGTERM waits out the bound (5 s)
 # before its SIGKILL (it used to answer only after those 5 s).
 #
+# A service that exits before READY is told apart from one that closes its
+# pipe and runs on, whichever of its pipe's EOF and its pidfd xenon-hvd
+# sees first: logged as "exited before it was ready: exit status N" (or
+# "killed by signal S"), never sent SIGTERM nor said to be "stopped" (it
+# used to be both: the EOF was taken for a start given up). Once xenstored
+# has died, no back end is restarted (it would find no store).
+#
 # Each fake is a script in the case's dir that follows its plan: one word
 # per run (the last repeats): ready (say READY, close the pipe, stay),
 # close (close the pipe without a word, stay), exit (exit 1 at once),
+# exit3 (exit 3 at once), kill9 (kill itself with SIGKILL at once),
 # ready-exit (say READY, exit 3), deaf (ignore SIGTERM, then as close).
 # It writes its pid per run.
 set -u
@@ -69,6 +77,8 @@ ready) echo READY >&"$fd"; eval "exec $fd>&-"; exec sleep 300 ;;
 close) eval "exec $fd>&-"; exec sleep 300 ;;
 deaf) trap '' TERM; eval "exec $fd>&-"; exec sleep 300 ;;
 ready-exit) echo READY >&"$fd"; exit 3 ;;
+exit3) exit 3 ;;
+kill9) kill -9 $$ ;;
 *) exit 1 ;;
 esac
 EOF
@@ -100,6 +110,8 @@ exits() {
 	[ "$rc" = "$1" ]
 }
 logged() { grep -qF "$1" "$LOG"; }
+# Line A is logged, and line B after it.
+logged_then() { grep -F -A100000 "$1" "$LOG" | grep -qF "$2"; }
 runs() { cat "$T/$1/$2.runs" 2>/dev/null || echo 0; } # CASE NAME
 pid() { cat "$T/$1/$2.pid.$3" 2>/dev/null; }	    # CASE NAME RUN
 alive() { [ -n "$1" ] && ! gone "$1"; }
@@ -147,6 +159,49 @@ fake xsexit blkback ready
 start xsexit
 check "xenstored exits before READY: xenon-hvd exits 1" exits 1
 check "  the start failure logged" logged "xenstored failed to start"
+
+# ---- exits 3 before READY at first start: said as it is ----
+fake xsexit3 xenstored exit3
+fake xsexit3 consoled ready
+fake xsexit3 blkback ready
+start xsexit3
+check "xenstored exits 3 before READY: xenon-hvd exits 1, saying what it died of" \
+	eval 'exits 1 && logged "xenstored exited before it was ready: exit status 3"'
+check "  then the start failure" \
+	logged_then "xenstored exited before it was ready" "xenstored failed to start"
+check "  no SIGTERM sent to it, nothing says stopped" \
+	eval '! logged "SIGTERM" && ! logged "stopped"'
+fake beexit3 xenstored ready
+fake beexit3 consoled ready
+fake beexit3 blkback exit3
+start beexit3
+check "blkback's first start exits 3 before READY: xenon-hvd exits 1, saying so" \
+	eval 'exits 1 && logged "blkback exited before it was ready: exit status 3"'
+check "  blkback not sent SIGTERM nor said stopped" \
+	eval '! logged "blkback (pid" && ! logged "blkback stopped"'
+
+# ---- restarted back ends that exit (3) or are killed before READY ----
+fake reexit xenstored ready
+fake reexit consoled ready kill9 ready
+fake reexit blkback ready exit3 ready
+start reexit
+check "restart exits early: xenon-hvd ready" test "$LINE" = READY
+kill -9 "$(pid reexit blkback 1)" "$(pid reexit consoled 1)"
+check "restart exits 3 before READY: logged as such" \
+	until_ok 200 logged "blkback exited before it was ready: exit status 3"
+check "  counted: restart 2 started after it, and that run lives" until_ok 200 eval \
+	'logged_then "blkback exited before it was ready" "blkback restart 2/5: started" &&
+	alive "$(pid reexit blkback 3)"'
+check "  no SIGTERM sent to it, nothing says it stopped" \
+	eval '! logged "blkback (pid" && ! logged "blkback stopped"'
+check "restart killed by SIGKILL before READY: logged as such" \
+	until_ok 200 logged "consoled exited before it was ready: killed by signal 9"
+check "  counted: restart 2 started after it, and that run lives" until_ok 200 eval \
+	'logged_then "consoled exited before it was ready" "consoled restart 2/5: started" &&
+	alive "$(pid reexit consoled 3)"'
+kill -TERM "$H"
+check "restart exits early: SIGTERM, exit 0" exits 0
+check "restart exits early: nothing left" none_left reexit
 
 # ---- a back end's first start closes its pipe without READY ----
 fake beclose xenstored ready
@@ -217,6 +272,10 @@ check "xenstored dies: logged" until_ok 200 logged "xenstored exited (wait statu
 check "xenstored dies: not restarted" until_ok 200 logged "xenstored is not restarted"
 check "xenstored dies: ran once" test "$(runs xsdies xenstored)" = 1
 check "xenstored dies: xenon-hvd keeps running" alive "$H"
+kill -9 "$(pid xsdies blkback 1)"
+check "xenstored dies: a back end that dies then is not restarted, saying why" \
+	until_ok 200 logged "blkback is not restarted: xenstored is gone"
+check "  it ran once" test "$(runs xsdies blkback)" = 1
 kill -TERM "$H"
 check "xenstored dies: SIGTERM, exit 0" exits 0
 check "xenstored dies: nothing left" none_left xsdies

@@ -101,27 +101,16 @@ int xenon_self_dir(char *buf, size_t len)
 
 int xenon_list_all(struct xenon_ctl *ctl, struct procdom_ctl_dominfo **ret, size_t *ret_n)
 {
-	unsigned int max = PROCDOM_CTL_LIST_MAX;
+	struct xenon_domains all = { 0 };
+	int n = xenon_domains_list(ctl, &all);
 
-	for (;;) {
-		struct procdom_ctl_dominfo *all = calloc(max, sizeof(*all));
-		int n;
-
-		if (!all)
-			return -ENOMEM;
-		n = xenon_domain_list(ctl, all, max);
-		if (n < 0 || (unsigned int)n < max || max >= DOMID_FIRST_RESERVED) {
-			if (n < 0) {
-				free(all);
-				return n;
-			}
-			*ret = all;
-			*ret_n = (size_t)n;
-			return 0;
-		}
-		free(all);
-		max *= 2; /* there may be more */
+	if (n < 0) {
+		xenon_domains_fini(&all);
+		return n;
 	}
+	*ret = all.row; /* the caller frees it */
+	*ret_n = (size_t)n;
+	return 0;
 }
 
 int xenon_ports(struct xenon_ctl *ctl, domid_t domid, struct evtchn_status **ret, size_t *ret_n)

@@ -74,11 +74,12 @@
  * xenstored goes its reader thread closes the socket and wakes callers
  * blocked in a request, but never the xs_fileno() pipe we poll. So the
  * loop wakes at least every MON_PROBE_MS and drains the watch events
- * (xs_check_watch(), no I/O): once the socket is closed and no event is
- * left it fails with EINVAL. A request fails with EBADF (written to the
- * closed socket, or EOF read), EPIPE or ECONNRESET. Either way: one line
- * in the log, exit status 1; xenon-hvd's restart limit bounds the
- * restarts that cannot connect. Log: D/monitor.log, one line each; a
+ * (xenon_store_next_watch(), no I/O; lib/dom0's probe, which consoled and
+ * blkback use too): once the socket is closed and no event is left it
+ * says so (-EPIPE). A request fails with EBADF (written to the closed
+ * socket, or EOF read), EPIPE or ECONNRESET. Either way: one line in the
+ * log, exit status 1; xenon-hvd does not restart a back end once
+ * xenstored died (services.c). Log: D/monitor.log, one line each; a
  * domain's lines read "domain N (NAME) instance TOKEN: ...". Pid file
  * D/monitor.pid.
  */
@@ -103,13 +104,13 @@
 
 #define MON_CHECK_MS 5000 /* the safety net: a @releaseDomain missed */
 #define MON_RETRY_MS 200  /* a tracked domain is listed as shutting down */
-#define MON_PROBE_MS 1000 /* the longest sleep: xenstored gone, failed reads */
+/* The longest sleep: xenstored gone (lib/dom0's probe), failed reads. */
+#define MON_PROBE_MS XENON_STORE_PROBE_MS
 /* Watch events one wake-up handles: a flood cannot keep us from the rest
  * of the loop. libxenstore keeps the pipe readable while events remain,
  * so the next poll() comes straight back for them. */
 #define MON_DRAIN_MAX 4096
 #define MON_TOOL_ROOT "/tool/xenon"
-#define MON_LIST_FIRST PROCDOM_CTL_LIST_MAX /* rows; doubled as needed */
 #define MON_DIRTY_WORDS ((DOMID_FIRST_RESERVED + 63) / 64)
 
 static const char usage_text[] =
@@ -122,8 +123,7 @@ static const char usage_text[] =
 /* One tracked domain: the instance it knows, the name for the log. */
 struct mon_dom {
 	char instance[XENON_STORE_INSTANCE_LEN + 1];
-	unsigned int live_gen; /* the latest sweep that listed it */
-	bool failed;	       /* a removal failed (said once; tried again) */
+	bool failed; /* a removal failed (said once; tried again) */
 	char name[];
 };
 
@@ -134,9 +134,8 @@ struct mon {
 	struct xenon_ctl *ctl;
 	struct xs_handle *xs;
 	struct idtab doms; /* domid -> struct mon_dom * */
-	unsigned int nr_doms, gen;
-	struct procdom_ctl_dominfo *list; /* the sweep's LIST rows */
-	unsigned int list_cap;
+	unsigned int nr_doms;
+	struct xenon_domains all;	 /* the sweep's LIST of every domain */
 	uint64_t dirty[MON_DIRTY_WORDS]; /* domids whose /tool/xenon/N changed */
 	bool rescan, reconcile, stop;
 	bool read_failing;	/* a read failed since nothing was pending (said once) */
@@ -308,13 +307,14 @@ static void mon_xs_lost(struct mon *m, const char *why)
 static void mon_xs_event(struct mon *m)
 {
 	for (unsigned int n = 0; n < MON_DRAIN_MAX; n++) {
-		char **w = xs_check_watch(m->xs);
+		char **w;
+		int rc = xenon_store_next_watch(m->xs, &w);
 
-		if (!w) {
-			if (errno == EINVAL) /* the reader thread closed it */
+		if (rc <= 0) {
+			if (rc == -EPIPE) /* the reader thread closed it */
 				mon_xs_lost(m, "closed");
-			else if (errno != EAGAIN)
-				mon_xs_lost(m, strerror(errno ? errno : EIO));
+			else if (rc < 0)
+				mon_xs_lost(m, strerror(-rc));
 			return;
 		}
 		if (!strcmp(w[XS_WATCH_TOKEN], "release"))
@@ -436,29 +436,6 @@ static void mon_apply(struct mon *m)
 
 /* ---- the sweep ---------------------------------------------------------- */
 
-/* Every domain xenon-hvd has, into m->list (lib/dom0 pages the LIST); a
- * full buffer may mean more: it doubles, and the sweep asks again. */
-static int mon_list(struct mon *m)
-{
-	for (;;) {
-		int n;
-
-		if (!m->list) {
-			m->list_cap = MON_LIST_FIRST;
-			if (!(m->list = calloc(m->list_cap, sizeof(*m->list))))
-				return -ENOMEM;
-		}
-		n = xenon_domain_list(m->ctl, m->list, m->list_cap);
-		if (n < 0 || (unsigned int)n < m->list_cap || m->list_cap >= DOMID_FIRST_RESERVED)
-			return n;
-		free(m->list);
-		m->list = NULL;
-		m->list_cap *= 2;
-		if (!(m->list = calloc(m->list_cap, sizeof(*m->list))))
-			return -ENOMEM;
-	}
-}
-
 /* N is gone: its entries go, if they are still D's instance's. */
 static void mon_gone(struct mon *m, domid_t domid, struct mon_dom *d)
 {
@@ -487,36 +464,38 @@ static void mon_gone(struct mon *m, domid_t domid, struct mon_dom *d)
 	mon_drop(m, domid, d);
 }
 
-/* Marks the tracked domains LIST shows; true if one of them is on its
- * way out (shut down, dying): xenon-hvd destroys it in a moment. */
-static bool mon_mark_live(struct mon *m, unsigned int n, unsigned int gen)
+/* A tracked domain missing from the list of every domain is gone (each
+ * looked up in the sorted rows). True if one listed is on its way out
+ * (shut down, dying): xenon-hvd destroys it in a moment. */
+static bool mon_sweep(struct mon *m)
 {
 	bool going = false;
 
-	for (unsigned int k = 0; k < n; k++) {
-		const struct procdom_ctl_dominfo *row = &m->list[k];
-		struct mon_dom *d =
-			row->domid < DOMID_FIRST_RESERVED ? idtab_ptr(&m->doms, row->domid) : NULL;
+	/* mon_gone() may replace or drop an entry: ids, not pointers, kept. */
+	for (unsigned int id = 1; id < m->doms.size; id++) {
+		struct mon_dom *d = idtab_ptr(&m->doms, id);
+		const struct procdom_ctl_dominfo *row;
 
 		if (!d)
 			continue;
-		d->live_gen = gen;
-		going |= !xenon_dominfo_running(row);
+		row = xenon_domains_find(&m->all, id);
+		if (row)
+			going |= !xenon_dominfo_running(row);
+		else if (!mon_stopping(m))
+			mon_gone(m, (domid_t)id, d);
 	}
 	return going;
 }
 
 static void mon_reconcile(struct mon *m)
 {
-	unsigned int gen;
-	bool going;
 	int n;
 
 	m->reconcile = false;
 	m->next_check_ns = mon_now_ns() + MON_CHECK_MS * 1000000ull;
 	if (!m->nr_doms)
 		return;
-	if ((n = mon_list(m)) < 0) {
+	if ((n = xenon_domains_list(m->ctl, &m->all)) < 0) {
 		/* xenon-hvd went away (`xenon down': it hangs up on us first)
 		 * or failed us: it restarts us if it lives on. */
 		bool hangup = n == -EPIPE || n == -ECONNRESET;
@@ -527,17 +506,7 @@ static void mon_reconcile(struct mon *m)
 		m->exit_code = hangup ? 0 : 1;
 		return;
 	}
-	if (!(gen = ++m->gen)) /* 0 is a new entry's */
-		gen = ++m->gen;
-	going = mon_mark_live(m, (unsigned int)n, gen);
-	/* mon_gone() may replace or drop an entry: ids, not pointers, kept. */
-	for (unsigned int id = 1; id < m->doms.size; id++) {
-		struct mon_dom *d = idtab_ptr(&m->doms, id);
-
-		if (d && d->live_gen != gen && !mon_stopping(m))
-			mon_gone(m, (domid_t)id, d);
-	}
-	if (going)
+	if (mon_sweep(m))
 		m->next_check_ns = mon_now_ns() + MON_RETRY_MS * 1000000ull;
 }
 
@@ -657,7 +626,7 @@ static void table_fini(void *ctx)
 	for (unsigned int id = 1; id < m->doms.size; id++)
 		free(idtab_ptr(&m->doms, id));
 	idtab_fini(&m->doms);
-	free(m->list);
+	xenon_domains_fini(&m->all);
 }
 
 static int hvd_init(void *ctx)

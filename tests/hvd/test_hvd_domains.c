@@ -1,0 +1,250 @@
+/*
+ * xenon_domains_list(): EVERY domain, however many LIST pages that takes
+ * (lib/dom0/xenon_dom0.h), as consoled, xenstored's link and the monitor
+ * use it to tell which of the domains they track are gone.
+ *
+ *   - against a real xenon-hvd (private run dir, no services, process-less
+ *     domains): an empty one lists dom0 alone; more domains than one
+ *     LIST page (and than the first buffer) are all listed, gaps and a
+ *     high domid included, in order, and found by domid; the buffer is
+ *     kept from call to call; a daemon gone is -errno and no rows;
+ *   - against a fake xenon-hvd answering LIST only: one that claims every
+ *     domid exists yields exactly the domid space (32752 rows) and stops;
+ *     one that answers the same page again, or a domid out of the space,
+ *     is -EPROTO, never a loop or rows past the bound.
+ *
+ * Environment: XENON_HVD (the daemon).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hvd_fixture.h"
+#include "xenon_dom0.h"
+
+#define NR_DOMUS 200	 /* > one LIST page (128 rows) and the first buffer (as many) */
+#define HIGH_DOMID 30000 /* an explicit domid far above the rest */
+
+static struct hvd_fixture hf;
+static struct xenon_ctl *ctl;
+static struct xenon_domains all;
+
+/* ---- against the real xenon-hvd ----------------------------------------- */
+
+static void hvd_start(void)
+{
+	static const char *const opts[] = { "--no-xenstored", NULL };
+
+	hvd_fixture_start(&hf, "hvd-domains", opts);
+	cr_assert_eq(xenon_ctl_open(hf.run_dir, &ctl), 0);
+}
+
+static void hvd_stop(void)
+{
+	xenon_domains_fini(&all);
+	xenon_ctl_close(ctl);
+	ctl = NULL;
+	hvd_fixture_stop(&hf);
+}
+
+TestSuite(hvd_domains, .init = hvd_start, .fini = hvd_stop, .timeout = 60);
+
+/* A process-less domain at want (DOMID_INVALID: the lowest free). */
+static uint32_t create(uint32_t want)
+{
+	struct procdom_ctl_create req;
+	char *argv[] = { "", NULL };
+	uint32_t domid = 0;
+	int err;
+
+	xenon_create_defaults(&req);
+	req.domid = want;
+	req.nr_pages = 32;
+	err = xenon_domain_create(ctl, &req, argv, &domid, NULL);
+	cr_assert_eq(err, 0, "create: %s", strerror(-err));
+	return domid;
+}
+
+Test(hvd_domains, an_empty_hvd_lists_dom0_alone)
+{
+	cr_assert_eq(xenon_domains_list(ctl, &all), 1);
+	cr_assert_eq(all.n, 1);
+	cr_assert_eq(all.row[0].domid, 0);
+	cr_assert(all.row[0].flags & PROCDOM_DOMINFO_PRIVILEGED);
+	cr_assert_eq(xenon_domains_find(&all, 0), &all.row[0]);
+	cr_assert_null(xenon_domains_find(&all, 1));
+	cr_assert_null(xenon_domains_find(&all, DOMID_FIRST_RESERVED));
+}
+
+Test(hvd_domains, more_than_one_page_all_listed_in_order)
+{
+	unsigned int cap;
+
+	for (unsigned int i = 1; i <= NR_DOMUS; i++)
+		cr_assert_eq(create(DOMID_INVALID), i);
+	cr_assert_eq(create(HIGH_DOMID), HIGH_DOMID);
+	cr_assert_eq(xenon_domain_destroy(ctl, 5), 0);
+	cr_assert_eq(xenon_domain_destroy(ctl, 128), 0); /* the first page's last row */
+	/* dom0, NR_DOMUS less the two destroyed, the high one. */
+	cr_assert_eq(xenon_domains_list(ctl, &all), 1 + (NR_DOMUS - 2) + 1);
+	cr_assert_geq(all.cap, all.n);
+	cr_assert_leq(all.cap, XENON_DOMAINS_MAX);
+	for (unsigned int k = 1; k < all.n; k++)
+		cr_assert_gt(all.row[k].domid, all.row[k - 1].domid, "ascending at row %u", k);
+	cr_assert_eq(all.row[all.n - 1].domid, HIGH_DOMID);
+	for (unsigned int id = 0; id <= NR_DOMUS; id++) {
+		const struct procdom_ctl_dominfo *d = xenon_domains_find(&all, id);
+
+		if (id == 5 || id == 128) {
+			cr_assert_null(d, "domain %u was destroyed", id);
+			continue;
+		}
+		cr_assert_not_null(d, "domain %u listed", id);
+		cr_assert_eq(d->domid, id);
+		cr_assert(id == 0 || d->max_pages == 32);
+	}
+	cr_assert_not_null(xenon_domains_find(&all, HIGH_DOMID));
+	cr_assert_null(xenon_domains_find(&all, NR_DOMUS + 1));
+	/* Again: the buffer is kept and not grown; a domain created since is there. */
+	cap = all.cap;
+	cr_assert_eq(create(DOMID_INVALID), 5);
+	cr_assert_eq(xenon_domains_list(ctl, &all), NR_DOMUS + 1);
+	cr_assert_eq(all.cap, cap);
+	cr_assert_not_null(xenon_domains_find(&all, 5));
+}
+
+Test(hvd_domains, a_daemon_gone_is_an_errno_and_no_rows)
+{
+	int status, n;
+
+	cr_assert_eq(xenon_domains_list(ctl, &all), 1);
+	kill(hf.pid, SIGKILL);
+	cr_assert_eq(waitpid(hf.pid, &status, 0), hf.pid);
+	hf.pid = 0;
+	n = xenon_domains_list(ctl, &all);
+	cr_assert(n == -ECONNRESET || n == -EPIPE, "%d (%s)", n, strerror(-n));
+	cr_assert_eq(all.n, 0);
+}
+
+/* ---- against a fake xenon-hvd -------------------------------------------- */
+
+enum fake_mode {
+	FAKE_EVERY,  /* every domid exists: full pages to the end of the space */
+	FAKE_REPEAT, /* the first page again, whatever is asked */
+	FAKE_HIGH,   /* rows past DOMID_FIRST_RESERVED */
+};
+
+static char fake_dir[64];
+static pid_t fake_pid = -1;
+
+/* LIST(from, ask): the rows the mode says, at most ask; nothing else. */
+static size_t fake_list(enum fake_mode mode, uint32_t from, int64_t ask, uint8_t *out)
+{
+	uint32_t first = mode == FAKE_REPEAT ? 0 : mode == FAKE_HIGH ? 0x7ff0 : from;
+	size_t n = 0;
+
+	if (ask <= 0 || ask > PROCDOM_CTL_LIST_MAX)
+		ask = PROCDOM_CTL_LIST_MAX;
+	for (uint32_t id = first; n < (size_t)ask && id < 0x8000; id++, n++) {
+		struct procdom_ctl_dominfo d = { .domid = id, .max_pages = 1 };
+
+		memcpy(out + n * sizeof(d), &d, sizeof(d));
+	}
+	return n;
+}
+
+static void fake_main(int lfd, enum fake_mode mode)
+{
+	static uint8_t in[PROCDOM_CTL_MAX_MSG], out[PROCDOM_CTL_MAX_MSG];
+	struct procdom_ctl_msg m;
+	int s;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	while ((s = accept(lfd, NULL, NULL)) >= 0) {
+		while (recv(s, in, sizeof(in), 0) >= (ssize_t)sizeof(m)) {
+			size_t n;
+
+			memcpy(&m, in, sizeof(m));
+			n = m.op == PROCDOM_CTL_LIST ? fake_list(mode, m.domid, m.arg, out) : 0;
+			m.arg = (int64_t)n;
+			m.len = (uint32_t)(n * sizeof(struct procdom_ctl_dominfo));
+			memcpy(in, &m, sizeof(m));
+			memcpy(in + sizeof(m), out, m.len);
+			if (send(s, in, sizeof(m) + m.len, MSG_NOSIGNAL) < 0)
+				break;
+		}
+		close(s);
+	}
+	_exit(0);
+}
+
+static void fake_start(enum fake_mode mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd;
+
+	strcpy(fake_dir, "/tmp/hvd-domains-fake.XXXXXX");
+	cr_assert_not_null(mkdtemp(fake_dir));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/hvd.sock", fake_dir);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	cr_assert_geq(lfd, 0);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(lfd, 4), 0);
+	fake_pid = fork();
+	cr_assert_geq(fake_pid, 0);
+	if (fake_pid == 0)
+		fake_main(lfd, mode);
+	close(lfd);
+	cr_assert_eq(xenon_ctl_open(fake_dir, &ctl), 0);
+}
+
+static void fake_stop(void)
+{
+	char path[96];
+
+	xenon_domains_fini(&all);
+	xenon_ctl_close(ctl);
+	ctl = NULL;
+	if (fake_pid > 0) {
+		kill(fake_pid, SIGKILL);
+		waitpid(fake_pid, NULL, 0);
+		fake_pid = -1;
+	}
+	snprintf(path, sizeof(path), "%s/hvd.sock", fake_dir);
+	unlink(path);
+	rmdir(fake_dir);
+}
+
+TestSuite(hvd_domains_fake, .fini = fake_stop, .timeout = 60);
+
+Test(hvd_domains_fake, every_domid_listed_stops_at_the_domid_space)
+{
+	fake_start(FAKE_EVERY);
+	cr_assert_eq(xenon_domains_list(ctl, &all), XENON_DOMAINS_MAX);
+	cr_assert_eq(all.cap, XENON_DOMAINS_MAX);
+	cr_assert_eq(all.row[XENON_DOMAINS_MAX - 1].domid, DOMID_FIRST_RESERVED - 1);
+	cr_assert_not_null(xenon_domains_find(&all, 12345));
+}
+
+Test(hvd_domains_fake, the_same_page_again_is_a_protocol_error)
+{
+	fake_start(FAKE_REPEAT);
+	cr_assert_eq(xenon_domains_list(ctl, &all), -EPROTO);
+	cr_assert_eq(all.n, 0);
+	cr_assert_null(xenon_domains_find(&all, 0));
+}
+
+Test(hvd_domains_fake, a_domid_past_the_space_is_a_protocol_error)
+{
+	fake_start(FAKE_HIGH);
+	cr_assert_eq(xenon_domains_list(ctl, &all), -EPROTO);
+	cr_assert_eq(all.n, 0);
+}
