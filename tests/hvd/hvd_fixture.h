@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "xenon_dom0.h"
+
 struct hvd_fixture {
 	char run_dir[64];
 	pid_t pid;
@@ -75,6 +77,23 @@ static inline void hvd_fixture_stop(struct hvd_fixture *f)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->run_dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup of %s failed\n", f->run_dir);
+}
+
+/* A process-less domain of 32 pages at want (DOMID_INVALID: the lowest
+ * free domid); its domid. */
+static inline uint32_t hvd_fixture_create_bare(struct xenon_ctl *ctl, uint32_t want)
+{
+	struct procdom_ctl_create req;
+	char *argv[] = { "", NULL };
+	uint32_t domid = 0;
+	int err;
+
+	xenon_create_defaults(&req);
+	req.domid = want;
+	req.nr_pages = 32;
+	err = xenon_domain_create(ctl, &req, argv, &domid, NULL);
+	cr_assert_eq(err, 0, "create: %s", strerror(-err));
+	return domid;
 }
 
 #endif

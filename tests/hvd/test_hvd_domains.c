@@ -57,20 +57,9 @@ static void hvd_stop(void)
 
 TestSuite(hvd_domains, .init = hvd_start, .fini = hvd_stop, .timeout = 60);
 
-/* A process-less domain at want (DOMID_INVALID: the lowest free). */
 static uint32_t create(uint32_t want)
 {
-	struct procdom_ctl_create req;
-	char *argv[] = { "", NULL };
-	uint32_t domid = 0;
-	int err;
-
-	xenon_create_defaults(&req);
-	req.domid = want;
-	req.nr_pages = 32;
-	err = xenon_domain_create(ctl, &req, argv, &domid, NULL);
-	cr_assert_eq(err, 0, "create: %s", strerror(-err));
-	return domid;
+	return hvd_fixture_create_bare(ctl, want);
 }
 
 Test(hvd_domains, an_empty_hvd_lists_dom0_alone)
