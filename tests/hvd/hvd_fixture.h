@@ -2,7 +2,9 @@
  * A private xenon-hvd for the Criterion suites of tests/hvd: started from
  * $XENON_HVD in a fresh run dir, ready when it writes READY on its
  * --ready-fd (bounded, 10 s), stopped with SIGTERM and reaped, its run dir
- * removed.
+ * removed. And a stand-in for it (hvd_fake_*): a forked child answering
+ * on RUN_DIR/hvd.sock as a test wants, to show how clients take answers
+ * a real xenon-hvd never gives.
  */
 #ifndef TESTS_HVD_FIXTURE_H
 #define TESTS_HVD_FIXTURE_H
@@ -13,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +98,52 @@ static inline uint32_t hvd_fixture_create_bare(struct xenon_ctl *ctl, uint32_t w
 	err = xenon_domain_create(ctl, &req, argv, &domid, NULL);
 	cr_assert_eq(err, 0, "create: %s", strerror(-err));
 	return domid;
+}
+
+struct hvd_fake {
+	char run_dir[64];
+	pid_t pid;
+};
+
+/* SERVE runs in the child with the listening socket; it does not return
+ * (it _exits). The socket is listening when this returns, so a client may
+ * connect at once. */
+static inline void hvd_fake_start(struct hvd_fake *f, const char *name,
+				  void (*serve)(int lfd, unsigned int mode), unsigned int mode)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int lfd;
+
+	snprintf(f->run_dir, sizeof(f->run_dir), "/tmp/%s.XXXXXX", name);
+	cr_assert_not_null(mkdtemp(f->run_dir));
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/hvd.sock", f->run_dir);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	cr_assert_geq(lfd, 0);
+	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(lfd, 4), 0);
+	f->pid = fork();
+	cr_assert_geq(f->pid, 0);
+	if (f->pid == 0)
+		serve(lfd, mode);
+	close(lfd);
+}
+
+/* Killed, reaped, its run dir removed; nothing if never started. */
+static inline void hvd_fake_stop(struct hvd_fake *f)
+{
+	char path[96];
+
+	if (f->pid > 0) {
+		kill(f->pid, SIGKILL);
+		waitpid(f->pid, NULL, 0);
+	}
+	f->pid = 0;
+	if (!f->run_dir[0])
+		return;
+	snprintf(path, sizeof(path), "%s/hvd.sock", f->run_dir);
+	unlink(path);
+	rmdir(f->run_dir);
+	f->run_dir[0] = 0;
 }
 
 #endif

@@ -32,6 +32,7 @@
 
 #include <xengnttab.h>
 
+#include "hvd_fixture.h"
 #include "xenon_dom0.h"
 
 #define FAKE_PAGES 16
@@ -42,8 +43,7 @@
 #define FAKE_STRAY 2u
 #define FAKE_EVENTS 4u
 
-static char run_dir[64];
-static pid_t fake_pid = -1;
+static struct hvd_fake fake;
 
 /* ---- the fake xenon-hvd (child) -------------------------------------------- */
 
@@ -148,7 +148,7 @@ static void fake_serve(int s, int memfd, unsigned int mode, uint8_t *in, uint8_t
 	}
 }
 
-static void fake_main(int lfd, unsigned int mode)
+static _Noreturn void fake_main(int lfd, unsigned int mode)
 {
 	uint8_t *in = malloc(PROCDOM_CTL_MAX_MSG), *out = malloc(PROCDOM_CTL_MAX_MSG);
 	int memfd = memfd_create("fake-ram", MFD_CLOEXEC), s;
@@ -165,35 +165,12 @@ static void fake_main(int lfd, unsigned int mode)
 
 static void fake_start(unsigned int mode)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int lfd;
-
-	strcpy(run_dir, "/tmp/dom0-fds.XXXXXX");
-	cr_assert_not_null(mkdtemp(run_dir));
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/hvd.sock", run_dir);
-	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	cr_assert_geq(lfd, 0);
-	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(listen(lfd, 4), 0);
-	fake_pid = fork();
-	cr_assert_geq(fake_pid, 0);
-	if (fake_pid == 0)
-		fake_main(lfd, mode);
-	close(lfd);
+	hvd_fake_start(&fake, "dom0-fds", fake_main, mode);
 }
 
 static void fake_stop(void)
 {
-	char path[96];
-
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGKILL);
-		waitpid(fake_pid, NULL, 0);
-		fake_pid = -1;
-	}
-	snprintf(path, sizeof(path), "%s/hvd.sock", run_dir);
-	unlink(path);
-	rmdir(run_dir);
+	hvd_fake_stop(&fake);
 }
 
 /* ---- the client side ------------------------------------------------------- */
@@ -249,7 +226,7 @@ static void control_requests(unsigned int mode)
 	int before;
 
 	fake_start(mode);
-	cr_assert_eq(xenon_ctl_open(run_dir, &ctl), 0);
+	cr_assert_eq(xenon_ctl_open(fake.run_dir, &ctl), 0);
 	before = count_fds();
 	ctl_calls(ctl, 0);
 	p = xenon_foreign_map(ctl, 5, 0, 2, PROT_READ | PROT_WRITE);
@@ -277,7 +254,7 @@ Test(dom0_fds, event_handle_keeps_no_fd)
 	int before, n = 0;
 
 	fake_start(FAKE_EVENTS);
-	cr_assert_eq(xenon_evtchn_open(run_dir, &xe), 0);
+	cr_assert_eq(xenon_evtchn_open(fake.run_dir, &xe), 0);
 	before = count_fds();
 	cr_expect_geq(xenon_evtchn_bind_unbound_port(xe, 5), 0);
 	cr_expect_geq(xenon_evtchn_bind_interdomain(xe, 5, 3), 0);
@@ -304,7 +281,7 @@ Test(dom0_fds, grant_maps_keep_no_fd)
 
 	fake_start(FAKE_EVENTS);
 	seg.source.virt = src;
-	cr_assert_eq(xenon_gnttab_open(run_dir, &xgt), 0);
+	cr_assert_eq(xenon_gnttab_open(fake.run_dir, &xgt), 0);
 	before = count_fds();
 	p = xenon_gnttab_map_grant_refs(xgt, 3, 5, refs, PROT_READ | PROT_WRITE);
 	cr_assert_not_null(p, "map: %s", strerror(errno));
@@ -325,7 +302,7 @@ Test(dom0_fds, shares_keep_no_fd)
 	int before;
 
 	fake_start(FAKE_EVENTS);
-	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
+	cr_assert_eq(xenon_gntshr_open(fake.run_dir, &xgs), 0);
 	before = count_fds();
 	p = xenon_gntshr_share_pages(xgs, 5, 2, refs, true);
 	cr_assert_not_null(p, "share: %s", strerror(errno));
@@ -349,17 +326,17 @@ Test(dom0_fds, error_replies_keep_no_fd)
 	int before = count_fds();
 
 	fake_start(FAKE_ERR);
-	cr_assert_eq(xenon_ctl_open(run_dir, &ctl), 0);
+	cr_assert_eq(xenon_ctl_open(fake.run_dir, &ctl), 0);
 	ctl_calls(ctl, -EIO);
 	errno = 0;
 	cr_expect_null(xenon_foreign_map(ctl, 5, 0, 1, PROT_READ));
 	cr_expect_eq(errno, EIO);
 	xenon_ctl_close(ctl);
-	cr_assert_eq(xenon_gnttab_open(run_dir, &xgt), 0);
+	cr_assert_eq(xenon_gnttab_open(fake.run_dir, &xgt), 0);
 	cr_expect_null(xenon_gnttab_map_grant_ref(xgt, 5, ref, PROT_READ));
 	cr_expect_eq(errno, EIO);
 	xenon_gnttab_close(xgt);
-	cr_assert_eq(xenon_gntshr_open(run_dir, &xgs), 0);
+	cr_assert_eq(xenon_gntshr_open(fake.run_dir, &xgs), 0);
 	cr_expect_null(xenon_gntshr_share_pages(xgs, 5, 1, &sref, false));
 	cr_expect_eq(errno, EIO);
 	xenon_gntshr_close(xgs);
@@ -374,12 +351,12 @@ Test(dom0_fds, stray_replies_keep_no_fd)
 	int before = count_fds();
 
 	fake_start(FAKE_STRAY);
-	cr_assert_eq(xenon_ctl_open(run_dir, &ctl), 0);
+	cr_assert_eq(xenon_ctl_open(fake.run_dir, &ctl), 0);
 	cr_expect_eq(xenon_domain_pause(ctl, 5), -EPROTO);
 	cr_expect_null(xenon_foreign_map(ctl, 5, 0, 1, PROT_READ));
 	cr_expect_eq(errno, EPROTO);
 	xenon_ctl_close(ctl);
-	cr_assert_eq(xenon_gnttab_open(run_dir, &xgt), 0);
+	cr_assert_eq(xenon_gnttab_open(fake.run_dir, &xgt), 0);
 	cr_expect_null(xenon_gnttab_map_grant_ref(xgt, 5, 8, PROT_READ));
 	cr_expect_eq(errno, EPROTO);
 	xenon_gnttab_close(xgt);

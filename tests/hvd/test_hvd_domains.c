@@ -131,8 +131,7 @@ enum fake_mode {
 	FAKE_HIGH,   /* rows past DOMID_FIRST_RESERVED */
 };
 
-static char fake_dir[64];
-static pid_t fake_pid = -1;
+static struct hvd_fake fake;
 
 /* LIST(from, ask): the rows the mode says, at most ask; nothing else. */
 static size_t fake_list(enum fake_mode mode, uint32_t from, int64_t ask, uint8_t *out)
@@ -150,7 +149,7 @@ static size_t fake_list(enum fake_mode mode, uint32_t from, int64_t ask, uint8_t
 	return n;
 }
 
-static void fake_main(int lfd, enum fake_mode mode)
+static _Noreturn void fake_main(int lfd, unsigned int mode)
 {
 	static uint8_t in[PROCDOM_CTL_MAX_MSG], out[PROCDOM_CTL_MAX_MSG];
 	struct procdom_ctl_msg m;
@@ -177,39 +176,16 @@ static void fake_main(int lfd, enum fake_mode mode)
 
 static void fake_start(enum fake_mode mode)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int lfd;
-
-	strcpy(fake_dir, "/tmp/hvd-domains-fake.XXXXXX");
-	cr_assert_not_null(mkdtemp(fake_dir));
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/hvd.sock", fake_dir);
-	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	cr_assert_geq(lfd, 0);
-	cr_assert_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	cr_assert_eq(listen(lfd, 4), 0);
-	fake_pid = fork();
-	cr_assert_geq(fake_pid, 0);
-	if (fake_pid == 0)
-		fake_main(lfd, mode);
-	close(lfd);
-	cr_assert_eq(xenon_ctl_open(fake_dir, &ctl), 0);
+	hvd_fake_start(&fake, "hvd-domains-fake", fake_main, mode);
+	cr_assert_eq(xenon_ctl_open(fake.run_dir, &ctl), 0);
 }
 
 static void fake_stop(void)
 {
-	char path[96];
-
 	xenon_domains_fini(&all);
 	xenon_ctl_close(ctl);
 	ctl = NULL;
-	if (fake_pid > 0) {
-		kill(fake_pid, SIGKILL);
-		waitpid(fake_pid, NULL, 0);
-		fake_pid = -1;
-	}
-	snprintf(path, sizeof(path), "%s/hvd.sock", fake_dir);
-	unlink(path);
-	rmdir(fake_dir);
+	hvd_fake_stop(&fake);
 }
 
 TestSuite(hvd_domains_fake, .fini = fake_stop, .timeout = 60);
