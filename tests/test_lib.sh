@@ -6,6 +6,16 @@
 #   until_ok TRIES CMD...     CMD until it succeeds, at most TRIES times
 #                             UNTIL_STEP seconds apart (default 0.05)
 #   gone PID                  no such process, or a zombie
+# For scripts that run xenon daemons, whose every process inherits $TAG
+# (NAME=VALUE in its environment; leftovers are found by it, never by a
+# pid written long before, which may be another process's by then):
+#   tagged                    the live pids carrying $TAG, sorted (a
+#                             zombie's environ reads empty)
+#   kill_tagged               SIGKILL to each of them
+#   tap_finish DIR [LOG...]   the end of a script: if a check failed, the
+#                             last lines of each non-empty LOG as TAP
+#                             comments; the plan; DIR removed; status 0
+#                             if no check failed
 N=0 FAILED=0
 ok() { N=$((N + 1)); echo "ok $N - $1"; }
 not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"; }
@@ -28,4 +38,23 @@ gone() {
 	local st
 	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
 	[ "$st" = Z ]
+}
+tagged() { grep -lzxF "$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | sort -n; }
+kill_tagged() {
+	local p
+	for p in $(tagged); do kill -9 "$p" 2>/dev/null; done
+}
+tap_finish() {
+	local dir=$1 f
+	shift
+	if [ "$FAILED" -gt 0 ]; then
+		for f in "$@"; do
+			[ -s "$f" ] || continue
+			echo "# ---- $f ----"
+			tail -40 "$f" | sed 's/^/# /'
+		done
+	fi
+	echo "1..$N"
+	rm -rf "$dir"
+	[ "$FAILED" -eq 0 ]
 }

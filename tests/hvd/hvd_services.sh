@@ -37,20 +37,12 @@ H=
 # processes carrying it are killed: a pid a fake wrote long before may be
 # another process's by then (pids wrap around).
 export XENON_SERVICES_TAG=$T
-tagged() { grep -lzxF "XENON_SERVICES_TAG=$T" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3; }
+TAG="XENON_SERVICES_TAG=$T"
 
 finish() {
-	local p
 	[ -n "$H" ] && kill -9 "$H" 2>/dev/null
-	for p in $(tagged); do kill -9 "$p" 2>/dev/null; done
-	if [ "$FAILED" -gt 0 ]; then
-		for p in "$T"/*/run/hvd.log "$T"/*/hvd.stderr; do
-			[ -s "$p" ] && { echo "# ---- $p ----"; tail -30 "$p" | sed 's/^/# /'; }
-		done
-	fi
-	echo "1..$N"
-	rm -rf "$T"
-	[ "$FAILED" -eq 0 ]
+	kill_tagged
+	tap_finish "$T" "$T"/*/run/hvd.log "$T"/*/hvd.stderr
 }
 trap 'finish; exit $?' EXIT
 

@@ -18,15 +18,8 @@ S=
 finish() {
 	[ -n "$S" ] && kill "$S" 2>/dev/null
 	timeout 20 "$XENON" down >/dev/null 2>&1
-	if [ "$FAILED" -gt 0 ]; then
-		for f in "$XENON_RUN_DIR"/hvd.log "$XENON_RUN_DIR"/console/consoled.log \
-			"$XENON_RUN_DIR"/domain-*.log "$T"/out*; do
-			[ -s "$f" ] && { echo "# ---- $f ----"; tail -20 "$f" | sed 's/^/# /'; }
-		done
-	fi
-	echo "1..$N"
-	rm -rf "$T"
-	[ "$FAILED" -eq 0 ]
+	tap_finish "$T" "$XENON_RUN_DIR"/hvd.log "$XENON_RUN_DIR"/console/consoled.log \
+		"$XENON_RUN_DIR"/domain-*.log "$T"/out*
 }
 trap 'finish; exit $?' EXIT
 

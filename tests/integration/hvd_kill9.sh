@@ -19,7 +19,6 @@ RUN=$T/run
 export XENON_RUN_DIR=$RUN XENSTORED_PATH=$RUN/xenstore/socket
 H= W=
 . "$(dirname "$0")/../test_lib.sh"
-tagged() { grep -lzxF "$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | sort; }
 fds() { ls "/proc/$H/fd" | wc -l; }
 fds_are() { [ "$(fds)" = "$1" ]; }
 # A standby waiting in our xenon-hvd (the program last started, started
@@ -42,19 +41,11 @@ pid_of() {
 }
 
 finish() {
-	local p
 	[ -n "$W" ] && kill "$W" 2>/dev/null
 	[ -n "$H" ] && kill -9 "$H" 2>/dev/null
-	for p in $(tagged); do kill -9 "$p" 2>/dev/null; done
-	if [ "$FAILED" -gt 0 ]; then
-		for f in "$RUN"/hvd.log "$RUN"/hvd.stderr "$RUN"/monitor.log "$RUN"/domain-*.log \
-			"$RUN"/xenstore/xenstored.log; do
-			[ -s "$f" ] && { echo "# ---- $f ----"; tail -30 "$f" | sed 's/^/# /'; }
-		done
-	fi
-	echo "1..$N"
-	rm -rf "$T"
-	[ "$FAILED" -eq 0 ]
+	kill_tagged
+	tap_finish "$T" "$RUN"/hvd.log "$RUN"/hvd.stderr "$RUN"/monitor.log "$RUN"/domain-*.log \
+		"$RUN"/xenstore/xenstored.log
 }
 trap 'finish; exit $?' EXIT
 

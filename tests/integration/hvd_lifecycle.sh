@@ -26,30 +26,13 @@ TAG="XENON_LIFECYCLE_TAG=$T"
 H=
 . "$(dirname "$0")/../test_lib.sh"
 
-# Live processes carrying our tag (a zombie's environ reads empty).
-tagged() {
-	grep -lzxF "$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3
-}
 none_tagged() { [ -z "$(tagged)" ]; }
 
-dump_logs() {
-	local f
-	for f in "$T"/*/hvd.log "$T"/*/hvd.stderr "$T"/*/monitor.log "$T"/*/domain-*.log \
-		"$T"/*/xenstore/xenstored.log "$T"/*/run/hvd.log "$T"/*/run/blkback/blkback.log; do
-		[ -s "$f" ] || continue
-		echo "# ---- $f ----"
-		tail -30 "$f" | sed 's/^/# /'
-	done
-}
-
 finish() {
-	local p
 	[ -n "$H" ] && kill -9 "$H" 2>/dev/null
-	for p in $(tagged); do kill -9 "$p" 2>/dev/null; done
-	[ "$FAILED" -gt 0 ] && dump_logs
-	echo "1..$N"
-	rm -rf "$T"
-	[ "$FAILED" -eq 0 ]
+	kill_tagged
+	tap_finish "$T" "$T"/*/hvd.log "$T"/*/hvd.stderr "$T"/*/monitor.log "$T"/*/domain-*.log \
+		"$T"/*/xenstore/xenstored.log "$T"/*/run/hvd.log "$T"/*/run/blkback/blkback.log
 }
 trap 'finish; exit $?' EXIT
 

@@ -8,11 +8,7 @@ set -u
 XENON=$1
 EXAMPLES=$2
 T=$(mktemp -d "${TMPDIR:-/tmp}/xenon-cli.XXXXXX")
-N=0
-FAILED=0
-
-ok() { N=$((N + 1)); echo "ok $N - $1"; }
-not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N - $1"; }
+. "$(dirname "$0")/../test_lib.sh"
 
 # expect DESC WANT_RC WANT_OUTPUT CMD...: exit code and stdout+stderr, exactly.
 expect() {
@@ -47,12 +43,7 @@ expect_rc_grep() {
 	fi
 }
 
-finish() {
-	echo "1..$N"
-	rm -rf "$T"
-	[ "$FAILED" -eq 0 ]
-}
-trap 'finish; exit $?' EXIT
+trap 'tap_finish "$T"; exit $?' EXIT
 
 # ---- help and usage ----
 expect_rc_grep "xenon --help lists every command" 0 "  graph     print domains" "$XENON" --help

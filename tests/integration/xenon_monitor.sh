@@ -43,7 +43,6 @@ export XENON_RUN_DIR=$RUN XENSTORED_PATH=$RUN/xenstore/socket
 . "$(dirname "$0")/../test_lib.sh"
 UNTIL_STEP=0.1
 
-tagged() { grep -lzxF "$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3; }
 # Tagged live processes whose command (comm) is $1.
 tagged_comm() {
 	local p
@@ -147,17 +146,9 @@ up() {
 }
 
 finish() {
-	local p
 	timeout 30 "$XENON" down >/dev/null 2>&1
-	for p in $(tagged); do kill -9 "$p" 2>/dev/null; done
-	if [ "$FAILED" -gt 0 ]; then
-		for f in "$RUN"/monitor.log "$RUN"/hvd.log "$RUN"/xenstore/xenstored.log; do
-			[ -s "$f" ] && { echo "# ---- $f ----"; tail -40 "$f" | sed 's/^/# /'; }
-		done
-	fi
-	echo "1..$N"
-	rm -rf "$D"
-	[ "$FAILED" -eq 0 ]
+	kill_tagged
+	tap_finish "$D" "$RUN"/monitor.log "$RUN"/hvd.log "$RUN"/xenstore/xenstored.log
 }
 trap 'finish; exit $?' EXIT
 

@@ -25,26 +25,17 @@ export XENON_RUN_DIR=$RUN XENSTORED_PATH=$RUN/xenstore/socket
 . "$(dirname "$0")/../test_lib.sh"
 UNTIL_STEP=0.1
 
-tagged() { grep -lzxF "$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3; }
 live_tagged() {
 	local p
 	for p in $(tagged); do gone "$p" || echo "$p"; done
 }
 
 finish() {
-	local p f
 	[ -n "${S:-}" ] && kill "$S" 2>/dev/null
 	timeout 30 "$XENON" down >/dev/null 2>&1
-	for p in $(tagged); do kill -9 "$p" 2>/dev/null; done
-	if [ "$FAILED" -gt 0 ]; then
-		for f in "$RUN"/hvd.log "$RUN"/console/consoled.log "$RUN"/blkback/blkback.log \
-			"$RUN"/monitor.log; do
-			[ -s "$f" ] && { echo "# ---- $f ----"; tail -30 "$f" | sed 's/^/# /'; }
-		done
-	fi
-	echo "1..$N"
-	rm -rf "$D"
-	[ "$FAILED" -eq 0 ]
+	kill_tagged
+	tap_finish "$D" "$RUN"/hvd.log "$RUN"/console/consoled.log "$RUN"/blkback/blkback.log \
+		"$RUN"/monitor.log
 }
 trap 'finish; exit $?' EXIT
 

@@ -28,7 +28,7 @@ DOM=5
 BE=/local/domain/0/backend/vif/$DOM
 
 # Every process of the run (xenon-hvd's environment is inherited).
-tagged() { grep -lzxF "XENON_RACE_TAG=$D" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3; }
+TAG="XENON_RACE_TAG=$D"
 pid_of() {
 	"$XENON" list --json | python3 -c "import json,sys; print([x['pid'] for x in json.load(sys.stdin) if x['domid']==$1][0])"
 }
@@ -65,19 +65,12 @@ finish() {
 	[ -n "$XSD" ] && kill -CONT "$XSD" 2>/dev/null
 	[ -n "$MA" ] && kill -CONT "$MA" 2>/dev/null
 	timeout 30 "$XENON" down >/dev/null 2>&1
-	for p in $(tagged); do kill -9 "$p" 2>/dev/null; done
-	if [ "$FAILED" -gt 0 ]; then
-		for f in "$RUN"/monitor.log "$RUN"/hvd.log "$RUN"/xenstore/xenstored.log; do
-			[ -s "$f" ] && { echo "# ---- $f ----"; tail -30 "$f" | sed 's/^/# /'; }
-		done
-	fi
-	echo "1..$N"
-	rm -rf "$D"
-	[ "$FAILED" -eq 0 ]
+	kill_tagged
+	tap_finish "$D" "$RUN"/monitor.log "$RUN"/hvd.log "$RUN"/xenstore/xenstored.log
 }
 trap 'finish; exit $?' EXIT
 
-check "xenon up" quiet timeout 30 env XENON_RACE_TAG="$D" "$XENON" up
+check "xenon up" quiet timeout 30 env "$TAG" "$XENON" up
 XSD=$(cat "$RUN/xenstore/xenstored.pid" 2>/dev/null)
 [ -n "$XSD" ] || { echo "Bail out! no xenstored pid"; exit 1; }
 MA=$(cat "$RUN/monitor.pid" 2>/dev/null)

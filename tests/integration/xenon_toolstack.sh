@@ -24,25 +24,11 @@ PIDS=() # every process we saw: none may survive
 ours() { grep -qzxF "XENON_RUN_DIR=$D/run" "/proc/$1/environ" 2>/dev/null; }
 UNTIL_STEP=0.1 # until_ok counts 100 ms tries here
 
-
-
-
-dump_logs() {
-	for f in "$D"/run/hvd.log "$D"/run/hvd.stderr "$D"/run/monitor.log "$D"/run/domain-*.log \
-		"$D"/run/xenstore/xenstored.log "$D"/*.out; do
-		[ -s "$f" ] || continue
-		echo "# ---- $f ----"
-		tail -50 "$f" | sed 's/^/# /'
-	done
-}
-
 finish() {
 	"$XENON" down >/dev/null 2>&1
 	for p in "${PIDS[@]}"; do ours "$p" && kill -9 "$p" 2>/dev/null; done
-	[ "$FAILED" -gt 0 ] && dump_logs
-	echo "1..$N"
-	rm -rf "$D"
-	[ "$FAILED" -eq 0 ]
+	tap_finish "$D" "$D"/run/hvd.log "$D"/run/hvd.stderr "$D"/run/monitor.log \
+		"$D"/run/domain-*.log "$D"/run/xenstore/xenstored.log "$D"/*.out
 }
 trap 'finish; exit $?' EXIT
 
