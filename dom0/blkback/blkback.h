@@ -15,6 +15,17 @@
  * is served at most BLKBACK_BATCH requests per turn, then the loop goes
  * round, so one busy guest cannot starve the others or the store.
  *
+ * A front end's death: VIRQ_DOM_EXC, bound on the event channel handle
+ * (shared with xenstored and any other dom0 client, docs/process-domains.md
+ * "Global VIRQs are shared"), makes us list xenon-hvd's domains; each vbd
+ * whose front-end domain is not listed, is shut down or dying, or is
+ * listed under another pid than at connect (its domid reused) goes the way
+ * @releaseDomain sends it (xbbe_frontends_gone(): grants, ring, port,
+ * image, then the store nodes if the store answers). This needs no store,
+ * so it also frees a dead guest's vbd once xenstored is gone, and it comes
+ * before @releaseDomain, which then finds nothing left: lib/xenbus_be's
+ * device list is the one owner, so no vbd is torn down twice.
+ *
  * Liveness to the front end: the first ring page's unmap notify (set on
  * connect) zeroes the xenon-private byte sring->__pad[0] we set to 1 and
  * kicks the vbd's port when our mapping goes -- also when we are killed,
@@ -59,6 +70,7 @@ struct bb_vbd {
 	unsigned int ring_pages;
 	evtchn_port_t port; /* ours */
 	unsigned int slot;  /* in bb->vbds[] while connected */
+	int32_t fe_pid;	    /* LIST's pid of the front end at connect; 0 unknown */
 	struct blkback_ring br;
 };
 
@@ -75,7 +87,9 @@ struct bb {
 	struct bb_vbd *vbds[BB_MAX_VBDS];
 	unsigned int nr_vbds;
 	struct bb_vbd *by_port[EVTCHN_2L_NR_CHANNELS];
-	bool store_gone; /* xenstored died: xs_src is off the loop (main.c) */
+	int virq_port;		   /* VIRQ_DOM_EXC: a domain died (vbd.c) */
+	struct xenon_domains doms; /* xenon-hvd's LIST at the last one */
+	bool store_gone;	   /* xenstored died: xs_src is off the loop (main.c) */
 	bool stop;
 	int exit_code;
 };
@@ -91,5 +105,8 @@ void bb_driver_set_ctx(struct bb *bb);
 void bb_vbd_kick(struct bb *bb, evtchn_port_t port);
 /* Serve the rings left with work after their batch; true if any still has. */
 bool bb_vbd_serve_pending(struct bb *bb);
+/* VIRQ_DOM_EXC fired: every vbd whose front end's domain is gone, shut
+ * down or replaced is torn down (through lib/xenbus_be). */
+void bb_vbd_dom_exc(struct bb *bb);
 
 #endif

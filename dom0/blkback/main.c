@@ -4,11 +4,18 @@
  * run dir as D; it logs to D/blkback/blkback.log.
  *
  * Start-up is an ordered table undone in reverse: log, pid file
- * (D/blkback/blkback.pid), event loop, signals,
- * xenon-hvd (an event channel handle), XenStore (the vbd driver's watches),
- * readiness. SIGTERM/SIGINT: every vbd disconnected (its persistent grants
- * and ring unmapped, port unbound) and exit 0. Losing xenon-hvd stops us
- * too, exit 1: without it no ring can be served.
+ * (D/blkback/blkback.pid), event loop, signals, xenon-hvd (an event
+ * channel handle, VIRQ_DOM_EXC bound on it), XenStore (the vbd driver's
+ * watches), readiness. SIGTERM/SIGINT: every vbd disconnected (its
+ * persistent grants and ring unmapped, port unbound) and exit 0. Losing
+ * xenon-hvd stops us too, exit 1: without it no ring can be served.
+ *
+ * A front end's death comes from xenon-hvd, not the store: VIRQ_DOM_EXC
+ * on the event channel handle, then one LIST, and every vbd whose front
+ * end is gone, shut down or replaced is torn down through lib/xenbus_be
+ * (blkback.h). It is quicker than @releaseDomain, which xenstored sends
+ * only once it has seen the same VIRQ, and the store's path then finds
+ * nothing left to tear down.
  *
  * Losing xenstored does not stop us: a connected vbd's ring, grants, port
  * and image need no store, and exiting would cut every running guest off
@@ -19,11 +26,12 @@
  * (xbbe_dispatch) at every wake-up, which is the probe. Once it fails we
  * say once "xenstored is gone: connected devices are still served, no new
  * ones", take the store off the loop and stop probing: connected vbds are
- * served as before, but no device is found, connected or disconnected any
- * more -- that is all driven by store watches, including a front end's
- * death (@releaseDomain), so a dead guest's vbd stays mapped until we stop.
- * A store write still made (xbbe_fatal() on a broken ring, the
- * disconnects at SIGTERM) fails at once and is only logged. xenon-hvd
+ * served as before, but no device is found, connected or disconnected by
+ * its front end any more (store watches). A guest that dies is still
+ * released (VIRQ_DOM_EXC): its grants and ring unmapped, its port
+ * unbound, its image closed; its store nodes are left, which is logged.
+ * Any store write still made (that one, xbbe_fatal() on a broken ring,
+ * the disconnects at SIGTERM) fails at once and is only logged. xenon-hvd
  * never restarts xenstored, nor a back end that dies after it
  * (dom0/hvd/services.c): without the store a new one would find nothing.
  */
@@ -143,6 +151,8 @@ static void signals_fini(void *ctx)
 	daemon_signals_close(bb->sig_fd, NULL);
 }
 
+/* The event channel handle, with VIRQ_DOM_EXC on it: a front end's death
+ * needs no store (the top of this file). */
 static int hvd_init(void *ctx)
 {
 	struct bb *bb = ctx;
@@ -150,8 +160,11 @@ static int hvd_init(void *ctx)
 
 	if (err)
 		return err;
+	bb->virq_port = xenon_evtchn_bind_virq(bb->xe, VIRQ_DOM_EXC);
+	err = bb->virq_port < 0 ? bb->virq_port : 0;
 	bb->ev_src.kind = BB_SRC_EVTCHN;
-	err = epoll_add(bb, xenon_evtchn_fd(bb->xe), &bb->ev_src);
+	if (!err)
+		err = epoll_add(bb, xenon_evtchn_fd(bb->xe), &bb->ev_src);
 	if (err)
 		xenon_evtchn_close(bb->xe);
 	return err;
@@ -162,6 +175,7 @@ static void hvd_fini(void *ctx)
 	struct bb *bb = ctx;
 
 	xenon_evtchn_close(bb->xe);
+	xenon_domains_fini(&bb->doms);
 }
 
 static void xbbe_log(void *ctx, const char *msg)
@@ -229,14 +243,23 @@ static void up_failed(void *ctx, const char *step, int err)
 
 static void evtchn_event(struct bb *bb)
 {
+	bool dom_exc = false;
 	int port;
 
-	/* A notify is a round trip that may queue events: drain until none. */
+	/* A notify (or an unbind in a teardown) is a round trip that may
+	 * queue events: drain until none. */
 	do {
 		while ((port = xenon_evtchn_pending(bb->xe)) >= 0) {
 			/* Unmask first: a kick during the service is not lost. */
 			xenon_evtchn_unmask(bb->xe, (evtchn_port_t)port);
-			bb_vbd_kick(bb, (evtchn_port_t)port);
+			if (port == bb->virq_port)
+				dom_exc = true; /* once the batch is drained */
+			else
+				bb_vbd_kick(bb, (evtchn_port_t)port);
+		}
+		if (port == -EAGAIN && dom_exc) {
+			dom_exc = false;
+			bb_vbd_dom_exc(bb);
 		}
 	} while (port == -EAGAIN && xenon_evtchn_has_queued(bb->xe));
 	if (port != -EAGAIN) {

@@ -337,6 +337,18 @@ static int vbd_start_engine(struct bb_vbd *v)
 	return 0;
 }
 
+/* Which domain behind this domid we serve: LIST's pid now, while its
+ * front end has just written its ring (bb_vbd_dom_exc() compares). A
+ * failed lookup leaves 0: that vbd is then judged by its domid alone. */
+static void vbd_note_frontend(struct bb_vbd *v)
+{
+	struct procdom_ctl_dominfo info;
+
+	v->fe_pid = 0;
+	if (!xenon_domain_info(xenon_evtchn_ctl(v->bb->xe), v->dev->frontend_id, &info))
+		v->fe_pid = info.pid;
+}
+
 static void vbd_disconnect(struct xbbe_dev *dev);
 
 static int vbd_connect(struct xbbe_dev *dev)
@@ -344,6 +356,7 @@ static int vbd_connect(struct xbbe_dev *dev)
 	struct bb_vbd *v = dev->priv;
 	int err = vbd_check_protocol(v);
 
+	vbd_note_frontend(v);
 	if (!err)
 		err = vbd_map_ring(v);
 	if (!err)
@@ -446,4 +459,40 @@ bool bb_vbd_serve_pending(struct bb *bb)
 		}
 	}
 	return any;
+}
+
+/* ---- front ends that died -------------------------------------------------- */
+
+/* Its front end's domain is not running, or not the one we connected to:
+ * not listed, shut down or dying, or another pid behind the domid (both
+ * known: a process-less domain's pid 0 tells none apart). A device never
+ * connected (no pid noted, or refused: no priv) goes by its domid. */
+static bool vbd_frontend_gone(void *ctx, struct xbbe_dev *dev)
+{
+	struct bb *bb = ctx;
+	const struct procdom_ctl_dominfo *d = xenon_domains_find(&bb->doms, dev->frontend_id);
+	const struct bb_vbd *v = dev->priv;
+
+	if (!d || !xenon_dominfo_running(d))
+		return true;
+	return v && v->fe_pid > 0 && d->pid > 0 && d->pid != v->fe_pid;
+}
+
+/* One LIST per VIRQ_DOM_EXC (deaths before we look come as one event:
+ * the port is masked for us until main.c unmasks it), each device looked
+ * up in it: O(devices x log domains). */
+void bb_vbd_dom_exc(struct bb *bb)
+{
+	int n;
+
+	if (!xbbe_nr_devices(bb->xbbe))
+		return;
+	n = xenon_domains_list(xenon_evtchn_ctl(bb->xe), &bb->doms);
+	if (n < 0) {
+		bb_log(bb, BB_WARN, "a domain died, but listing domains failed: %s", strerror(-n));
+		return;
+	}
+	n = xbbe_frontends_gone(bb->xbbe, vbd_frontend_gone, bb);
+	if (n)
+		bb_log(bb, BB_INFO, "a domain died: %d vbd(s) of front ends gone torn down", n);
 }

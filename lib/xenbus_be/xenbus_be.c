@@ -29,16 +29,19 @@
  *   front Initialising while we are Closed ──> InitWait (a reconnect)
  *   our directory removed (the toolstack) ──> disconnect(), remove(), freed
  *   front end gone: its directory vanished after we had seen it, or its
- *   domain was introduced and no longer is (@releaseDomain)
+ *   domain was introduced and no longer is (@releaseDomain), or the
+ *   caller knows it died (xbbe_frontends_gone(): blkback's VIRQ_DOM_EXC)
  *       ──> disconnect(), Closed, and our directory is removed HERE
+ *       (the device goes even when the store does not answer)
  *
  * That last step is the toolstack's job in Xen (libxl's per-domain device
  * cleanup); xenon-monitor does it too, but a domain created without one
  * (or dying while it is down) must not leave it behind, so the back
- * end removes what it served. The removal is a transaction that
- * first reads our state node: if it is no longer the Closed we wrote, the
- * toolstack has re-created the device for a new domain with the same domid
- * and we leave it alone (the transaction conflicts if it does so meanwhile).
+ * end removes what it served. Closed is written, and then the
+ * directory removed, each in a transaction that first reads our state
+ * node: if it is no longer what we wrote, the toolstack has re-created the
+ * device for a new domain with the same domid and we leave it alone (the
+ * transaction conflicts if it does so meanwhile).
  * For the same reason a known device whose state node suddenly reads other
  * than what we last wrote is taken as a new incarnation: the old one is
  * disconnected and removed, the new one probed.
@@ -367,14 +370,66 @@ static void remove_backend_dir(struct xbbe *be, struct be_dev *d)
 	}
 }
 
-/* The front end is gone for good: see the top of this file. */
+/* Closed written, in one transaction, over the state we last wrote (or
+ * read) only: one that reads otherwise is a new incarnation the toolstack
+ * made for a new domain with the same domid (the top of this file), which
+ * must keep its state: -ESTALE. -ENOENT: our directory is gone. */
+static int close_if_ours(struct xbbe *be, struct be_dev *d)
+{
+	char state[PATH_MAX_BE + 8], value[8];
+
+	snprintf(state, sizeof(state), "%s/state", d->pub.nodename);
+	snprintf(value, sizeof(value), "%u", (unsigned int)XenbusStateClosed);
+	for (int i = 0; i < TXN_RETRIES; i++) {
+		xs_transaction_t t = xs_transaction_start(be->xs);
+		unsigned int len;
+		unsigned long st;
+		char *v;
+		int err = 0;
+
+		if (t == XBT_NULL)
+			return errno ? -errno : -EIO;
+		v = xs_read(be->xs, t, state, &len);
+		if (!v)
+			err = errno == ENOENT || !errno ? ENOENT : errno;
+		else if (parse_uint(v, len, XenbusStateReconfigured, &st) || st != d->pub.state)
+			err = ESTALE;
+		else if (!xs_write(be->xs, t, state, value, strlen(value)))
+			err = errno ? errno : EIO;
+		free(v);
+		if (err) {
+			xs_transaction_end(be->xs, t, true);
+			return -err;
+		}
+		if (xs_transaction_end(be->xs, t, false)) {
+			d->pub.state = XenbusStateClosed;
+			return 0;
+		}
+		if (errno != EAGAIN)
+			return -errno;
+	}
+	return -EAGAIN;
+}
+
+/* The front end is gone for good: see the top of this file. The device
+ * is torn down whatever the store says; the store only decides whether
+ * its nodes go too (a store that is gone leaves them, logged). */
 static void frontend_gone(struct xbbe *be, struct be_dev *d)
 {
+	int rc;
+
 	be_log(be, "%s: front end domain %u gone; removing the device", d->pub.nodename,
 	       d->pub.frontend_id);
 	dev_disconnect(d);
-	xbbe_switch_state(&d->pub, XenbusStateClosed);
-	remove_backend_dir(be, d);
+	rc = close_if_ours(be, d);
+	if (!rc)
+		remove_backend_dir(be, d);
+	else if (rc == -ESTALE)
+		be_log(be, "%s: re-created for a new domain meanwhile; its nodes are left to it",
+		       d->pub.nodename);
+	else if (rc != -ENOENT)
+		be_log(be, "%s: closing it in the store: %s; its nodes are left", d->pub.nodename,
+		       strerror(-rc));
 	dev_destroy(be, d);
 }
 
@@ -455,6 +510,22 @@ static void domains_released(struct xbbe *be)
 		if (!xs_is_domain_introduced(be->xs, d->pub.frontend_id) && !errno)
 			frontend_gone(be, d);
 	}
+}
+
+int xbbe_frontends_gone(struct xbbe *be, bool (*gone)(void *ctx, struct xbbe_dev *dev), void *ctx)
+{
+	struct be_dev *d, *next;
+	int n = 0;
+
+	/* frontend_gone() frees only d: next stays valid. */
+	for (d = be->devs; d; d = next) {
+		next = d->next;
+		if (gone(ctx, &d->pub)) {
+			frontend_gone(be, d);
+			n++;
+		}
+	}
+	return n;
 }
 
 /* ---- discovery ---- */

@@ -18,17 +18,19 @@
  * directory, disconnect() and remove() run and the device is freed.
  *
  * A front end that is gone for good -- its directory vanished after we had
- * seen it, or its domain was introduced and @releaseDomain says it no longer
- * is -- gets disconnect(), Closed, and then the library removes the
- * device's back-end directory ITSELF (and <type>/<fe> when it was the
- * domain's last device), then remove(). In Xen that is the toolstack's
- * job; xenon has no per-domain toolstack daemon that outlives a crash. The
- * removal checks, in one transaction, that our state node still reads
- * Closed, so a device the toolstack has meanwhile re-created for a new
- * domain with the same domid is left alone (and a known device whose state
- * node reads other than what we wrote is such a new incarnation: removed
- * and probed again). All callbacks run from xbbe_dispatch(), in the
- * caller's thread; the library is not thread-safe.
+ * seen it, its domain was introduced and @releaseDomain says it no longer
+ * is, or the caller says so (xbbe_frontends_gone()) -- gets disconnect(),
+ * Closed, and then the library removes the device's back-end directory
+ * ITSELF (and <type>/<fe> when it was the domain's last device), then
+ * remove(). In Xen that is the toolstack's job; xenon has no per-domain
+ * toolstack daemon that outlives a crash. Closed is written, and the
+ * directory removed, each in one transaction that checks our state node
+ * still reads what we wrote, so a device the toolstack has meanwhile
+ * re-created for a new domain with the same domid is left alone (and a
+ * known device whose state node reads other than what we wrote is such a
+ * new incarnation: removed and probed again). All callbacks run from
+ * xbbe_dispatch() (or xbbe_frontends_gone()), in the caller's thread; the
+ * library is not thread-safe.
  */
 #ifndef XENBUS_BE_H
 #define XENBUS_BE_H
@@ -88,6 +90,17 @@ int xbbe_fd(const struct xbbe *be);
  * blocks on a watch, only on the store's replies. Returns the number of
  * events handled, or -errno if the store connection failed. */
 int xbbe_dispatch(struct xbbe *be);
+/*
+ * Front ends the caller knows to be gone without the store: gone() is
+ * asked about every device (it must not call back into the library), and
+ * each one it says yes to is treated as if @releaseDomain had said so --
+ * disconnect(), Closed, our directory removed, remove(), freed -- now, so
+ * a later @releaseDomain or watch event finds nothing left to tear down.
+ * With the store gone, the device is torn down all the same and the failed
+ * store work is only logged. xenon-blkback calls it on VIRQ_DOM_EXC with
+ * xenon-hvd's list of domains. Returns how many devices went.
+ */
+int xbbe_frontends_gone(struct xbbe *be, bool (*gone)(void *ctx, struct xbbe_dev *dev), void *ctx);
 /* Where the library's messages go (default: stderr, "xenbus_be: ..."). */
 void xbbe_set_log(struct xbbe *be, void (*log)(void *ctx, const char *msg), void *ctx);
 /* Lower the device limit (tests); values above XBBE_MAX_DEVICES are cut. */

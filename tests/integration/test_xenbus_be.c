@@ -565,3 +565,81 @@ Test(xenbus_be, create_rejects_bad_arguments)
 	cr_assert_eq(xbbe_create(NULL, 0, &drv, &be), -EINVAL);
 	cr_assert_eq(xbbe_create(fx.xs, 70000, &drv, &be), -EINVAL);
 }
+
+/* ---- front ends the caller knows are gone (xbbe_frontends_gone) ---- */
+
+static bool fe_is(void *ctx, struct xbbe_dev *dev)
+{
+	return dev->frontend_id == *(const unsigned int *)ctx;
+}
+
+/* blkback on VIRQ_DOM_EXC: the device goes at once, and the
+ * @releaseDomain that follows (and our removal's own events) find nothing
+ * left: one disconnect, one remove. */
+Test(xenbus_be, frontends_gone_before_release_tears_down_once)
+{
+	unsigned int fe = FE, other = 6;
+
+	cr_assert(xs_introduce_domain(fx.tool, FE, 1234, 9));
+	connect_one();
+	cr_assert_eq(xbbe_frontends_gone(fx.be, fe_is, &other), 0);
+	cr_assert_eq(fx.log.disconnects, 0);
+	cr_assert_eq(xbbe_frontends_gone(fx.be, fe_is, &fe), 1);
+	cr_assert_eq(fx.log.disconnects, 1);
+	cr_assert_eq(fx.log.removes, 1);
+	cr_assert(!exists(BE_DIR));
+	cr_assert_eq(xbbe_nr_devices(fx.be), 0);
+	cr_assert(xs_release_domain(fx.tool, FE));
+	settle();
+	cr_assert_eq(fx.log.disconnects, 1);
+	cr_assert_eq(fx.log.removes, 1);
+	cr_assert_eq(fx.log.probes, 1);
+}
+
+/* The toolstack re-created the device for a new domain with the same
+ * domid before we looked: the old one goes, the new one's nodes stay
+ * untouched (no Closed written over its state, no removal) and it is
+ * probed as a new device. */
+Test(xenbus_be, frontends_gone_leaves_a_recreated_device)
+{
+	unsigned int fe = FE;
+
+	connect_one();
+	toolstack_device(FE, 768);
+	cr_assert_eq(xbbe_frontends_gone(fx.be, fe_is, &fe), 1);
+	cr_assert_eq(fx.log.disconnects, 1);
+	cr_assert_eq(fx.log.removes, 1);
+	cr_assert_eq(read_state(BE_DIR "/state"), XenbusStateInitialising,
+		     "the new device's state was overwritten");
+	cr_assert(wait_count(&fx.log.probes, 2));
+	cr_assert(wait_be_state(FE, 768, XenbusStateInitWait));
+}
+
+/* With xenstored gone the devices go all the same (their driver's
+ * resources are what matters); the store work that fails is logged. */
+Test(xenbus_be, frontends_gone_without_the_store)
+{
+	unsigned int fe = FE;
+	uint64_t end = now_ms() + PUMP_MS;
+	int status, rc = 0;
+
+	connect_one();
+	toolstack_device(FE, 769);
+	cr_assert(wait_be_state(FE, 769, XenbusStateInitWait));
+	kill(fx.xsd.pid, SIGKILL);
+	waitpid(fx.xsd.pid, &status, 0);
+	fx.xsd.pid = 0;
+	/* Seen as blkback sees it: reading the watches fails. */
+	while (rc >= 0 && now_ms() < end) {
+		struct pollfd pfd = { xbbe_fd(fx.be), POLLIN, 0 };
+
+		poll(&pfd, 1, 20);
+		rc = xbbe_dispatch(fx.be);
+	}
+	cr_assert_lt(rc, 0);
+	cr_assert_eq(xbbe_frontends_gone(fx.be, fe_is, &fe), 2);
+	cr_assert_eq(fx.log.disconnects, 1);
+	cr_assert_eq(fx.log.removes, 2);
+	cr_assert_eq(xbbe_nr_devices(fx.be), 0);
+	cr_assert(strstr(fx.last_log, "its nodes are left"), "%s", fx.last_log);
+}
