@@ -262,6 +262,26 @@ static void cd_set_bare(struct cd *cd, const struct procdom_ctl_dominfo *d)
 }
 
 /*
+ * The domain its console was attached for, by LIST's pid. A domain seen
+ * while its process was still starting is listed with pid 0 (xenon-hvd
+ * learns the pid when the spawner answers, which may come after the
+ * toolstack has introduced it): the first pid listed after that is its
+ * own, taken, not a new domain's. (A domain destroyed and made again
+ * under the same domid within that window, before its @releaseDomain
+ * reached us, would be taken for the first: that needs a destroy and a
+ * new create inside the few milliseconds of a start.)
+ */
+static bool cd_same_domain(struct cd_console *con, const struct procdom_ctl_dominfo *d)
+{
+	if (!con->pid && d->pid > 0) {
+		cd_log(con->cd, CD_DEBUG, "d%u: its process started, pid %d", d->domid,
+		       (int)d->pid);
+		con->pid = d->pid;
+	}
+	return con->pid == d->pid;
+}
+
+/*
  * A running domain we have no console for. With console keys it gets one;
  * a console of the same domid but another domain (pid) is an earlier
  * domain whose release we have not seen yet: it is closed first. Without
@@ -304,18 +324,18 @@ static void cd_scan(struct cd *cd)
 		if (!cd_running(d))
 			continue;
 		con = cd_console_by_domid(cd, d->domid);
-		if ((con && con->pid == d->pid) || cd_is_bare(cd, d))
+		if ((con && cd_same_domain(con, d)) || cd_is_bare(cd, d))
 			continue;
 		cd_look_at(cd, d, con);
 	}
 }
 
 /* Its domain still runs: listed under its domid, with its pid. */
-static bool cd_console_live(struct cd *cd, const struct cd_console *con)
+static bool cd_console_live(struct cd *cd, struct cd_console *con)
 {
 	const struct procdom_ctl_dominfo *d = xenon_domains_find(&cd->doms, con->domid);
 
-	return d && cd_running(d) && d->pid == con->pid;
+	return d && cd_running(d) && cd_same_domain(con, d);
 }
 
 /*
