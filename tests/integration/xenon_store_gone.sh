@@ -48,7 +48,7 @@ finish() {
 	timeout 30 "$XENON" down >/dev/null 2>&1
 	kill_tagged
 	tap_finish "$D" "$RUN"/hvd.log "$RUN"/console/consoled.log "$RUN"/blkback/blkback.log \
-		"$RUN"/monitor.log
+		"$RUN"/monitor.log "$D"/err
 }
 trap 'finish; exit $?' EXIT
 
@@ -123,6 +123,9 @@ G=$(guest_pid)
 check "  consoled serves it" until_ok 100 test -S "$RUN/console/d1.sock"
 # A client attached while the store is there; its input comes from a fifo.
 mkfifo "$D/in"
+# A client gone early must fail the checks below, not kill this script
+# with SIGPIPE at its next write (and lose the logs).
+trap '' PIPE
 timeout 60 "$XENON" console 1 <"$D/in" >"$D/out" 2>"$D/err" &
 S=$!
 exec 7>"$D/in"
