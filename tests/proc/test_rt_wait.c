@@ -52,21 +52,37 @@ Test(wait, kick_across_fork_loses_no_wakeup, .timeout = 120)
 	cr_expect_gt(ws.wakes, 0);
 }
 
-static bool never(void *arg)
+/* Never true; notes when it is first asked with the vCPU SLEEPING. */
+struct sleep_probe {
+	const struct procdom_vcpu_page *pg;
+	uint64_t first_sleeping_ns;
+};
+
+static bool never_noting(void *arg)
 {
-	(void)arg;
+	struct sleep_probe *p = arg;
+
+	if (!p->first_sleeping_ns &&
+	    __atomic_load_n(&p->pg->state, __ATOMIC_SEQ_CST) == PROCDOM_VCPU_SLEEPING)
+		p->first_sleeping_ns = rt_now_ns();
 	return false;
 }
 
 Test(wait, deadline_and_state)
 {
 	struct procdom_vcpu_page pg = { .state = PROCDOM_VCPU_RUNNING };
-	uint64_t t0 = rt_now_ns();
+	struct sleep_probe probe = { .pg = &pg };
+	uint64_t t0 = rt_now_ns(), deadline = t0 + 2000000;
 	bool slept;
 
-	cr_assert_eq(rt_wait(&pg, never, NULL, t0 + 2000000, 100000, &slept), -ETIMEDOUT);
+	cr_assert_eq(rt_wait(&pg, never_noting, &probe, deadline, 100000, &slept), -ETIMEDOUT);
 	cr_expect_geq(rt_now_ns() - t0, 2000000);
-	cr_expect(slept);
+	/* It sleeps once its spin is over -- unless the deadline had passed
+	 * by then (this thread preempted for 2 ms on a busy machine). */
+	cr_expect_neq(probe.first_sleeping_ns, 0, "it never went to SLEEPING");
+	cr_expect(slept || probe.first_sleeping_ns >= deadline,
+		  "did not sleep though %.3f ms were left",
+		  (double)(deadline - probe.first_sleeping_ns) / 1e6);
 	cr_expect_eq(pg.state, PROCDOM_VCPU_RUNNING, "the sleeper restores RUNNING");
 	/* A waker seeing RUNNING does nothing (no signal asked). */
 	cr_expect_eq(rt_notify(&pg, false), RT_NOTIFY_NONE);
