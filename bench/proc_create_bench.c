@@ -17,32 +17,65 @@
  *           up xenbus and wrote N/data/ready; the watch fires.
  *
  * The baseline per process: posix_spawn of bench-proc-tiny (static), which
- * writes one byte on fd 3 when it runs; ready = that byte read. A count
- * below 10 is run 7 times from scratch (daemons, baseline) and its
- * headline is the median of the runs' medians: one domain is one sample.
+ * writes one byte on fd 3 when it runs; ready = that byte read. It is a
+ * burst of N such spawns (all kept alive, then reaped) *bracketing* the
+ * domains: one burst before xenon-hvd starts, one after it is stopped,
+ * each as the N domains are, N in a row; the baseline is the median of
+ * all 2N spawns, and both halves' medians are printed, so that a change of
+ * load between the phases shows instead of moving the ratio unseen.
+ * Bracketing rather than alternating single spawns with domains: each
+ * side stays a burst of N live processes (what "N domains in a burst"
+ * asks), and no spawn runs while a domain's creation is still settling
+ * (its process, consoled, the spawner's log and template work) and is
+ * charged for it. A count below 10 is run 7 times from scratch (daemons,
+ * both baseline bursts) and its headline is the median of the runs'
+ * medians: one domain is one sample. Every run's figures are printed.
  *
  * Warm-up: each run first creates one domain of the same program (kept,
  * idle, outside every figure but its own line) and spawns one tiny
  * process, untimed but for the "first" line; then, unless --no-standby,
- * it waits until xenon-hvd's spawner has the program's standby waiting
+ * it waits until xenon-hvd's spawner has the program's template waiting
  * (procdom_spawner.h: the program last started, started once more ahead
- * of time; the next domain of it gets that process). So the headline is a
- * domain created on a running xenon-hvd, as a toolstack's usually is; the
- * "first" line is the first domain after `xenon up` (no standby yet)
- * beside the baseline's first spawn, and a line says in how many runs the
- * first timed domain got the standby. The spawner starts a standby 5 ms
- * after its last answer, so of domains created back to back (10..1000)
- * only the first finds one. --no-standby runs xenon-hvd so: every
- * program is exec'd when its domain is created. The first line printed
- * says which, and the load average. BENCH_DEBUG=1 in the environment
- * prints each fresh run's phases on stderr.
+ * of time; each next domain of it is a child the template forks). So the
+ * headline is a domain created on a running xenon-hvd, as a toolstack's
+ * usually is; the "first" line is the first domain after `xenon up` (no
+ * template yet) beside the baseline's first spawn, and a line says how
+ * many of the timed domains the template forked (their exec-time
+ * environment names XENON_STANDBY). A template is not used up, so
+ * domains created back to back (10..1000) are all forked. --no-standby
+ * runs xenon-hvd so: every program is exec'd when its domain is created.
+ * The first line printed says which, where the run directory is, and the
+ * load average. BENCH_DEBUG=1 in the environment prints each fresh run's
+ * phases on stderr.
  *
- * Memory per idle domain beyond its own pages, after all N are ready:
+ * CPU time per domain: the on-CPU time (schedstat) each process involved
+ * spent while the domain was created -- this program as the toolstack,
+ * xenon-hvd, xenstored, consoled, blkback, the monitor, the spawner, the
+ * template (it forks the domain's process: the clone and its own
+ * copy-on-write faults are its time) -- plus the domain process's whole
+ * time up to ready. The
+ * template's pid is taken once it waits and checked again after the last
+ * domain: a line says whether it stayed the same process (a template lost
+ * during the run is counted only while it lived, and its successor's
+ * start-up not at all: the line says so).
+ *
+ * Memory per idle domain beyond its own pages, after all N are ready
+ * (Pss divides each page among the processes that map it, so the terms
+ * add up to what the domains cost without counting a page twice):
  *   xenon-hvd: growth of Pss minus Pss_Shmem (the guests' memfds it maps
  *     are the domains' own pages), per domain; xenstored: Pss growth;
- *   each domain process: Pss minus Pss_Shmem (smaps_rollup), averaged;
+ *     consoled, blkback, the monitor and the spawner: growth of Pss minus
+ *     Pss_Shmem (negative when new processes share a daemon's pages);
+ *   the template: its whole Pss minus Pss_Shmem at the end, divided by N
+ *     (it exists for the domains; their share of the pages they still
+ *     share with it is already in their own Pss);
+ *   each domain process: Pss minus Pss_Shmem (smaps_rollup), averaged,
+ *     and split (smaps, every mapping but the memfds) into its private
+ *     pages and its share of pages it shares with other processes (the
+ *     template, its siblings: the program's file pages, and memory not
+ *     written since the fork);
  *   kernel included: the drop of MemAvailable per domain (noisy).
- * beside the tiny process's Pss and MemAvailable drop.
+ * beside the tiny process's Pss and MemAvailable drop (both bursts').
  *
  *   bench-proc-create [--breakdown] [--no-consoled] [--no-standby]
  *                     [--counts 1,10,100,1000] [--pages N] [--hvd PATH] [--guest PATH]
@@ -81,6 +114,8 @@ extern char **environ;
 
 #define MAX_COUNT 4096
 #define READY_TIMEOUT_MS 30000
+#define NR_WHO 9     /* CPU_WHO_* */
+#define NR_DAEMONS 7 /* struct run */
 
 struct mem {
 	double pss_kib, shmem_kib;
@@ -104,20 +139,42 @@ struct run {
 	/* CPU time per domain of every process involved (us, below), and
 	 * its split by process (--breakdown): CPU_WHO_* below. */
 	double cpu_ms[MAX_COUNT];
-	double who_ms[6][MAX_COUNT];
+	double who_ms[NR_WHO][MAX_COUNT];
 	double guest_flt[MAX_COUNT]; /* the domain process's minor faults at ready */
-	pid_t daemons[4];	     /* xenon-hvd, xenstored, then consoled, spawner */
-	int daemon_who[4];
+	/* xenon-hvd, xenstored, then those of service_comm[] found, the
+	 * template (CPU_WHO_* in daemon_who[]) */
+	pid_t daemons[NR_DAEMONS];
+	int daemon_who[NR_DAEMONS];
 	unsigned int n, nr_daemons;
+	unsigned int gone;   /* bit CPU_WHO_*: a daemon found gone after a domain */
 	uint32_t warm_domid; /* the warm-up domain (0: none), idle till the end */
 	double first_ms;     /* its creation: the first after start-up */
-	pid_t standby;	     /* the standby waiting after it (0: none) */
+	pid_t standby;	     /* the template waiting after it (0: none) */
+	pid_t standby_end;   /* the one waiting after the last domain (0: none) */
+	unsigned int forked; /* timed domains the template forked */
+	bool first_forked;   /* the first timed one was */
+	char *breakdown;     /* --breakdown's smaps listing, taken while it lives */
 };
 
-/* Whose CPU time: the toolstack (this program), the daemons, the guest. */
-enum { CPU_WHO_TOOL, CPU_WHO_HVD, CPU_WHO_XSD, CPU_WHO_CONSOLED, CPU_WHO_SPAWNER, CPU_WHO_GUEST };
-static const char *const cpu_who_name[6] = { "toolstack", "xenon-hvd", "xenstored",
-					     "consoled",  "spawner",   "guest" };
+/* Whose CPU time: the toolstack (this program), the daemons, the guest.
+ * The daemons are xenon-hvd's children by name (CPU_WHO_HVD + i is
+ * daemon_comm[i]; the template is found otherwise, warm_up). */
+enum {
+	CPU_WHO_TOOL,
+	CPU_WHO_HVD,
+	CPU_WHO_XSD,
+	CPU_WHO_CONSOLED,
+	CPU_WHO_BLKBACK,
+	CPU_WHO_MONITOR,
+	CPU_WHO_SPAWNER,
+	CPU_WHO_TEMPLATE,
+	CPU_WHO_GUEST
+};
+static const char *const cpu_who_name[NR_WHO] = { "toolstack", "xenon-hvd", "xenstored",
+						  "consoled",  "blkback",   "monitor",
+						  "spawner",   "template",  "guest" };
+static const char *const service_comm[] = { "xenon-consoled", "xenon-blkback", "xenon-monitor",
+					    "xenon-spawner" };
 
 static char self_dir[PATH_MAX], hvd_path[PATH_MAX], guest_path[PATH_MAX], tiny_path[PATH_MAX];
 static unsigned long nr_pages = 256;
@@ -166,7 +223,7 @@ static double mem_available_kib(void)
  * The memfds are the domain's own pages (Pss_Shmem, which per-mapping smaps
  * does not split out), so they are left out.
  */
-static void breakdown_print(pid_t pid, unsigned int n)
+static void breakdown_print(FILE *out, pid_t pid, unsigned int n)
 {
 	char path[64], line[512], name[256] = "", perms[8];
 	unsigned long lo = 0, hi = 0, v, pss = 0, shm = 0;
@@ -176,14 +233,15 @@ static void breakdown_print(pid_t pid, unsigned int n)
 	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
 	if (!(f = fopen(path, "r")))
 		return;
-	printf("proc-create-%u breakdown of the last domain process (KiB Pss - Pss_Shmem):\n", n);
+	fprintf(out, "proc-create-%u breakdown of the last domain process (KiB Pss - Pss_Shmem):\n",
+		n);
 	for (;;) {
 		bool eof = !fgets(line, sizeof(line), f);
 		int off = 0;
 
 		if (eof || sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &lo, &hi, perms, &off) == 3) {
 			if (name[0] && pss > shm && !strstr(name, "/memfd:")) {
-				printf("  %7.1f  %s\n", (double)(pss - shm), name);
+				fprintf(out, "  %7.1f  %s\n", (double)(pss - shm), name);
 				total += (double)(pss - shm);
 			}
 			if (eof)
@@ -205,10 +263,61 @@ static void breakdown_print(pid_t pid, unsigned int n)
 	if ((f = fopen(path, "r"))) {
 		while (fgets(line, sizeof(line), f))
 			if (sscanf(line, "VmPTE: %lu", &v) == 1)
-				printf("  %7.1f  page tables (VmPTE, not in Pss)\n", (double)v);
+				fprintf(out, "  %7.1f  page tables (VmPTE, not in Pss)\n",
+					(double)v);
 		fclose(f);
 	}
-	printf("  %7.1f  total\n", total);
+	fprintf(out, "  %7.1f  total\n", total);
+}
+
+/* The listing above as a string (malloc'd, or NULL), taken while the
+ * process lives and printed after the run is torn down. */
+static char *breakdown_take(pid_t pid, unsigned int n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	breakdown_print(f, pid, n);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * A process's Pss and private pages (KiB) over every mapping but the
+ * memfds (a domain's own pages, or a peer's): private pages are mapped by
+ * it alone; Pss minus private is its share of the pages it shares (with
+ * the template it was forked from and its siblings, say).
+ */
+static void smaps_split(pid_t pid, double *ret_pss, double *ret_private)
+{
+	char path[64], line[512], perms[8];
+	unsigned long lo, hi, v, pss = 0, priv = 0;
+	bool memfd = false;
+	FILE *f;
+
+	*ret_pss = *ret_private = 0;
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3) {
+			memfd = strstr(line, "/memfd:") != NULL; /* a mapping's first line */
+			continue;
+		}
+		if (memfd)
+			continue;
+		if (sscanf(line, "Pss: %lu", &v) == 1)
+			pss += v;
+		else if (sscanf(line, "Private_Clean: %lu", &v) == 1 ||
+			 sscanf(line, "Private_Dirty: %lu", &v) == 1)
+			priv += v;
+	}
+	fclose(f);
+	*ret_pss = (double)pss;
+	*ret_private = (double)priv;
 }
 
 /* ---- CPU time ------------------------------------------------------------ */
@@ -276,49 +385,60 @@ static uint64_t self_cpu_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* xenon-hvd's service children (by name: domain processes are its
- * children too). */
+/* Which of service_comm[] comm names (the index) or -1. */
+static int service_of(const char *comm)
+{
+	unsigned int i;
+
+	for (i = 0; i < sizeof(service_comm) / sizeof(service_comm[0]); i++) {
+		if (!strcmp(comm, service_comm[i]))
+			return (int)i;
+	}
+	return -1;
+}
+
+static void daemon_add(struct run *r, pid_t pid, int who)
+{
+	if (pid > 0 && r->nr_daemons < NR_DAEMONS) {
+		r->daemons[r->nr_daemons] = pid;
+		r->daemon_who[r->nr_daemons++] = who;
+	}
+}
+
+/* xenon-hvd, xenstored, xenon-hvd's other service children (by name:
+ * domain processes are its children too) and the template (warm_up). */
 static void find_daemons(struct run *r)
 {
 	char path[64], comm[32];
 	struct dirent *e;
 	DIR *d = opendir("/proc");
-	int pid, ppid;
+	int pid, ppid, k;
 	FILE *f;
 
-	r->daemons[0] = r->hvd;
-	r->daemons[1] = r->xsd;
-	r->daemon_who[0] = CPU_WHO_HVD;
-	r->daemon_who[1] = CPU_WHO_XSD;
-	r->nr_daemons = 2;
-	while (d && (e = readdir(d)) && r->nr_daemons < 4) {
+	r->nr_daemons = 0;
+	daemon_add(r, r->hvd, CPU_WHO_HVD);
+	daemon_add(r, r->xsd, CPU_WHO_XSD);
+	while (d && (e = readdir(d))) {
 		snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
 		if (!(f = fopen(path, "r")))
 			continue;
 		if (fscanf(f, "%d (%31[^)]) %*c %d", &pid, comm, &ppid) == 3 && ppid == r->hvd &&
-		    (!strcmp(comm, "xenon-consoled") || !strcmp(comm, "xenon-spawner"))) {
-			r->daemon_who[r->nr_daemons] =
-				comm[6] == 'c' ? CPU_WHO_CONSOLED : CPU_WHO_SPAWNER;
-			r->daemons[r->nr_daemons++] = pid;
-		}
+		    (k = service_of(comm)) >= 0)
+			daemon_add(r, pid, CPU_WHO_CONSOLED + k);
 		fclose(f);
 	}
 	if (d)
 		closedir(d);
+	daemon_add(r, r->standby, CPU_WHO_TEMPLATE);
 }
 
-/* Each daemon's CPU time into each[] (by CPU_WHO_*); returns the sum. */
-static uint64_t daemons_cpu_ns(const struct run *r, uint64_t each[6])
+/* Each daemon's CPU time into each[] (by CPU_WHO_*; 0 for one gone). */
+static void daemons_cpu_ns(const struct run *r, uint64_t each[NR_WHO])
 {
-	uint64_t sum = 0, v;
 	unsigned int i;
 
-	for (i = 0; i < r->nr_daemons; i++) {
-		v = cpu_ns_of(r->daemons[i]);
-		each[r->daemon_who[i]] = v;
-		sum += v;
-	}
-	return sum;
+	for (i = 0; i < r->nr_daemons; i++)
+		each[r->daemon_who[i]] = cpu_ns_of(r->daemons[i]);
 }
 
 /* ---- processes ---------------------------------------------------------- */
@@ -370,15 +490,18 @@ static void reap(pid_t pid, int sig)
 
 /* ---- the baseline --------------------------------------------------------- */
 
+/* Two bursts of n spawns each, before and after the domains (top): burst
+ * k's samples are at [k * n, k * n + n) of each array. */
 struct baseline {
-	double first_ms; /* the warm-up spawn */
-	double ms[MAX_COUNT], cpu_ms[MAX_COUNT];
-	double tiny_ms[MAX_COUNT], tiny_flt[MAX_COUNT]; /* the process alone */
-	double pss_kib, avail_drop_kib;			/* per process */
+	double first_ms; /* the first burst's warm-up spawn */
+	double ms[2 * MAX_COUNT], cpu_ms[2 * MAX_COUNT];
+	double tiny_ms[2 * MAX_COUNT], tiny_flt[2 * MAX_COUNT]; /* the process alone */
+	double pss_kib[2], avail_drop_kib[2];			/* per process, by burst */
+	unsigned int n;						/* spawns per burst */
 };
 
 /* The warm-up spawn (top), timed for the "first" line only. */
-static int baseline_warm_up(const int p[2], struct baseline *b)
+static int baseline_warm_up(const int p[2], double *ret_ms)
 {
 	char *argv[] = { tiny_path, NULL }, c;
 	uint64_t t0 = bench_now_ns();
@@ -387,38 +510,44 @@ static int baseline_warm_up(const int p[2], struct baseline *b)
 
 	if (!err)
 		err = wait_byte(p[0], &c, 1);
-	b->first_ms = (double)(bench_now_ns() - t0) / 1e6;
+	*ret_ms = (double)(bench_now_ns() - t0) / 1e6;
 	reap(warm, SIGKILL);
 	return err;
 }
 
-static int baseline_run(unsigned int n, struct baseline *b)
+/* Burst k (0 before the domains, 1 after) of n spawns, all kept alive
+ * until the last has run, as the domains are. */
+static int baseline_run(unsigned int n, unsigned int k, struct baseline *b)
 {
 	char *argv[] = { tiny_path, NULL };
 	static pid_t pids[MAX_COUNT];
-	double avail0 = mem_available_kib(), pss = 0;
+	double avail0 = mem_available_kib(), pss = 0, first;
+	double *ms = b->ms + k * n, *cpu = b->cpu_ms + k * n;
 	unsigned int i, made = 0;
 	int p[2], err = 0;
 	char c;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
-	err = baseline_warm_up(p, b);
+	b->n = n;
+	err = baseline_warm_up(p, &first);
+	if (k == 0)
+		b->first_ms = first;
 	for (i = 0; i < n && !err; i++, made++) {
 		uint64_t c0 = self_cpu_ns(), t0 = bench_now_ns();
 
 		err = spawn(tiny_path, argv, p[1], &pids[i]);
 		if (!err)
 			err = wait_byte(p[0], &c, 1);
-		b->ms[i] = (double)(bench_now_ns() - t0) / 1e6;
-		b->tiny_ms[i] = (double)cpu_ns_of(pids[i]) / 1e6;
-		b->tiny_flt[i] = minflt_of(pids[i]);
-		b->cpu_ms[i] = (double)(self_cpu_ns() - c0) / 1e6 + b->tiny_ms[i];
+		ms[i] = (double)(bench_now_ns() - t0) / 1e6;
+		b->tiny_ms[k * n + i] = (double)cpu_ns_of(pids[i]) / 1e6;
+		b->tiny_flt[k * n + i] = minflt_of(pids[i]);
+		cpu[i] = (double)(self_cpu_ns() - c0) / 1e6 + b->tiny_ms[k * n + i];
 	}
-	b->avail_drop_kib = (avail0 - mem_available_kib()) / n;
+	b->avail_drop_kib[k] = (avail0 - mem_available_kib()) / n;
 	for (i = 0; i < made; i++)
 		pss += mem_of(pids[i]).pss_kib;
-	b->pss_kib = pss / n;
+	b->pss_kib[k] = pss / n;
 	for (i = 0; i < made; i++)
 		reap(pids[i], SIGKILL);
 	close(p[0]);
@@ -428,11 +557,18 @@ static int baseline_run(unsigned int n, struct baseline *b)
 
 /* ---- xenon-hvd and the domains ------------------------------------------- */
 
+/* Where run directories are made: $TMPDIR, default /tmp (top). */
+static const char *run_tmpdir(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	return tmp && *tmp ? tmp : "/tmp";
+}
+
 static int run_up(struct run *r)
 {
 	char fdarg[] = "3", line[16], xs_sock[PATH_MAX + 32], pidfile[PATH_MAX + 32];
 	char *argv[8] = { hvd_path, "--run-dir", r->run_dir, "--ready-fd", fdarg };
-	const char *tmp = getenv("TMPDIR");
 	int p[2], err, a = 5;
 	FILE *f;
 
@@ -440,7 +576,7 @@ static int run_up(struct run *r)
 		argv[a++] = "--no-consoled";
 	if (no_standby)
 		argv[a++] = "--no-standby";
-	snprintf(r->dir, sizeof(r->dir), "%s/bench-proc-create.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	snprintf(r->dir, sizeof(r->dir), "%s/bench-proc-create.XXXXXX", run_tmpdir());
 	if (!mkdtemp(r->dir) || pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	snprintf(r->run_dir, sizeof(r->run_dir), "%s/run", r->dir);
@@ -559,11 +695,16 @@ static int domain_pid(struct run *r, unsigned int i)
 	return err ? err : info.pid > 0 ? 0 : -ESRCH;
 }
 
+/* Per domain, KiB (top). */
 struct domain_mem {
-	double hvd_kib, xsd_kib, proc_kib, own_kib, avail_drop_kib; /* per domain */
+	double daemon_kib[NR_WHO]; /* by CPU_WHO_*: the daemons' terms */
+	bool has[NR_WHO];	   /* that daemon was there */
+	double proc_kib, own_kib, avail_drop_kib;
+	double proc_private_kib;	 /* of proc_kib (smaps, memfds left out) */
+	double tpl_kib, tpl_private_kib; /* the template's whole, not per domain */
 };
 
-/* A child of xenon-hvd named xenon-standby: the standby waits (its pid). */
+/* A child of xenon-hvd named xenon-standby: the template waits (its pid). */
 static pid_t standby_waits(const struct run *r)
 {
 	char path[64], comm[32];
@@ -587,9 +728,40 @@ static pid_t standby_waits(const struct run *r)
 	return found;
 }
 
+/* pid was forked by a template: its exec-time environment (which its
+ * runtime cannot change) names XENON_STANDBY. */
+static bool forked(pid_t pid)
+{
+	static char buf[65536];
+	char path[64];
+	size_t n, i;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	if (pid <= 0 || !(f = fopen(path, "r")))
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (i = 0; i < n; i += strlen(buf + i) + 1) {
+		if (!strncmp(buf + i, "XENON_STANDBY=", 14))
+			return true;
+	}
+	return false;
+}
+
+static unsigned int forked_count(const struct run *r, unsigned int n)
+{
+	unsigned int i, k = 0;
+
+	for (i = 0; i < n; i++)
+		k += forked(r->pid[i]);
+	return k;
+}
+
 /*
  * The warm-up domain (top): created as the others, kept. Then, with a
- * standby, until it waits (bounded: 5 s; a standby is up in about a
+ * template, until it waits (bounded: 5 s; a template is up in about a
  * millisecond), so that the first timed domain finds it as a domain
  * created on a running system would.
  */
@@ -607,65 +779,118 @@ static int warm_up(struct run *r)
 	for (i = 0; !no_standby && i < 5000 && !(r->standby = standby_waits(r)); i++)
 		usleep(1000);
 	if (!no_standby && !r->standby)
-		fprintf(stderr, "bench-proc-create: no standby after 5 s (an older xenon-hvd?)\n");
+		fprintf(stderr, "bench-proc-create: no template after 5 s (an older xenon-hvd?)\n");
 	return 0;
 }
 
-static int domains_run(struct run *r, unsigned int n, struct domain_mem *m)
+/*
+ * One timed domain: its wall time, and the CPU time every process
+ * involved spent on it (top). A daemon found gone after it (cpu_ns_of
+ * reads 0: the template lost, say) adds nothing and is noted in r->gone.
+ */
+static int domain_timed(struct run *r, unsigned int i)
 {
-	struct mem hvd0, xsd0, hvd1, xsd1;
-	double avail0, proc = 0, own = 0;
+	uint64_t e0[NR_WHO] = { 0 }, e1[NR_WHO] = { 0 }, c0, t0, sum = 0, d;
+	unsigned int w;
+	int err;
+
+	daemons_cpu_ns(r, e0);
+	c0 = self_cpu_ns();
+	t0 = bench_now_ns();
+	err = domain_one(r, i);
+	r->ms[i] = (double)(bench_now_ns() - t0) / 1e6;
+	e1[CPU_WHO_TOOL] = self_cpu_ns() - c0;
+	daemons_cpu_ns(r, e1);
+	/* Its pid, now that the CPU figures are read: CREATE in the
+	 * background replies before the process exists. */
+	if (!err)
+		err = domain_pid(r, i);
+	e1[CPU_WHO_GUEST] = err ? 0 : cpu_ns_of(r->pid[i]);
+	r->guest_flt[i] = err ? 0 : minflt_of(r->pid[i]);
+	for (w = 0; w < NR_WHO; w++) {
+		if (e0[w] && !e1[w])
+			r->gone |= 1u << w;
+		d = e1[w] > e0[w] ? e1[w] - e0[w] : 0;
+		r->who_ms[w][i] = (double)d / 1e6;
+		sum += d;
+	}
+	r->cpu_ms[i] = (double)sum / 1e6;
+	return err;
+}
+
+/* Pss minus Pss_Shmem (KiB). */
+static double mem_own(pid_t pid)
+{
+	struct mem m = mem_of(pid);
+
+	return m.pss_kib - m.shmem_kib;
+}
+
+/* The daemons' memory (top): xenstored's is its Pss, the others' Pss
+ * minus Pss_Shmem. */
+static double daemon_mem(const struct run *r, unsigned int i)
+{
+	return r->daemon_who[i] == CPU_WHO_XSD ? mem_of(r->daemons[i]).pss_kib
+					       : mem_own(r->daemons[i]);
+}
+
+/* Every term of the memory line (top), once all n domains are ready. */
+static void domains_mem(struct run *r, unsigned int n, const double *before, double avail0,
+			struct domain_mem *m)
+{
+	double proc = 0, own = 0, priv = 0, pss, pv;
 	unsigned int i;
-	int err = warm_up(r);
 
-	if (err) {
-		fprintf(stderr, "bench-proc-create: the warm-up domain: %s\n", strerror(-err));
-		return err;
-	}
-	hvd0 = mem_of(r->hvd);
-	xsd0 = mem_of(r->xsd);
-	avail0 = mem_available_kib();
-	find_daemons(r);
-	for (i = 0; i < n && !err; i++) {
-		uint64_t e0[6] = { 0 }, e1[6] = { 0 }, d0 = daemons_cpu_ns(r, e0),
-			 c0 = self_cpu_ns();
-		uint64_t t0 = bench_now_ns(), c1, g;
-		unsigned int w;
-
-		err = domain_one(r, i);
-		r->ms[i] = (double)(bench_now_ns() - t0) / 1e6;
-		c1 = self_cpu_ns() - c0;
-		e1[CPU_WHO_TOOL] = c1;
-		c1 += daemons_cpu_ns(r, e1) - d0;
-		/* Its pid, now that the CPU figures are read: CREATE in the
-		 * background replies before the process exists. */
-		if (!err)
-			err = domain_pid(r, i);
-		g = err ? 0 : cpu_ns_of(r->pid[i]);
-		r->guest_flt[i] = err ? 0 : minflt_of(r->pid[i]);
-		e1[CPU_WHO_GUEST] = g;
-		c1 += g;
-		r->cpu_ms[i] = (double)c1 / 1e6;
-		for (w = 0; w < 6; w++)
-			r->who_ms[w][i] = (double)(e1[w] - e0[w]) / 1e6;
-	}
-	if (err) {
-		fprintf(stderr, "bench-proc-create: domain %u of %u: %s\n", i, n, strerror(-err));
-		return err;
-	}
 	m->avail_drop_kib = (avail0 - mem_available_kib()) / n;
-	hvd1 = mem_of(r->hvd);
-	xsd1 = mem_of(r->xsd);
-	m->hvd_kib = ((hvd1.pss_kib - hvd1.shmem_kib) - (hvd0.pss_kib - hvd0.shmem_kib)) / n;
-	m->xsd_kib = (xsd1.pss_kib - xsd0.pss_kib) / n;
+	for (i = 0; i < r->nr_daemons; i++) {
+		int w = r->daemon_who[i];
+
+		m->has[w] = true;
+		if (w == CPU_WHO_TEMPLATE) {
+			m->tpl_kib = mem_own(r->daemons[i]);
+			smaps_split(r->daemons[i], &pss, &m->tpl_private_kib);
+			m->daemon_kib[w] = m->tpl_kib / n;
+		} else {
+			m->daemon_kib[w] = (daemon_mem(r, i) - before[i]) / n;
+		}
+	}
 	for (i = 0; i < n; i++) {
 		struct mem pm = mem_of(r->pid[i]);
 
 		proc += pm.pss_kib - pm.shmem_kib;
 		own += pm.shmem_kib;
+		smaps_split(r->pid[i], &pss, &pv);
+		priv += pv;
 	}
 	m->proc_kib = proc / n;
 	m->own_kib = own / n;
+	m->proc_private_kib = priv / n;
+}
+
+static int domains_run(struct run *r, unsigned int n, struct domain_mem *m)
+{
+	double before[NR_DAEMONS], avail0;
+	unsigned int i;
+	int err = warm_up(r);
+
+	memset(m, 0, sizeof(*m));
+	if (err) {
+		fprintf(stderr, "bench-proc-create: the warm-up domain: %s\n", strerror(-err));
+		return err;
+	}
+	find_daemons(r);
+	for (i = 0; i < r->nr_daemons; i++)
+		before[i] = daemon_mem(r, i);
+	avail0 = mem_available_kib();
+	for (i = 0; i < n && !err; i++)
+		err = domain_timed(r, i);
+	if (err) {
+		fprintf(stderr, "bench-proc-create: domain %u of %u: %s\n", i, n, strerror(-err));
+		return err;
+	}
+	domains_mem(r, n, before, avail0, m);
+	/* Still the same template after the last domain? (top) */
+	r->standby_end = no_standby ? 0 : standby_waits(r);
 	return 0;
 }
 
@@ -673,24 +898,25 @@ static int domains_run(struct run *r, unsigned int n, struct domain_mem *m)
 
 static double median_of(const double *v, unsigned int n)
 {
-	static double tmp[MAX_COUNT];
+	static double tmp[2 * MAX_COUNT];
 
 	memcpy(tmp, v, n * sizeof(*v));
 	return bench_summarise(tmp, n).median;
 }
 
-/* The headline: median ms per domain beside the baseline's. Under
- * FRESH_RUNS (n < 10) each run's median is one sample (fresh daemons and
- * baseline every time) and the line gives their median. */
-static void report_ms(unsigned int n, const double *ms, const double *base_ms, unsigned int nr,
-		      const char *what)
+/* The headline: median ms per domain beside the baseline's (nr_base
+ * samples: both bursts). Under FRESH_RUNS (n < 10) each run's median is
+ * one sample (fresh daemons and baseline every time) and the line gives
+ * their median. */
+static void report_ms(unsigned int n, const double *ms, unsigned int nr, const double *base_ms,
+		      unsigned int nr_base, const char *what)
 {
-	static double tmp[MAX_COUNT];
+	static double tmp[2 * MAX_COUNT];
 	struct bench_stat s;
 	double base;
 
-	memcpy(tmp, base_ms, nr * sizeof(*tmp));
-	base = bench_summarise(tmp, nr).median;
+	memcpy(tmp, base_ms, nr_base * sizeof(*tmp));
+	base = bench_summarise(tmp, nr_base).median;
 	memcpy(tmp, ms, nr * sizeof(*tmp));
 	s = bench_summarise(tmp, nr);
 	printf("proc-create-%u (ms per domain): median %.3f (%.3f..%.3f), baseline %.3f, ratio "
@@ -698,29 +924,34 @@ static void report_ms(unsigned int n, const double *ms, const double *base_ms, u
 	       n, s.median, s.min, s.max, base, s.median / base, what);
 }
 
-static void report(unsigned int n, struct run *r, struct baseline *b, const struct domain_mem *m,
-		   bool headline)
+/* The baseline's two bursts, each's median: drift between them shows. */
+static void baseline_halves(const struct baseline *b, char *buf, size_t len)
 {
-	double first10 = 0, last10 = 0, tenth = n >= 10 ? r->ms[9] : 0;
-	double last = r->ms[n - 1], base;
+	snprintf(buf, len, "; baseline burst before %.3f, after %.3f", median_of(b->ms, b->n),
+		 median_of(b->ms + b->n, b->n));
+}
+
+static bool run_has(const struct run *r, int who)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->nr_daemons; i++) {
+		if (r->daemon_who[i] == who)
+			return true;
+	}
+	return who == CPU_WHO_TOOL || who == CPU_WHO_GUEST;
+}
+
+static void report_cpu(unsigned int n, struct run *r, const struct baseline *b)
+{
+	double first10 = 0, last10 = 0, base = median_of(b->cpu_ms, 2 * n);
 	struct bench_stat s;
 
-	if (n >= 20) {
-		first10 = median_of(r->ms, 10);
-		last10 = median_of(r->ms + n - 10, 10);
-	}
-	if (headline)
-		report_ms(n, r->ms, b->ms, n, "");
-	if (n >= 20)
-		printf("proc-create-%u: domain #%u %.3f ms vs #10 %.3f ms; median of the last 10 "
-		       "%.3f vs first 10 %.3f ms, ratio %.2f\n",
-		       n, n, last, tenth, last10, first10, last10 / first10);
 	if (n >= 20) {
 		first10 = median_of(r->cpu_ms, 10);
 		last10 = median_of(r->cpu_ms + n - 10, 10);
 	}
 	s = bench_summarise(r->cpu_ms, n);
-	base = median_of(b->cpu_ms, n);
 	printf("proc-create-%u CPU ms per domain (all processes involved): median %.3f "
 	       "(%.3f..%.3f), baseline %.3f, ratio %.1f",
 	       n, s.median, s.min, s.max, base, s.median / base);
@@ -728,14 +959,82 @@ static void report(unsigned int n, struct run *r, struct baseline *b, const stru
 		printf("; last 10 %.3f vs first 10 %.3f, ratio %.2f", last10, first10,
 		       last10 / first10);
 	printf("\n");
-	printf("proc-create-%u mem per idle domain beyond its pages (KiB): hvd %.1f + xenstored "
-	       "%.1f + process %.1f = %.1f, baseline %.1f, ratio %.1f\n",
-	       n, m->hvd_kib, m->xsd_kib, m->proc_kib, m->hvd_kib + m->xsd_kib + m->proc_kib,
-	       b->pss_kib, (m->hvd_kib + m->xsd_kib + m->proc_kib) / b->pss_kib);
+}
+
+static void report_mem(unsigned int n, const struct baseline *b, const struct domain_mem *m)
+{
+	double total = m->proc_kib, base = (b->pss_kib[0] + b->pss_kib[1]) / 2;
+	unsigned int w;
+
+	printf("proc-create-%u mem per idle domain beyond its pages (KiB):", n);
+	for (w = CPU_WHO_HVD; w <= CPU_WHO_TEMPLATE; w++) {
+		if (!m->has[w])
+			continue;
+		printf(" %s %.1f +", cpu_who_name[w], m->daemon_kib[w]);
+		total += m->daemon_kib[w];
+	}
+	printf(" process %.1f = %.1f, baseline %.1f, ratio %.1f\n", m->proc_kib, total, base,
+	       total / base);
+	printf("proc-create-%u domain process (KiB per domain, Pss - Pss_Shmem): private %.1f + "
+	       "its share of pages shared with other processes %.1f",
+	       n, m->proc_private_kib, m->proc_kib - m->proc_private_kib);
+	if (m->has[CPU_WHO_TEMPLATE])
+		printf("; the template's whole %.1f (private %.1f)", m->tpl_kib,
+		       m->tpl_private_kib);
+	printf("\n");
 	printf("proc-create-%u MemAvailable drop per domain (KiB, kernel included; own pages "
 	       "%.1f): %.1f, baseline %.1f\n",
-	       n, m->own_kib, m->avail_drop_kib, b->avail_drop_kib);
+	       n, m->own_kib, m->avail_drop_kib, (b->avail_drop_kib[0] + b->avail_drop_kib[1]) / 2);
+}
+
+static void report(unsigned int n, struct run *r, struct baseline *b, const struct domain_mem *m,
+		   bool headline)
+{
+	double first10 = 0, last10 = 0, tenth = n >= 10 ? r->ms[9] : 0;
+	double last = r->ms[n - 1];
+	char halves[96];
+
+	if (n >= 20) {
+		first10 = median_of(r->ms, 10);
+		last10 = median_of(r->ms + n - 10, 10);
+	}
+	baseline_halves(b, halves, sizeof(halves));
+	if (headline)
+		report_ms(n, r->ms, n, b->ms, 2 * n, halves);
+	if (n >= 20)
+		printf("proc-create-%u: domain #%u %.3f ms vs #10 %.3f ms; median of the last 10 "
+		       "%.3f vs first 10 %.3f ms, ratio %.2f\n",
+		       n, n, last, tenth, last10, first10, last10 / first10);
+	if (headline)
+		report_cpu(n, r, b);
+	report_mem(n, b, m);
 	fflush(stdout);
+}
+
+/* The template (top): its pid then and after the last domain, its share
+ * of the CPU. nr_same of nr_runs runs kept one template throughout. */
+static void template_print(unsigned int n, struct run *r, unsigned int nr_same,
+			   unsigned int nr_runs)
+{
+	if (no_standby)
+		return;
+	if (!r->standby) {
+		printf("proc-create-%u template: none was waiting after the warm-up domain: its "
+		       "CPU and memory are not counted\n",
+		       n);
+		return;
+	}
+	printf("proc-create-%u template: CPU per domain median %.3f ms (in the CPU line); "
+	       "pid %d, the same one after the last domain in %u of %u run%s",
+	       n, median_of(r->who_ms[CPU_WHO_TEMPLATE], n), (int)r->standby, nr_same, nr_runs,
+	       nr_runs > 1 ? "s" : "");
+	if (r->standby_end != r->standby)
+		printf(" (this run: pid %d after the last domain: the first was lost or replaced, "
+		       "its CPU counted only while it lived, its successor's not at all)",
+		       (int)r->standby_end);
+	else if (r->gone & (1u << CPU_WHO_TEMPLATE))
+		printf(" (but it was found gone after a domain: that domain's template CPU is 0)");
+	printf("\n");
 }
 
 /* The warm-up domain of each run: the first after start-up (top). */
@@ -744,7 +1043,7 @@ static void first_print(unsigned int n, double *ms, double *base_ms, unsigned in
 	struct bench_stat s = bench_summarise(ms, nr);
 	double base = bench_summarise(base_ms, nr).median;
 
-	printf("proc-create-%u first domain after start-up (no standby yet; %u run%s): median "
+	printf("proc-create-%u first domain after start-up (no template yet; %u run%s): median "
 	       "%.3f (%.3f..%.3f), baseline %.3f, ratio %.1f\n",
 	       n, nr, nr > 1 ? "s" : "", s.median, s.min, s.max, base, s.median / base);
 }
@@ -764,19 +1063,24 @@ static void phases_ends(struct run *r, unsigned int n)
 	       median_of(r->ready_ms, 10), median_of(r->ready_ms + last, 10));
 }
 
-/* Whose CPU time a domain's creation is: each process's median (ms). */
+/* Whose CPU time a domain's creation is: each process's median (ms; "-":
+ * not running). */
 static void cpu_split_print(struct run *r, const struct baseline *b, unsigned int n)
 {
 	unsigned int w;
 
 	printf("proc-create-%u CPU by process (median ms per domain):", n);
-	for (w = 0; w < 6; w++)
-		printf(" %s %.3f", cpu_who_name[w], median_of(r->who_ms[w], n));
+	for (w = 0; w < NR_WHO; w++) {
+		if (run_has(r, (int)w))
+			printf(" %s %.3f", cpu_who_name[w], median_of(r->who_ms[w], n));
+		else
+			printf(" %s -", cpu_who_name[w]);
+	}
 	printf("\n");
 	printf("proc-create-%u domain process vs tiny process (medians): CPU ms %.3f vs %.3f, "
 	       "minor faults %.0f vs %.0f\n",
-	       n, median_of(r->who_ms[CPU_WHO_GUEST], n), median_of(b->tiny_ms, n),
-	       median_of(r->guest_flt, n), median_of(b->tiny_flt, n));
+	       n, median_of(r->who_ms[CPU_WHO_GUEST], n), median_of(b->tiny_ms, 2 * n),
+	       median_of(r->guest_flt, n), median_of(b->tiny_flt, 2 * n));
 }
 
 /* ---- main --------------------------------------------------------------- */
@@ -807,29 +1111,81 @@ static int find_programs(const char *hvd, const char *guest)
 /*
  * Fewer than 10 domains give too few samples for a median on this noisy
  * machine: such a count is run FRESH_RUNS times, each with fresh daemons
- * and its own baseline, and the headline is the median of the runs' medians
- * (the other lines are the last run's).
+ * and its own baseline bursts, and the headline is the median of the runs'
+ * medians, its CPU line likewise (each run gets a line; the other lines
+ * are the last run's).
  */
 #define FRESH_RUNS 7
 
+/* What needs the domains alive, taken before the run is torn down. */
+static void run_keep(struct run *r, unsigned int n)
+{
+	r->forked = forked_count(r, n);
+	r->first_forked = forked(r->pid[0]);
+	if (breakdown)
+		r->breakdown = breakdown_take(r->pid[n - 1], n);
+}
+
+/* Baseline burst, xenon-hvd and n domains, torn down, baseline burst. */
 static int one_run(unsigned int n, struct run *r, struct baseline *b, struct domain_mem *m)
 {
+	const char *what = "baseline before";
 	int err;
 
+	free(r->breakdown);
 	memset(r, 0, sizeof(*r));
-	err = baseline_run(n, b);
-	if (err) {
-		fprintf(stderr, "bench-proc-create: baseline: %s\n", strerror(-err));
-		return err;
-	}
-	err = run_up(r);
-	if (!err)
-		err = domains_run(r, n, m);
-	if (err) {
-		fprintf(stderr, "bench-proc-create: %u domains: %s\n", n, strerror(-err));
+	err = baseline_run(n, 0, b);
+	if (!err) {
+		what = "domains";
+		err = run_up(r);
+		if (!err)
+			err = domains_run(r, n, m);
+		if (!err)
+			run_keep(r, n);
 		run_down(r);
 	}
+	if (!err) {
+		what = "baseline after";
+		err = baseline_run(n, 1, b);
+	}
+	if (err)
+		fprintf(stderr, "bench-proc-create: %u domains, %s: %s\n", n, what, strerror(-err));
 	return err;
+}
+
+/* One line per fresh run: every run's figures are shown. */
+static void fresh_run_print(unsigned int n, unsigned int k, const struct run *r,
+			    const struct baseline *b)
+{
+	double ms = median_of(r->ms, n), base = median_of(b->ms, 2 * n);
+	double cpu = median_of(r->cpu_ms, n), cpu_base = median_of(b->cpu_ms, 2 * n);
+
+	printf("proc-create-%u fresh run %u: %.3f ms, baseline %.3f (bursts %.3f, %.3f), ratio "
+	       "%.1f; CPU %.3f ms, baseline %.3f, ratio %.1f%s\n",
+	       n, k + 1, ms, base, median_of(b->ms, n), median_of(b->ms + n, n), ms / base, cpu,
+	       cpu_base, cpu / cpu_base, r->first_forked ? ", forked" : "");
+}
+
+/* The CPU line of FRESH_RUNS runs: the median of their medians. */
+static void fresh_cpu_print(unsigned int n, double *cpu, double *cpu_base, unsigned int nr)
+{
+	struct bench_stat s = bench_summarise(cpu, nr);
+	double base = bench_summarise(cpu_base, nr).median;
+
+	printf("proc-create-%u CPU ms per domain (all processes involved): median %.3f "
+	       "(%.3f..%.3f), baseline %.3f, ratio %.1f (median of %u fresh runs)\n",
+	       n, s.median, s.min, s.max, base, s.median / base, nr);
+}
+
+static void details_print(unsigned int n, struct run *r, const struct baseline *b)
+{
+	printf("proc-create-%u phases (median ms): CREATE %.3f, store entries + watch + "
+	       "INTRODUCE %.3f, UNPAUSE to ready %.3f\n",
+	       n, median_of(r->create_ms, n), median_of(r->store_ms, n), median_of(r->ready_ms, n));
+	phases_ends(r, n);
+	cpu_split_print(r, b, n);
+	if (r->breakdown)
+		fputs(r->breakdown, stdout);
 }
 
 static int one_count(unsigned int n)
@@ -837,50 +1193,48 @@ static int one_count(unsigned int n)
 	static struct run r;
 	static struct baseline b;
 	double runs_ms[FRESH_RUNS], runs_base[FRESH_RUNS], first[FRESH_RUNS],
-		first_base[FRESH_RUNS];
-	unsigned int k, nr_runs = n < 10 ? FRESH_RUNS : 1, used = 0;
+		first_base[FRESH_RUNS], runs_cpu[FRESH_RUNS], runs_cpu_base[FRESH_RUNS];
+	unsigned int k, nr_runs = n < 10 ? FRESH_RUNS : 1, used = 0, same = 0;
 	struct domain_mem m;
 	int err = 0;
 
 	for (k = 0; k < nr_runs; k++) {
-		if (k > 0)
-			run_down(&r);
 		err = one_run(n, &r, &b, &m);
 		if (err)
 			return err;
 		runs_ms[k] = median_of(r.ms, n);
-		runs_base[k] = median_of(b.ms, n);
+		runs_base[k] = median_of(b.ms, 2 * n);
+		runs_cpu[k] = median_of(r.cpu_ms, n);
+		runs_cpu_base[k] = median_of(b.cpu_ms, 2 * n);
 		first[k] = r.first_ms;
 		first_base[k] = b.first_ms;
-		used += r.standby && r.pid[0] == r.standby;
+		used += r.forked;
+		same += r.standby && r.standby_end == r.standby;
+		if (nr_runs > 1)
+			fresh_run_print(n, k, &r, &b);
 		if (getenv("BENCH_DEBUG"))
 			fprintf(stderr, "run %u: %.3f ms (CREATE %.3f store %.3f ready %.3f)%s\n",
 				k, r.ms[0], r.create_ms[0], r.store_ms[0], r.ready_ms[0],
-				r.standby && r.pid[0] == r.standby ? " standby" : "");
+				r.first_forked ? " forked" : "");
 	}
 	if (nr_runs > 1) {
 		char what[64];
 
 		snprintf(what, sizeof(what), " (median of %u fresh runs)", nr_runs);
-		report_ms(n, runs_ms, runs_base, nr_runs, what);
+		report_ms(n, runs_ms, nr_runs, runs_base, nr_runs, what);
+		fresh_cpu_print(n, runs_cpu, runs_cpu_base, nr_runs);
 	}
 	report(n, &r, &b, &m, nr_runs == 1);
+	template_print(n, &r, same, nr_runs);
 	first_print(n, first, first_base, nr_runs);
 	if (!no_standby)
-		printf("proc-create-%u: the first timed domain got the waiting standby in %u of %u "
-		       "run%s\n",
-		       n, used, nr_runs, nr_runs > 1 ? "s" : "");
-	if (!err && breakdown) {
-		printf("proc-create-%u phases (median ms): CREATE %.3f, store entries + watch + "
-		       "INTRODUCE %.3f, UNPAUSE to ready %.3f\n",
-		       n, median_of(r.create_ms, n), median_of(r.store_ms, n),
-		       median_of(r.ready_ms, n));
-		phases_ends(&r, n);
-		cpu_split_print(&r, &b, n);
-		breakdown_print(r.pid[n - 1], n);
-	}
-	run_down(&r);
-	return err;
+		printf("proc-create-%u: %u of the %u timed domains (%u run%s) were forked by the "
+		       "template\n",
+		       n, used, n * nr_runs, nr_runs, nr_runs > 1 ? "s" : "");
+	if (breakdown)
+		details_print(n, &r, &b);
+	fflush(stdout);
+	return 0;
 }
 
 static int usage(const char *bad)
@@ -900,10 +1254,10 @@ static void print_setup(void)
 
 	if (getloadavg(load, 3) < 3)
 		load[0] = load[1] = load[2] = -1;
-	printf("bench-proc-create: xenon-hvd %s, load average %.2f %.2f %.2f\n",
+	printf("bench-proc-create: xenon-hvd %s, run dir in %s, load average %.2f %.2f %.2f\n",
 	       no_standby ? "--no-standby (every program exec'd at its domain's creation)"
-			  : "with a standby (the default)",
-	       load[0], load[1], load[2]);
+			  : "with a template (the default)",
+	       run_tmpdir(), load[0], load[1], load[2]);
 	fflush(stdout);
 }
 

@@ -85,6 +85,7 @@ const struct procdom_hooks hvd_procdom_hooks_template = {
 	.log = hvd_procdom_log,
 	.local_physmap = hvd_dom0_physmap,
 	.spawned = hvd_domain_spawned,
+	.known_children = hvd_svcs_known_children,
 };
 
 struct hvd_domain *hvd_domain_get(struct hvd *h, domid_t domid)

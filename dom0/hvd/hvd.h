@@ -214,6 +214,8 @@ bool hvd_svcs_ready(const struct hvd *h); /* every wanted one said READY once */
 int hvd_svcs_timeout_ms(const struct hvd *h);
 /* After each wait: SIGKILL to a stop past its deadline. */
 void hvd_svcs_tick(struct hvd *h);
+/* procdom_hooks.known_children: the services' processes are ours. */
+void hvd_svcs_known_children(void *ctx, pid_t *pids, unsigned int n);
 void hvd_svc_ready_event(struct hvd_svc *s);
 void hvd_svc_died_event(struct hvd_svc *s);
 

@@ -61,11 +61,12 @@ static const char usage_text[] =
 	"    --monitor PATH         removes dead domains' store entries (default:\n"
 	"                           next to us, or the build tree's tools/xenon)\n"
 	"    --no-monitor           do not start one\n"
-	"    --no-standby           start each domain's program only when its\n"
-	"                           domain is created; by default the program\n"
-	"                           last started is started once more ahead of\n"
-	"                           time and the next domain of that program gets\n"
-	"                           that process (ps shows xenon-standby meanwhile)\n"
+	"    --no-standby           no templates: start each domain's program\n"
+	"                           (exec) when its domain is created; by default\n"
+	"                           the program last started is started once more\n"
+	"                           ahead of time, as a template, and each next\n"
+	"                           domain of that program is a child it forks\n"
+	"                           (ps shows the template as xenon-standby)\n"
 	"    -v, --verbose          log more (repeat for debug)\n"
 	"    -h, --help             this text\n"
 	"\n"
@@ -327,7 +328,7 @@ static void substrate_fini(void *ctx)
 
 /* Domain processes are spawned by a small process forked now, while we
  * hold few fds (procdom.h): spawning from here later would copy ~5 fds per
- * live domain into every child. It keeps a standby unless --no-standby. */
+ * live domain into every child. It keeps a template unless --no-standby. */
 static int spawner_init(void *ctx)
 {
 	struct hvd *h = ctx;
@@ -528,6 +529,16 @@ static void after_events(struct hvd *h)
 	hvd_gnt_retry_deferred(h);
 }
 
+/* The earlier of two deadlines (-1: none). */
+static int hvd_loop_timeout_ms(struct hvd *h)
+{
+	int a = hvd_svcs_timeout_ms(h), b = procdom_spawns_timeout_ms(h->pd);
+
+	if (a < 0 || (b >= 0 && b < a))
+		return b;
+	return a;
+}
+
 static int hvd_run(struct hvd *h)
 {
 	struct epoll_event evs[64];
@@ -536,8 +547,9 @@ static int hvd_run(struct hvd *h)
 	while (!h->stop) {
 		/* A service being stopped, or in the READY grace after its pipe
 		 * closed unready (svc_closed_unready()), has a deadline:
-		 * stop_deadline_ns (services.c). */
-		n = epoll_wait(h->epfd, evs, 64, hvd_svcs_timeout_ms(h));
+		 * stop_deadline_ns (services.c); a process the spawner's side
+		 * killed is reaped by a tick. */
+		n = epoll_wait(h->epfd, evs, 64, hvd_loop_timeout_ms(h));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -546,6 +558,7 @@ static int hvd_run(struct hvd *h)
 			dispatch(h, evs[i].data.ptr);
 		after_events(h);
 		hvd_svcs_tick(h);
+		procdom_spawns_tick(h->pd);
 	}
 	return 0;
 }

@@ -467,6 +467,19 @@ static void svc_lost(struct hvd *h, struct hvd_svc *s)
 	svc_restart(h, s);
 }
 
+void hvd_svcs_known_children(void *ctx, pid_t *pids, unsigned int n)
+{
+	struct hvd *h = ctx;
+	unsigned int i, k;
+
+	for (i = 0; i < HVD_NR_SVCS; i++) {
+		for (k = 0; h->svc[i].pid > 0 && k < n; k++) {
+			if (pids[k] == h->svc[i].pid)
+				pids[k] = 0;
+		}
+	}
+}
+
 /* One read of its readiness pipe: 1 a word (READY), 0 EOF, -1 nothing
  * (EAGAIN: left over from a previous run; EINTR) or closed already. */
 static int svc_read_ready(struct hvd_svc *s)

@@ -855,7 +855,7 @@ void procdom_destroy(struct procdom *pd)
 		return;
 	while (pd->domains)
 		procdom_domain_release(pd->domains);
-	procdom_stop_spawner(pd);
+	procdom_spawns_fini(pd); /* the spawner, then the final sweep */
 	close(pd->timer_fd);
 	free(pd->by_id);
 	free(pd);

@@ -70,6 +70,14 @@ struct procdom_hooks {
 	 * kill, reap, spawn). It must not call those itself (nor stop or
 	 * release): record, act after. Optional. */
 	void (*spawned)(void *ctx, domid_t domid, int err);
+	/* The host's children that are not domains' processes (dom0
+	 * services): zero each such pid in pids[]. Asked only when the
+	 * spawner sweeps for children nobody was told of (a template lost,
+	 * failed or lied while it served a request: procdom_spawner.h; and
+	 * procdom_destroy); every child neither a domain's process, the
+	 * spawner's, nor zeroed here is killed then. Optional: without it
+	 * the host has no other children. Same rule as spawned. */
+	void (*known_children)(void *ctx, pid_t *pids, unsigned int n);
 	void *ctx;
 };
 
@@ -77,7 +85,10 @@ struct procdom_hooks {
 extern const struct substrate_ops procdom_substrate_ops;
 
 int procdom_create(const struct procdom_hooks *hooks, struct procdom **ret_pd);
-/* Releases every domain left (kills their processes). Accepts NULL. */
+/* Releases every domain left (kills their processes), stops the spawner,
+ * and, if templates were ever on, kills and reaps every child of ours
+ * neither a domain's nor named by hooks.known_children (a template's child
+ * nobody was told of: procdom_spawner.h). Accepts NULL. */
 void procdom_destroy(struct procdom *pd);
 /* The core this substrate serves (timers fire into it, hypercalls go to it). */
 void procdom_attach(struct procdom *pd, struct hypervisor *hv);
@@ -136,6 +147,11 @@ int procdom_spawner_fd(const struct procdom *pd);
 unsigned int procdom_spawner_generation(const struct procdom *pd);
 /* Take every answer there is (never blocks). */
 void procdom_spawns_collect(struct procdom *pd);
+/* Once per turn of the host's loop: what the spawner's side owes and can
+ * do without waiting (templates given up to reap, a sweep). Never blocks. */
+void procdom_spawns_tick(struct procdom *pd);
+/* The loop's wait until the next tick is due: -1 none (nothing owed). */
+int procdom_spawns_timeout_ms(const struct procdom *pd);
 /*
  * From now on domain processes are started by a spawner process forked
  * here (procdom_spawner.h): spawning from a host holding ~5 fds per domain
@@ -148,8 +164,9 @@ void procdom_spawns_collect(struct procdom *pd);
  */
 int procdom_start_spawner(struct procdom *pd);
 void procdom_stop_spawner(struct procdom *pd);
-/* Spawners made from now on keep a standby (procdom_spawner.h): the next
- * domain's program started ahead of time. Off unless asked for. */
+/* Spawners made from now on keep a template (procdom_spawner.h): the
+ * last domain's program started ahead of time, which makes the process of
+ * each next domain of it. Off unless asked for. */
 void procdom_set_standby(struct procdom *pd, bool on);
 /* First unpause: answer PROCDOM_HC_BOOT (now, or when it arrives). */
 void procdom_domain_start(struct procdom_domain *d);

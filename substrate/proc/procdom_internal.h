@@ -166,6 +166,7 @@ struct procdom {
 	unsigned int nr_spawning;
 	bool spawner_lost;	  /* replace it at the next start */
 	bool standby;		  /* spawners keep a standby (procdom_set_standby) */
+	bool templates_seen;	  /* a spawner kept one: a final sweep is owed */
 	unsigned int spawner_gen; /* spawners started so far */
 	struct procdom_stats stats;
 };
@@ -213,5 +214,8 @@ void procdom_send_request_seen(struct procdom_domain *d, unsigned int vcpu);
 
 /* procdom_spawn.c */
 void procdom_process_fini(struct procdom_domain *d);
+/* procdom_destroy's last step (procdom_spawn.c): the spawner stopped, then
+ * the final sweep for children nobody was told of. */
+void procdom_spawns_fini(struct procdom *pd);
 
 #endif

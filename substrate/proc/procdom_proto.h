@@ -28,19 +28,37 @@
  *
  * 1b. Standby. The spawner (procdom_spawner.h) may start a domain's
  *    program before its domain exists, with no XENON_BOOT but
- *      XENON_STANDBY="fd=N ppid=P"
- *    (exactly these two keys, decimal; N >= PROCDOM_STANDBY_FD_MIN) and
- *    fds 0-2 on /dev/null. The runtime then, before anything else: sets
- *    PR_SET_PDEATHSIG(SIGKILL) and exits 2 if its parent is not P; sends
- *    PROCDOM_STANDBY_READY (one byte) on fd N, a SOCK_SEQPACKET socket;
- *    and waits on it. EOF: exit 0, quietly (never used). One message:
+ *      XENON_STANDBY="fd=N ppid=P [fork=F]"
+ *    (these keys, any order, each once, decimal; N >=
+ *    PROCDOM_STANDBY_FD_MIN; F 0 or 1, 0 if absent) and fds 0-2 on
+ *    /dev/null. The runtime then, before anything else: sets
+ *    PR_SET_PDEATHSIG(SIGKILL) and exits 2 if its parent is not P; checks
+ *    it can be one (nothing open in [3, PROCDOM_STANDBY_FD_MIN), where the
+ *    domain's fds go; with fork=1 also: single-threaded, an empty robust
+ *    futex list, a C library whose fork it mimics, a clone it can make);
+ *    then sends, on fd N (a SOCK_SEQPACKET socket), one message:
+ *      PROCDOM_STANDBY_READY, exactly one byte: it waits on fd N; or
+ *      PROCDOM_STANDBY_REFUSE then why (printable ASCII, no NUL, at most
+ *      PROCDOM_STANDBY_REASON_MAX bytes): it cannot be one and exits 2.
+ *    The spawner logs a refusal once and starts no standby of that program
+ *    again. EOF: exit 0, quietly (never used). A request is one message:
  *      payload "XENON_BOOT=...\0" (exactly that, NUL-terminated)
  *      SCM_RIGHTS: the domain's fds in order, then its log (k + 1 fds,
  *                  1 <= k <= PROCDOM_STANDBY_MAX_FDS)
- *    The runtime puts the log on 1 and 2 and fd i at 3 + i (where a cold
- *    start has them: XENON_BOOT names those numbers), closes N, sets
- *    XENON_BOOT, unsets XENON_STANDBY, and boots as in 1. Anything else:
- *    exit 2 with the reason on stderr (the log, once placed).
+ *    fork=0 (a standby, used up): the runtime puts the log on 1 and 2 and
+ *    fd i at 3 + i (where a cold start has them: XENON_BOOT names those
+ *    numbers), closes N, sets XENON_BOOT, unsets XENON_STANDBY, and boots
+ *    as in 1. Anything else: exit 2 with the reason on stderr (the log,
+ *    once placed).
+ *    fork=1 (a template, runtime/rt_standby.c): for each request it
+ *    clones a child with CLONE_PARENT (P's child), which leads its own
+ *    process group first, then does the above and boots (its boot checks
+ *    P); the template closes the request's fds, answers on fd N with
+ *    exactly an int32_t: the child's pid, or -errno (-EINVAL for a request
+ *    that cannot be right, its reason written in the request's log;
+ *    -EAGAIN or -ENOMEM when the clone failed for want of resources), and
+ *    waits for the next request. The spawner sends without blocking: a
+ *    template that does not read its requests is given up.
  *
  * 2. Memory. Guest frame gfn of RAM is at offset gfn * 4096 of `ram`. The
  *    `evt` memfd holds the shared_info page at offset 0 and one
@@ -77,7 +95,9 @@
 /* The standby's socket sits above every fd it places (3 .. 3 + max - 1). */
 #define PROCDOM_STANDBY_FD_MIN (3 + PROCDOM_STANDBY_MAX_FDS)
 #define PROCDOM_STANDBY_READY 'R'
-#define PROCDOM_STANDBY_MSG_MAX 2048 /* the payload, at most */
+#define PROCDOM_STANDBY_REFUSE 'N'
+#define PROCDOM_STANDBY_REASON_MAX 160 /* a refusal's reason, at most */
+#define PROCDOM_STANDBY_MSG_MAX 2048   /* the payload, at most */
 #define PROCDOM_PAGE_SIZE 4096u
 
 /* Signal that delivers an upcall to a running vCPU thread: SIGRTMIN + 4. */

@@ -38,14 +38,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "procdom_children.h"
 #include "procdom_internal.h"
 #include "procdom_spawner.h"
 
 extern char **environ;
 
 #define PROCDOM_BOOT_MAX 1024
-#define PROCDOM_ENV_MAX 4096  /* environment entries passed on */
-#define PROCDOM_SPAWNS_MAX 32 /* spawns in flight; beyond, the oldest is waited for */
+#define PROCDOM_ENV_MAX 4096	  /* environment entries passed on */
+#define PROCDOM_SPAWNS_MAX 32	  /* spawns in flight; beyond, the oldest is waited for */
+#define PROCDOM_SPAWNS_TICK_MS 10 /* the next tick while something is owed */
 _Static_assert(PROCDOM_SPAWNS_MAX <= PROCDOM_SPAWNER_MAX_INFLIGHT, "the spawner takes them all");
 
 /* names: the child's fd numbers for ram, evt, xen, then hc per vCPU. */
@@ -283,10 +285,38 @@ static void procdom_spawner_drop(struct procdom *pd)
 	}
 }
 
-/* What became of a standby, in our log (procdom_spawner_opts.log). */
+/* What became of a template, in our log (procdom_spawner_opts.log). */
 static void procdom_standby_log(void *ctx, bool warn, const char *msg)
 {
 	procdom_log(ctx, warn ? HV_LOG_WARN : HV_LOG_INFO, "%s", msg);
+}
+
+static int procdom_pid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Our children the spawner must leave alone (procdom_spawner_opts.known):
+ * the domains' processes, then the host's own (hooks.known_children). The
+ * candidates are sorted, so each domain costs one search. */
+static void procdom_known_children(void *ctx, pid_t *pids, unsigned int n)
+{
+	struct procdom *pd = ctx;
+	struct procdom_domain *d;
+	pid_t *hit;
+
+	qsort(pids, n, sizeof(*pids), procdom_pid_cmp);
+	for (d = pd->domains; d; d = d->next) {
+		if (!d->pid || d->reaped)
+			continue;
+		hit = bsearch(&d->pid, pids, n, sizeof(*pids), procdom_pid_cmp);
+		if (hit)
+			*hit = 0;
+	}
+	if (pd->hooks.known_children)
+		pd->hooks.known_children(pd->hooks.ctx, pids, n);
 }
 
 void procdom_set_standby(struct procdom *pd, bool on)
@@ -296,7 +326,8 @@ void procdom_set_standby(struct procdom *pd, bool on)
 
 int procdom_start_spawner(struct procdom *pd)
 {
-	struct procdom_spawner_opts opts = { pd->standby, procdom_standby_log, pd };
+	struct procdom_spawner_opts opts = { pd->standby, procdom_standby_log, pd,
+					     procdom_known_children };
 	int err;
 
 	if (pd->spawner)
@@ -304,6 +335,9 @@ int procdom_start_spawner(struct procdom *pd)
 	err = procdom_spawner_create_opts(&pd->spawner, &opts);
 	if (err)
 		return err;
+	/* Said once (the kernel cannot list our children): none from now on. */
+	pd->standby = procdom_spawner_has_standby(pd->spawner);
+	pd->templates_seen |= pd->standby;
 	pd->spawner_gen++;
 	procdom_log(pd, HV_LOG_INFO, "spawner started, pid %d%s",
 		    (int)procdom_spawner_pid(pd->spawner), pd->standby ? ", with a standby" : "");
@@ -314,6 +348,35 @@ void procdom_stop_spawner(struct procdom *pd)
 {
 	procdom_spawner_drop(pd);
 	pd->spawner_lost = false;
+}
+
+/*
+ * The last step (procdom_destroy): the spawner gone, every domain
+ * released, a child of ours nobody was told of can only be one a template
+ * made and nobody swept yet -- also when there has been no spawner for a
+ * while (spawning fell back to direct), so this is no step of the
+ * spawner's. Only once templates were ever on: without them no such child
+ * can exist, and a host that never asked for them keeps every child it
+ * has. Waits for each one it kills.
+ */
+static void procdom_sweep_final(struct procdom *pd)
+{
+	struct procdom_sweep sw = { .known = procdom_known_children, .ctx = pd, .block = true };
+	int err;
+
+	if (!pd->templates_seen)
+		return;
+	err = procdom_children_sweep(&sw);
+	procdom_sweep_log(&sw, "found at the end", procdom_standby_log, pd);
+	if (err)
+		procdom_log(pd, HV_LOG_WARN, "the final look for children nobody was told of: %s",
+			    strerror(-err));
+}
+
+void procdom_spawns_fini(struct procdom *pd)
+{
+	procdom_stop_spawner(pd);
+	procdom_sweep_final(pd);
 }
 
 int procdom_spawner_fd(const struct procdom *pd)
@@ -367,11 +430,8 @@ static bool procdom_spawn_answer(struct procdom *pd, bool block)
 	if (err == -EAGAIN)
 		return false;
 	if (err == -EIO || !pd->spawn_head || pd->spawn_head->spawn_seq != seq) {
-		if (err != -EIO && pid > 0) {
-			kill(pid, SIGKILL); /* started for nobody we know */
-			while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-				;
-		}
+		if (err != -EIO && pid > 0) /* started for nobody we know */
+			procdom_children_kill(&pid, 1, PROCDOM_KILL_BLOCK | PROCDOM_KILL_GROUP);
 		procdom_spawner_lost(pd);
 		return true;
 	}
@@ -383,6 +443,16 @@ void procdom_spawns_collect(struct procdom *pd)
 {
 	while (pd->spawner && procdom_spawn_answer(pd, false))
 		;
+}
+
+void procdom_spawns_tick(struct procdom *pd)
+{
+	procdom_spawner_tick(pd->spawner);
+}
+
+int procdom_spawns_timeout_ms(const struct procdom *pd)
+{
+	return procdom_spawner_owes(pd->spawner) ? PROCDOM_SPAWNS_TICK_MS : -1;
 }
 
 int procdom_domain_spawn_wait(struct procdom_domain *d)
@@ -531,6 +601,9 @@ void procdom_domain_kill(struct procdom_domain *d)
 	if (!d->pid || d->reaped)
 		return;
 	kill(-d->pid, SIGKILL);
+	/* The leader by its pid too: should it not lead its group (yet), the
+	 * wait below must still end. */
+	kill(d->pid, SIGKILL);
 	/* SIGKILL ends even a stopped process; the wait is short. */
 	while (waitpid(d->pid, &status, 0) < 0 && errno == EINTR)
 		;

@@ -6,10 +6,16 @@
  *   request  struct spawner_req, then strings_len bytes of strings:
  *            env_entry\0 log_path\0 next_log_path\0 argv[0]\0 ... argv[argc-1]\0
  *            SCM_RIGHTS: fds[0], ..., fds[nr_fds-1]
- *   reply    struct spawner_rep {seq, err (0 or -errno), pid, note 0}
+ *   reply    struct spawner_rep {seq, err (0 or -errno), pid, note 0 or
+ *            SPAWNER_REP_FORKED}
+ *   refusal  struct spawner_req {seq, 0, 0, 0}, no strings, no fds, no
+ *            reply: the host refused the pid a template answered for seq
+ *            (below): the spawner bans that template's program
  *   notice   struct spawner_rep {0, 0, pid, note STANDBY_NOTE_*}, then the
- *            standby's argv[0]\0: a standby given up (procdom_standby.c),
- *            for the host to reap; sent between replies, whenever it happens
+ *            template's argv[0]\0 and, if there is one, why\0 (printable):
+ *            a template given up (procdom_standby.c), for the host to reap,
+ *            or one that asks for a sweep, or a ban (procdom_standby.h);
+ *            sent between replies, whenever it happens
  *
  * The log: creating a file is the costliest step of a spawn on some file
  * systems (ext4 without a journal skips every inode deleted in the last
@@ -60,12 +66,55 @@
  * one fewer than the slots: seq skips 0 when it wraps, and 63 consecutive
  * seqs still fall in distinct slots, so each request has its own.
  *
- * Standbys have slots of their own after those (STANDBY_NR_SLOTS): the
- * standby's clone stores its pid there; the spawner moves it to a
- * request's slot when it gives the standby that request (request's slot
- * first, then its own cleared, then the reply), and the host zeroes it
- * when it has reaped a standby given up. So every standby the host has
- * not reaped and not been told of as a domain's process is in a slot.
+ * Templates have slots of their own after those (STANDBY_NR_SLOTS): the
+ * template's clone stores its pid there, and the host zeroes it when it
+ * has reaped a template given up (told in a notice: killed, then reaped
+ * with WNOHANG; one not gone yet stays in its slot, retried by
+ * procdom_spawner_tick, reaped by destroy at the latest). A child a
+ * template makes for a request is in no slot the kernel writes: the
+ * spawner stores the pid the template answers in the request's slot, then
+ * replies (SPAWNER_REP_FORKED). That pid is the template's word, and a
+ * template runs the guest's code (its constructors): the host believes it
+ * only for a child of its own that nobody was told of (not the spawner,
+ * in no other slot, unknown to opts.known), and destroy kills a slot's
+ * pid only if it is such a child. A pid the host does not believe fails
+ * that request alone (-EPROTO): the host tells the spawner (a refusal),
+ * which bans the program and gives its template up, and sweeps.
+ *
+ *   page: slots[0..63] requests | slots[64..79] templates | busy count
+ *
+ * The crash window. A template killed between its clone and its answer
+ * leaves a child -- the host's, by CLONE_PARENT -- that nobody was told
+ * of, holding the request's fds. It cannot be found through the template
+ * (never trusted, and gone), so the host looks at what the kernel says
+ * are its children (procdom_children.h: /proc/self/task/TID/children, its
+ * own unreaped children only, so no pid there is a stranger's or reused)
+ * and kills and reaps every one it does not know: not the spawner, not in
+ * a slot, not one opts.known names (its domains' processes, its dom0
+ * services). It does so after a notice that a template was lost with a
+ * request in flight (STANDBY_NOTE_INFLIGHT; that request fails) or may
+ * have lied (STANDBY_NOTE_SWEEP, a refused answer), and in
+ * procdom_spawner_destroy (and procdom_destroy: procdom_spawn.c). One
+ * race is left to close: the kernel lists a new child before clone()
+ * stores its pid in the slot, so a look during a spawner's clone would see
+ * a child nobody knows yet. So the spawner keeps a busy count in the page,
+ * odd from before each clone (its own, or a request to the template) until
+ * the pid is in its slot; the host's look counts only if the count was
+ * even and unchanged across it (a seqlock's read), else it is tried again
+ * at the next answer or tick (for SPAWNER_SWEEP_TICKS at most, then given
+ * up, logged: the final sweep still comes). A look repeats while it finds
+ * children to kill (procdom_children_sweep): one cloned between a list
+ * and its kill escapes that pass. The template's own children need no
+ * more care: it was killed before the notice, and a process with SIGKILL
+ * pending can no longer fork (the kernel checks under the lock the kill
+ * takes), so all it made are listed by then.
+ *
+ *   spawner: busy++ (odd) ─ send ─ template: clone ─ answer ─ slot = pid ─ busy++
+ *   host:    b = busy (even?) ─ list children ─ drop the known ─ busy == b? kill
+ *
+ * The sweep rests on the kernel listing children (CONFIG_PROC_CHILDREN):
+ * without it the spawner turns templates off when it starts (logged once),
+ * so that no child can exist that only a sweep would find.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -84,6 +133,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "procdom_children.h"
 #include "procdom_proto.h"
 #include "procdom_spawner.h"
 #include "procdom_standby.h"
@@ -108,29 +158,48 @@ struct spawner_rep {
 	uint32_t seq; /* 0: a notice (top) */
 	int32_t err;
 	int32_t pid;
-	uint32_t note; /* a notice's STANDBY_NOTE_* */
+	uint32_t note; /* a notice's STANDBY_NOTE_*; a reply's SPAWNER_REP_* */
 };
+
+/* A reply's pid is the template's word, not the kernel's (top). */
+#define SPAWNER_REP_FORKED 1u
 
 struct procdom_spawner {
 	pid_t pid;
 	int fd;
 	uint32_t seq;
-	unsigned int nr_out; /* requests sent, replies not taken */
-	pid_t *slots;	     /* shared page: [SPAWNER_NR_SLOTS + STANDBY_NR_SLOTS] (top) */
+	unsigned int nr_out;	  /* requests sent, replies not taken */
+	pid_t *slots;		  /* shared page: [SPAWNER_NR_SLOTS + STANDBY_NR_SLOTS] (top) */
+	uint32_t reap_due;	  /* bit i: template slot i holds one given up, killed, unreaped */
+	bool sweep_due;		  /* a sweep is owed (top: "The crash window") */
+	unsigned int sweep_tries; /* looks at it that did not finish */
+	struct procdom_sweep sweep; /* its state between looks */
 	struct procdom_spawner_opts opts;
 };
 
+/* A sweep owed is looked at with each answer and tick (~10 ms apart in
+ * xenon-hvd's loop), and given up (logged) after this many unfinished
+ * looks: the spawner busy all along, or children killed and never ended. */
+#define SPAWNER_SWEEP_TICKS 1000
 #define SPAWNER_NR_SLOTS 64
 #define SPAWNER_ALL_SLOTS (SPAWNER_NR_SLOTS + STANDBY_NR_SLOTS)
 #define SPAWNER_SLOTS_SIZE 4096
 _Static_assert(PROCDOM_SPAWNER_MAX_INFLIGHT < SPAWNER_NR_SLOTS, "a slot per request (top)");
-_Static_assert(SPAWNER_ALL_SLOTS * sizeof(pid_t) <= SPAWNER_SLOTS_SIZE, "the slots fit their page");
+_Static_assert(SPAWNER_ALL_SLOTS * sizeof(pid_t) + sizeof(uint32_t) <= SPAWNER_SLOTS_SIZE,
+	       "the slots and the busy count fit their page");
 _Static_assert(SPAWNER_MAX_ARGS <= STANDBY_MAX_ARGS, "a standby takes every argv");
 _Static_assert(PROCDOM_STANDBY_FD_MIN < SPAWNER_FD, "the standby's socket is below ours");
+_Static_assert(STANDBY_NR_SLOTS <= 32, "reap_due has a bit per template slot");
 
 static pid_t *spawner_slot(pid_t *slots, uint32_t seq)
 {
 	return &slots[seq % SPAWNER_NR_SLOTS];
+}
+
+/* The busy count (procdom_standby.h) lives after the slots. */
+static uint32_t *spawner_busy_word(pid_t *slots)
+{
+	return (uint32_t *)(slots + SPAWNER_ALL_SLOTS);
 }
 
 union spawner_cmsg {
@@ -139,16 +208,6 @@ union spawner_cmsg {
 };
 
 /* ---- the spawner process ------------------------------------------------ */
-
-/* What the child needs; err is written by the child (shared memory).
- * fds NULL: they are in place already. */
-struct spawner_job {
-	char **argv, **envp;
-	int out_fd;
-	const int *fds;
-	unsigned int nr_fds;
-	volatile int err;
-};
 
 /* The spawner's state, in its own process only. */
 struct spawner_state {
@@ -161,28 +220,63 @@ struct spawner_state {
 	char held_path[SPAWNER_PATH_MAX];	      /* the log opened ahead ... */
 	int held_fd;				      /* ... and its fd, or -1 */
 	void *stack;
-	pid_t *slots; /* shared with the host: where clone() stores pids */
+	pid_t *slots;	/* shared with the host: where clone() stores pids */
+	uint32_t *busy; /* shared with the host: the busy count (procdom_standby.h) */
 	bool standby_on;
 	struct standby sb;
+	/* Which program's template answered seq (a refusal names seq). */
+	struct {
+		uint32_t seq;
+		struct standby_ident id;
+	} forked[SPAWNER_NR_SLOTS];
 };
 
+/*
+ * The one child routine (a domain's process, a template): until its exec
+ * it runs on the spawner's memory with every signal blocked (the
+ * spawner's mask), so no handler can run there; the spawner has none.
+ */
 static int spawner_child(void *arg)
 {
 	struct spawner_job *j = arg;
 	unsigned int i;
 	sigset_t none;
 
-	if (setpgid(0, 0) < 0 || dup2(j->out_fd, 1) < 0 || dup2(j->out_fd, 2) < 0)
+	if (setpgid(0, 0) < 0)
+		goto fail;
+	if (j->out_fd >= 0 && (dup2(j->out_fd, 1) < 0 || dup2(j->out_fd, 2) < 0))
 		goto fail;
 	for (i = 0; j->fds && i < j->nr_fds; i++)
 		if (dup2(j->fds[i], PROCDOM_SPAWNER_FIRST_FD + (int)i) < 0)
 			goto fail;
+	if (j->sock_fd >= 0 && dup2(j->sock_fd, j->sock_at) < 0)
+		goto fail;
+	/* Kept across the exec. */
+	if (j->pdeathsig && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+		goto fail;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	execve(j->argv[0], j->argv, j->envp);
 fail:
 	j->err = errno ? errno : EINVAL;
 	_exit(127);
+}
+
+int spawner_clone_job(struct spawner_job *j, void *stack_top, pid_t *slot, uint32_t *busy,
+		      pid_t *ret_pid)
+{
+	pid_t pid;
+	int err;
+
+	spawner_busy_begin(busy);
+	pid = clone(spawner_child, stack_top,
+		    CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD, j, slot);
+	err = pid < 0 ? -errno : 0;
+	spawner_busy_end(busy);
+	*ret_pid = pid < 0 ? 0 : pid;
+	if (err)
+		return err;
+	return j->err ? -j->err : 0;
 }
 
 /* env_entry's name replaces any entry of ours with the same name; an
@@ -273,23 +367,22 @@ static void spawner_log_ahead(struct spawner_state *s, const char *path)
 static int spawner_clone(struct spawner_state *s, uint32_t seq, const int *fds, unsigned int nr,
 			 int log_fd, pid_t *ret)
 {
-	struct spawner_job j = { .argv = s->argv, .envp = s->envp, .fds = fds, .nr_fds = nr };
-	pid_t pid;
+	struct spawner_job j = { .argv = s->argv,
+				 .envp = s->envp,
+				 .out_fd = log_fd,
+				 .fds = fds,
+				 .nr_fds = nr,
+				 .sock_fd = -1 };
 
-	j.out_fd = log_fd;
-	pid = clone(spawner_child, (char *)s->stack + SPAWNER_STACK,
-		    CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD, &j,
-		    spawner_slot(s->slots, seq));
-	if (pid < 0)
-		return -errno;
-	*ret = pid;
-	return j.err ? -j.err : 0;
+	return spawner_clone_job(&j, (char *)s->stack + SPAWNER_STACK, spawner_slot(s->slots, seq),
+				 s->busy, ret);
 }
 
-/* The standby if it fits (procdom_standby.c), else a fresh child. fds are
- * the received fds (in place or not: the standby gets them as they are). */
+/* The template if it fits (procdom_standby.c; *ret_forked), else a fresh
+ * child. fds are the received fds (in place or not: the template gets
+ * them as they are). */
 static int spawner_start(struct spawner_state *s, uint32_t seq, const int *fds, unsigned int nr,
-			 bool in_place, pid_t *ret)
+			 bool in_place, pid_t *ret, bool *ret_forked)
 {
 	int log = spawner_log_open(s, s->log_path), err;
 
@@ -300,8 +393,13 @@ static int spawner_start(struct spawner_state *s, uint32_t seq, const int *fds, 
 		struct standby_req r = { s->argv, s->entry, fds, nr, log };
 
 		err = standby_give(&s->sb, &r, spawner_slot(s->slots, seq), ret);
+		*ret_forked = !err;
+		if (!err) {
+			s->forked[seq % SPAWNER_NR_SLOTS].seq = seq;
+			s->forked[seq % SPAWNER_NR_SLOTS].id = s->sb.id;
+		}
 	}
-	if (err)
+	if (err == -ENOENT)
 		err = spawner_clone(s, seq, in_place ? NULL : fds, nr, log, ret);
 	close(log);
 	return err;
@@ -350,7 +448,7 @@ static void spawner_serve(struct spawner_state *s, struct msghdr *msg, ssize_t l
 	const struct spawner_req *r = (const struct spawner_req *)s->buf;
 	int fds[PROCDOM_SPAWNER_MAX_FDS];
 	struct spawner_rep rep = { 0, -EINVAL, 0, 0 };
-	bool in_place;
+	bool in_place, forked = false;
 	unsigned int nr = spawner_take_fds(msg, fds, &in_place), i;
 	pid_t pid = 0;
 
@@ -366,8 +464,9 @@ static void spawner_serve(struct spawner_state *s, struct msghdr *msg, ssize_t l
 			if (fds[i] < 0)
 				rep.err = -EMFILE;
 		if (!rep.err)
-			rep.err = spawner_start(s, r->seq, fds, nr, in_place, &pid);
+			rep.err = spawner_start(s, r->seq, fds, nr, in_place, &pid, &forked);
 		rep.pid = (int32_t)pid;
+		rep.note = forked ? SPAWNER_REP_FORKED : 0;
 	}
 	for (i = 0; i < nr; i++)
 		if (fds[i] >= 0)
@@ -382,21 +481,50 @@ static void spawner_serve(struct spawner_state *s, struct msghdr *msg, ssize_t l
 		standby_refill(&s->sb, s->argv, s->entry);
 }
 
-/* A standby given up: the host reaps it (procdom_spawner_result). */
-static void spawner_notify(void *ctx, pid_t pid, unsigned int note, const char *path)
+/* A notice (top): the host reaps, sweeps, logs (procdom_spawner_result). */
+static void spawner_notify(void *ctx, pid_t pid, unsigned int note, const char *path,
+			   const char *why)
 {
 	struct {
 		struct spawner_rep rep;
-		char path[SPAWNER_PATH_MAX];
+		char strings[SPAWNER_PATH_MAX + STANDBY_WHY_MAX];
 	} m;
-	size_t len = strnlen(path, sizeof(m.path) - 1);
+	size_t len = strnlen(path, SPAWNER_PATH_MAX - 1), wlen;
 
 	(void)ctx;
 	m.rep = (struct spawner_rep){ 0, 0, (int32_t)pid, note };
-	memcpy(m.path, path, len);
-	m.path[len] = '\0';
-	while (send(SPAWNER_FD, &m, sizeof(m.rep) + len + 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
+	memcpy(m.strings, path, len);
+	m.strings[len++] = '\0';
+	if (why) {
+		wlen = strnlen(why, STANDBY_WHY_MAX - 1);
+		memcpy(m.strings + len, why, wlen);
+		len += wlen;
+		m.strings[len++] = '\0';
+	}
+	while (send(SPAWNER_FD, &m, sizeof(m.rep) + len, MSG_NOSIGNAL) < 0 && errno == EINTR)
 		;
+}
+
+/* The host refused the pid a template answered for seq (top): its program
+ * is banned (and its template, if still there, given up). */
+static void spawner_refused(struct spawner_state *s, uint32_t seq)
+{
+	unsigned int i = seq % SPAWNER_NR_SLOTS;
+
+	if (!s->standby_on || !seq || s->forked[i].seq != seq)
+		return;
+	s->forked[i].seq = 0;
+	standby_refused(&s->sb, &s->forked[i].id,
+			"xenon-hvd refused its answer: no new child of xenon-hvd's has that pid");
+}
+
+/* A refusal: the header alone, all counts 0, no fds. */
+static bool spawner_is_refusal(const struct spawner_state *s, const struct msghdr *msg, ssize_t len)
+{
+	const struct spawner_req *r = (const struct spawner_req *)s->buf;
+
+	return len == (ssize_t)sizeof(*r) && !r->nr_fds && !r->argc && !r->strings_len &&
+	       !CMSG_FIRSTHDR(msg);
 }
 
 /* Until a request is there; meanwhile the standby's socket, if there is
@@ -444,7 +572,9 @@ static __attribute__((noreturn)) void spawner_loop(struct spawner_state *s)
 			_exit(0); /* the host hung up */
 		if (n < 0 && errno != EINTR)
 			_exit(1);
-		if (n > 0)
+		if (n > 0 && spawner_is_refusal(s, &msg, n))
+			spawner_refused(s, ((const struct spawner_req *)s->buf)->seq);
+		else if (n > 0)
 			spawner_serve(s, &msg, n);
 	}
 }
@@ -492,8 +622,8 @@ static int spawner_state_init(struct spawner_state *s, pid_t parent)
 	if (!s->envp || !s->buf || s->stack == MAP_FAILED)
 		return -1;
 	if (s->standby_on &&
-	    standby_init(&s->sb, s->slots + SPAWNER_NR_SLOTS, SPAWNER_STACK, SPAWNER_FD_BASE,
-			 s->env_base, s->nr_env, parent, spawner_notify, s) < 0)
+	    standby_init(&s->sb, s->slots + SPAWNER_NR_SLOTS, s->busy, SPAWNER_STACK,
+			 SPAWNER_FD_BASE, s->env_base, s->nr_env, parent, spawner_notify, s) < 0)
 		return -1;
 	return 0;
 }
@@ -516,6 +646,7 @@ static __attribute__((noreturn)) void spawner_main(int sock, pid_t parent, pid_t
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	s.slots = slots;
+	s.busy = spawner_busy_word(slots);
 	s.standby_on = standby;
 	if (spawner_fds(sock) < 0 || spawner_state_init(&s, parent) < 0)
 		_exit(1);
@@ -526,9 +657,39 @@ static __attribute__((noreturn)) void spawner_main(int sock, pid_t parent, pid_t
 
 int procdom_spawner_create(struct procdom_spawner **ret_sp)
 {
-	struct procdom_spawner_opts none = { false, NULL, NULL };
+	struct procdom_spawner_opts none = { false, NULL, NULL, NULL };
 
 	return procdom_spawner_create_opts(ret_sp, &none);
+}
+
+static void spawner_log(struct procdom_spawner *sp, bool warn, const char *msg)
+{
+	if (sp->opts.log)
+		sp->opts.log(sp->opts.log_ctx, warn, msg);
+}
+
+/* Templates need the sweep, and the sweep needs the kernel to list our
+ * children (top): probed once, before the fork. */
+static void spawner_probe_children(struct procdom_spawner *sp)
+{
+	unsigned int n = 0;
+	pid_t *pids = NULL;
+	char msg[256];
+	int err;
+
+	if (!sp->opts.standby)
+		return;
+	err = procdom_children_list(&pids, &n);
+	free(pids);
+	if (!err)
+		return;
+	sp->opts.standby = false;
+	snprintf(msg, sizeof(msg),
+		 "templates off: the kernel does not list our children (%s; "
+		 "/proc/self/task/TID/children needs CONFIG_PROC_CHILDREN), so a child a "
+		 "lost template made could not be found: every domain's program starts fresh",
+		 strerror(-err));
+	spawner_log(sp, true, msg);
 }
 
 int procdom_spawner_create_opts(struct procdom_spawner **ret_sp,
@@ -541,6 +702,7 @@ int procdom_spawner_create_opts(struct procdom_spawner **ret_sp,
 	if (!sp)
 		return -ENOMEM;
 	sp->opts = *opts;
+	spawner_probe_children(sp);
 	sp->slots = mmap(NULL, SPAWNER_SLOTS_SIZE, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sp->slots == MAP_FAILED)
@@ -550,7 +712,7 @@ int procdom_spawner_create_opts(struct procdom_spawner **ret_sp,
 	sp->pid = fork();
 	if (sp->pid == 0) {
 		close(sv[0]);
-		spawner_main(sv[1], parent, sp->slots, opts->standby);
+		spawner_main(sv[1], parent, sp->slots, sp->opts.standby);
 	}
 	close(sv[1]);
 	if (sp->pid < 0) {
@@ -572,34 +734,149 @@ out_free:
 	return err;
 }
 
-static void spawner_kill_reap(pid_t pid)
+bool procdom_spawner_has_standby(const struct procdom_spawner *sp)
 {
-	/* Its group too, if it made one: the id is still its own. */
-	kill(-pid, SIGKILL);
-	kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	return sp->opts.standby;
 }
 
-/* Children made for replies we never took, and standbys (top): killed,
- * reaped by pid, once each (a standby being handed over is in two slots).
- * Returns how many were started for requests. */
+/* ---- what the host knows, and the sweep ---------------------------------------- */
+
+/* The host's word on pids[] (opts.known zeroes those it knows). */
+static void spawner_host_knows(struct procdom_spawner *sp, pid_t *pids, unsigned int n)
+{
+	if (sp->opts.known && n)
+		sp->opts.known(sp->opts.log_ctx, pids, n);
+}
+
+/* pids[] minus every child anyone was told of: the spawner, the slots
+ * and what the host knows (struct procdom_sweep's known). */
+static void spawner_forget_known(void *ctx, pid_t *pids, unsigned int n)
+{
+	struct procdom_spawner *sp = ctx;
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++) {
+		if (pids[i] == sp->pid)
+			pids[i] = 0;
+		for (j = 0; pids[i] && j < SPAWNER_ALL_SLOTS; j++) {
+			if (__atomic_load_n(&sp->slots[j], __ATOMIC_SEQ_CST) == pids[i])
+				pids[i] = 0;
+		}
+	}
+	spawner_host_knows(sp, pids, n);
+}
+
+/* Look (top: "The crash window"); final: the spawner is reaped, so nothing
+ * can be in the making, and each one killed is waited for. 0: done. */
+static int spawner_sweep(struct procdom_spawner *sp, bool final)
+{
+	struct procdom_sweep *sw = &sp->sweep;
+	int err;
+
+	sw->known = spawner_forget_known;
+	sw->ctx = sp;
+	sw->busy = final ? NULL : spawner_busy_word(sp->slots);
+	sw->block = final;
+	err = procdom_children_sweep(sw);
+	procdom_sweep_log(sw,
+			  final ? "found as the spawner went"
+				: "found after a template was lost, failed or lied while it "
+				  "served a request",
+			  sp->opts.log, sp->opts.log_ctx);
+	return err;
+}
+
+/* A sweep owed, looked at again; given up once it cannot finish (top). */
+static void spawner_sweep_owed(struct procdom_spawner *sp)
+{
+	char msg[160];
+	int err = spawner_sweep(sp, false);
+
+	if (!err || (err == -EAGAIN && ++sp->sweep_tries < SPAWNER_SWEEP_TICKS)) {
+		sp->sweep_due = err != 0;
+		return;
+	}
+	snprintf(msg, sizeof(msg),
+		 "could not look for children nobody was told of (%s): left for the final sweep",
+		 err == -EAGAIN ? "the spawner stayed busy, or they did not end" : strerror(-err));
+	spawner_log(sp, true, msg);
+	sp->sweep_due = false;
+}
+
+/* Owes a sweep from now on (the tries counted afresh). */
+static void spawner_sweep_due(struct procdom_spawner *sp)
+{
+	sp->sweep_due = true;
+	sp->sweep_tries = 0;
+}
+
+/* Templates given up and not reaped yet, and a sweep owed: done now if
+ * they can be, without waiting (the host's loop must not block). A
+ * template is killed by its pid alone (procdom_children.h). */
+static void spawner_catch_up(struct procdom_spawner *sp)
+{
+	unsigned int i;
+
+	for (i = 0; sp->reap_due && i < STANDBY_NR_SLOTS; i++) {
+		pid_t *slot = &sp->slots[SPAWNER_NR_SLOTS + i], pid = *slot;
+
+		if (!(sp->reap_due & (1u << i)))
+			continue;
+		if (procdom_children_kill(&pid, 1, 0) == 0) {
+			__atomic_store_n(slot, 0, __ATOMIC_SEQ_CST);
+			sp->reap_due &= ~(1u << i);
+		}
+	}
+	if (sp->sweep_due)
+		spawner_sweep_owed(sp);
+}
+
+void procdom_spawner_tick(struct procdom_spawner *sp)
+{
+	if (sp)
+		spawner_catch_up(sp);
+}
+
+bool procdom_spawner_owes(const struct procdom_spawner *sp)
+{
+	return sp && (sp->reap_due || sp->sweep_due);
+}
+
+/*
+ * Children made for replies we never took, and templates (top): killed,
+ * reaped by pid, once each. A pid a template reported is in a slot too,
+ * unchecked: only our own children are touched, and none the host knows
+ * (a lying template may have named a domain's process). Returns how many
+ * were started for requests.
+ */
 static unsigned int spawner_reap_unanswered(struct procdom_spawner *sp)
 {
+	pid_t pids[SPAWNER_ALL_SLOTS];
 	unsigned int i, j, n = 0;
 
 	for (i = 0; i < SPAWNER_ALL_SLOTS; i++) {
-		pid_t pid = __atomic_load_n(&sp->slots[i], __ATOMIC_RELAXED);
-
-		if (pid <= 0)
-			continue;
-		spawner_kill_reap(pid);
-		for (j = i; j < SPAWNER_ALL_SLOTS; j++) {
-			if (sp->slots[j] == pid)
-				sp->slots[j] = 0;
+		pids[i] = __atomic_load_n(&sp->slots[i], __ATOMIC_SEQ_CST);
+		for (j = 0; j < i && pids[i] > 0; j++) {
+			if (pids[j] == pids[i])
+				pids[i] = 0;
 		}
-		n += i < SPAWNER_NR_SLOTS;
+		if (pids[i] > 0 && !procdom_is_child(pids[i]))
+			pids[i] = 0;
 	}
+	/* Each part on its own: the host may reorder what it is given. */
+	spawner_host_knows(sp, pids, SPAWNER_NR_SLOTS);
+	spawner_host_knows(sp, pids + SPAWNER_NR_SLOTS, STANDBY_NR_SLOTS);
+	for (i = 0; i < SPAWNER_NR_SLOTS; i++)
+		n += pids[i] > 0;
+	/* A domain's process leads its group. A template's group holds what
+	 * its constructors forked (its children, not ours: no sweep of ours
+	 * sees them) and maybe a child it made for a reply we never took
+	 * (abandoned, as above): all killed with it. */
+	procdom_children_kill(pids, SPAWNER_NR_SLOTS, PROCDOM_KILL_BLOCK | PROCDOM_KILL_GROUP);
+	procdom_children_kill(pids + SPAWNER_NR_SLOTS, STANDBY_NR_SLOTS,
+			      PROCDOM_KILL_BLOCK | PROCDOM_KILL_GROUP);
+	memset(sp->slots, 0, SPAWNER_ALL_SLOTS * sizeof(pid_t));
+	sp->reap_due = 0;
 	return n;
 }
 
@@ -611,11 +888,15 @@ unsigned int procdom_spawner_destroy(struct procdom_spawner *sp)
 		return 0;
 	close(sp->fd);
 	/* Requests still unanswered are abandoned: the kill makes sure. Once
-	 * it is reaped, no clone of its can store a pid any more. */
+	 * it is reaped, no clone of its can store a pid any more; once the
+	 * templates are reaped too, no child of theirs can appear. */
 	kill(sp->pid, SIGKILL);
 	while (waitpid(sp->pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	n = spawner_reap_unanswered(sp);
+	/* Logged by itself, not counted in n: those were no request's. */
+	if (sp->opts.known)
+		spawner_sweep(sp, true);
 	munmap(sp->slots, SPAWNER_SLOTS_SIZE);
 	free(sp);
 	return n;
@@ -732,44 +1013,134 @@ static int spawner_slot_take(struct procdom_spawner *sp, const struct spawner_re
 	return 0;
 }
 
-static void spawner_note_log(struct procdom_spawner *sp, pid_t pid, uint32_t note, const char *path)
+/* What became of a template (procdom_standby.h's notes), for the log. */
+static const char *spawner_note_what(uint32_t note)
 {
-	char msg[SPAWNER_PATH_MAX + 160];
+	if (note & STANDBY_NOTE_FAILED)
+		return "failed a request";
+	if (note & STANDBY_NOTE_REFUSED)
+		return "refused to be one";
+	if (note & STANDBY_NOTE_DIED && note & STANDBY_NOTE_INFLIGHT)
+		return "died while it served a request";
+	if (note & STANDBY_NOTE_DIED)
+		return note & STANDBY_NOTE_SERVED ? "died after it served domains" : "died unused";
+	return "discarded";
+}
+
+static void spawner_note_log(struct procdom_spawner *sp, pid_t pid, uint32_t note, const char *path,
+			     const char *why)
+{
+	char msg[SPAWNER_PATH_MAX + STANDBY_WHY_MAX + 160], w[STANDBY_WHY_MAX + 4] = "";
+	bool banned = note & STANDBY_NOTE_BANNED;
 
 	if (!sp->opts.log)
 		return;
-	if (note & STANDBY_NOTE_BANNED)
+	if (why)
+		snprintf(w, sizeof(w), ": %s", why);
+	if (note == STANDBY_NOTE_SWEEP)
+		snprintf(msg, sizeof(msg),
+			 "template of %s (pid %d) could not clone%s: that creation starts fresh",
+			 path, (int)pid, w);
+	else if (banned && (note & STANDBY_NOTE_DIED) && (note & STANDBY_NOTE_INFLIGHT))
+		snprintf(msg, sizeof(msg),
+			 "%s: its template died while it served a request twice in a row "
+			 "(pid %d last): no template for this program from now on",
+			 path, (int)pid);
+	else if (banned && (note & STANDBY_NOTE_DIED))
 		snprintf(msg, sizeof(msg),
 			 "%s: its standby died unused twice in a row (pid %d last): "
 			 "no standby for this program from now on",
 			 path, (int)pid);
+	else if (banned && pid)
+		snprintf(msg, sizeof(msg),
+			 "%s: a template of it (pid %d) %s%s: no template for this program "
+			 "from now on",
+			 path, (int)pid, spawner_note_what(note), w);
+	else if (banned)
+		snprintf(msg, sizeof(msg),
+			 "%s: a template of it %s%s: no template for this program from now on",
+			 path, spawner_note_what(note), w);
 	else
-		snprintf(msg, sizeof(msg), "standby of %s (pid %d) %s", path, (int)pid,
-			 note & STANDBY_NOTE_DIED ? "died unused" : "discarded");
-	sp->opts.log(sp->opts.log_ctx, note & STANDBY_NOTE_BANNED, msg);
+		snprintf(msg, sizeof(msg), "standby of %s (pid %d) %s%s", path, (int)pid,
+			 spawner_note_what(note), w);
+	sp->opts.log(sp->opts.log_ctx, banned, msg);
 }
 
-/*
- * A notice: a standby the spawner gave up, ours to reap -- by the pid it
- * names, and only if that pid is in a standby slot (so never another
- * process's); the slot is freed once it is reaped (top).
- */
-static int spawner_notice(struct procdom_spawner *sp, const struct spawner_rep *rep,
-			  const char *path, size_t len)
+/* A notice's strings: path\0 [why\0], why printable. */
+static int spawner_notice_strings(const char *raw, size_t len, const char **ret_path,
+				  const char **ret_why)
+{
+	size_t plen = strnlen(raw, len), i;
+	const char *why = raw + plen + 1;
+
+	if (!plen || plen == len)
+		return -EIO;
+	*ret_path = raw;
+	*ret_why = NULL;
+	if (plen + 1 == len)
+		return 0;
+	if (raw[len - 1] || strlen(why) != len - plen - 2)
+		return -EIO;
+	for (i = 0; why[i]; i++) {
+		if (why[i] < 0x20 || why[i] > 0x7e)
+			return -EIO;
+	}
+	*ret_why = why;
+	return 0;
+}
+
+/* pid's template slot, or -1 (so a notice never names another process). */
+static int spawner_template_slot(const struct procdom_spawner *sp, pid_t pid)
 {
 	unsigned int i;
 
-	if (!len || path[len - 1] || !(rep->note & STANDBY_NOTE_GONE) || rep->pid <= 0)
+	for (i = 0; pid > 0 && i < STANDBY_NR_SLOTS; i++) {
+		if (__atomic_load_n(&sp->slots[SPAWNER_NR_SLOTS + i], __ATOMIC_SEQ_CST) == pid)
+			return (int)i;
+	}
+	return -1;
+}
+
+/*
+ * A notice (procdom_standby.h): a template the spawner gave up, ours to
+ * reap -- by the pid it names, and only if that pid is in a template slot
+ * (so never another process's). It is killed and reaped if it is gone
+ * already, else later (spawner_catch_up; at the latest
+ * procdom_spawner_destroy): a process stuck in D state must not hold the
+ * host's loop. Its slot is freed once it is reaped (top). One lost with a
+ * request in flight, or one that may have lied, owes a sweep.
+ *
+ * Its process group is killed here (the spawner killed it by its pid
+ * only): what a guest constructor forked in it is its child, not ours, so
+ * no sweep of ours would find it, and it would outlive xenon-hvd. Safe for
+ * the domains it made: replies and notices come in order on one socket, so
+ * each reply it was in was taken before this notice, and its child moved
+ * to a group of its own then (procdom_spawner_result). The template is not
+ * reaped yet, so its group's id cannot have been reused.
+ */
+static int spawner_notice(struct procdom_spawner *sp, const struct spawner_rep *rep,
+			  const char *raw, size_t len)
+{
+	const char *path, *why;
+	int i = spawner_template_slot(sp, rep->pid);
+
+	if (spawner_notice_strings(raw, len, &path, &why))
 		return -EIO;
-	for (i = SPAWNER_NR_SLOTS; i < SPAWNER_ALL_SLOTS; i++) {
-		if (__atomic_load_n(&sp->slots[i], __ATOMIC_RELAXED) != rep->pid)
-			continue;
-		spawner_kill_reap(rep->pid);
-		__atomic_store_n(&sp->slots[i], 0, __ATOMIC_RELAXED);
-		spawner_note_log(sp, rep->pid, rep->note, path);
+	if (rep->pid == 0 && rep->note == (STANDBY_NOTE_BANNED | STANDBY_NOTE_FAILED)) {
+		spawner_note_log(sp, 0, rep->note, path, why);
 		return 0;
 	}
-	return -EIO;
+	if (i < 0 || !(rep->note & (STANDBY_NOTE_GONE | STANDBY_NOTE_SWEEP)))
+		return -EIO;
+	spawner_note_log(sp, rep->pid, rep->note, path, why);
+	if (rep->note & (STANDBY_NOTE_INFLIGHT | STANDBY_NOTE_SWEEP))
+		spawner_sweep_due(sp);
+	if (rep->note & STANDBY_NOTE_GONE) {
+		kill(-rep->pid, SIGKILL);
+		sp->reap_due |= 1u << i;
+	}
+	spawner_catch_up(sp);
+	return 0;
 }
 
 /* The next reply (a notice is handled on the way); -EAGAIN, or the length. */
@@ -777,7 +1148,7 @@ static ssize_t spawner_recv_reply(struct procdom_spawner *sp, bool block, struct
 {
 	union {
 		struct spawner_rep rep;
-		char raw[sizeof(struct spawner_rep) + SPAWNER_PATH_MAX];
+		char raw[sizeof(struct spawner_rep) + SPAWNER_PATH_MAX + STANDBY_WHY_MAX];
 	} m;
 	ssize_t n;
 
@@ -796,18 +1167,65 @@ static ssize_t spawner_recv_reply(struct procdom_spawner *sp, bool block, struct
 	return n;
 }
 
+/*
+ * A template's child, as it said: believed only if it is a child of ours
+ * that nobody was told of (the template is not trusted: guest code ran in
+ * it, its constructors).
+ */
+static bool spawner_forked_ok(struct procdom_spawner *sp, pid_t pid)
+{
+	if (!procdom_is_child(pid))
+		return false;
+	spawner_forget_known(sp, &pid, 1);
+	return pid != 0;
+}
+
+/*
+ * Not believed: that request alone fails. The spawner is told (a refusal:
+ * it bans the program and gives its template up, with a notice that owes a
+ * sweep), and a sweep is owed now too: whatever the template made is
+ * nobody's. What it named is left alone (a stranger, or a process the
+ * host knows).
+ */
+static void spawner_refuse(struct procdom_spawner *sp, const struct spawner_rep *rep)
+{
+	struct spawner_req req = { rep->seq, 0, 0, 0 };
+	char msg[160];
+
+	snprintf(msg, sizeof(msg),
+		 "a template answered pid %d, no new child of ours: that creation fails",
+		 (int)rep->pid);
+	spawner_log(sp, true, msg);
+	while (send(sp->fd, &req, sizeof(req), MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+	spawner_sweep_due(sp);
+}
+
 int procdom_spawner_result(struct procdom_spawner *sp, bool block, uint32_t *ret_seq,
 			   pid_t *ret_pid)
 {
 	struct spawner_rep rep;
-	ssize_t n = spawner_recv_reply(sp, block, &rep);
+	ssize_t n;
 
+	spawner_catch_up(sp);
+	n = spawner_recv_reply(sp, block, &rep);
 	if (n == -EAGAIN)
 		return -EAGAIN;
-	if (n != (ssize_t)sizeof(rep) || rep.note || spawner_slot_take(sp, &rep))
+	if (n != (ssize_t)sizeof(rep) || (rep.note & ~SPAWNER_REP_FORKED) ||
+	    spawner_slot_take(sp, &rep))
 		return -EIO; /* gone (0), or not a reply of ours */
 	*ret_seq = rep.seq;
 	*ret_pid = 0;
+	if ((rep.note & SPAWNER_REP_FORKED) && !spawner_forked_ok(sp, rep.pid)) {
+		spawner_refuse(sp, &rep);
+		return -EPROTO;
+	}
+	/* The template answers right after its clone: the child may not have
+	 * made its own process group yet, and the caller signals the group.
+	 * We are its parent and it never execs, so we may do it first (both
+	 * doing it is the usual way to close that race). */
+	if (rep.note & SPAWNER_REP_FORKED)
+		setpgid(rep.pid, rep.pid);
 	if (rep.err && rep.pid > 0) {
 		/* Created, then failed before its exec: ours to reap. */
 		while (waitpid(rep.pid, NULL, 0) < 0 && errno == EINTR)
@@ -842,10 +1260,7 @@ int procdom_spawner_spawn(struct procdom_spawner *sp, char *const argv[], const 
 		return err;
 	/* Another request's answer: the caller broke the rule (header). A
 	 * child started for it is nobody's: killed and reaped. */
-	if (!err) {
-		kill(*ret_pid, SIGKILL);
-		while (waitpid(*ret_pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
+	if (!err)
+		procdom_children_kill(ret_pid, 1, PROCDOM_KILL_BLOCK | PROCDOM_KILL_GROUP);
 	return -EIO;
 }

@@ -1,47 +1,87 @@
 /*
- * The spawner's standby (procdom_spawner.h: why, and the picture), in the
- * spawner process.
+ * The spawner's template (procdom_spawner.h: why, and the picture), in the
+ * spawner process. The template is a standby started with fork=1
+ * (runtime/rt_standby.c): a domain's program, started ahead of time, that
+ * makes a child per request -- the domain's process -- and stays.
  *
- * States of the one standby:
+ * States of the one template:
  *
- *   none ──refill──► planned ──5 ms, no request──► starting ──'R'──► ready
- *     ▲                                                │              │
- *     │   give (same argv, entry name, identity): handed over         │
- *     ├────────────────────────────────────────────────┴──────────────┤
- *     │   discard (stale, or too slow): killed, notice                │
- *     └── gone on its own (EOF/HUP, or no 'R' in 1 s): notice, counted
+ *   none ──refill──► planned ──5 ms, no request──► starting ──'R'──► ready ◄─┐
+ *     ▲                                               │               │      │
+ *     │                                               │    give (same argv,  │
+ *     │                                               │    entry name, file):│
+ *     │                                               │    request ──► {pid} ┘
+ *     │   discard (stale, or too slow to say ready): killed, notice   │
+ *     ├───────────────────────────────────────────────┴───────────────┤
+ *     └── gone on its own (EOF/HUP, or no 'R' in 1 s), refused ('N'), │
+ *         or failed a request (an error answer, none in time, a       │
+ *         malformed one, its socket full; the host refused its        │
+ *         answer): killed, notice ───────────────────────────────────┘
  *
- * When it is started. refill runs after each answer; the exec follows
- * once no request came for STANDBY_DELAY_NS. The domain just answered is
- * still starting then, and on a two-CPU machine the standby's exec and C
- * library start-up (~0.5 ms of CPU) competed with it: started at once, it
- * moved the exec from one creation into the next one's window instead of
- * out of the way (bench-proc-create: UNPAUSE to ready 0.6 ms with it,
- * 0.2-0.4 ms with the delay). Creations closer together than the delay
- * find no standby and start their program as without one.
+ * When it is started. refill runs after each answer; a template of
+ * another argv (or none) is planned then, and started once no request
+ * came for STANDBY_DELAY_NS. The domain just answered is still starting
+ * then, and on a two-CPU machine the template's exec and C library
+ * start-up (~0.5 ms of CPU) competed with it: started at once, it moved
+ * the exec from one creation into the next one's window instead of out of
+ * the way (bench-proc-create: UNPAUSE to ready 0.6 ms with it, 0.2-0.4 ms
+ * with the delay). A template that serves a request is not used up: the
+ * next request of its program uses it at once, however close behind.
  *
- * When it is used. A request gets the standby only if its argv is the
- * standby's, its env entry has the same name and argv[0] is still the
+ * When it is used. A request gets the template only if its argv is the
+ * template's, its env entry has the same name and argv[0] is still the
  * same file (stat: device, inode, size, mtime, ctime -- recorded just
- * before the standby's exec, so a program rebuilt or replaced since never
+ * before the template's exec, so a program rebuilt or replaced since never
  * runs its old image; one replaced between that stat and the exec shows as
  * changed, too). And only once it said ready: a program that does not know
- * XENON_STANDBY is never handed a domain it would not boot. A standby of a
- * program whose standbys have said ready before (proven) is waited for, up
- * to STANDBY_READY_WAIT_NS, when the request finds it still starting (the
- * usual case when domains are created back to back); one of a program not
- * proven is not, and if it stays silent for STANDBY_SILENT_NS it counts as
- * dead: such a program cannot be a standby.
+ * XENON_STANDBY is never handed a domain it would not boot. A template of
+ * a program whose templates have said ready before (proven) is waited
+ * for, up to STANDBY_READY_WAIT_NS, when the request finds it still
+ * starting; one of a program not proven is not. Either is given up if it
+ * stays silent for STANDBY_SILENT_NS (the spawner's poll wakes for that):
+ * such a program cannot be a template.
  *
- * Deaths. A standby that dies unused (or stays silent) is not restarted
- * before the next request for its program (refill runs only after an
- * answer), and a program whose standby died unused twice in a row gets
- * none again, by identity (an older runtime, a program without the
- * runtime: they exit at once without XENON_BOOT). The host hears of every
- * standby given up -- discarded or dead -- in a notice, and reaps it: it is
- * the host's child (CLONE_PARENT). Its pid stays in its slot of the shared
- * page until the host has reaped it, so a host that loses the spawner
- * still finds it (procdom_spawner_destroy); refill takes only a free slot.
+ * A request. The request's fds, log and XENON_BOOT go to the template in
+ * one message, sent without blocking (a template that does not read its
+ * requests must not stop the spawner, and xenon-hvd behind it: a full
+ * socket gives it up and the request starts fresh); its answer, bounded by
+ * STANDBY_ANSWER_NS (it is one clone away), is exactly an int32_t: the
+ * child's pid -- stored in the request's slot, then replied to the host as
+ * a fresh child's -- or -errno. The whole exchange is a busy section
+ * (procdom_standby.h): the child exists before its pid is in any slot.
+ * -EAGAIN or -ENOMEM (the clone found the kernel short of processes or
+ * memory: not the template's fault) starts the request fresh and keeps the
+ * template (the host sweeps, in case it lied) -- up to the third such
+ * answer in a row, which fails it (below). Any other error answer
+ * gives the template up and the request is started fresh. EOF (the
+ * template died), a malformed answer or none in time give it up too, but
+ * then the template may have made a child that holds the request's fds and
+ * runs the runtime's boot on them; a fresh start beside it could have its
+ * vCPU page and BOOT request mixed with that one's, so the request fails
+ * (-ECANCELED) instead, and the notice tells the host to sweep
+ * (procdom_spawner.c, "The crash window").
+ *
+ * Deaths and bans. A template that dies unused (or stays silent before
+ * 'R') is not restarted before the next request for its program (refill
+ * runs only after an answer), and a program whose template died twice in
+ * a row without serving a request gets none again, by identity (an older
+ * runtime, a program without the runtime: they exit at once without
+ * XENON_BOOT), unless its templates ever said ready (proven: then its
+ * deaths were kills, OOM or slowness). A program whose templates died
+ * twice in a row with a request in flight (no request served between) is
+ * banned, proven or not: each such death fails a creation. A template
+ * that fails a request -- an error answer (but the kernel's -EAGAIN or
+ * -ENOMEM, unless three in a row), none in time, a malformed one, a
+ * socket it does not read, an answer the host refused -- or that refuses
+ * to be one ('N' and why, procdom_proto.h 1b) bans its program at once,
+ * proven or not: each of those would cost every next request (up to
+ * STANDBY_ANSWER_NS) for ever. A banned program runs cold. The host hears
+ * of every template given up -- discarded, dead, failed or refused -- in
+ * a notice, kills its process group (what its constructors forked is
+ * there) and reaps it: it is the host's child (CLONE_PARENT). Its pid
+ * stays in its slot of the shared page until the host has reaped it, so a
+ * host that loses the spawner still finds it (procdom_spawner_destroy);
+ * refill takes only a free slot.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -61,11 +101,19 @@
 #include "procdom_standby.h"
 #include "procdom_spawner.h"
 
-/* A proven standby still starting is waited for this long at most: the
+/* A proven template still starting is waited for this long at most: the
  * host's loop waits with the request, and a cold start is ~0.5 ms away. */
 #define STANDBY_READY_WAIT_NS (20 * 1000000ull)
-#define STANDBY_SILENT_NS 1000000000ull	  /* never said ready: not a standby */
-#define STANDBY_DELAY_NS (5 * 1000000ull) /* from an answer to the next standby */
+#define STANDBY_SILENT_NS 1000000000ull	  /* never said ready: not a template */
+#define STANDBY_DELAY_NS (5 * 1000000ull) /* from an answer to a new template */
+/* A ready template answers a request after one clone (~0.1 ms); beyond
+ * this it is given up and the request fails (top). Generous: on a loaded
+ * two-CPU machine a wake-up can wait tens of ms for a CPU. */
+#define STANDBY_ANSWER_NS (250 * 1000000ull)
+/* Bans (top): deaths with a request in flight in a row, whatever proven
+ * says; -EAGAIN/-ENOMEM answers of one template in a row fail it. */
+#define STANDBY_INFLIGHT_DEATHS 2
+#define STANDBY_TRANSIENTS_MAX 3
 
 _Static_assert(PROCDOM_STANDBY_MAX_FDS == PROCDOM_SPAWNER_MAX_FDS,
 	       "a standby takes every request the spawner takes");
@@ -84,12 +132,14 @@ static uint64_t standby_now_ns(void)
  * poisoned in the shared shadow memory, and another function's frame laid
  * over it would trip on those redzones.
  */
-int standby_init(struct standby *sb, pid_t *slots, size_t stack_size, int fd_base, char **env_base,
-		 unsigned int nr_env, pid_t host, standby_notify_fn notify, void *ctx)
+int standby_init(struct standby *sb, pid_t *slots, uint32_t *busy, size_t stack_size, int fd_base,
+		 char **env_base, unsigned int nr_env, pid_t host, standby_notify_fn notify,
+		 void *ctx)
 {
 	memset(sb, 0, sizeof(*sb));
 	sb->fd = -1;
 	sb->slots = slots;
+	sb->busy = busy;
 	sb->stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 	if (sb->stack == MAP_FAILED)
@@ -100,7 +150,7 @@ int standby_init(struct standby *sb, pid_t *slots, size_t stack_size, int fd_bas
 	sb->nr_env = nr_env;
 	sb->notify = notify;
 	sb->notify_ctx = ctx;
-	snprintf(sb->entry, sizeof(sb->entry), PROCDOM_STANDBY_ENV "=fd=%d ppid=%d",
+	snprintf(sb->entry, sizeof(sb->entry), PROCDOM_STANDBY_ENV "=fd=%d ppid=%d fork=1",
 		 PROCDOM_STANDBY_FD_MIN, (int)host);
 	sb->envp = calloc(nr_env + 2, sizeof(*sb->envp));
 	sb->strings = malloc(PROCDOM_SPAWNER_MAX_STRINGS);
@@ -142,66 +192,140 @@ static struct standby_prog *standby_prog_find(struct standby *sb, const struct s
 	return NULL;
 }
 
-/* Found, or a new entry (the oldest is forgotten: at worst a program
- * banned long ago gets two more tries). */
-static struct standby_prog *standby_prog_get(struct standby *sb, const struct standby_ident *id)
+/* The entry a new program takes: round robin over the free and the
+ * unbanned ones, so that programs passing through never make the table
+ * forget a ban; a banned one only when all are banned. */
+static struct standby_prog *standby_prog_victim(struct standby *sb)
+{
+	unsigned int i, k;
+
+	for (k = 0; k < STANDBY_NR_PROGS; k++) {
+		i = (sb->next_prog + k) % STANDBY_NR_PROGS;
+		if (!sb->progs[i].used || !sb->progs[i].banned)
+			break;
+	}
+	if (k == STANDBY_NR_PROGS)
+		i = sb->next_prog % STANDBY_NR_PROGS;
+	sb->next_prog = i + 1;
+	return &sb->progs[i];
+}
+
+/* Found, or a new entry (another is forgotten: standby_prog_victim. Only
+ * with STANDBY_NR_PROGS programs banned does a ban itself get forgotten:
+ * then that program gets its tries again, a death or a failure away from
+ * the next ban). */
+static struct standby_prog *standby_prog_get(struct standby *sb, const struct standby_ident *id,
+					     const char *path)
 {
 	struct standby_prog *p = standby_prog_find(sb, id);
 
 	if (p)
 		return p;
-	p = &sb->progs[sb->next_prog++ % STANDBY_NR_PROGS];
+	p = standby_prog_victim(sb);
 	*p = (struct standby_prog){ .id = *id, .used = true };
+	snprintf(p->path, sizeof(p->path), "%s", path);
 	return p;
 }
 
 /* ---- giving up ------------------------------------------------------------- */
 
-/* Killed (its group too: it leads one) and told to the host, who reaps it
- * and frees its slot. The pid is the host's unreaped child, so neither id
- * can have been reused. */
-static void standby_gone(struct standby *sb, unsigned int note)
+/*
+ * Whether what became of a template bans its program (top). Deaths with a
+ * request in flight count whatever proven says: each costs a creation
+ * (-ECANCELED), and a program whose templates die so would cost them all.
+ */
+static bool standby_bans(struct standby_prog *p, unsigned int note)
 {
-	struct standby_prog *p = standby_prog_find(sb, &sb->id);
+	if (note & (STANDBY_NOTE_FAILED | STANDBY_NOTE_REFUSED))
+		return true;
+	if (!(note & STANDBY_NOTE_DIED))
+		return false;
+	if ((note & STANDBY_NOTE_INFLIGHT) && ++p->inflight_deaths >= STANDBY_INFLIGHT_DEATHS)
+		return true;
+	if (note & STANDBY_NOTE_SERVED)
+		return false;
+	return ++p->unused_deaths >= 2 && !p->proven;
+}
+
+/*
+ * Killed and told to the host, who reaps it and frees its slot. By its pid
+ * only, not its group (it leads one): a child it just made, answered and
+ * not moved to its own group yet -- neither by itself nor by the host,
+ * which does that when it takes the answer, later if requests are
+ * pipelined -- is still in it. The host kills the group when it reads the
+ * notice (spawner_notice: every answer before it has been taken by then),
+ * so what a guest constructor forked in the template goes too; a child it
+ * made for a request nobody was told of is the host's sweep's. The pid is
+ * the host's unreaped child, so it cannot have been reused.
+ */
+static void standby_gone(struct standby *sb, unsigned int note, const char *why)
+{
+	struct standby_prog *p = standby_prog_get(sb, &sb->id, sb->argv[0]);
 	pid_t pid = sb->pid;
 
-	if ((note & STANDBY_NOTE_DIED) && p) {
-		p->unused_deaths++;
-		/* A program whose standbys have worked is never banned:
-		 * its deaths were kills (OOM, an operator) or slowness. */
-		if (p->unused_deaths >= 2 && !p->banned && !p->proven) {
-			p->banned = true;
-			note |= STANDBY_NOTE_BANNED;
-		}
+	if (sb->served)
+		note |= STANDBY_NOTE_SERVED;
+	if (!p->banned && standby_bans(p, note)) {
+		p->banned = true;
+		note |= STANDBY_NOTE_BANNED;
 	}
-	kill(-pid, SIGKILL);
 	kill(pid, SIGKILL);
 	close(sb->fd);
 	sb->fd = -1;
 	sb->pid = 0;
 	sb->ready = false;
-	sb->notify(sb->notify_ctx, pid, note | STANDBY_NOTE_GONE, sb->argv[0]);
+	sb->notify(sb->notify_ctx, pid, note | STANDBY_NOTE_GONE, sb->argv[0], why);
+}
+
+/* Its refusal ('N' and why, procdom_proto.h 1b) as a line for the log:
+ * printable and bounded, or said to be neither. */
+static void standby_reason(const char *b, size_t n, char *why, size_t size)
+{
+	size_t i;
+
+	if (n > PROCDOM_STANDBY_REASON_MAX) {
+		snprintf(why, size, "(a reason longer than %d bytes)", PROCDOM_STANDBY_REASON_MAX);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (b[i] < 0x20 || b[i] > 0x7e) {
+			snprintf(why, size, "(a reason that is not printable text)");
+			return;
+		}
+	}
+	if (n)
+		snprintf(why, size, "%.*s", (int)n, b);
+	else
+		snprintf(why, size, "(no reason given)");
 }
 
 void standby_event(struct standby *sb)
 {
+	char b[1 + PROCDOM_STANDBY_REASON_MAX + 1], why[STANDBY_WHY_MAX];
 	struct standby_prog *p;
 	ssize_t n;
-	char c = 0;
 
 	if (!sb->pid)
 		return;
-	n = recv(sb->fd, &c, 1, MSG_DONTWAIT);
+	n = recv(sb->fd, b, sizeof(b), MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n == 1 && c == PROCDOM_STANDBY_READY && !sb->ready) {
+	if (n == 1 && b[0] == PROCDOM_STANDBY_READY && !sb->ready) {
 		sb->ready = true;
 		p = standby_prog_find(sb, &sb->id);
 		if (p)
 			p->proven = true;
 		return;
 	}
-	standby_gone(sb, STANDBY_NOTE_DIED); /* EOF, or not the protocol */
+	if (n >= 1 && b[0] == PROCDOM_STANDBY_REFUSE && !sb->ready) {
+		standby_reason(b + 1, (size_t)n - 1, why, sizeof(why));
+		standby_gone(sb, STANDBY_NOTE_REFUSED, why);
+		return;
+	}
+	if (n > 0) /* not the protocol: a message out of turn */
+		standby_gone(sb, STANDBY_NOTE_FAILED, "a message out of turn");
+	else
+		standby_gone(sb, STANDBY_NOTE_DIED, NULL); /* EOF */
 }
 
 /* ---- giving it a domain ---------------------------------------------------- */
@@ -234,7 +358,13 @@ static void standby_wait_ready(struct standby *sb, uint64_t deadline_ns)
 	}
 }
 
-/* Still starting: wait for a proven program's standby (top); give up one
+/* When the one starting must have said ready. */
+static uint64_t standby_silent_deadline(const struct standby *sb)
+{
+	return sb->started_ns + STANDBY_SILENT_NS;
+}
+
+/* Still starting: wait for a proven program's template (top); give up one
  * that stayed silent too long. false: start the request fresh. */
 static bool standby_ready_now(struct standby *sb)
 {
@@ -248,15 +378,16 @@ static bool standby_ready_now(struct standby *sb)
 	if (p && p->proven) {
 		standby_wait_ready(sb, now + STANDBY_READY_WAIT_NS);
 		if (sb->pid && !sb->ready)
-			standby_gone(sb, STANDBY_NOTE_DIED); /* too slow: stale */
+			standby_gone(sb, STANDBY_NOTE_DIED, NULL); /* too slow: stale */
 		return sb->pid && sb->ready;
 	}
-	if (now - sb->started_ns > STANDBY_SILENT_NS)
-		standby_gone(sb, STANDBY_NOTE_DIED);
+	if (now >= standby_silent_deadline(sb))
+		standby_gone(sb, STANDBY_NOTE_DIED, NULL);
 	return false;
 }
 
-/* One message: the env entry, SCM_RIGHTS fds[0..nr-1] then the log. */
+/* One message: the env entry, SCM_RIGHTS fds[0..nr-1] then the log. Never
+ * blocks (top): -EAGAIN when its socket is full. */
 static int standby_send(struct standby *sb, const struct standby_req *r)
 {
 	union {
@@ -279,11 +410,133 @@ static int standby_send(struct standby *sb, const struct standby_req *r)
 			       .cmsg_type = SCM_RIGHTS };
 	memcpy(CMSG_DATA(c), r->fds, sizeof(int) * r->nr_fds);
 	memcpy(CMSG_DATA(c) + sizeof(int) * r->nr_fds, &r->log_fd, sizeof(int));
-	while (sendmsg(sb->fd, &msg, MSG_NOSIGNAL) < 0) {
+	while (sendmsg(sb->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		if (errno != EINTR)
-			return -errno;
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	}
 	return 0;
+}
+
+/*
+ * The template's answer to the request just sent: 0 and a pid or -errno
+ * in *ret, or why there is none: -EPIPE (EOF: it died), -EPROTO (not
+ * exactly an int32_t: received into a larger buffer, so a longer message
+ * is not cut to size and believed), -ETIMEDOUT.
+ */
+static int standby_answer(struct standby *sb, int32_t *ret)
+{
+	uint64_t deadline = standby_now_ns() + STANDBY_ANSWER_NS;
+	char b[2 * sizeof(int32_t)];
+	ssize_t n;
+
+	for (;;) {
+		struct pollfd p = { sb->fd, POLLIN, 0 };
+		uint64_t now = standby_now_ns();
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if (poll(&p, 1, (int)((deadline - now + 999999) / 1000000)) <= 0)
+			continue; /* EINTR, or the deadline: checked above */
+		n = recv(sb->fd, b, sizeof(b), MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			return -EPIPE;
+		if (n != (ssize_t)sizeof(*ret))
+			return -EPROTO;
+		memcpy(ret, b, sizeof(*ret));
+		return 0;
+	}
+}
+
+/* Nothing of the request reached it: why, and what becomes of it. */
+static void standby_unsent(struct standby *sb, int err)
+{
+	char why[STANDBY_WHY_MAX];
+
+	if (err == -EAGAIN) {
+		standby_gone(sb, STANDBY_NOTE_FAILED,
+			     "it does not read its requests (its socket is full)");
+		return;
+	}
+	if (err == -EPIPE || err == -ECONNRESET) {
+		standby_gone(sb, STANDBY_NOTE_DIED, NULL); /* since it said ready */
+		return;
+	}
+	snprintf(why, sizeof(why), "a request could not be sent: %s", strerror(-err));
+	standby_gone(sb, 0, why);
+}
+
+/* The clone found the kernel short of something: not the template's fault
+ * (unless it says so every time: STANDBY_TRANSIENTS_MAX). */
+static bool standby_transient(int32_t v)
+{
+	return v == -EAGAIN || v == -ENOMEM;
+}
+
+/* No child in an answer: err from standby_answer, else v <= 0 answered.
+ * Given up (top); the request's fate is standby_request's. */
+static void standby_failed(struct standby *sb, int err, int32_t v)
+{
+	unsigned int note = STANDBY_NOTE_FAILED | STANDBY_NOTE_INFLIGHT;
+	char why[STANDBY_WHY_MAX];
+
+	if (err == -EPIPE) {
+		standby_gone(sb, STANDBY_NOTE_DIED | STANDBY_NOTE_INFLIGHT, NULL);
+		return;
+	}
+	if (err == -ETIMEDOUT)
+		snprintf(why, sizeof(why), "no answer within %llu ms",
+			 (unsigned long long)(STANDBY_ANSWER_NS / 1000000));
+	else if (err)
+		snprintf(why, sizeof(why), "a malformed answer");
+	else if (v == 0)
+		snprintf(why, sizeof(why), "it answered pid 0");
+	else if (standby_transient(v))
+		snprintf(why, sizeof(why), "it answered %s %d times in a row", strerror(-v),
+			 STANDBY_TRANSIENTS_MAX);
+	else
+		snprintf(why, sizeof(why), "it answered %s",
+			 strerror(v == INT32_MIN ? EINVAL : -v));
+	standby_gone(sb, note, why);
+}
+
+/* Sent and answered in a busy section (its child exists before its pid
+ * is in the slot): 0 with the child's pid in *seq_slot and *ret_pid. */
+static int standby_request(struct standby *sb, const struct standby_req *r, pid_t *seq_slot,
+			   pid_t *ret_pid)
+{
+	int32_t v = 0;
+	int err;
+
+	spawner_busy_begin(sb->busy);
+	err = standby_send(sb, r);
+	if (err) {
+		spawner_busy_end(sb->busy);
+		standby_unsent(sb, err);
+		return -ENOENT;
+	}
+	err = standby_answer(sb, &v);
+	if (!err && v > 0) {
+		/* The pid is the template's word: the host checks it is a fresh
+		 * child of its own before it believes it (procdom_spawner.c). */
+		__atomic_store_n(seq_slot, (pid_t)v, __ATOMIC_SEQ_CST);
+		spawner_busy_end(sb->busy);
+		*ret_pid = (pid_t)v;
+		sb->served++;
+		return 0;
+	}
+	spawner_busy_end(sb->busy);
+	if (!err && standby_transient(v) && ++sb->transients < STANDBY_TRANSIENTS_MAX) {
+		/* It stays; should it have lied and made a child anyway, the
+		 * host's sweep finds it. */
+		sb->notify(sb->notify_ctx, sb->pid, STANDBY_NOTE_SWEEP, sb->argv[0], strerror(-v));
+		return -ENOENT;
+	}
+	standby_failed(sb, err, v);
+	/* An error answer means no child (unless the template lies: the host
+	 * sweeps anyway): started fresh. Otherwise the request fails (top). */
+	return err ? -ECANCELED : -ENOENT;
 }
 
 int standby_give(struct standby *sb, const struct standby_req *r, pid_t *seq_slot, pid_t *ret_pid)
@@ -296,61 +549,37 @@ int standby_give(struct standby *sb, const struct standby_req *r, pid_t *seq_slo
 		return -ENOENT;
 	if (!standby_matches(sb, r->argv, r->entry) || standby_ident_of(r->argv[0], &id) ||
 	    !standby_ident_eq(&id, &sb->id)) {
-		standby_gone(sb, 0); /* stale */
+		standby_gone(sb, 0, NULL); /* stale */
 		return -ENOENT;
 	}
 	if (!standby_ready_now(sb))
 		return -ENOENT;
-	err = standby_send(sb, r);
-	if (err) {
-		/* EPIPE: it died since it said ready. */
-		standby_gone(sb, err == -EPIPE || err == -ECONNRESET ? STANDBY_NOTE_DIED : 0);
-		return -ENOENT;
-	}
-	/* The request's slot first: a spawner killed in between leaves the pid
-	 * in both, and the host reaps it once (procdom_spawner_destroy). */
-	__atomic_store_n(seq_slot, sb->pid, __ATOMIC_RELAXED);
-	__atomic_store_n(&sb->slots[sb->slot], 0, __ATOMIC_RELAXED);
+	err = standby_request(sb, r, seq_slot, ret_pid);
+	if (err)
+		return err;
+	sb->transients = 0;
 	p = standby_prog_find(sb, &sb->id);
 	if (p)
-		p->unused_deaths = 0;
-	close(sb->fd);
-	sb->fd = -1;
-	*ret_pid = sb->pid;
-	sb->pid = 0;
-	sb->ready = false;
+		p->unused_deaths = p->inflight_deaths = 0;
 	return 0;
 }
 
-/* ---- starting one ------------------------------------------------------------ */
-
-struct standby_job {
-	char **argv, **envp;
-	int sock;
-	volatile int err; /* written by the child (shared memory) */
-};
-
-/* The clone, on the spawner's stack until its exec (CLONE_VM | CLONE_VFORK):
- * as a domain process is made (procdom_spawner.c), but with /dev/null on
- * 1 and 2 (the spawner's) and its socket at PROCDOM_STANDBY_FD_MIN. */
-static int standby_child(void *arg)
+void standby_refused(struct standby *sb, const struct standby_ident *id, const char *why)
 {
-	struct standby_job *j = arg;
-	sigset_t none;
+	struct standby_prog *p = standby_prog_find(sb, id);
 
-	if (setpgid(0, 0) < 0 || dup2(j->sock, PROCDOM_STANDBY_FD_MIN) < 0)
-		goto fail;
-	/* Dies with xenon-hvd even if the program never reaches the
-	 * runtime's own prctl (one that is no standby); kept across exec. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
-		goto fail;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(j->argv[0], j->argv, j->envp);
-fail:
-	j->err = errno ? errno : EINVAL;
-	_exit(127);
+	if (sb->pid && standby_ident_eq(&sb->id, id)) {
+		/* It may have made children nobody was told of: swept. */
+		standby_gone(sb, STANDBY_NOTE_FAILED | STANDBY_NOTE_INFLIGHT, why);
+		return;
+	}
+	if (!p || p->banned)
+		return;
+	p->banned = true;
+	sb->notify(sb->notify_ctx, 0, STANDBY_NOTE_BANNED | STANDBY_NOTE_FAILED, p->path, why);
 }
+
+/* ---- starting one ------------------------------------------------------------ */
 
 /* argv and the entry's name, copied: the request's buffer is reused. */
 static int standby_copy(struct standby *sb, char *const argv[], const char *entry)
@@ -427,20 +656,27 @@ static int standby_socketpair(const struct standby *sb, int sv[2])
 	return -EMFILE;
 }
 
+/* As a domain's process is made (spawner_clone_job), but with /dev/null
+ * on 1 and 2 (the spawner's), its socket at PROCDOM_STANDBY_FD_MIN, and
+ * the death signal set before the exec: it dies with xenon-hvd even if the
+ * program never reaches the runtime's own prctl (one that is no template). */
 static void standby_clone(struct standby *sb, unsigned int slot, const struct standby_ident *id)
 {
-	struct standby_job j = { sb->argv, sb->envp, -1, 0 };
-	int sv[2] = { -1, -1 };
-	pid_t pid;
+	struct spawner_job j = { .argv = sb->argv,
+				 .envp = sb->envp,
+				 .out_fd = -1,
+				 .sock_at = PROCDOM_STANDBY_FD_MIN,
+				 .pdeathsig = true };
+	int sv[2] = { -1, -1 }, err;
+	pid_t pid = 0;
 
 	if (standby_socketpair(sb, sv) < 0)
 		return;
-	j.sock = sv[1];
-	pid = clone(standby_child, (char *)sb->stack + sb->stack_size,
-		    CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD, &j,
-		    &sb->slots[slot]);
+	j.sock_fd = sv[1];
+	err = spawner_clone_job(&j, (char *)sb->stack + sb->stack_size, &sb->slots[slot], sb->busy,
+				&pid);
 	close(sv[1]);
-	if (pid < 0) {
+	if (pid <= 0) {
 		close(sv[0]);
 		return;
 	}
@@ -449,9 +685,11 @@ static void standby_clone(struct standby *sb, unsigned int slot, const struct st
 	sb->slot = slot;
 	sb->id = *id;
 	sb->ready = false;
+	sb->served = 0;
+	sb->transients = 0;
 	sb->started_ns = standby_now_ns();
-	if (j.err)
-		standby_gone(sb, STANDBY_NOTE_DIED); /* its exec failed: it has exited */
+	if (err)
+		standby_gone(sb, STANDBY_NOTE_DIED, NULL); /* its exec failed: it has exited */
 }
 
 /* Start the planned standby: argv[0]'s identity recorded now, just before
@@ -464,7 +702,7 @@ static void standby_start(struct standby *sb)
 
 	if (standby_ident_of(sb->argv[0], &id) < 0)
 		return;
-	p = standby_prog_get(sb, &id);
+	p = standby_prog_get(sb, &id, sb->argv[0]);
 	slot = standby_free_slot(sb);
 	if (p->banned || slot < 0)
 		return;
@@ -478,7 +716,7 @@ void standby_refill(struct standby *sb, char *const argv[], const char *entry)
 	if (sb->pid && standby_matches(sb, argv, entry))
 		return; /* one waits for this argv already */
 	if (sb->pid)
-		standby_gone(sb, 0);
+		standby_gone(sb, 0, NULL);
 	if (standby_copy(sb, argv, entry) < 0)
 		return;
 	sb->planned = true;
@@ -487,16 +725,29 @@ void standby_refill(struct standby *sb, char *const argv[], const char *entry)
 
 int standby_timeout_ms(const struct standby *sb)
 {
-	uint64_t now = standby_now_ns();
+	uint64_t now = standby_now_ns(), due = UINT64_MAX;
 
-	if (!sb->planned)
+	if (sb->planned)
+		due = sb->due_ns;
+	if (sb->pid && !sb->ready && standby_silent_deadline(sb) < due)
+		due = standby_silent_deadline(sb);
+	if (due == UINT64_MAX)
 		return -1;
-	return now >= sb->due_ns ? 0 : (int)((sb->due_ns - now + 999999) / 1000000);
+	return now >= due ? 0 : (int)((due - now + 999999) / 1000000);
 }
 
 void standby_tick(struct standby *sb)
 {
-	if (!sb->planned || standby_now_ns() < sb->due_ns)
+	uint64_t now = standby_now_ns();
+
+	/* One that never says ready is given up at its deadline, not when
+	 * the next request happens to look. */
+	if (sb->pid && !sb->ready && now >= standby_silent_deadline(sb)) {
+		standby_event(sb); /* its word may be waiting unread */
+		if (sb->pid && !sb->ready)
+			standby_gone(sb, STANDBY_NOTE_DIED, NULL);
+	}
+	if (!sb->planned || now < sb->due_ns)
 		return;
 	sb->planned = false;
 	standby_start(sb);

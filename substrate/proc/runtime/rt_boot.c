@@ -70,11 +70,14 @@ bool rt_parse_number(const char *s, const char *end, uint64_t max, uint64_t *ret
 	if (s == end || (end - s > 1 && *s == '0'))
 		return false;
 	for (; s < end; s++) {
+		uint64_t d = (uint64_t)(*s - '0');
+
 		if (*s < '0' || *s > '9')
 			return false;
-		if (v > (max - (uint64_t)(*s - '0')) / 10)
+		/* d > max first: max - d would wrap (fork=2 against max 1). */
+		if (d > max || v > (max - d) / 10)
 			return false;
-		v = v * 10 + (uint64_t)(*s - '0');
+		v = v * 10 + d;
 	}
 	*ret = v;
 	return true;

@@ -63,14 +63,31 @@ int procdom_boot_parse(const char *s, struct procdom_boot *ret, char *err, size_
 
 /* ---- standby (rt_standby.c; procdom_proto.h 1b) ------------------------ */
 
-/* XENON_STANDBY's value, strictly: "fd=N ppid=P" (either order, once each),
- * N >= PROCDOM_STANDBY_FD_MIN, P > 0. 0, or -EINVAL with a reason. */
-int procdom_standby_parse(const char *s, int *ret_fd, int *ret_ppid, char *err, size_t errlen);
-/* Say ready on sock, wait there for a domain and put it in place (log on
- * 1-2, fds at 3.., XENON_BOOT set, XENON_STANDBY unset, comm kept): 0.
- * 1: EOF, never used. < 0: a bad message, the reason in err (and the log
- * already on 1-2 if the message carried one). */
-int procdom_standby_wait(int sock, char *err, size_t errlen);
+struct procdom_standby_spec {
+	int fd;	   /* the socket to the spawner */
+	int ppid;  /* xenon-hvd */
+	bool fork; /* a template: a child per domain (rt_standby.c) */
+};
+
+/* XENON_STANDBY's value, strictly: "fd=N ppid=P [fork=F]" (any order, once
+ * each), N >= PROCDOM_STANDBY_FD_MIN, P > 0, F 0 or 1. 0, or -EINVAL with
+ * a reason. */
+int procdom_standby_parse(const char *s, struct procdom_standby_spec *ret, char *err,
+			  size_t errlen);
+/*
+ * Say ready on the socket, wait there for a domain and put it in place (log
+ * on 1-2, fds at 3.., XENON_BOOT set, XENON_STANDBY unset, comm kept): 0,
+ * in the process that boots the domain -- this one, or with fork a child
+ * (the template itself never returns 0: it serves requests until EOF).
+ * 1: EOF, exit 0 quietly. < 0: a bad message or a process that cannot be a
+ * standby or a template (said to the spawner too: procdom_proto.h 1b), the
+ * reason in err (and the log already on 1-2 if the message carried one).
+ */
+int procdom_standby_wait(const struct procdom_standby_spec *spec, char *err, size_t errlen);
+/* A template mimics glibc 2.36's fork (rt_standby.c): 0 if the C library
+ * it was built for (major.minor; -1 -1: not glibc) and the one running
+ * are that one, else -EINVAL with the reason. */
+int procdom_standby_check_libc(int major, int minor, const char *running, char *err, size_t errlen);
 
 /* ---- the instance ---------------------------------------------------- */
 

@@ -8,6 +8,8 @@
  *   standby    only with XENON_STANDBY (started ahead of its domain by the
  *              spawner, rt_standby.c): die with xenon-hvd, then wait for a
  *              domain; once given one, the process is as a cold start's
+ *              (with fork=1, a template: each domain is a child made here,
+ *              which goes on with the steps below; the template stays)
  *   env        XENON_BOOT parsed strictly (rt_boot.c)
  *   parent     die with xenon-hvd: PR_SET_PDEATHSIG(SIGKILL), then check the
  *              parent is still the one XENON_BOOT names (ppid=)
@@ -56,18 +58,19 @@ struct rt_boot_step {
  */
 static int step_standby(struct procdom_rt *rt, char *err, size_t errlen)
 {
-	const char *spec = getenv(PROCDOM_STANDBY_ENV);
-	int fd, ppid, rc;
+	const char *env = getenv(PROCDOM_STANDBY_ENV);
+	struct procdom_standby_spec spec;
+	int rc;
 
 	(void)rt;
-	if (!spec)
+	if (!env)
 		return 0;
-	rc = procdom_standby_parse(spec, &fd, &ppid, err, errlen);
+	rc = procdom_standby_parse(env, &spec, err, errlen);
 	if (rc < 0)
 		return rc;
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != ppid)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != spec.ppid)
 		_exit(2);
-	rc = procdom_standby_wait(fd, err, errlen);
+	rc = procdom_standby_wait(&spec, err, errlen);
 	if (rc == 1)
 		_exit(0);
 	return rc;
