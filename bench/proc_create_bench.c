@@ -108,6 +108,7 @@
 #include <xenstore.h>
 
 #include "bench.h"
+#include "proc_environ.h"
 #include "xenon_dom0.h"
 
 extern char **environ;
@@ -707,47 +708,14 @@ struct domain_mem {
 /* A child of xenon-hvd named xenon-standby: the template waits (its pid). */
 static pid_t standby_waits(const struct run *r)
 {
-	char path[64], comm[32];
-	struct dirent *e;
-	DIR *d = opendir("/proc");
-	pid_t found = 0;
-	int pid, ppid;
-	FILE *f;
-
-	while (d && !found && (e = readdir(d))) {
-		snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
-		if (!(f = fopen(path, "r")))
-			continue;
-		if (fscanf(f, "%d (%31[^)]) %*c %d", &pid, comm, &ppid) == 3 && ppid == r->hvd &&
-		    !strcmp(comm, "xenon-standby"))
-			found = pid;
-		fclose(f);
-	}
-	if (d)
-		closedir(d);
-	return found;
+	return proc_child_named(r->hvd, "xenon-standby", 0);
 }
 
 /* pid was forked by a template: its exec-time environment (which its
  * runtime cannot change) names XENON_STANDBY. */
 static bool forked(pid_t pid)
 {
-	static char buf[65536];
-	char path[64];
-	size_t n, i;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-	if (pid <= 0 || !(f = fopen(path, "r")))
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	for (i = 0; i < n; i += strlen(buf + i) + 1) {
-		if (!strncmp(buf + i, "XENON_STANDBY=", 14))
-			return true;
-	}
-	return false;
+	return pid > 0 && proc_environ_has(pid, "XENON_STANDBY=") == 1;
 }
 
 static unsigned int forked_count(const struct run *r, unsigned int n)

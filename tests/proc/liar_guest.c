@@ -22,7 +22,6 @@
  *
  * Without XENON_STANDBY (started cold) it just waits, as a domain would.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -38,28 +37,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "proc_environ.h"
+
 /* Another process named like us with our parent, or 0. */
 static pid_t sibling(void)
 {
-	char path[300], comm[64];
-	struct dirent *e;
-	DIR *d = opendir("/proc");
-	pid_t found = 0;
-	int pid, ppid;
-	FILE *f;
-
-	while (d && !found && (e = readdir(d))) {
-		snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
-		if (!(f = fopen(path, "r")))
-			continue;
-		if (fscanf(f, "%d (%63[^)]) %*c %d", &pid, comm, &ppid) == 3 && ppid == getppid() &&
-		    pid != getpid() && !strcmp(comm, "liar-guest"))
-			found = pid;
-		fclose(f);
-	}
-	if (d)
-		closedir(d);
-	return found;
+	return proc_child_named(getppid(), "liar-guest", getpid());
 }
 
 /* A child of our parent (CLONE_PARENT, as a template's), which waits to

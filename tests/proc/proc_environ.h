@@ -1,14 +1,17 @@
 /*
+ * What /proc says of other processes, for the tests, test guests and
+ * benchmarks of process domains (no Criterion: the guests use it too).
+ *
  * Whether a process was exec'd with an environment entry: its
  * /proc/PID/environ, which the kernel fixed at the exec (a runtime's
  * setenv/unsetenv never change it). So a domain process a template forked
  * (rt_standby.c) shows XENON_STANDBY= there, a cold start XENON_BOOT=:
- * how tests tell the two apart. Shared by the tests and test guests of
- * tests/proc (no Criterion: the guests use it too).
+ * how tests tell the two apart. And a process by its parent and comm.
  */
 #ifndef XENON_TESTS_PROC_ENVIRON_H
 #define XENON_TESTS_PROC_ENVIRON_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -47,6 +50,31 @@ static inline int proc_environ_has(pid_t pid, const char *prefix)
 			return 1;
 	}
 	return 0;
+}
+
+/* A process whose parent is ppid and whose comm is comm, other than skip
+ * (0: none): its pid, or 0 if there is none. */
+static inline pid_t proc_child_named(pid_t ppid, const char *comm, pid_t skip)
+{
+	char path[300], name[64];
+	struct dirent *e;
+	DIR *d = opendir("/proc");
+	pid_t found = 0;
+	int pid, parent;
+	FILE *f;
+
+	while (d && !found && (e = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/%.20s/stat", e->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fscanf(f, "%d (%63[^)]) %*c %d", &pid, name, &parent) == 3 && parent == ppid &&
+		    pid != skip && !strcmp(name, comm))
+			found = pid;
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return found;
 }
 
 #endif
