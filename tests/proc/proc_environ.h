@@ -52,6 +52,27 @@ static inline int proc_environ_has(pid_t pid, const char *prefix)
 	return 0;
 }
 
+/* Its parent's pid and its process group from /proc/PID/stat (after the
+ * comm, which may hold anything but ends at the last ')'): 0, or -errno
+ * (-EPROTO: unparsable). */
+static inline int proc_stat_ids(pid_t pid, int *ret_ppid, int *ret_pgrp)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	int ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	ok = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	p = ok ? strrchr(buf, ')') : NULL;
+	if (!p || sscanf(p + 2, "%*c %d %d", ret_ppid, ret_pgrp) != 2)
+		return -EPROTO;
+	return 0;
+}
+
 /* A process whose parent is ppid and whose comm is comm, other than skip
  * (0: none): its pid, or 0 if there is none. */
 static inline pid_t proc_child_named(pid_t ppid, const char *comm, pid_t skip)

@@ -37,6 +37,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proc_environ.h"
 #include "ptrace_probe.h"
 #include "rt_internal.h"
 
@@ -578,18 +579,9 @@ static bool dom_booting(struct dom *d)
 /* Field 4 (ppid) or 5 (pgrp) of /proc/PID/stat. */
 static int stat_field(pid_t pid, int field)
 {
-	char path[64], buf[512], *p;
 	int v[2] = { -1, -1 };
-	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	cr_assert_not_null(f);
-	cr_assert_not_null(fgets(buf, sizeof(buf), f));
-	fclose(f);
-	p = strrchr(buf, ')');
-	cr_assert_not_null(p);
-	cr_assert_eq(sscanf(p + 2, "%*c %d %d", &v[0], &v[1]), 2);
+	cr_assert_eq(proc_stat_ids(pid, &v[0], &v[1]), 0);
 	return v[field - 4];
 }
 

@@ -443,17 +443,9 @@ static bool log_says(const char *path, const char *what)
 /* Field 4 of /proc/PID/stat: its parent. */
 static pid_t ppid_of(pid_t pid)
 {
-	char path[64], buf[512], *p;
-	int ppid = -1;
-	FILE *f;
+	int ppid = -1, pgrp;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	cr_assert_not_null(f);
-	cr_assert_not_null(fgets(buf, sizeof(buf), f));
-	fclose(f);
-	p = strrchr(buf, ')');
-	cr_assert(p && sscanf(p + 2, "%*c %d", &ppid) == 1);
+	cr_assert_eq(proc_stat_ids(pid, &ppid, &pgrp), 0);
 	return ppid;
 }
 
