@@ -483,6 +483,9 @@ static int build_register(struct procdom_build *b)
 
 	pd->by_id[b->d->domid] = b->d;
 	b->d->next = pd->domains;
+	b->d->pprev = &pd->domains;
+	if (pd->domains)
+		pd->domains->pprev = &b->d->next;
 	pd->domains = b->d;
 	pd->nr_domains++;
 	return 0;
@@ -491,14 +494,10 @@ static int build_register(struct procdom_build *b)
 static void unbuild_register(struct procdom_build *b)
 {
 	struct procdom *pd = b->d->pd;
-	struct procdom_domain **pp;
 
-	for (pp = &pd->domains; *pp; pp = &(*pp)->next) {
-		if (*pp == b->d) {
-			*pp = b->d->next;
-			break;
-		}
-	}
+	*b->d->pprev = b->d->next;
+	if (b->d->next)
+		b->d->next->pprev = b->d->pprev;
 	pd->by_id[b->d->domid] = NULL;
 	pd->nr_domains--;
 }

@@ -95,8 +95,8 @@ struct procdom_domain {
 	domid_t domid;
 	unsigned int max_vcpus;
 	uint64_t max_pages;
-	bool local;		     /* spec.local: no process, ever */
-	struct procdom_domain *next; /* pd->domains list */
+	bool local;			      /* spec.local: no process, ever */
+	struct procdom_domain *next, **pprev; /* pd->domains list */
 
 	struct procdom_region ram, evt, xen;
 	/* Overlays (local domains): slots for [ovl_gfn, ovl_gfn + ovl_n). */
@@ -121,6 +121,7 @@ struct procdom_domain {
 	uint32_t spawn_seq;
 	struct procdom_domain *spawn_next; /* pd->spawn_head list, in order */
 	pid_t pid;			   /* 0: none (yet) */
+	struct procdom_domain *pid_next;   /* pd->by_pid chain, while pid != 0 */
 	int pidfd;			   /* -1: none */
 	bool reaped;			   /* the leader has been waited for */
 	int *hc_fds;			   /* our ends, [max_vcpus], -1 when closed */
@@ -145,12 +146,17 @@ struct procdom_domain {
 	bool releasing; /* destroyed in the core: no longer anyone's peer */
 };
 
+#define PROCDOM_PID_BUCKETS 1024
+
 struct procdom {
 	struct procdom_hooks hooks;
 	struct hypervisor *hv;
 	struct procdom_domain **by_id; /* [DOMID_FIRST_RESERVED] */
 	struct procdom_domain *domains;
 	unsigned int nr_domains;
+	/* Domains with a process (pid != 0), chained by pid % PROCDOM_PID_BUCKETS:
+	 * whose a pid is costs the same with 1000 domains as with 10. */
+	struct procdom_domain *by_pid[PROCDOM_PID_BUCKETS];
 	/* Domains with send state (procdom_send.c): only they can name a
 	 * peer, so a change walks them, not every domain. */
 	struct procdom_domain *senders;

@@ -207,19 +207,64 @@ static void procdom_close_hc(struct procdom_domain *d)
 	}
 }
 
+static struct procdom_domain **procdom_pid_chain(struct procdom *pd, pid_t pid)
+{
+	return &pd->by_pid[(unsigned int)pid % PROCDOM_PID_BUCKETS];
+}
+
+/* d->pid set: d into pd->by_pid. */
+static void procdom_pid_index(struct procdom_domain *d)
+{
+	struct procdom_domain **chain = procdom_pid_chain(d->pd, d->pid);
+
+	d->pid_next = *chain;
+	*chain = d;
+}
+
+/* Out of pd->by_pid, and d->pid 0 (it has no process any more). */
+static void procdom_pid_unindex(struct procdom_domain *d)
+{
+	struct procdom_domain **pp;
+
+	if (!d->pid)
+		return;
+	for (pp = procdom_pid_chain(d->pd, d->pid); *pp; pp = &(*pp)->pid_next) {
+		if (*pp == d) {
+			*pp = d->pid_next;
+			break;
+		}
+	}
+	d->pid_next = NULL;
+	d->pid = 0;
+}
+
+/* The domain whose process (not reaped) pid is, or NULL. */
+static struct procdom_domain *procdom_by_pid(struct procdom *pd, pid_t pid)
+{
+	struct procdom_domain *d;
+
+	for (d = *procdom_pid_chain(pd, pid); d; d = d->pid_next) {
+		if (d->pid == pid && !d->reaped)
+			return d;
+	}
+	return NULL;
+}
+
 /* pid is our child, just started: it cannot be reaped behind our back, so
  * the pidfd cannot name another process. */
 static int procdom_process_attach(struct procdom_domain *d, pid_t pid)
 {
 	int err;
 
+	procdom_pid_unindex(d); /* an earlier process's, if any */
 	d->pid = pid;
 	d->reaped = false;
+	procdom_pid_index(d);
 	d->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (d->pidfd < 0) {
 		err = -errno;
 		procdom_domain_kill(d);
-		d->pid = 0;
+		procdom_pid_unindex(d);
 		return err;
 	}
 	/* pidfd_open() makes it close-on-exec already. */
@@ -291,29 +336,17 @@ static void procdom_standby_log(void *ctx, bool warn, const char *msg)
 	procdom_log(ctx, warn ? HV_LOG_WARN : HV_LOG_INFO, "%s", msg);
 }
 
-static int procdom_pid_cmp(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* Our children the spawner must leave alone (procdom_spawner_opts.known):
- * the domains' processes, then the host's own (hooks.known_children). The
- * candidates are sorted, so each domain costs one search. */
+ * the domains' processes, then the host's own (hooks.known_children). One
+ * lookup per candidate (pd->by_pid): a template's answer (one pid) costs
+ * the same however many domains run. */
 static void procdom_known_children(void *ctx, pid_t *pids, unsigned int n)
 {
 	struct procdom *pd = ctx;
-	struct procdom_domain *d;
-	pid_t *hit;
 
-	qsort(pids, n, sizeof(*pids), procdom_pid_cmp);
-	for (d = pd->domains; d; d = d->next) {
-		if (!d->pid || d->reaped)
-			continue;
-		hit = bsearch(&d->pid, pids, n, sizeof(*pids), procdom_pid_cmp);
-		if (hit)
-			*hit = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		if (pids[i] && procdom_by_pid(pd, pids[i]))
+			pids[i] = 0;
 	}
 	if (pd->hooks.known_children)
 		pd->hooks.known_children(pd->hooks.ctx, pids, n);
@@ -636,6 +669,7 @@ void procdom_process_fini(struct procdom_domain *d)
 	if (d->pidfd >= 0)
 		close(d->pidfd);
 	d->pidfd = -1;
+	procdom_pid_unindex(d);
 }
 
 pid_t procdom_domain_pid(const struct procdom_domain *d)
