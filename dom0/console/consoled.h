@@ -6,8 +6,8 @@
  *   in[]  <--evtchn--     feed: what fits of a client     <- dN.sock clients
  *
  * One thread, one epoll loop. Domains are found through XenStore: the
- * @introduceDomain watch (also fired at registration) rescans
- * /local/domain/N/console/{ring-ref,port}; @releaseDomain, and a slow timer
+ * @introduceDomain watch (also fired at registration) reads
+ * /local/domain/N/console/{ring-ref,port} of new domains; @releaseDomain, and a slow timer
  * for domains never introduced, check liveness with xenon-hvd's LIST of
  * every domain (xenon_domains_list(): all its pages, so a console of any
  * domid is checked, however many domains run).
@@ -16,15 +16,18 @@
  * created before we saw the old one's release) gets a console of its own,
  * and stale store entries of dead domains are never attached.
  *
- * Cost per domain created does not grow with the number of domains beyond
- * one LIST (48 bytes a row): an @introduceDomain looks only at running
- * domains not seen before -- no console for that (domid, pid), and not
- * passed over already as introduced without console keys (`bare`) -- and
- * reads just their two keys. Consoles are found by domid and by port in
- * id-indexed tables (lib/daemon/idtab.h); the reaper visits only consoles
- * queued for it. Example, 1000 domains running, domain 1001 introduced:
- * LIST (1001 rows), 1000 lookups that hit, 2 reads; before, the same LIST,
- * a directory of /local/domain and 1000 x 1 read for the key-less ones.
+ * Cost per domain created does not grow with the number of domains: an
+ * @introduceDomain asks xenon-hvd only for the domains created since the
+ * last scan (LIST_NEW and our cursor: rows for those alone), looks at the
+ * running ones not seen before -- no console for that (domid, pid), and
+ * not passed over already as introduced without console keys (`bare`) --
+ * and reads just their two keys; a domain neither introduced nor with keys
+ * yet waits (cd->waiting) and is looked at again at each scan. Consoles
+ * are found by domid and by port in id-indexed tables (lib/daemon/idtab.h);
+ * the reaper visits only consoles queued for it. Example, 1000 domains
+ * running, domain 1001 introduced: LIST_NEW (1 row), 1 lookup, 2 reads;
+ * before, a LIST of all 1001 rows (8 requests) and 1000 lookups that hit.
+ * Only a death (@releaseDomain, the slow check) lists every domain.
  *
  * Flow control, both ways, never dropping:
  *  - output: bytes leave out[] only once the log has them (cons_ring_peek,
@@ -132,8 +135,14 @@ struct cd {
 	struct idtab bare;	      /* domid -> int32_t pid: introduced, no console keys */
 	struct cd_console *reap_list; /* dead, or with dead clients */
 	struct xenon_domains doms;    /* the latest LIST of every domain */
-	uint64_t live_due_ms;	      /* the next slow liveness check (CLOCK_MONOTONIC) */
-	bool store_gone;	      /* xenstored died: xs_src is off the loop */
+	struct xenon_domains fresh;   /* the latest LIST_NEW: domains new to us */
+	uint64_t cursor;	      /* LIST_NEW's, after the domains looked at */
+	/* Running, neither introduced nor with console keys when looked at:
+	 * looked at again at each scan until they are (or are gone). */
+	struct procdom_ctl_dominfo *waiting;
+	unsigned int nr_waiting, cap_waiting;
+	uint64_t live_due_ms; /* the next slow liveness check (CLOCK_MONOTONIC) */
+	bool store_gone;      /* xenstored died: xs_src is off the loop */
 	bool rescan, check_live, limit_logged, stop;
 };
 

@@ -157,6 +157,8 @@ static void hvd_fini(void *ctx)
 	idtab_fini(&cd->by_domid);
 	idtab_fini(&cd->bare);
 	xenon_domains_fini(&cd->doms);
+	xenon_domains_fini(&cd->fresh);
+	free(cd->waiting);
 }
 
 static int xs_init(void *ctx)
@@ -286,10 +288,10 @@ static bool cd_same_domain(struct cd_console *con, const struct procdom_ctl_domi
  * a console of the same domid but another domain (pid) is an earlier
  * domain whose release we have not seen yet: it is closed first. Without
  * keys, once introduced, it is passed over from then on: toolstacks (xenon
- * create, libxl) write the keys before INTRODUCE. One not introduced yet is
- * looked at again at the next scan (its own @introduceDomain).
+ * create, libxl) write the keys before INTRODUCE. One not introduced yet
+ * must be looked at again (false): it waits for a later scan.
  */
-static void cd_look_at(struct cd *cd, const struct procdom_ctl_dominfo *d, struct cd_console *con)
+static bool cd_look_at(struct cd *cd, const struct procdom_ctl_dominfo *d, struct cd_console *con)
 {
 	unsigned long gfn, port;
 
@@ -303,30 +305,134 @@ static void cd_look_at(struct cd *cd, const struct procdom_ctl_dominfo *d, struc
 		cd_console_attach(cd, d->domid, d->pid, gfn, (evtchn_port_t)port);
 	else if (xs_is_domain_introduced(cd->xs, d->domid))
 		cd_set_bare(cd, d);
+	else
+		return false;
+	return true;
+}
+
+/* Whether d still needs looking at: running, and neither served (a console
+ * of that pid) nor passed over as bare. */
+static bool cd_unseen(struct cd *cd, const struct procdom_ctl_dominfo *d,
+		      struct cd_console **ret_con)
+{
+	struct cd_console *con;
+
+	if (!cd_running(d))
+		return false;
+	con = cd_console_by_domid(cd, d->domid);
+	if ((con && cd_same_domain(con, d)) || cd_is_bare(cd, d))
+		return false;
+	*ret_con = con;
+	return true;
+}
+
+/* d into the waiting rows (a failure is logged: it is then looked at again
+ * only if listed anew, which a domid reused would be). */
+static void cd_wait(struct cd *cd, const struct procdom_ctl_dominfo *d)
+{
+	if (cd->nr_waiting == cd->cap_waiting) {
+		unsigned int cap = cd->cap_waiting ? cd->cap_waiting * 2 : 16;
+		struct procdom_ctl_dominfo *w = realloc(cd->waiting, cap * sizeof(*w));
+
+		if (!w) {
+			cd_log(cd, CD_WARN, "d%u: no memory to look at it again", d->domid);
+			return;
+		}
+		cd->waiting = w;
+		cd->cap_waiting = cap;
+	}
+	cd->waiting[cd->nr_waiting++] = *d;
+}
+
+/* Waiting rows of domid dropped (a newer domain of that id was listed). */
+static void cd_unwait_domid(struct cd *cd, uint32_t domid)
+{
+	for (unsigned int i = 0; i < cd->nr_waiting;) {
+		if (cd->waiting[i].domid == domid)
+			cd->waiting[i] = cd->waiting[--cd->nr_waiting];
+		else
+			i++;
+	}
+}
+
+/*
+ * A waiting row's domain, asked of xenon-hvd again before it is looked at:
+ * one that died before it was introduced fires no @releaseDomain, and a
+ * stale row would attach a dead domain's keys (and hide the next domain
+ * of that id). Its pid is taken if it was not known yet. 1: there, still
+ * waiting to be looked at; 0: gone (or no longer running, or another
+ * domain of that id); < 0: could not ask (kept for the next scan).
+ */
+static int cd_still_there(struct cd *cd, struct procdom_ctl_dominfo *w)
+{
+	struct procdom_ctl_dominfo d;
+	int err = xenon_domain_info(cd->ctl, w->domid, &d);
+
+	if (err == -ESRCH)
+		return 0;
+	if (err) {
+		cd_log(cd, CD_WARN, "d%u: asking xenon-hvd: %s", w->domid, strerror(-err));
+		return err;
+	}
+	if (!cd_running(&d) || (w->pid && w->pid != d.pid))
+		return 0;
+	*w = d;
+	return 1;
 }
 
 /*
  * @introduceDomain: serve every running domain with console keys not yet
- * served; each one LIST shows that we know (a console of that pid, or
- * passed over as bare) costs one lookup. Store entries of domains not
- * running (nobody removes a dead domain's home) are never looked at:
- * attaching them could only fail, and a failed console kept under a domid
- * would hide the next domain given that id.
+ * served. Only domains new since the last scan (xenon-hvd's LIST_NEW, from
+ * our cursor) and those still waiting to be introduced are looked at, so a
+ * scan costs the same with 1000 domains running as with 10. Store entries
+ * of domains not running (nobody removes a dead domain's home) are never
+ * looked at: attaching them could only fail, and a failed console kept
+ * under a domid would hide the next domain given that id. If LIST_NEW
+ * fails, the cursor stays: the next scan asks again from it.
  */
 static void cd_scan(struct cd *cd)
 {
-	int n = cd_list(cd);
+	int n = xenon_domains_new(cd->ctl, &cd->cursor, &cd->fresh);
+	struct cd_console *con;
+	unsigned int i;
 
+	if (n < 0)
+		cd_log(cd, CD_WARN, "listing new domains: %s", strerror(-n));
+	/* The waiting first (a newer domain of the same id replaces its row),
+	 * so that what the new rows leave waiting is not looked at twice. */
+	for (int k = 0; k < n; k++)
+		cd_unwait_domid(cd, cd->fresh.row[k].domid);
+	for (i = 0; i < cd->nr_waiting;) {
+		const struct procdom_ctl_dominfo *d = &cd->waiting[i];
+		int there = cd_still_there(cd, &cd->waiting[i]);
+
+		if (!there || (there > 0 && (!cd_unseen(cd, d, &con) || cd_look_at(cd, d, con))))
+			cd->waiting[i] = cd->waiting[--cd->nr_waiting];
+		else
+			i++;
+	}
 	for (int k = 0; k < n; k++) {
-		const struct procdom_ctl_dominfo *d = &cd->doms.row[k];
-		struct cd_console *con;
+		const struct procdom_ctl_dominfo *d = &cd->fresh.row[k];
 
-		if (!cd_running(d))
-			continue;
-		con = cd_console_by_domid(cd, d->domid);
-		if ((con && cd_same_domain(con, d)) || cd_is_bare(cd, d))
-			continue;
-		cd_look_at(cd, d, con);
+		if (cd_unseen(cd, d, &con) && !cd_look_at(cd, d, con))
+			cd_wait(cd, d);
+	}
+}
+
+/* Waiting rows whose domain is gone, or no longer runs, dropped; a pid
+ * learnt since (listed with pid 0 while it started) taken. */
+static void cd_check_waiting(struct cd *cd)
+{
+	for (unsigned int i = 0; i < cd->nr_waiting;) {
+		struct procdom_ctl_dominfo *w = &cd->waiting[i];
+		const struct procdom_ctl_dominfo *d = xenon_domains_find(&cd->doms, w->domid);
+
+		if (d && cd_running(d) && (!w->pid || w->pid == d->pid)) {
+			w->pid = d->pid;
+			i++;
+		} else {
+			cd->waiting[i] = cd->waiting[--cd->nr_waiting];
+		}
 	}
 }
 
@@ -345,8 +451,9 @@ static bool cd_console_live(struct cd *cd, struct cd_console *con)
  */
 static void cd_check_live(struct cd *cd)
 {
-	if (!cd->nr_cons || cd_list(cd) < 0)
+	if ((!cd->nr_cons && !cd->nr_waiting) || cd_list(cd) < 0)
 		return;
+	cd_check_waiting(cd);
 	/* cd_console_gone() only marks and queues: cons[] holds still. */
 	for (unsigned int i = 0; i < cd->nr_cons; i++) {
 		struct cd_console *con = cd->cons[i];

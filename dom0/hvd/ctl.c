@@ -244,52 +244,93 @@ static int hvd_op_create(struct hvd_req *r)
 	return hvd_reply(r, domid, &out, sizeof(out), -1);
 }
 
-/* arg: the rows asked for (procdom_proto.h), 0 for a whole page. */
+/* domid's LIST row; -ESRCH when the core has no such domain. */
+static int hvd_dominfo_row(struct hvd *h, domid_t id, struct procdom_ctl_dominfo *row)
+{
+	struct hvd_domain *hd = hvd_domain_get(h, id);
+	struct hv_domain_info info;
+
+	if (domain_getinfo(h->hv, id, &info) < 0)
+		return -ESRCH;
+	*row = (struct procdom_ctl_dominfo){
+		.domid = id,
+		.pid = hd ? procdom_domain_pid(hd->pdom) : 0,
+		.flags = (info.privileged ? PROCDOM_DOMINFO_PRIVILEGED : 0) |
+			 (info.paused ? PROCDOM_DOMINFO_PAUSED : 0) |
+			 (info.shutdown ? PROCDOM_DOMINFO_SHUTDOWN : 0) |
+			 (info.dying ? PROCDOM_DOMINFO_DYING : 0),
+		.shutdown_reason = info.shutdown_reason,
+		.max_vcpus = info.max_vcpus,
+		.nr_ports_used = info.nr_ports_used,
+		.tot_pages = info.tot_pages,
+		.max_pages = info.max_pages,
+		.nr_grant_maps = info.nr_grant_maps,
+	};
+	return 0;
+}
+
+/* LIST's and LIST_NEW's arg: the rows asked for, 0 for a whole page;
+ * -EINVAL out of range. */
+static int hvd_list_max(const struct hvd_req *r, unsigned int *ret)
+{
+	if (r->m.arg < 0 || r->m.arg > PROCDOM_CTL_LIST_MAX)
+		return -EINVAL;
+	*ret = r->m.arg ? (unsigned int)r->m.arg : PROCDOM_CTL_LIST_MAX;
+	return 0;
+}
+
 static int hvd_op_list(struct hvd_req *r)
 {
 	struct procdom_ctl_dominfo out[PROCDOM_CTL_LIST_MAX];
 	struct hvd *h = r->c->h;
-	unsigned int n = 0, max = PROCDOM_CTL_LIST_MAX;
+	unsigned int n = 0, max;
 	domid_t id;
 
-	if (r->m.arg < 0 || r->m.arg > PROCDOM_CTL_LIST_MAX)
+	if (hvd_list_max(r, &max))
 		return hvd_reply(r, -EINVAL, NULL, 0, -1);
-	if (r->m.arg)
-		max = (unsigned int)r->m.arg;
 	if (r->m.domid >= DOMID_FIRST_RESERVED)
 		return hvd_reply(r, 0, NULL, 0, -1);
 	/* xenon-hvd's own set of ids, not the core's domain_next: that scans
 	 * every slot up to DOMID_FIRST_RESERVED at the end of each listing. */
 	for (id = (domid_t)r->m.domid; n < max; id++) {
-		struct hv_domain_info info;
-		struct hvd_domain *hd;
-
 		if (hvd_domain_next(h, id, &id) < 0)
 			break;
-		if (domain_getinfo(h->hv, id, &info) < 0) {
-			if (id == DOMID_FIRST_RESERVED - 1)
-				break;
-			continue;
-		}
-		hd = hvd_domain_get(h, id);
-		out[n++] = (struct procdom_ctl_dominfo){
-			.domid = id,
-			.pid = hd ? procdom_domain_pid(hd->pdom) : 0,
-			.flags = (info.privileged ? PROCDOM_DOMINFO_PRIVILEGED : 0) |
-				 (info.paused ? PROCDOM_DOMINFO_PAUSED : 0) |
-				 (info.shutdown ? PROCDOM_DOMINFO_SHUTDOWN : 0) |
-				 (info.dying ? PROCDOM_DOMINFO_DYING : 0),
-			.shutdown_reason = info.shutdown_reason,
-			.max_vcpus = info.max_vcpus,
-			.nr_ports_used = info.nr_ports_used,
-			.tot_pages = info.tot_pages,
-			.max_pages = info.max_pages,
-			.nr_grant_maps = info.nr_grant_maps,
-		};
+		if (!hvd_dominfo_row(h, id, &out[n]))
+			n++;
 		if (id == DOMID_FIRST_RESERVED - 1)
 			break;
 	}
 	return hvd_reply(r, n, out, n * sizeof(out[0]), -1);
+}
+
+/* The domains created after the request's cursor, oldest first: as many
+ * steps as rows (procdom_proto.h). */
+static int hvd_op_list_new(struct hvd_req *r)
+{
+	struct {
+		struct procdom_ctl_list_new next;
+		struct procdom_ctl_dominfo row[PROCDOM_CTL_LIST_MAX];
+	} out;
+	struct procdom_ctl_list_new in;
+	struct hvd *h = r->c->h;
+	struct hvd_domain *hd;
+	unsigned int n = 0, max;
+
+	if (hvd_list_max(r, &max) || r->plen != sizeof(in))
+		return hvd_reply(r, -EINVAL, NULL, 0, -1);
+	memcpy(&in, r->payload, sizeof(in));
+	if (in.cursor > h->born_seq)
+		return hvd_reply(r, -EINVAL, NULL, 0, -1);
+	out.next.cursor = in.cursor;
+	for (hd = hvd_domain_born_after(h, in.cursor); hd && n < max; hd = hd->born_next) {
+		if (!hvd_dominfo_row(h, hd->domid, &out.row[n]))
+			n++;
+		out.next.cursor = hd->born;
+	}
+	/* All of them: from the newest on next time. */
+	if (!hd)
+		out.next.cursor = h->born_seq;
+	return hvd_reply(r, n, &out, sizeof(out.next) + n * sizeof(out.row[0]), -1);
 }
 
 /* Ports in use from `arg` on, read with EVTCHNOP_status as dom0. */
@@ -385,6 +426,8 @@ static int hvd_dispatch(struct hvd_req *r)
 		return hvd_op_create(r);
 	case PROCDOM_CTL_LIST:
 		return hvd_op_list(r);
+	case PROCDOM_CTL_LIST_NEW:
+		return hvd_op_list_new(r);
 	case PROCDOM_CTL_EVTCHN_STATUS:
 		return hvd_op_evtchn_status(r);
 	case PROCDOM_CTL_HYPERCALL:

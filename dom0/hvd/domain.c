@@ -102,6 +102,13 @@ static struct hvd_domain *hvd_domain_new(struct hvd *h, domid_t domid, struct pr
 	hd->h = h;
 	hd->domid = domid;
 	hd->pdom = pdom;
+	hd->born = ++h->born_seq;
+	hd->born_prev = h->born_last;
+	if (h->born_last)
+		h->born_last->born_next = hd;
+	else
+		h->born_first = hd;
+	h->born_last = hd;
 	h->doms[domid] = hd;
 	domid_set_add(&h->domids, domid);
 	return hd;
@@ -113,6 +120,14 @@ static void hvd_domain_free(struct hvd_domain *hd)
 	struct hvd *h = hd->h;
 
 	hvd_domain_unqueue_reap(hd);
+	if (hd->born_prev)
+		hd->born_prev->born_next = hd->born_next;
+	else
+		h->born_first = hd->born_next;
+	if (hd->born_next)
+		hd->born_next->born_prev = hd->born_prev;
+	else
+		h->born_last = hd->born_prev;
 	h->doms[hd->domid] = NULL;
 	domid_set_del(&h->domids, hd->domid);
 	free(hd);
@@ -121,6 +136,17 @@ static void hvd_domain_free(struct hvd_domain *hd)
 int hvd_domain_next(struct hvd *h, unsigned int from, domid_t *ret_domid)
 {
 	return domid_set_next_used(&h->domids, from, ret_domid);
+}
+
+/* From the newest back: as many steps as there are domains newer than the
+ * cursor, whatever the number of domains. */
+struct hvd_domain *hvd_domain_born_after(struct hvd *h, uint64_t cursor)
+{
+	struct hvd_domain *hd = h->born_last, *first = NULL;
+
+	for (; hd && hd->born > cursor; hd = hd->born_prev)
+		first = hd;
+	return first;
 }
 
 int hvd_dom0_create(struct hvd *h)

@@ -89,6 +89,10 @@ struct hvd_domain {
 	bool pid_watched;      /* ... its pidfd too (once its program started) */
 	bool reap_queued;      /* on h->reap_list (dead or shutdown_pending) */
 	struct hvd_domain *reap_next;
+	/* Its place in the order of creation (LIST_NEW's cursor), on
+	 * h->born_first/born_last, oldest first. */
+	uint64_t born;
+	struct hvd_domain *born_prev, *born_next;
 };
 
 struct hvd_conn {
@@ -163,8 +167,12 @@ struct hvd {
 
 	struct procdom *pd;
 	struct hypervisor *hv;
-	struct hvd_domain **doms;     /* [DOMID_FIRST_RESERVED] */
-	struct domid_set domids;      /* the ids doms[] holds (domain.c) */
+	struct hvd_domain **doms; /* [DOMID_FIRST_RESERVED] */
+	struct domid_set domids;  /* the ids doms[] holds (domain.c) */
+	/* doms[] in the order of creation; the last one's hvd_domain.born is
+	 * born_seq (0: none yet). */
+	struct hvd_domain *born_first, *born_last;
+	uint64_t born_seq;
 	struct hvd_domain *reap_list; /* to tear down after this iteration */
 
 	int ctl_fd;
@@ -225,6 +233,8 @@ int hvd_dom0_create(struct hvd *h);
 struct hvd_domain *hvd_domain_get(struct hvd *h, domid_t domid);
 /* The lowest domid >= from that has a domain (LIST): 0 or -ENOENT. */
 int hvd_domain_next(struct hvd *h, unsigned int from, domid_t *ret_domid);
+/* The oldest domain created after cursor (LIST_NEW), or NULL: none. */
+struct hvd_domain *hvd_domain_born_after(struct hvd *h, uint64_t cursor);
 /* CREATE: validated request -> new domain (paused). */
 struct procdom_ctl_create;
 struct procdom_ctl_created;

@@ -429,6 +429,76 @@ static int xenon_domains_grow(struct xenon_domains *all)
 	return 0;
 }
 
+/* One LIST_NEW page into all->row + all->n, at most room rows; *cursor
+ * becomes the page's. Returns the rows or -errno. */
+static int xenon_list_new(struct xenon_ctl *ctl, uint64_t *cursor, struct xenon_domains *all,
+			  unsigned int room)
+{
+	struct procdom_ctl_list_new in = { *cursor }, next;
+	unsigned int ask = room < PROCDOM_CTL_LIST_MAX ? room : PROCDOM_CTL_LIST_MAX, n;
+	struct xenon_reply r;
+	int err;
+
+	err = xenon_request(ctl, PROCDOM_CTL_LIST_NEW, 0, ask, &in, sizeof(in), NULL, 0, &r);
+	if (err)
+		return err;
+	if (r.m.arg < 0)
+		return (int)r.m.arg;
+	n = (unsigned int)r.m.arg;
+	if (r.m.arg > ask || r.plen != sizeof(next) + n * sizeof(*all->row))
+		return -EPROTO;
+	memcpy(&next, r.payload, sizeof(next));
+	/* A page of rows moves the cursor on; it never goes back. */
+	if (next.cursor < *cursor || (n && next.cursor == *cursor))
+		return -EPROTO;
+	memcpy(all->row + all->n, r.payload + sizeof(next), n * sizeof(*all->row));
+	for (unsigned int i = 0; i < n; i++) {
+		if (all->row[all->n + i].domid >= DOMID_FIRST_RESERVED)
+			return -EPROTO;
+	}
+	*cursor = next.cursor;
+	return (int)n;
+}
+
+int xenon_domains_new(struct xenon_ctl *ctl, uint64_t *cursor, struct xenon_domains *all)
+{
+	uint64_t at = *cursor;
+	unsigned int room;
+	int n;
+
+	all->n = 0;
+	for (;;) {
+		if (all->n == XENON_DOMAINS_MAX) {
+			/* Every domid listed, the last page full: one more row
+			 * would be more than the domid space holds. */
+			struct procdom_ctl_dominfo extra;
+			struct xenon_domains one = { &extra, 0, 1 };
+
+			n = xenon_list_new(ctl, &at, &one, 1);
+			if (n > 0)
+				n = -EPROTO;
+			if (n < 0)
+				goto out_fail;
+			break;
+		}
+		if (all->n == all->cap && (n = xenon_domains_grow(all)) < 0)
+			goto out_fail;
+		room = all->cap - all->n;
+		n = xenon_list_new(ctl, &at, all, room);
+		if (n < 0)
+			goto out_fail;
+		all->n += (unsigned int)n;
+		if ((unsigned int)n < (room < PROCDOM_CTL_LIST_MAX ? room : PROCDOM_CTL_LIST_MAX))
+			break;
+	}
+	*cursor = at;
+	return (int)all->n;
+
+out_fail:
+	all->n = 0;
+	return n;
+}
+
 static bool xenon_domains_ascending(const struct xenon_domains *all, unsigned int from)
 {
 	for (unsigned int i = from; i < all->n; i++) {

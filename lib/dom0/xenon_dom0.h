@@ -83,6 +83,19 @@ struct xenon_domains {
 };
 int xenon_domains_list(struct xenon_ctl *ctl, struct xenon_domains *all);
 void xenon_domains_fini(struct xenon_domains *all); /* frees the rows; reusable */
+/*
+ * The domains created since *cursor (0: every domain, dom0 first), oldest
+ * first, into all (as xenon_domains_list: the caller's, grown as needed,
+ * up to XENON_DOMAINS_MAX rows), and *cursor moved past them: the next
+ * call with it returns only domains created after this one. LIST_NEW
+ * pages; each page's cursor must move on (-EPROTO otherwise). Its cost is
+ * the rows returned, not every domain. The rows are in creation order,
+ * not by domid (xenon_domains_find does not apply), and a domain destroyed
+ * and made again under the same domid between two pages may be listed
+ * twice, the newer later. Returns all->n or -errno (all->n 0, *cursor
+ * unchanged).
+ */
+int xenon_domains_new(struct xenon_ctl *ctl, uint64_t *cursor, struct xenon_domains *all);
 /* domid's row in the latest list (binary search), or NULL: not listed. */
 const struct procdom_ctl_dominfo *xenon_domains_find(const struct xenon_domains *all,
 						     uint32_t domid);

@@ -212,6 +212,7 @@ enum procdom_ctl_op {
 	PROCDOM_CTL_GNTSHR_UNSHARE, /* end one GNTSHR_SHARE's grants */
 	PROCDOM_CTL_GRANT_STATUS,   /* the grant mappings a domain holds */
 	PROCDOM_CTL_GNT_COUNTS,	    /* dom0's grant bookkeeping, for tests and tools */
+	PROCDOM_CTL_LIST_NEW,	    /* LIST of the domains created since a cursor */
 };
 
 struct procdom_ctl_msg {
@@ -360,6 +361,17 @@ enum procdom_map_kind_ext {
  *              send; < 0 or > PROCDOM_CTL_LIST_MAX: -EINVAL)
  *                                -> arg = n, payload n dominfo, lowest first;
  *              n == the rows asked: ask again from the last domid + 1
+ *  LIST_NEW    payload struct procdom_ctl_list_new (the cursor), arg = at
+ *              most that many rows (as LIST)
+ *                                -> arg = n, payload procdom_ctl_list_new
+ *              (the next cursor) then n dominfo: the live domains created
+ *              after the cursor, oldest first. Cursor 0 means before the
+ *              first domain (dom0 included); one xenon-hvd never gave
+ *              (beyond its newest domain) is -EINVAL. n == the rows asked:
+ *              ask again with the cursor returned. The cost is that of the
+ *              rows returned, not of every domain: a daemon that tracks
+ *              new domains (consoled, at each @introduceDomain) asks with
+ *              the cursor of its last call.
  *  EVTCHN_STATUS domid, arg = first port     -> arg = n, payload n struct
  *              evtchn_status (ports in use, from that port on; same paging)
  *  HYPERCALL   payload procdom_ctl_hypercall + buffer
@@ -434,6 +446,12 @@ struct procdom_ctl_created {
 	uint32_t store_evtchn, console_evtchn;
 	int32_t pid; /* 0: no process */
 	uint32_t pad;
+};
+
+/* LIST_NEW's cursor: a domain's place in the order of creation (never
+ * reused while xenon-hvd runs). */
+struct procdom_ctl_list_new {
+	uint64_t cursor;
 };
 
 #define PROCDOM_DOMINFO_PRIVILEGED 1u
