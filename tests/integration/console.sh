@@ -9,6 +9,8 @@
 # 3. "quit": the guest powers off, the attached session ends with exit 1.
 # 4. kill -9 of xenon-consoled: xenon-hvd logs it and restarts it; the new
 #    one serves a new domain.
+# 5. `xenon console` of a domain whose console is not served yet waits for
+#    it; the domain destroyed meanwhile ends the wait: exit 1, "is gone".
 set -u
 XENON=$(realpath "$1") HVD=$(realpath "$2") GUESTS=$(realpath "$3")
 T=$(mktemp -d "${TMPDIR:-/tmp}/console.XXXXXX")
@@ -19,9 +21,10 @@ finish() {
 	[ -n "$S" ] && kill "$S" 2>/dev/null
 	timeout 20 "$XENON" down >/dev/null 2>&1
 	tap_finish "$T" "$XENON_RUN_DIR"/hvd.log "$XENON_RUN_DIR"/console/consoled.log \
-		"$XENON_RUN_DIR"/domain-*.log "$T"/out*
+		"$XENON_RUN_DIR"/domain-*.log "$T"/out* "$T"/err*
 }
 trap 'finish; exit $?' EXIT
+trap '' PIPE # a fifo whose reader is gone: a failed check, not a dead script
 
 cfg() { # file name extra
 	printf 'name = "%s"\ntype = "process"\nkernel = "%s"\nmemory = 4\nvcpus = 1\nextra = "%s"\n' \
@@ -94,5 +97,22 @@ D2=$(sed -n 's/^created domain \([0-9]*\) .*/\1/p' "$T/created")
 LOG2="$XENON_RUN_DIR/console/d${D2:-99}.log"
 WANT=$(($(awk -v f="$LOG2" '$1 == f { print $2 }' "$T/sizes") + 4096))
 check "the new consoled serves it" until_ok 200 eval "[ \"\$(stat -c %s '$LOG2' 2>/dev/null)\" = $WANT ]"
+
+# ---- 5. attaching waits for the console while the domain exists ----
+cfg echo2.cfg echo2 ""
+check "create another echo guest" quiet timeout 10 "$XENON" create "$T/echo2.cfg"
+E2=$(domid_of echo2)
+SOCK2="$XENON_RUN_DIR/console/d${E2:-99}.sock"
+check "  its console is served" until_ok 200 test -S "$SOCK2"
+rm -f "$SOCK2" # as if consoled had not served it yet
+"$XENON" console "$E2" </dev/null >"$T/out3" 2>"$T/err3" &
+S=$!
+check "  an attach waits for the socket" eval '! until_ok 10 eval "! kill -0 $S 2>/dev/null"'
+check "  the domain destroyed" quiet timeout 10 "$XENON" destroy "$E2"
+check "  the waiting attach ends (within 1 s of the check)" until_ok 100 eval "! kill -0 $S 2>/dev/null"
+wait "$S"
+rc=$?
+S=
+check "  with exit 1, saying the domain is gone" eval "[ $rc = 1 ] && grep -q 'domain ${E2:-99} is gone' '$T/err3'"
 check "xenon down" timeout 30 "$XENON" down
 check "consoled stopped with xenon-hvd" until_ok 100 eval '[ -z "$(consoled_pid)" ]'

@@ -21,20 +21,27 @@
 #include "xenon_dom0.h"
 #include "xenon.h"
 
-#define CONSOLE_DETACH 0x1d	 /* Ctrl-] */
-#define CONSOLE_CONNECT_TRIES 40 /* x 50 ms: a domain just created */
+#define CONSOLE_DETACH 0x1d	  /* Ctrl-] */
+#define CONSOLE_CONNECT_TRIES 200 /* x 50 ms: a domain just created, a loaded host */
+#define CONSOLE_CHECK_EVERY 20	  /* tries: whether the domain is still there */
 
-static int console_connect(const char *run_dir, domid_t domid)
+/* The back end serves a new domain once the store announces it: its
+ * socket may not be there yet. Waits up to 10 s, as long as the domain
+ * exists (-ESRCH once it is gone). */
+static int console_connect(const char *run_dir, struct xenon_ctl *ctl, domid_t domid)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timespec pause = { 0, 50 * 1000 * 1000 };
+	struct procdom_ctl_dominfo info;
 	int fd, i, err = -ENOENT;
 
 	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/console/d%u.sock", run_dir,
 			     domid) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	/* The back end serves a new domain once the store announces it. */
 	for (i = 0; i < CONSOLE_CONNECT_TRIES; i++) {
+		if (i && i % CONSOLE_CHECK_EVERY == 0 &&
+		    xenon_domain_info(ctl, domid, &info) == -ESRCH)
+			return -ESRCH;
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return -errno;
@@ -122,7 +129,7 @@ int xenon_cmd_console(const struct xenon_ctx *ctx, int argc, char **argv)
 	struct xs_handle *xs;
 	bool tty = isatty(STDIN_FILENO);
 	domid_t domid;
-	int rc, sock;
+	int rc, sock = -1;
 
 	if (argc != 2)
 		return xenon_usage_error(ctx, argc < 2 ? "no DOMAIN given" : "too many arguments");
@@ -130,10 +137,15 @@ int xenon_cmd_console(const struct xenon_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc;
 	rc = xenon_resolve(ctx, ctl, xs, argv[1], &domid);
+	if (!rc)
+		sock = console_connect(ctx->run_dir, ctl, domid);
 	xenon_disconnect(ctl, xs);
 	if (rc)
 		return rc;
-	sock = console_connect(ctx->run_dir, domid);
+	if (sock == -ESRCH) {
+		xenon_err(ctx, "domain %u is gone", domid);
+		return XENON_EXIT_FAIL;
+	}
 	if (sock < 0) {
 		xenon_err(ctx, "no console for domain %u (is xenon-consoled running?): %s", domid,
 			  strerror(-sock));
