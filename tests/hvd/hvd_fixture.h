@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -126,6 +127,38 @@ static inline void hvd_fake_start(struct hvd_fake *f, const char *name,
 	if (f->pid == 0)
 		serve(lfd, mode);
 	close(lfd);
+}
+
+/*
+ * A fake's loop (its serve): every request on every connection answered by
+ * ANSWER, which sets m->arg and writes the reply's payload to out (at most
+ * PROCDOM_CTL_MAX_MSG - sizeof(*m) bytes), returning its length; op, seq
+ * and domid are echoed. Dies with the test.
+ */
+typedef size_t (*hvd_fake_answer_fn)(unsigned int mode, struct procdom_ctl_msg *m,
+				     const uint8_t *payload, size_t plen, uint8_t *out);
+
+static inline _Noreturn void hvd_fake_serve(int lfd, unsigned int mode, hvd_fake_answer_fn answer)
+{
+	static uint8_t in[PROCDOM_CTL_MAX_MSG], out[PROCDOM_CTL_MAX_MSG];
+	struct procdom_ctl_msg m;
+	ssize_t got;
+	int s;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	while ((s = accept(lfd, NULL, NULL)) >= 0) {
+		while ((got = recv(s, in, sizeof(in), 0)) >= (ssize_t)sizeof(m)) {
+			memcpy(&m, in, sizeof(m));
+			m.len = (uint32_t)answer(mode, &m, in + sizeof(m), (size_t)got - sizeof(m),
+						 out);
+			memcpy(in, &m, sizeof(m));
+			memcpy(in + sizeof(m), out, m.len);
+			if (send(s, in, sizeof(m) + m.len, MSG_NOSIGNAL) < 0)
+				break;
+		}
+		close(s);
+	}
+	_exit(0);
 }
 
 /* Killed, reaped, its run dir removed; nothing if never started. */

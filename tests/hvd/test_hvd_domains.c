@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -149,29 +148,21 @@ static size_t fake_list(enum fake_mode mode, uint32_t from, int64_t ask, uint8_t
 	return n;
 }
 
+/* LIST as the mode says; any other request: 0, nothing. */
+static size_t fake_answer(unsigned int mode, struct procdom_ctl_msg *m, const uint8_t *payload,
+			  size_t plen, uint8_t *out)
+{
+	size_t n = m->op == PROCDOM_CTL_LIST ? fake_list(mode, m->domid, m->arg, out) : 0;
+
+	(void)payload;
+	(void)plen;
+	m->arg = (int64_t)n;
+	return n * sizeof(struct procdom_ctl_dominfo);
+}
+
 static _Noreturn void fake_main(int lfd, unsigned int mode)
 {
-	static uint8_t in[PROCDOM_CTL_MAX_MSG], out[PROCDOM_CTL_MAX_MSG];
-	struct procdom_ctl_msg m;
-	int s;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	while ((s = accept(lfd, NULL, NULL)) >= 0) {
-		while (recv(s, in, sizeof(in), 0) >= (ssize_t)sizeof(m)) {
-			size_t n;
-
-			memcpy(&m, in, sizeof(m));
-			n = m.op == PROCDOM_CTL_LIST ? fake_list(mode, m.domid, m.arg, out) : 0;
-			m.arg = (int64_t)n;
-			m.len = (uint32_t)(n * sizeof(struct procdom_ctl_dominfo));
-			memcpy(in, &m, sizeof(m));
-			memcpy(in + sizeof(m), out, m.len);
-			if (send(s, in, sizeof(m) + m.len, MSG_NOSIGNAL) < 0)
-				break;
-		}
-		close(s);
-	}
-	_exit(0);
+	hvd_fake_serve(lfd, mode, fake_answer);
 }
 
 static void fake_start(enum fake_mode mode)

@@ -39,7 +39,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -517,32 +516,26 @@ static size_t fake_list_new(enum fake_mode mode, uint64_t cursor, int64_t ask, u
 	return n;
 }
 
+/* LIST_NEW as the mode says; any other request: 0, nothing. */
+static size_t fake_answer(unsigned int mode, struct procdom_ctl_msg *m, const uint8_t *payload,
+			  size_t plen, uint8_t *out)
+{
+	struct procdom_ctl_list_new cur = { 0 };
+	size_t n;
+
+	if (m->op != PROCDOM_CTL_LIST_NEW || plen < sizeof(cur)) {
+		m->arg = 0;
+		return 0;
+	}
+	memcpy(&cur, payload, sizeof(cur));
+	n = fake_list_new(mode, cur.cursor, m->arg, out);
+	m->arg = (int64_t)n;
+	return sizeof(cur) + n * sizeof(struct procdom_ctl_dominfo);
+}
+
 static _Noreturn void fake_main(int lfd, unsigned int mode)
 {
-	static uint8_t in[PROCDOM_CTL_MAX_MSG], out[PROCDOM_CTL_MAX_MSG];
-	struct procdom_ctl_list_new cur = { 0 };
-	struct procdom_ctl_msg m;
-	int s;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	while ((s = accept(lfd, NULL, NULL)) >= 0) {
-		while (recv(s, in, sizeof(in), 0) >= (ssize_t)(sizeof(m) + sizeof(cur))) {
-			size_t n = 0;
-
-			memcpy(&m, in, sizeof(m));
-			memcpy(&cur, in + sizeof(m), sizeof(cur));
-			if (m.op == PROCDOM_CTL_LIST_NEW)
-				n = fake_list_new(mode, cur.cursor, m.arg, out);
-			m.arg = (int64_t)n;
-			m.len = (uint32_t)(sizeof(cur) + n * sizeof(struct procdom_ctl_dominfo));
-			memcpy(in, &m, sizeof(m));
-			memcpy(in + sizeof(m), out, m.len);
-			if (send(s, in, sizeof(m) + m.len, MSG_NOSIGNAL) < 0)
-				break;
-		}
-		close(s);
-	}
-	_exit(0);
+	hvd_fake_serve(lfd, mode, fake_answer);
 }
 
 static struct xenon_domains fake_all;

@@ -653,6 +653,20 @@ Test(standby, killed_after_serving)
 	cr_assert_eq(children_of_self(NULL, 0), 0);
 }
 
+/* A spawner whose template of argv (made after `first`, the program's
+ * first domain, cold) waits, held by ptrace (PTRACE_SEIZE: held_at_clone
+ * then stops it right after its clone). */
+static struct procdom_spawner *traced_template(char **argv, pid_t *first, pid_t *sb)
+{
+	struct procdom_spawner *sp = spawner_with_standby();
+
+	*first = request(sp, argv, log_a);
+	*sb = standby_wait(sp);
+	cr_assert_gt(*sb, 0);
+	cr_assert_eq(ptrace(PTRACE_SEIZE, *sb, 0, PTRACE_PROBE_OPTS), 0, "%s", strerror(errno));
+	return sp;
+}
+
 /*
  * Requests pipelined: the template serves the first (its child, stopped
  * by ptrace as it is made, has not run a single instruction, so it is
@@ -669,11 +683,7 @@ Test(standby, a_template_given_up_spares_the_child_it_just_made)
 	struct live l;
 
 	SKIP_UNLESS_PTRACE();
-	sp = spawner_with_standby();
-	first = request(sp, a, log_a);
-	sb = standby_wait(sp);
-	cr_assert_gt(sb, 0);
-	cr_assert_eq(ptrace(PTRACE_SEIZE, sb, 0, PTRACE_PROBE_OPTS), 0, "%s", strerror(errno));
+	sp = traced_template(a, &first, &sb);
 	snprintf(log_c, sizeof(log_c), "%s/c.log", dir);
 	live_init(&l);
 	cr_assert_eq(procdom_spawner_submit(sp, a, l.boot, log_c, NULL, l.fds, 4, &s1), 0);
@@ -722,11 +732,7 @@ Test(standby, killed_between_its_clone_and_its_answer)
 	struct live l;
 
 	SKIP_UNLESS_PTRACE();
-	sp = spawner_with_standby();
-	first = request(sp, argv, log_a);
-	sb = standby_wait(sp);
-	cr_assert_gt(sb, 0);
-	cr_assert_eq(ptrace(PTRACE_SEIZE, sb, 0, PTRACE_PROBE_OPTS), 0, "%s", strerror(errno));
+	sp = traced_template(argv, &first, &sb);
 	seq = submit_bad(sp, argv, log_b);
 	orphan = held_at_clone(sb);
 	cr_assert_eq(ppid_of(orphan), getpid(), "the child is the host's");
@@ -769,11 +775,7 @@ Test(standby, its_child_leads_its_group_when_answered)
 	uint32_t seq;
 
 	SKIP_UNLESS_PTRACE();
-	sp = spawner_with_standby();
-	first = request(sp, argv, log_a);
-	sb = standby_wait(sp);
-	cr_assert_gt(sb, 0);
-	cr_assert_eq(ptrace(PTRACE_SEIZE, sb, 0, PTRACE_PROBE_OPTS), 0, "%s", strerror(errno));
+	sp = traced_template(argv, &first, &sb);
 	snprintf(log_c, sizeof(log_c), "%s/c.log", dir);
 	seq = submit_bad(sp, argv, log_c);
 	child = held_at_clone(sb);
