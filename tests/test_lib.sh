@@ -11,6 +11,8 @@
 # pid written long before, which may be another process's by then):
 #   tagged                    the live pids carrying $TAG, sorted (a
 #                             zombie's environ reads empty)
+#   live_tagged [COMM]        of those, the ones not gone (whose comm is
+#                             COMM, if given)
 #   kill_tagged               SIGKILL to each of them
 #   tap_finish DIR [LOG...]   the end of a script: if a check failed, the
 #                             last lines of each non-empty LOG as TAP
@@ -40,6 +42,13 @@ gone() {
 	[ "$st" = Z ]
 }
 tagged() { grep -lzxF "$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | sort -n; }
+live_tagged() {
+	local p
+	for p in $(tagged); do
+		[ $# = 0 ] || [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$1" ] || continue
+		gone "$p" || echo "$p"
+	done
+}
 kill_tagged() {
 	local p
 	for p in $(tagged); do kill -9 "$p" 2>/dev/null; done

@@ -43,13 +43,6 @@ export XENON_RUN_DIR=$RUN XENSTORED_PATH=$RUN/xenstore/socket
 . "$(dirname "$0")/../test_lib.sh"
 UNTIL_STEP=0.1
 
-# Tagged live processes whose command (comm) is $1.
-tagged_comm() {
-	local p
-	for p in $(tagged); do
-		[ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$1" ] && ! gone "$p" && echo "$p"
-	done
-}
 count() { "$@" | wc -l; }
 ppid_of() { awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null; }
 stopped() { [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = T ]; }
@@ -165,12 +158,12 @@ check "the monitor tracks all three" until_ok 100 eval 'tracks 1 m1 && tracks 2 
 T1=$(token 1) T2=$(token 2) T3=$(token 3)
 check "  their instance tokens are recorded, all different" distinct "$T1" "$T2" "$T3"
 M=$(monitor_pid)
-check "exactly one xenon-monitor ($(tagged_comm xenon-monitor | tr '\n' ' '))" \
-	test "$(count tagged_comm xenon-monitor)" = 1
+check "exactly one xenon-monitor ($(live_tagged xenon-monitor | tr '\n' ' '))" \
+	test "$(count live_tagged xenon-monitor)" = 1
 check "  it is the one in monitor.pid, xenon-hvd's child" \
-	eval '[ "$(tagged_comm xenon-monitor)" = "$M" ] && [ "$(ppid_of "$M")" = "$HVD" ]'
+	eval '[ "$(live_tagged xenon-monitor)" = "$M" ] && [ "$(ppid_of "$M")" = "$HVD" ]'
 check "no process left by \`xenon create' (a monitor forked per domain)" \
-	test "$(count tagged_comm xenon)" = 0
+	test "$(count live_tagged xenon)" = 0
 
 # ---- 2. kill -9 of a domain ----
 kill -9 "$(pid_of 2)"
@@ -198,7 +191,7 @@ check "  it tracks m3, created before it started" until_ok 50 tracks 3 m3
 kill -9 "$(pid_of 3)"
 check "m3 killed: the new monitor removes its entries" until_ok 100 entries_gone 3
 check "  and says so" until_ok 50 removed 3 m3 "$T3"
-check "still one xenon-monitor" test "$(count tagged_comm xenon-monitor)" = 1
+check "still one xenon-monitor" test "$(count live_tagged xenon-monitor)" = 1
 
 # ---- 4. domid reuse (see the top: xenon_store_race.sh is the guard) ----
 create r 7
@@ -255,7 +248,7 @@ fi
 M=$(monitor_pid)
 check "xenon down" quiet timeout 30 "$XENON" down
 check "the monitor (pid $M) is gone" until_ok 100 gone "$M"
-check "no xenon-monitor of this run left" test "$(count tagged_comm xenon-monitor)" = 0
+check "no xenon-monitor of this run left" test "$(count live_tagged xenon-monitor)" = 0
 check "its pid file is removed" test ! -e "$RUN/monitor.pid"
 
 # ---- 7. xenstored killed, the monitor idle with an empty table ----
@@ -273,7 +266,7 @@ check "  with status 1" eval 'grep -m1 -F "monitor exited" "$RUN/hvd.log" | grep
 check "  xenon-hvd does not restart it: no store" \
 	until_ok 100 hvd_log_has "monitor is not restarted: xenstored is gone"
 check "  no xenon-monitor of this run left" until_ok 50 eval \
-	'[ "$(count tagged_comm xenon-monitor)" = 0 ]'
+	'[ "$(count live_tagged xenon-monitor)" = 0 ]'
 # xenon-hvd logs starts only with -v: a second start would show in the
 # monitor's own log (ready, or its start-up failing) or as a restart line.
 check "  it was started once" eval \

@@ -38,11 +38,6 @@ export XENON_RUN_DIR=$RUN XENSTORED_PATH=$RUN/xenstore/socket
 . "$(dirname "$0")/../test_lib.sh"
 UNTIL_STEP=0.1
 
-live_tagged() {
-	local p
-	for p in $(tagged); do gone "$p" || echo "$p"; done
-}
-
 finish() {
 	[ -n "${S:-}" ] && kill "$S" 2>/dev/null
 	timeout 30 "$XENON" down >/dev/null 2>&1
