@@ -12,7 +12,7 @@
  *   | ref8 | flags | domid 2| frame 0x40 |       | handle | d1 ref 8 host  |
  *   |      | permit|reading |            |       |   0    | ro gfn 0x1403  |
  *   +------+-------+--------+                    +--------+----------------+
- *   active (private, one per entry)              d2 frame space:
+ *   active (private, one per pinned entry)       d2 frame space:
  *   | ref8 | pins host r=1 w=0 dev r=0 w=0 |     gfn 0x1403 --overlay--> the
  *   |      | mapper d2, gfn 0x40, page ----+---> page of d1's RAM gfn 0x40
  *
@@ -25,7 +25,13 @@
  * when the last pin of that kind goes. Pins live in the active entry, one
  * counter per kind, as Xen's act->pin: GTF_writing is set while any
  * writable pin exists, GTF_reading while any pin exists. The frame is read
- * once, at the first pin; later mappings reuse it, as in Xen.
+ * once, at the first pin; later mappings reuse it, as in Xen. Unlike Xen,
+ * which allocates a frame's active entries with the frame, they come in
+ * chunks of GNTTAB_ACT_CHUNK at the first pin of one of the chunk's
+ * entries (an entry never pinned reads as all zero), and the maptrack's
+ * array of frames grows by doubling: an idle domain's table costs ~1.5 KiB
+ * of hypervisor memory instead of ~28 KiB. A host out of memory at a first
+ * pin fails that map with GNTST_general_error (logged once per domain).
  *
  * Worked example, two mappings of one writable entry by d2:
  *   map ro   -> pins hr=1      flags |= reading
@@ -68,6 +74,10 @@
 #include "core.h"
 
 #define GNTTAB_PER_FRAME (XENON_PAGE_SIZE / sizeof(grant_entry_v1_t))
+/* Active entries are allocated in chunks, at an entry's first pin: most
+ * entries are never mapped, and a frame's worth would be 20 KiB. */
+#define GNTTAB_ACT_CHUNK 32
+#define GNTTAB_ACT_CHUNKS (GNTTAB_PER_FRAME / GNTTAB_ACT_CHUNK)
 #define GNTTAB_CMPXCHG_TRIES 5 /* as Xen: a racing guest gets an error */
 #define GNTTAB_MAPTRACK_END UINT32_MAX
 #define GNTTAB_DUMP_MAX_LINES 32
@@ -96,18 +106,21 @@ struct gnttab_maptrack {
 struct grant_table {
 	struct domain *domain;
 	unsigned int nr_frames, max_frames;
-	void **shared;		       /* [max_frames] xen pages */
-	struct gnttab_active **active; /* [max_frames] arrays of GNTTAB_PER_FRAME */
-	unsigned long pins_total;      /* pins others (or d) hold on d's entries */
-	uint64_t unpins;	       /* pins ever dropped (hv_grant_unpins) */
+	void **shared; /* [max_frames] xen pages */
+	/* [max_frames][GNTTAB_ACT_CHUNKS] chunks of GNTTAB_ACT_CHUNK entries,
+	 * NULL until one of the chunk's entries is first pinned */
+	struct gnttab_active ***active;
+	unsigned long pins_total; /* pins others (or d) hold on d's entries */
+	uint64_t unpins;	  /* pins ever dropped (hv_grant_unpins) */
 
 	unsigned int nr_maptrack_frames, max_maptrack_frames;
-	struct gnttab_maptrack **maptrack; /* [max_maptrack_frames] */
+	unsigned int maptrack_cap;	   /* slots in maptrack (grows by doubling) */
+	struct gnttab_maptrack **maptrack; /* [maptrack_cap] */
 	uint32_t maptrack_free;		   /* free-list head */
 	unsigned int maps_held;
 
 	/* Limits and oddities are logged once per domain. */
-	bool frames_logged, maptrack_logged, batch_logged, v2_logged, unstable_logged;
+	bool frames_logged, maptrack_logged, batch_logged, v2_logged, unstable_logged, nomem_logged;
 };
 
 /* The {flags, domid} pair of a v1 entry, updated as one word. */
@@ -131,9 +144,25 @@ static grant_entry_v1_t *gnttab_entry(struct grant_table *gt, grant_ref_t ref)
 	return (grant_entry_v1_t *)gt->shared[ref / GNTTAB_PER_FRAME] + ref % GNTTAB_PER_FRAME;
 }
 
-static struct gnttab_active *gnttab_act(struct grant_table *gt, grant_ref_t ref)
+/* Entry ref's active entry if its chunk exists; with `alloc`, the chunk is
+ * made first (NULL only when that fails). ref < gnttab_nr_entries(gt). */
+static struct gnttab_active *gnttab_act_slot(struct grant_table *gt, grant_ref_t ref, bool alloc)
 {
-	return &gt->active[ref / GNTTAB_PER_FRAME][ref % GNTTAB_PER_FRAME];
+	struct gnttab_active **chunk =
+		&gt->active[ref / GNTTAB_PER_FRAME][ref % GNTTAB_PER_FRAME / GNTTAB_ACT_CHUNK];
+
+	if (!*chunk && alloc)
+		*chunk = calloc(GNTTAB_ACT_CHUNK, sizeof(**chunk));
+	return *chunk ? *chunk + ref % GNTTAB_ACT_CHUNK : NULL;
+}
+
+/* Entry ref's active entry, to read: an entry never pinned reads as zero. */
+static const struct gnttab_active *gnttab_act(struct grant_table *gt, grant_ref_t ref)
+{
+	static const struct gnttab_active none;
+	const struct gnttab_active *a = gnttab_act_slot(gt, ref, false);
+
+	return a ? a : &none;
 }
 
 static uint32_t *gnttab_word(grant_entry_v1_t *e)
@@ -216,7 +245,7 @@ static int gnttab_grow(struct grant_table *gt, unsigned int nr_frames)
 	struct hypervisor *hv = gt->domain->hv;
 
 	while (gt->nr_frames < nr_frames) {
-		struct gnttab_active *act = calloc(GNTTAB_PER_FRAME, sizeof(*act));
+		struct gnttab_active **act = calloc(GNTTAB_ACT_CHUNKS, sizeof(*act));
 		void *page = act ? hv->ops->xen_page_alloc(hv->sub, gt->domain->domid) : NULL;
 
 		if (!page) {
@@ -297,7 +326,7 @@ static void gnttab_unpin(struct grant_table *gt, struct gnttab_active *a, unsign
  * failed first pin of this kind). */
 static void gnttab_sync_flags(struct grant_table *gt, grant_ref_t ref, bool readonly)
 {
-	struct gnttab_active *act = gnttab_act(gt, ref);
+	const struct gnttab_active *act = gnttab_act(gt, ref);
 	uint16_t clear = 0;
 
 	if (!readonly && !gnttab_write_pinned(act))
@@ -345,7 +374,7 @@ static int16_t gnttab_set_status(struct domain *rd, grant_ref_t ref, domid_t ldo
 static int16_t gnttab_activate(struct domain *rd, grant_ref_t ref, domid_t ldomid)
 {
 	struct grant_table *gt = rd->grant_table;
-	struct gnttab_active *act = gnttab_act(gt, ref);
+	struct gnttab_active *act = gnttab_act_slot(gt, ref, false);
 	uint64_t gfn = __atomic_load_n(&gnttab_entry(gt, ref)->frame, __ATOMIC_RELAXED);
 	void *page = NULL;
 
@@ -371,7 +400,14 @@ static int16_t gnttab_acquire(struct domain *rd, grant_ref_t ref, domid_t ldomid
 
 	if (ref >= gnttab_nr_entries(gt))
 		return GNTST_bad_gntref;
-	act = gnttab_act(gt, ref);
+	act = gnttab_act_slot(gt, ref, true);
+	if (!act) {
+		if (!gt->nomem_logged)
+			hv_log(rd->hv, HV_LOG_ERR, "d%u: no memory for grant entry %u's pins",
+			       rd->domid, ref);
+		gt->nomem_logged = true;
+		return GNTST_general_error;
+	}
 	if (gnttab_pinned(act) && act->domid != ldomid)
 		return GNTST_general_error;
 	if (!gnttab_pinned(act) || (!readonly && !gnttab_write_pinned(act))) {
@@ -395,7 +431,8 @@ static void gnttab_release(struct domain *rd, grant_ref_t ref, unsigned int kind
 {
 	struct grant_table *gt = rd->grant_table;
 
-	gnttab_unpin(gt, gnttab_act(gt, ref), kinds, readonly);
+	/* Pinned, so its chunk exists. */
+	gnttab_unpin(gt, gnttab_act_slot(gt, ref, false), kinds, readonly);
 	gnttab_sync_flags(gt, ref, readonly);
 }
 
@@ -419,6 +456,18 @@ static int gnttab_maptrack_grow(struct grant_table *gt)
 
 	if (f >= gt->max_maptrack_frames)
 		return -ENOSPC;
+	if (f == gt->maptrack_cap) {
+		unsigned int cap = f ? 2 * f : 1;
+		struct gnttab_maptrack **grown;
+
+		if (cap > gt->max_maptrack_frames)
+			cap = gt->max_maptrack_frames;
+		grown = realloc(gt->maptrack, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		gt->maptrack = grown;
+		gt->maptrack_cap = cap;
+	}
 	chunk = calloc(GNTTAB_MAPTRACK_PER_FRAME, sizeof(*chunk));
 	if (!chunk)
 		return -ENOMEM;
@@ -665,7 +714,7 @@ static long gnttab_query_size(struct vcpu *v, void *arg)
 static void gnttab_dump_entry(struct domain *d, grant_ref_t ref)
 {
 	struct grant_table *gt = d->grant_table;
-	struct gnttab_active *a = gnttab_act(gt, ref);
+	const struct gnttab_active *a = gnttab_act(gt, ref);
 	union gnttab_combo c = gnttab_load(gnttab_entry(gt, ref));
 
 	hv_log(d->hv, HV_LOG_INFO,
@@ -781,7 +830,7 @@ static bool gnttab_transferable(struct domain *d, uint64_t gfn)
 	if (!memory_gfn_is_ram(d, gfn))
 		return false;
 	for (ref = 0; gt->pins_total && ref < gnttab_nr_entries(gt); ref++) {
-		struct gnttab_active *a = gnttab_act(gt, ref);
+		const struct gnttab_active *a = gnttab_act(gt, ref);
 
 		if (gnttab_pinned(a) && a->gfn == gfn)
 			return false;
@@ -1070,11 +1119,13 @@ static void gnttab_free(struct domain *d)
 {
 	struct grant_table *gt = d->grant_table;
 	struct hypervisor *hv = d->hv;
-	unsigned int i;
+	unsigned int i, c;
 
 	for (i = 0; i < gt->nr_frames; i++) {
 		memory_overlay_remove_page(d, gt->shared[i]);
 		hv->ops->xen_page_free(hv->sub, d->domid, gt->shared[i]);
+		for (c = 0; c < GNTTAB_ACT_CHUNKS; c++)
+			free(gt->active[i][c]);
 		free(gt->active[i]);
 	}
 	for (i = 0; i < gt->nr_maptrack_frames; i++)
@@ -1104,10 +1155,8 @@ int gnttab_domain_init(struct domain *d, unsigned int max_frames, unsigned int m
 	gt->maptrack_free = GNTTAB_MAPTRACK_END;
 	gt->shared = calloc(max_frames, sizeof(*gt->shared));
 	gt->active = calloc(max_frames, sizeof(*gt->active));
-	gt->maptrack = calloc(max_maptrack_frames ? max_maptrack_frames : 1, sizeof(*gt->maptrack));
 	d->grant_table = gt;
-	if (!gt->shared || !gt->active || !gt->maptrack ||
-	    gnttab_grow(gt, GNTTAB_INITIAL_FRAMES) < 0) {
+	if (!gt->shared || !gt->active || gnttab_grow(gt, GNTTAB_INITIAL_FRAMES) < 0) {
 		gnttab_free(d);
 		return -ENOMEM;
 	}

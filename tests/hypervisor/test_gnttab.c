@@ -1104,3 +1104,128 @@ Test(gnttab, transfer_without_a_host_page_keeps_everything)
 	cr_assert_eq(flags_of(2, 12), GTF_accept_transfer);
 	cr_assert_eq(dom(2)->tot_pages, NR_PAGES);
 }
+
+/* ---- active entries and maptrack growth ---------------------------------- */
+
+/* calloc with an injected failure: the test binary links with
+ * --wrap=calloc, so the core's calls come here. */
+static unsigned int calloc_fail_in; /* fail the Nth calloc from now; 0 = never */
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size)
+{
+	if (calloc_fail_in && --calloc_fail_in == 0)
+		return NULL;
+	return __real_calloc(n, size);
+}
+
+Test(gnttab, pins_of_entries_across_chunks_and_frames)
+{
+	static const grant_ref_t refs[] = { 8, 31, 32, 63, 511, 512, 1023 };
+	static const grant_ref_t idle[] = { 9, 30, 33, 64, 510, 513, 1022 };
+	grant_handle_t h[sizeof(refs) / sizeof(refs[0])];
+	unsigned int i, round;
+	const uint32_t ro_dev = GNTMAP_device_map | GNTMAP_readonly;
+
+	for (i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+		guest_grant(1, refs[i], 2, GRANT_GFN + i, GTF_permit_access);
+		guest_grant(1, idle[i], 2, GRANT_GFN + i, GTF_permit_access);
+	}
+	cr_assert_eq(gnttab_nr_frames(dom(1)), 2);
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < sizeof(refs) / sizeof(refs[0]); i++)
+			cr_assert_eq(map(2, 1, refs[i], ro_dev, 0, &h[i]), GNTST_okay, "ref %u",
+				     refs[i]);
+		for (i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+			cr_assert_eq(pins(1, refs[i]).dev_read, 1, "ref %u", refs[i]);
+			cr_assert_eq(flags_of(1, refs[i]), GTF_permit_access | GTF_reading);
+			cr_assert_eq(pins(1, idle[i]).dev_read, 0, "ref %u", idle[i]);
+			cr_assert_eq(flags_of(1, idle[i]), GTF_permit_access);
+		}
+		cr_assert_eq(gnttab_pins_total(dom(1)), sizeof(refs) / sizeof(refs[0]));
+		for (i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+			struct gnttab_map_grant_ref op;
+
+			/* The frame read at the first pin is the one each entry names. */
+			cr_assert_eq(map_ex(2, 1, refs[i], ro_dev, 0, &op), GNTST_okay);
+			cr_assert_eq(op.dev_bus_addr, GPA(GRANT_GFN + i), "ref %u", refs[i]);
+			cr_assert_eq(unmap(2, op.handle, 0, op.dev_bus_addr), GNTST_okay);
+			cr_assert_eq(unmap(2, h[i], 0, GPA(GRANT_GFN + i)), GNTST_okay);
+			cr_assert_eq(flags_of(1, refs[i]), GTF_permit_access);
+		}
+		assert_quiescent();
+	}
+	/* Never-pinned entries read as unpinned; one past the table does not. */
+	cr_assert_eq(pins(1, 1000).host_read + pins(1, 1000).dev_write, 0);
+	{
+		struct gnttab_pins p;
+
+		cr_assert_eq(gnttab_entry_pins(dom(1), 1024, &p), -ENOENT);
+	}
+}
+
+Test(gnttab, maptrack_grows_past_several_frames)
+{
+	enum { FRAMES = 5, HANDLES = FRAMES * GNTTAB_MAPTRACK_PER_FRAME };
+	static struct gnttab_map_grant_ref ops[HANDLES];
+	static bool seen[HANDLES];
+	struct hv_config cfg;
+	unsigned int i, done;
+
+	teardown();
+	hv_config_defaults(&cfg);
+	cfg.max_maptrack_frames = FRAMES; /* the frame array: 1, 2, 4, then 5 */
+	setup_with(&cfg);
+	guest_grant(1, 8, 2, GRANT_GFN, GTF_permit_access);
+	for (i = 0; i < HANDLES; i++)
+		ops[i] = (struct gnttab_map_grant_ref){
+			.flags = GNTMAP_device_map | GNTMAP_readonly, .ref = 8, .dom = 1
+		};
+	/* In batches of one maptrack frame (what the fake's buffer holds). */
+	for (done = 0; done < HANDLES; done += GNTTAB_MAPTRACK_PER_FRAME)
+		cr_assert_eq(gop(2, GNTTABOP_map_grant_ref, ops + done, sizeof(ops[0]),
+				 GNTTAB_MAPTRACK_PER_FRAME),
+			     0);
+	for (i = 0; i < HANDLES; i++) {
+		cr_assert_eq(ops[i].status, GNTST_okay, "element %u", i);
+		cr_assert_lt(ops[i].handle, HANDLES);
+		cr_assert_not(seen[ops[i].handle], "handle %u twice", ops[i].handle);
+		seen[ops[i].handle] = true;
+	}
+	cr_assert_eq(gnttab_maps_held(dom(2)), HANDLES);
+	cr_assert_eq(map(2, 1, 8, GNTMAP_device_map | GNTMAP_readonly, 0, NULL),
+		     GNTST_no_device_space);
+	cr_assert(fake_log_contains(fs, "d2: grant maptrack handles limit 1280 reached"));
+	for (i = 0; i < HANDLES; i++)
+		cr_assert_eq(unmap(2, ops[i].handle, 0, GPA(GRANT_GFN)), GNTST_okay, "element %u",
+			     i);
+	assert_quiescent();
+	cr_assert_eq(flags_of(1, 8), GTF_permit_access);
+}
+
+Test(gnttab, first_pin_without_memory_fails_cleanly)
+{
+	const uint32_t ro_dev = GNTMAP_device_map | GNTMAP_readonly;
+	grant_handle_t h8, h40;
+
+	guest_grant(1, 8, 2, GRANT_GFN, GTF_permit_access);
+	guest_grant(1, 40, 2, GRANT_GFN + 1, GTF_permit_access | GTF_readonly);
+	/* Ref 8's chunk and d2's first maptrack frame exist after this map. */
+	cr_assert_eq(map(2, 1, 8, ro_dev, 0, &h8), GNTST_okay);
+
+	calloc_fail_in = 1; /* ref 40's chunk (entries 32-63) */
+	cr_assert_eq(map(2, 1, 40, ro_dev, 0, NULL), GNTST_general_error);
+	cr_assert_eq(calloc_fail_in, 0, "the map asked for memory");
+	cr_assert(fake_log_contains(fs, "d1: no memory for grant entry 40's pins"));
+	cr_assert_eq(flags_of(1, 40), GTF_permit_access | GTF_readonly, "nothing flagged");
+	cr_assert_eq(pins(1, 40).dev_read, 0);
+	cr_assert_eq(gnttab_maps_held(dom(2)), 1, "no handle kept");
+	cr_assert(guest_revoke(1, 40), "the guest may still revoke it");
+	guest_grant(1, 40, 2, GRANT_GFN + 1, GTF_permit_access | GTF_readonly);
+
+	cr_assert_eq(map(2, 1, 40, ro_dev, 0, &h40), GNTST_okay, "memory back: it maps");
+	cr_assert_eq(pins(1, 40).dev_read, 1);
+	cr_assert_eq(unmap(2, h40, 0, GPA(GRANT_GFN + 1)), GNTST_okay);
+	cr_assert_eq(unmap(2, h8, 0, GPA(GRANT_GFN)), GNTST_okay);
+	assert_quiescent();
+}
