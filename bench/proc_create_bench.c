@@ -48,6 +48,13 @@
  * load average. BENCH_DEBUG=1 in the environment prints each fresh run's
  * phases on stderr.
  *
+ * The scaling line (N >= 20) compares the last 10 domains of a burst with
+ * the first 10, by wall-clock and by CPU time. This shared machine's speed
+ * drifts within a burst (other tenants) and moves one run's ratio by
+ * +-0.3, so counts of 20 or more are run 3 times (--runs) and the line is
+ * each run's and their median. (Timing one posix_spawn beside each of
+ * those 20 domains, to divide the drift out, made the ratio noisier.)
+ *
  * CPU time per domain: the on-CPU time (schedstat) each process involved
  * spent while the domain was created -- this program as the toolstack,
  * xenon-hvd, xenstored, consoled, blkback, the monitor, the spawner, the
@@ -78,7 +85,11 @@
  * beside the tiny process's Pss and MemAvailable drop (both bursts').
  *
  *   bench-proc-create [--breakdown] [--no-consoled] [--no-standby]
- *                     [--counts 1,10,100,1000] [--pages N] [--hvd PATH] [--guest PATH]
+ *                     [--counts 1,10,100,1000] [--runs K] [--pages N] [--hvd PATH]
+ *                     [--guest PATH]
+ * --runs K (1-9, default 3): runs of each count of 20 or more, for the
+ * scaling line (the other lines are the last run's, the headline and CPU
+ * line the median of the runs').
  * --breakdown also prints the phases' medians (overall, and first 10 vs last
  * 10) and the last domain process's smaps by mapping; --no-consoled runs
  * xenon-hvd without its console back end (to see its share). The run
@@ -114,6 +125,16 @@
 extern char **environ;
 
 #define MAX_COUNT 4096
+/*
+ * Fewer than 10 domains give too few samples for a median on this noisy
+ * machine: such a count is run FRESH_RUNS times, each with fresh daemons
+ * and its own baseline bursts, and the headline is the median of the runs'
+ * medians, its CPU line likewise (each run gets a line; the other lines
+ * are the last run's). A count of 20 or more is run --runs times (default
+ * 3) so, for the scaling line (top): each run's, then their median.
+ */
+#define FRESH_RUNS 7
+#define MAX_RUNS 9
 #define READY_TIMEOUT_MS 30000
 #define NR_WHO 9     /* CPU_WHO_* */
 #define NR_DAEMONS 7 /* struct run */
@@ -180,6 +201,7 @@ static const char *const service_comm[] = { "xenon-consoled", "xenon-blkback", "
 static char self_dir[PATH_MAX], hvd_path[PATH_MAX], guest_path[PATH_MAX], tiny_path[PATH_MAX];
 static unsigned long nr_pages = 256;
 static bool breakdown, no_consoled, no_standby;
+static unsigned int scale_runs = 3; /* --runs: of counts >= 20 */
 
 /* ---- /proc -------------------------------------------------------------- */
 
@@ -912,21 +934,12 @@ static bool run_has(const struct run *r, int who)
 
 static void report_cpu(unsigned int n, struct run *r, const struct baseline *b)
 {
-	double first10 = 0, last10 = 0, base = median_of(b->cpu_ms, 2 * n);
-	struct bench_stat s;
+	double base = median_of(b->cpu_ms, 2 * n);
+	struct bench_stat s = bench_summarise(r->cpu_ms, n);
 
-	if (n >= 20) {
-		first10 = median_of(r->cpu_ms, 10);
-		last10 = median_of(r->cpu_ms + n - 10, 10);
-	}
-	s = bench_summarise(r->cpu_ms, n);
 	printf("proc-create-%u CPU ms per domain (all processes involved): median %.3f "
-	       "(%.3f..%.3f), baseline %.3f, ratio %.1f",
+	       "(%.3f..%.3f), baseline %.3f, ratio %.1f\n",
 	       n, s.median, s.min, s.max, base, s.median / base);
-	if (n >= 20)
-		printf("; last 10 %.3f vs first 10 %.3f, ratio %.2f", last10, first10,
-		       last10 / first10);
-	printf("\n");
 }
 
 static void report_mem(unsigned int n, const struct baseline *b, const struct domain_mem *m)
@@ -955,24 +968,52 @@ static void report_mem(unsigned int n, const struct baseline *b, const struct do
 	       n, m->own_kib, m->avail_drop_kib, (b->avail_drop_kib[0] + b->avail_drop_kib[1]) / 2);
 }
 
+/* The last 10 domains against the first 10 of a run (n >= 20; top):
+ * wall-clock and CPU. */
+struct scaling {
+	double ms, cpu;
+};
+
+static struct scaling scaling_print(unsigned int n, const struct run *r, unsigned int k,
+				    unsigned int nr_runs)
+{
+	double first10 = median_of(r->ms, 10), last10 = median_of(r->ms + n - 10, 10);
+	double cpu_first10 = median_of(r->cpu_ms, 10);
+	double cpu_last10 = median_of(r->cpu_ms + n - 10, 10);
+	struct scaling sc = { last10 / first10, cpu_last10 / cpu_first10 };
+	char run[32] = "";
+
+	if (nr_runs > 1)
+		snprintf(run, sizeof(run), " run %u", k + 1);
+	printf("proc-create-%u%s: domain #%u %.3f ms vs #10 %.3f ms; median of the last 10 "
+	       "%.3f vs first 10 %.3f ms, ratio %.2f; CPU %.3f vs %.3f ms, ratio %.2f\n",
+	       n, run, n, r->ms[n - 1], r->ms[9], last10, first10, sc.ms, cpu_last10, cpu_first10,
+	       sc.cpu);
+	return sc;
+}
+
+static void scaling_summary(unsigned int n, struct scaling *sc, unsigned int nr)
+{
+	double ms[MAX_RUNS], cpu[MAX_RUNS];
+	unsigned int k;
+
+	for (k = 0; k < nr; k++) {
+		ms[k] = sc[k].ms;
+		cpu[k] = sc[k].cpu;
+	}
+	printf("proc-create-%u scaling, last 10 vs first 10, median of %u runs: ratio %.2f "
+	       "(target 1.2); CPU %.2f\n",
+	       n, nr, bench_summarise(ms, nr).median, bench_summarise(cpu, nr).median);
+}
+
 static void report(unsigned int n, struct run *r, struct baseline *b, const struct domain_mem *m,
 		   bool headline)
 {
-	double first10 = 0, last10 = 0, tenth = n >= 10 ? r->ms[9] : 0;
-	double last = r->ms[n - 1];
 	char halves[96];
 
-	if (n >= 20) {
-		first10 = median_of(r->ms, 10);
-		last10 = median_of(r->ms + n - 10, 10);
-	}
 	baseline_halves(b, halves, sizeof(halves));
 	if (headline)
 		report_ms(n, r->ms, n, b->ms, 2 * n, halves);
-	if (n >= 20)
-		printf("proc-create-%u: domain #%u %.3f ms vs #10 %.3f ms; median of the last 10 "
-		       "%.3f vs first 10 %.3f ms, ratio %.2f\n",
-		       n, n, last, tenth, last10, first10, last10 / first10);
 	if (headline)
 		report_cpu(n, r, b);
 	report_mem(n, b, m);
@@ -1045,6 +1086,16 @@ static void cpu_split_print(struct run *r, const struct baseline *b, unsigned in
 			printf(" %s -", cpu_who_name[w]);
 	}
 	printf("\n");
+	if (n >= 20) {
+		printf("proc-create-%u CPU by process, first 10 -> last 10 (median ms):", n);
+		for (w = 0; w < NR_WHO; w++) {
+			if (run_has(r, (int)w))
+				printf(" %s %.3f -> %.3f", cpu_who_name[w],
+				       median_of(r->who_ms[w], 10),
+				       median_of(r->who_ms[w] + n - 10, 10));
+		}
+		printf("\n");
+	}
 	printf("proc-create-%u domain process vs tiny process (medians): CPU ms %.3f vs %.3f, "
 	       "minor faults %.0f vs %.0f\n",
 	       n, median_of(r->who_ms[CPU_WHO_GUEST], n), median_of(b->tiny_ms, 2 * n),
@@ -1075,15 +1126,6 @@ static int find_programs(const char *hvd, const char *guest)
 		return -ENOENT;
 	return 0;
 }
-
-/*
- * Fewer than 10 domains give too few samples for a median on this noisy
- * machine: such a count is run FRESH_RUNS times, each with fresh daemons
- * and its own baseline bursts, and the headline is the median of the runs'
- * medians, its CPU line likewise (each run gets a line; the other lines
- * are the last run's).
- */
-#define FRESH_RUNS 7
 
 /* What needs the domains alive, taken before the run is torn down. */
 static void run_keep(struct run *r, unsigned int n)
@@ -1160,9 +1202,11 @@ static int one_count(unsigned int n)
 {
 	static struct run r;
 	static struct baseline b;
-	double runs_ms[FRESH_RUNS], runs_base[FRESH_RUNS], first[FRESH_RUNS],
-		first_base[FRESH_RUNS], runs_cpu[FRESH_RUNS], runs_cpu_base[FRESH_RUNS];
-	unsigned int k, nr_runs = n < 10 ? FRESH_RUNS : 1, used = 0, same = 0;
+	double runs_ms[MAX_RUNS], runs_base[MAX_RUNS], first[MAX_RUNS], first_base[MAX_RUNS],
+		runs_cpu[MAX_RUNS], runs_cpu_base[MAX_RUNS];
+	struct scaling sc[MAX_RUNS];
+	unsigned int k, used = 0, same = 0;
+	unsigned int nr_runs = n < 10 ? FRESH_RUNS : n >= 20 ? scale_runs : 1;
 	struct domain_mem m;
 	int err = 0;
 
@@ -1180,6 +1224,8 @@ static int one_count(unsigned int n)
 		same += r.standby && r.standby_end == r.standby;
 		if (nr_runs > 1)
 			fresh_run_print(n, k, &r, &b);
+		if (n >= 20)
+			sc[k] = scaling_print(n, &r, k, nr_runs);
 		if (getenv("BENCH_DEBUG"))
 			fprintf(stderr, "run %u: %.3f ms (CREATE %.3f store %.3f ready %.3f)%s\n",
 				k, r.ms[0], r.create_ms[0], r.store_ms[0], r.ready_ms[0],
@@ -1192,6 +1238,8 @@ static int one_count(unsigned int n)
 		report_ms(n, runs_ms, nr_runs, runs_base, nr_runs, what);
 		fresh_cpu_print(n, runs_cpu, runs_cpu_base, nr_runs);
 	}
+	if (n >= 20 && nr_runs > 1)
+		scaling_summary(n, sc, nr_runs);
 	report(n, &r, &b, &m, nr_runs == 1);
 	template_print(n, &r, same, nr_runs);
 	first_print(n, first, first_base, nr_runs);
@@ -1210,7 +1258,7 @@ static int usage(const char *bad)
 	fprintf(stderr,
 		"bench-proc-create: unknown or incomplete option '%s'\n"
 		"usage: bench-proc-create [--breakdown] [--no-consoled] [--no-standby] "
-		"[--counts 1,10,100,1000] [--pages N] [--hvd PATH] [--guest PATH]\n",
+		"[--counts 1,10,100,1000] [--runs K] [--pages N] [--hvd PATH] [--guest PATH]\n",
 		bad);
 	return 2;
 }
@@ -1247,7 +1295,11 @@ int main(int argc, char **argv)
 			no_standby = true;
 		else if (val && !strcmp(argv[i], "--counts"))
 			counts = argv[++i];
-		else if (val && !strcmp(argv[i], "--pages"))
+		else if (val && !strcmp(argv[i], "--runs")) {
+			scale_runs = (unsigned int)strtoul(argv[++i], NULL, 10);
+			if (scale_runs < 1 || scale_runs > MAX_RUNS)
+				return usage(argv[i - 1]);
+		} else if (val && !strcmp(argv[i], "--pages"))
 			nr_pages = strtoul(argv[++i], NULL, 10);
 		else if (val && !strcmp(argv[i], "--hvd"))
 			hvd = argv[++i];
