@@ -359,8 +359,10 @@ void procdom_set_standby(struct procdom *pd, bool on)
 
 int procdom_start_spawner(struct procdom *pd)
 {
-	struct procdom_spawner_opts opts = { pd->standby, procdom_standby_log, pd,
-					     procdom_known_children };
+	struct procdom_spawner_opts opts = { .standby = pd->standby,
+					     .log = procdom_standby_log,
+					     .log_ctx = pd,
+					     .known = procdom_known_children };
 	int err;
 
 	if (pd->spawner)

@@ -630,7 +630,7 @@ static int spawner_state_init(struct spawner_state *s, pid_t parent)
 
 /* In the forked child: never returns. */
 static __attribute__((noreturn)) void spawner_main(int sock, pid_t parent, pid_t *slots,
-						   bool standby)
+						   const struct procdom_spawner_opts *opts)
 {
 	static struct spawner_state s;
 	sigset_t all;
@@ -647,9 +647,10 @@ static __attribute__((noreturn)) void spawner_main(int sock, pid_t parent, pid_t
 		signal(sig, SIG_DFL);
 	s.slots = slots;
 	s.busy = spawner_busy_word(slots);
-	s.standby_on = standby;
+	s.standby_on = opts->standby;
 	if (spawner_fds(sock) < 0 || spawner_state_init(&s, parent) < 0)
 		_exit(1);
+	s.sb.rest_ns = (uint64_t)opts->standby_rest_ms * 1000000u;
 	spawner_loop(&s);
 }
 
@@ -657,7 +658,7 @@ static __attribute__((noreturn)) void spawner_main(int sock, pid_t parent, pid_t
 
 int procdom_spawner_create(struct procdom_spawner **ret_sp)
 {
-	struct procdom_spawner_opts none = { false, NULL, NULL, NULL };
+	struct procdom_spawner_opts none = { .standby = false };
 
 	return procdom_spawner_create_opts(ret_sp, &none);
 }
@@ -712,7 +713,7 @@ int procdom_spawner_create_opts(struct procdom_spawner **ret_sp,
 	sp->pid = fork();
 	if (sp->pid == 0) {
 		close(sv[0]);
-		spawner_main(sv[1], parent, sp->slots, sp->opts.standby);
+		spawner_main(sv[1], parent, sp->slots, &sp->opts);
 	}
 	close(sv[1]);
 	if (sp->pid < 0) {
@@ -1031,7 +1032,7 @@ static void spawner_note_log(struct procdom_spawner *sp, pid_t pid, uint32_t not
 			     const char *why)
 {
 	char msg[SPAWNER_PATH_MAX + STANDBY_WHY_MAX + 160], w[STANDBY_WHY_MAX + 4] = "";
-	bool banned = note & STANDBY_NOTE_BANNED;
+	bool banned = note & STANDBY_NOTE_BANNED, warn = banned || (note & STANDBY_NOTE_RESTS);
 
 	if (!sp->opts.log)
 		return;
@@ -1063,7 +1064,7 @@ static void spawner_note_log(struct procdom_spawner *sp, pid_t pid, uint32_t not
 	else
 		snprintf(msg, sizeof(msg), "standby of %s (pid %d) %s%s", path, (int)pid,
 			 spawner_note_what(note), w);
-	sp->opts.log(sp->opts.log_ctx, banned, msg);
+	sp->opts.log(sp->opts.log_ctx, warn, msg);
 }
 
 /* A notice's strings: path\0 [why\0], why printable. */

@@ -123,6 +123,11 @@ struct procdom_spawner_opts {
 	 * then no sweep is made (procdom_spawner.c, "The crash window"), and
 	 * a template's child is checked only against the slots. */
 	void (*known)(void *ctx, pid_t *pids, unsigned int n);
+	/* A program whose templates the kernel kept refusing clones
+	 * (-EAGAIN/-ENOMEM three times in a row) gets none for this long,
+	 * twice as long each time again until one serves a domain
+	 * (procdom_standby.c, "Rests"). 0: 10 s. */
+	unsigned int standby_rest_ms;
 };
 
 /* Fork the spawner now. Call it from the thread that stays (see above).

@@ -52,7 +52,7 @@
  * -EAGAIN or -ENOMEM (the clone found the kernel short of processes or
  * memory: not the template's fault) starts the request fresh and keeps the
  * template (the host sweeps, in case it lied) -- up to the third such
- * answer in a row, which fails it (below). Any other error answer
+ * answer in a row, which gives it up and rests its program (below). Any other error answer
  * gives the template up and the request is started fresh. EOF (the
  * template died), a malformed answer or none in time give it up too, but
  * then the template may have made a child that holds the request's fds and
@@ -71,10 +71,10 @@
  * twice in a row with a request in flight (no request served between) is
  * banned, proven or not: each such death fails a creation. A template
  * that fails a request -- an error answer (but the kernel's -EAGAIN or
- * -ENOMEM, unless three in a row), none in time, a malformed one, a
- * socket it does not read, an answer the host refused -- or that refuses
- * to be one ('N' and why, procdom_proto.h 1b) bans its program at once,
- * proven or not: each of those would cost every next request (up to
+ * -ENOMEM: "Rests" below), none in time, a malformed one, a socket it
+ * does not read, an answer the host refused -- or that refuses to be one
+ * ('N' and why, procdom_proto.h 1b) bans its program at once, proven or
+ * not: each of those would cost every next request (up to
  * STANDBY_ANSWER_NS) for ever. A banned program runs cold. The host hears
  * of every template given up -- discarded, dead, failed or refused -- in
  * a notice, kills its process group (what its constructors forked is
@@ -82,6 +82,17 @@
  * stays in its slot of the shared page until the host has reaped it, so a
  * host that loses the spawner still finds it (procdom_spawner_destroy);
  * refill takes only a free slot.
+ *
+ * Rests. Three -EAGAIN/-ENOMEM answers in a row give the template up
+ * (meanwhile each of its requests started fresh, at the cost of a clone's
+ * round trip) but do not ban its program: the kernel may have been short
+ * of memory or processes for a while, and a ban would make every later
+ * domain of the program a cold start until xenon-hvd restarts. The
+ * program rests instead: no template of it for sb->rest_ns
+ * (STANDBY_REST_NS), twice that after its next such give-up, up to 64
+ * times, until one of its templates serves a domain again. A template
+ * that answers so whatever the kernel says costs three fresh starts and a
+ * template's start per rest: at most once in ~10 minutes once grown.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -114,6 +125,8 @@
  * says; -EAGAIN/-ENOMEM answers of one template in a row fail it. */
 #define STANDBY_INFLIGHT_DEATHS 2
 #define STANDBY_TRANSIENTS_MAX 3
+#define STANDBY_REST_NS (10 * 1000000000ull) /* the first rest (top) */
+#define STANDBY_REST_MAX_SHIFT 6	     /* rests grow to 64 times that */
 
 _Static_assert(PROCDOM_STANDBY_MAX_FDS == PROCDOM_SPAWNER_MAX_FDS,
 	       "a standby takes every request the spawner takes");
@@ -236,6 +249,8 @@ static struct standby_prog *standby_prog_get(struct standby *sb, const struct st
  */
 static bool standby_bans(struct standby_prog *p, unsigned int note)
 {
+	if (note & STANDBY_NOTE_RESTS)
+		return false;
 	if (note & (STANDBY_NOTE_FAILED | STANDBY_NOTE_REFUSED))
 		return true;
 	if (!(note & STANDBY_NOTE_DIED))
@@ -474,6 +489,30 @@ static bool standby_transient(int32_t v)
 	return v == -EAGAIN || v == -ENOMEM;
 }
 
+/* STANDBY_TRANSIENTS_MAX -EAGAIN/-ENOMEM answers in a row (v the last):
+ * the program rests (top); why says so, for how long. */
+static void standby_rest(struct standby *sb, int32_t v, char *why, size_t size, unsigned int *note)
+{
+	struct standby_prog *p = standby_prog_get(sb, &sb->id, sb->argv[0]);
+	unsigned int shift = p->rests < STANDBY_REST_MAX_SHIFT ? p->rests : STANDBY_REST_MAX_SHIFT;
+	uint64_t rest = (sb->rest_ns ? sb->rest_ns : STANDBY_REST_NS) << shift;
+	unsigned long long ms = (unsigned long long)(rest / 1000000);
+
+	p->rests++;
+	p->rest_until_ns = standby_now_ns() + rest;
+	*note |= STANDBY_NOTE_RESTS;
+	if (ms % 1000)
+		snprintf(why, size,
+			 "it answered %s %d times in a row: no template for this "
+			 "program for %llu ms",
+			 strerror(-v), STANDBY_TRANSIENTS_MAX, ms);
+	else
+		snprintf(why, size,
+			 "it answered %s %d times in a row: no template for this "
+			 "program for %llu s",
+			 strerror(-v), STANDBY_TRANSIENTS_MAX, ms / 1000);
+}
+
 /* No child in an answer: err from standby_answer, else v <= 0 answered.
  * Given up (top); the request's fate is standby_request's. */
 static void standby_failed(struct standby *sb, int err, int32_t v)
@@ -493,8 +532,7 @@ static void standby_failed(struct standby *sb, int err, int32_t v)
 	else if (v == 0)
 		snprintf(why, sizeof(why), "it answered pid 0");
 	else if (standby_transient(v))
-		snprintf(why, sizeof(why), "it answered %s %d times in a row", strerror(-v),
-			 STANDBY_TRANSIENTS_MAX);
+		standby_rest(sb, v, why, sizeof(why), &note);
 	else
 		snprintf(why, sizeof(why), "it answered %s",
 			 strerror(v == INT32_MIN ? EINVAL : -v));
@@ -560,7 +598,7 @@ int standby_give(struct standby *sb, const struct standby_req *r, pid_t *seq_slo
 	sb->transients = 0;
 	p = standby_prog_find(sb, &sb->id);
 	if (p)
-		p->unused_deaths = p->inflight_deaths = 0;
+		p->unused_deaths = p->inflight_deaths = p->rests = 0;
 	return 0;
 }
 
@@ -704,7 +742,7 @@ static void standby_start(struct standby *sb)
 		return;
 	p = standby_prog_get(sb, &id, sb->argv[0]);
 	slot = standby_free_slot(sb);
-	if (p->banned || slot < 0)
+	if (p->banned || slot < 0 || standby_now_ns() < p->rest_until_ns)
 		return;
 	standby_envp(sb);
 	standby_clone(sb, (unsigned int)slot, &id);

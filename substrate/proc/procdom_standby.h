@@ -20,8 +20,8 @@
 
 /*
  * A notice's flags (the spawner tells the host; procdom_spawner.c):
- *   GONE [DIED | FAILED | REFUSED] [BANNED] [INFLIGHT] [SERVED], the pid a
- *     template's: given up (killed), for the host to reap;
+ *   GONE [DIED | FAILED | REFUSED] [BANNED | RESTS] [INFLIGHT] [SERVED],
+ *     the pid a template's: given up (killed), for the host to reap;
  *   SWEEP, the pid a template's: it stays, but may have made a child
  *     nobody was told of;
  *   BANNED | FAILED, pid 0: a program banned whose template is gone
@@ -35,6 +35,7 @@
 #define STANDBY_NOTE_REFUSED 32u /* ... because it cannot be one (its reason follows) */
 #define STANDBY_NOTE_SERVED 64u	 /* it had served a domain: it did not die unused */
 #define STANDBY_NOTE_SWEEP 128u	 /* it stays; the host sweeps (above) */
+#define STANDBY_NOTE_RESTS 256u	 /* ... its program gets none for a while (why says) */
 /* A notice's reason (after the path), at most, NUL included. */
 #define STANDBY_WHY_MAX (PROCDOM_STANDBY_REASON_MAX + 96)
 #define STANDBY_PATH_LOG 256 /* a program's path as remembered for the log */
@@ -93,6 +94,11 @@ struct standby_prog {
 	unsigned int unused_deaths;   /* in a row */
 	unsigned int inflight_deaths; /* with a request in flight, in a row */
 	bool proven;		      /* a standby of it said ready */
+	/* The kernel kept refusing its template's clones (procdom_standby.c,
+	 * "Rests"): no template before rest_until_ns; rests since it last
+	 * served a domain (each doubles the next). */
+	uint64_t rest_until_ns;
+	unsigned int rests;
 	bool banned;
 	bool used;		     /* this entry holds a program */
 	char path[STANDBY_PATH_LOG]; /* argv[0], for a ban told with no template */
@@ -110,6 +116,7 @@ struct standby {
 	bool ready;		 /* it said so */
 	unsigned int served;	 /* domains it made */
 	unsigned int transients; /* -EAGAIN/-ENOMEM answers in a row */
+	uint64_t rest_ns;	 /* the first rest (0: STANDBY_REST_NS) */
 	uint64_t started_ns;
 	bool planned; /* argv below is the next standby's, due at due_ns */
 	uint64_t due_ns;

@@ -13,6 +13,9 @@
  *   long      says ready; each request: a child, its pid answered in 8
  *             bytes instead of 4
  *   errno=N   says ready; each request: answers -N, makes nothing
+ *   flaky     says ready; of every three requests, answers the first two
+ *             -EAGAIN (as if the kernel could not clone) and serves the
+ *             third: a child (CLONE_PARENT: the host's), its pid answered
  *   refuse    says it cannot be one, with a reason that is not text
  *   die       says ready; exits at its first request, unanswered
  *   fork=PATH before it says ready, forks a child (in its process group,
@@ -95,6 +98,7 @@ static int serve(int fd, const char *mode)
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	int32_t a[2] = { 0, 0 };
 	size_t len = sizeof(a[0]);
+	unsigned int nr = 0;
 
 	/* recvmsg, as a template waits (tests look for it there). */
 	while (recvmsg(fd, &msg, 0) > 0) {
@@ -103,6 +107,8 @@ static int serve(int fd, const char *mode)
 			len = sizeof(a);
 		} else if (!strncmp(mode, "errno=", 6)) {
 			a[0] = -atoi(mode + 6);
+		} else if (!strcmp(mode, "flaky")) {
+			a[0] = nr++ % 3 < 2 ? -EAGAIN : host_child();
 		} else if (!strcmp(mode, "die")) {
 			return 3;
 		} else if (!strncmp(mode, "fork=", 5)) {

@@ -133,9 +133,14 @@ static void known(void *ctx, pid_t *pids, unsigned int n)
 				pids[i] = 0;
 }
 
+/* A program's first rest here (procdom_standby.c, "Rests"). */
+#define REST_MS 300
+
 static struct procdom_spawner *spawner_with_standby(void)
 {
-	struct procdom_spawner_opts o = { true, note, NULL, known };
+	struct procdom_spawner_opts o = {
+		.standby = true, .log = note, .known = known, .standby_rest_ms = REST_MS
+	};
 	struct procdom_spawner *sp;
 
 	cr_assert_eq(procdom_spawner_create_opts(&sp, &o), 0);
@@ -954,36 +959,86 @@ Test(standby, error_answers)
 	cr_assert_eq(children_of_self(NULL, 0), 0);
 }
 
-/* -EAGAIN is the kernel's, twice; the third in a row is the template's
- * (it would say so for ever): given up, banned, that request fresh. */
-Test(standby, three_transient_answers_in_a_row)
+/* A template of `again` (errno=11) ready: two -EAGAIN answers keep it,
+ * the third in a row gives it up (each of the three requests cold). */
+static void three_transients(struct procdom_spawner *sp, char **again, pid_t sb)
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		cr_assert(cold(request(sp, again, log_b)));
+		if (i < 2)
+			cr_assert_eq(standby_wait(sp), sb, "kept after %d", i + 1);
+	}
+	cr_assert(reaped_by_host(sp, sb), "the third in a row gave it up");
+}
+
+/* -EAGAIN is the kernel's, twice; the third in a row may still be (short of
+ * memory for a while), or the template's (it would say so for ever): given
+ * up, that request fresh, and its program rests -- no template of it for
+ * REST_MS, not banned: after that a template again; given up so again,
+ * twice as long. */
+Test(standby, three_transient_answers_in_a_row_rest_the_program)
 {
 	const char *liar = getenv("XENON_TEST_LIAR");
 	char *again[] = { (char *)liar, "errno=11", NULL };
 	struct procdom_spawner *sp = spawner_with_standby();
-	pid_t first, sb, d[3];
-	int i;
+	pid_t sb, sb2;
 
-	first = request(sp, again, log_a);
+	request(sp, again, log_a);
 	sb = standby_wait(sp);
 	cr_assert_gt(sb, 0);
-	for (i = 0; i < 2; i++) {
-		d[i] = request(sp, again, log_b);
-		cr_assert(cold(d[i]));
-		cr_assert_eq(standby_wait(sp), sb, "kept after %d", i + 1);
-	}
-	d[2] = request(sp, again, log_b);
-	cr_assert(cold(d[2]));
-	cr_assert(reaped_by_host(sp, sb), "the third in a row gave it up");
+	three_transients(sp, again, sb);
 	cr_assert_eq(logged_with("it answered Resource temporarily unavailable 3 times in a row: "
-				 "no template for this program from now on"),
+				 "no template for this program for 300 ms"),
 		     1, "logged '%s'", logged[nr_logged - 1]);
-	reap(request(sp, again, log_b));
+	cr_assert_eq(nr_warned, 1, "a user is told");
+	cr_assert_eq(logged_with("from now on"), 0, "not banned");
+	request(sp, again, log_b);
+	cr_assert(no_standby_for_a_while(sp), "a template while it rests");
+
+	sleep_ms(REST_MS);
+	request(sp, again, log_b); /* its answer plans a template: due now */
+	sb2 = standby_wait(sp);
+	cr_assert_gt(sb2, 0, "no template after the rest");
+	cr_assert_neq(sb2, sb);
+	three_transients(sp, again, sb2);
+	cr_assert_eq(logged_with("3 times in a row: no template for this program for 600 ms"), 1,
+		     "logged '%s'", logged[nr_logged - 1]);
 	cr_assert(no_standby_for_a_while(sp));
-	reap(first);
-	for (i = 0; i < 3; i++)
-		reap(d[i]);
 	procdom_spawner_destroy(sp);
+	while (nr_kept)
+		reap(kept[nr_kept - 1]);
+	cr_assert_eq(children_of_self(NULL, 0), 0);
+}
+
+/* A served request ends a run of -EAGAIN answers: a template that answers
+ * so twice, serves, and again, stays (never three in a row). */
+Test(standby, a_served_request_ends_a_run_of_transient_answers)
+{
+	const char *liar = getenv("XENON_TEST_LIAR");
+	char *flaky[] = { (char *)liar, "flaky", NULL };
+	struct procdom_spawner *sp = spawner_with_standby();
+	pid_t sb, d;
+	int i;
+
+	request(sp, flaky, log_a);
+	sb = standby_wait(sp);
+	cr_assert_gt(sb, 0);
+	for (i = 0; i < 8; i++) {
+		d = request(sp, flaky, log_b);
+		if (i % 3 < 2)
+			cr_assert(cold(d), "request %d", i);
+		else
+			cr_assert(forked(d), "request %d: its template's child", i);
+		cr_assert_eq(standby_wait(sp), sb, "kept after request %d", i);
+	}
+	cr_assert_eq(logged_with("could not clone: Resource temporarily unavailable"), 6);
+	cr_assert_eq(logged_with("in a row"), 0);
+	cr_assert_eq(nr_warned, 0);
+	procdom_spawner_destroy(sp);
+	while (nr_kept)
+		reap(kept[nr_kept - 1]);
 	cr_assert_eq(children_of_self(NULL, 0), 0);
 }
 
