@@ -84,6 +84,8 @@ static void feed(struct harness *h, struct xs_conn *c, const uint16_t *cuts, uns
 		size_t room, n = k < ncuts ? cuts[k++] : len;
 		char *dst = xs_inbuf_space(&in, &room);
 
+		if (!dst)
+			break;
 		n = n ? n : 1;
 		n = n < len - off ? n : len - off;
 		n = n < room ? n : room;
@@ -92,6 +94,7 @@ static void feed(struct harness *h, struct xs_conn *c, const uint16_t *cuts, uns
 		off += n;
 		if (!run_frames(h, &in, c, stream, &consumed))
 			break;
+		xs_inbuf_release(&in); /* as the ring transport does after a pass */
 	}
 	xs_inbuf_fini(&in);
 }

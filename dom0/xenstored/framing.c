@@ -51,6 +51,10 @@ void xs_inbuf_reset(struct xs_inbuf *b)
 
 char *xs_inbuf_space(struct xs_inbuf *b, size_t *ret_len)
 {
+	if (!b->data && !(b->data = malloc(b->cap))) {
+		*ret_len = 0;
+		return NULL;
+	}
 	/* Move the partial frame to the front once less than a whole frame
 	 * fits behind it, so a valid frame can always complete. */
 	if (b->start == b->end) {
@@ -64,6 +68,15 @@ char *xs_inbuf_space(struct xs_inbuf *b, size_t *ret_len)
 	return b->data + b->end;
 }
 
+void xs_inbuf_release(struct xs_inbuf *b)
+{
+	if (b->start != b->end)
+		return;
+	free(b->data);
+	b->data = NULL;
+	b->start = b->end = 0;
+}
+
 void xs_inbuf_commit(struct xs_inbuf *b, size_t n)
 {
 	b->end += n;
@@ -71,7 +84,11 @@ void xs_inbuf_commit(struct xs_inbuf *b, size_t n)
 
 int xs_inbuf_next(struct xs_inbuf *b, struct xsd_sockmsg *hdr, const char **payload)
 {
-	long n = xs_frame_peek(b->data + b->start, b->end - b->start, hdr);
+	long n;
+
+	if (b->start == b->end)
+		return 0; /* released too, perhaps */
+	n = xs_frame_peek(b->data + b->start, b->end - b->start, hdr);
 
 	if (n <= 0)
 		return (int)n;
@@ -145,9 +162,16 @@ void xs_outq_consume(struct xs_outq *q, size_t n)
 	if (q->head != q->tail)
 		return;
 	q->head = q->tail = 0;
-	if (q->cap > OUTQ_KEEP) {
-		free(q->data);
-		q->data = NULL;
-		q->cap = 0;
-	}
+	if (q->cap > OUTQ_KEEP)
+		xs_outq_release(q);
+}
+
+void xs_outq_release(struct xs_outq *q)
+{
+	if (q->head != q->tail)
+		return;
+	free(q->data);
+	q->data = NULL;
+	q->cap = 0;
+	q->head = q->tail = 0;
 }

@@ -51,8 +51,12 @@ int xs_inbuf_init(struct xs_inbuf *b, size_t cap);
 void xs_inbuf_fini(struct xs_inbuf *b);
 void xs_inbuf_reset(struct xs_inbuf *b);
 /* Where to read next, compacting first if the tail is short. Once every
- * complete frame has been taken, at least XS_FRAME_MAX bytes are free. */
+ * complete frame has been taken, at least XS_FRAME_MAX bytes are free.
+ * NULL (*ret_len 0) if a released buffer cannot be allocated again. */
 char *xs_inbuf_space(struct xs_inbuf *b, size_t *ret_len);
+/* Frees the buffer if nothing is in it, so that an idle connection holds
+ * none; xs_inbuf_space allocates it again. */
+void xs_inbuf_release(struct xs_inbuf *b);
 void xs_inbuf_commit(struct xs_inbuf *b, size_t n);
 /*
  * The next complete frame: 1 with *hdr and *payload (valid until the next
@@ -89,5 +93,7 @@ static inline const char *xs_outq_peek(const struct xs_outq *q)
 }
 /* Marks n bytes written; an emptied queue rewinds (and shrinks if large). */
 void xs_outq_consume(struct xs_outq *q, size_t n);
+/* Frees the buffer if the queue is empty; xs_outq_push allocates again. */
+void xs_outq_release(struct xs_outq *q);
 
 #endif

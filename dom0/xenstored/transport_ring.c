@@ -209,6 +209,7 @@ static bool ring_push(struct xs_ring *r)
 		return false;
 	}
 	r->moved |= n > 0;
+	xs_outq_release(&r->out); /* if it was all written: idle rings hold none */
 	return n > 0;
 }
 
@@ -275,10 +276,15 @@ static void ring_process(struct xs_ring *r)
 static bool ring_pass(struct xs_ring *r)
 {
 	size_t room, n = 0;
+	bool moved;
 	char *dst;
 
 	if (ring_may_take(r)) {
 		dst = xs_inbuf_space(&r->in, &room);
+		if (!dst) {
+			ring_fail(r, XENSTORE_ERROR_COMM, "no memory for its requests");
+			return false;
+		}
 		if (ring_read(r, dst, room, &n) < 0) {
 			ring_fail(r, XENSTORE_ERROR_RINGIDX, "request ring indices out of range");
 			return false;
@@ -287,7 +293,9 @@ static bool ring_pass(struct xs_ring *r)
 		r->moved |= n > 0;
 	}
 	ring_process(r);
-	return ring_push(r) || n > 0;
+	moved = ring_push(r) || n > 0;
+	xs_inbuf_release(&r->in); /* if every request in it was taken */
+	return moved;
 }
 
 static int ring_connect(struct xs_ring *r)

@@ -215,3 +215,54 @@ Test(framing, outq_limit_and_shrink)
 	cr_assert_null(q.data, "a drained burst buffer is freed");
 	xs_outq_fini(&q);
 }
+
+/* An idle ring connection holds no buffers (transport_ring.c releases
+ * them after each pass): released only when empty, allocated again at the
+ * next use, frames intact across it. */
+Test(framing, release_only_when_empty)
+{
+	struct xs_inbuf in;
+	struct xs_outq q;
+	struct xsd_sockmsg h = { .type = XS_READ, .req_id = 9, .len = 3 }, got;
+	char frame[64];
+	const char *payload;
+	size_t len = make_frame(frame, XS_WRITE, 4, 20, 11), room;
+	char *dst;
+
+	cr_assert_eq(xs_inbuf_init(&in, 0), 0);
+	xs_inbuf_release(&in);
+	cr_assert_null(in.data, "an empty buffer is released");
+	cr_assert_eq(xs_inbuf_next(&in, &got, &payload), 0, "nothing in a released buffer");
+	dst = xs_inbuf_space(&in, &room);
+	cr_assert_not_null(dst, "allocated again");
+	cr_assert_geq(room, 2 * XS_FRAME_MAX);
+	memcpy(dst, frame, 10); /* a partial frame: kept */
+	xs_inbuf_commit(&in, 10);
+	cr_assert_eq(xs_inbuf_next(&in, &got, &payload), 0);
+	xs_inbuf_release(&in);
+	cr_assert_not_null(in.data, "a partial frame is not released");
+	dst = xs_inbuf_space(&in, &room);
+	memcpy(dst, frame + 10, len - 10);
+	xs_inbuf_commit(&in, len - 10);
+	cr_assert_eq(xs_inbuf_next(&in, &got, &payload), 1);
+	cr_assert_eq(got.req_id, 4);
+	check_payload(payload, 20, 11);
+	xs_inbuf_release(&in);
+	cr_assert_null(in.data);
+	xs_inbuf_fini(&in);
+
+	xs_outq_init(&q, 1 << 20);
+	xs_outq_release(&q);
+	cr_assert_eq(xs_outq_push(&q, &h, "abc"), 0);
+	xs_outq_release(&q);
+	cr_assert_not_null(q.data, "a queue with bytes in it is kept");
+	xs_outq_consume(&q, 5);
+	xs_outq_release(&q);
+	cr_assert_not_null(q.data, "part of a frame is still queued");
+	xs_outq_consume(&q, xs_outq_len(&q));
+	xs_outq_release(&q);
+	cr_assert_null(q.data);
+	cr_assert_eq(xs_outq_push(&q, &h, "xyz"), 0, "allocated again");
+	cr_assert_eq(memcmp(xs_outq_peek(&q) + 16, "xyz", 3), 0);
+	xs_outq_fini(&q);
+}
