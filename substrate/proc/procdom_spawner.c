@@ -532,21 +532,26 @@ static bool spawner_is_refusal(const struct spawner_state *s, const struct msghd
 static void spawner_wait(struct spawner_state *s)
 {
 	for (;;) {
-		struct pollfd p[2] = { { SPAWNER_FD, POLLIN, 0 }, { -1, POLLIN, 0 } };
+		struct pollfd p[3] = { { SPAWNER_FD, POLLIN, 0 },
+				       { -1, POLLIN, 0 },
+				       { -1, POLLIN, 0 } };
 		int timeout = -1, n;
 
 		if (s->standby_on) {
 			standby_tick(&s->sb);
 			p[1].fd = standby_fd(&s->sb);
+			p[2].fd = standby_pidfd(&s->sb);
 			timeout = standby_timeout_ms(&s->sb);
 		}
 		if (p[1].fd < 0 && timeout < 0)
 			return; /* recvmsg waits */
-		n = poll(p, 2, timeout);
+		n = poll(p, 3, timeout);
 		if (n < 0 && errno != EINTR)
 			_exit(1);
 		if (n > 0 && p[1].revents)
 			standby_event(&s->sb);
+		else if (n > 0 && p[2].revents)
+			standby_exited(&s->sb);
 		if (n > 0 && p[0].revents)
 			return;
 	}

@@ -52,12 +52,14 @@
  * -EAGAIN or -ENOMEM (the clone found the kernel short of processes or
  * memory: not the template's fault) starts the request fresh and keeps the
  * template (the host sweeps, in case it lied) -- up to the third such
- * answer in a row, which gives it up and rests its program (below). Any other error answer
- * gives the template up and the request is started fresh. EOF (the
- * template died), a malformed answer or none in time give it up too, but
- * then the template may have made a child that holds the request's fds and
- * runs the runtime's boot on them; a fresh start beside it could have its
- * vCPU page and BOOT request mixed with that one's, so the request fails
+ * answer in a row, which gives it up and rests its program (below). Any
+ * other error answer gives the template up and the request is started
+ * fresh. EOF or its pidfd (the template died; a child its constructors
+ * forked may hold the socket open, and only the pidfd tells then), a
+ * malformed answer or none in time give it up too, but then the template
+ * may have made a child that holds the request's fds and runs the
+ * runtime's boot on them; a fresh start beside it could have its vCPU page
+ * and BOOT request mixed with that one's, so the request fails
  * (-ECANCELED) instead, and the notice tells the host to sweep
  * (procdom_spawner.c, "The crash window").
  *
@@ -106,6 +108,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "procdom_proto.h"
@@ -150,7 +153,7 @@ int standby_init(struct standby *sb, pid_t *slots, uint32_t *busy, size_t stack_
 		 void *ctx)
 {
 	memset(sb, 0, sizeof(*sb));
-	sb->fd = -1;
+	sb->fd = sb->pidfd = -1;
 	sb->slots = slots;
 	sb->busy = busy;
 	sb->stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE,
@@ -173,6 +176,11 @@ int standby_init(struct standby *sb, pid_t *slots, uint32_t *busy, size_t stack_
 int standby_fd(const struct standby *sb)
 {
 	return sb->pid ? sb->fd : -1;
+}
+
+int standby_pidfd(const struct standby *sb)
+{
+	return sb->pid ? sb->pidfd : -1;
 }
 
 /* ---- programs ------------------------------------------------------------ */
@@ -286,7 +294,9 @@ static void standby_gone(struct standby *sb, unsigned int note, const char *why)
 	}
 	kill(pid, SIGKILL);
 	close(sb->fd);
-	sb->fd = -1;
+	if (sb->pidfd >= 0)
+		close(sb->pidfd);
+	sb->fd = sb->pidfd = -1;
 	sb->pid = 0;
 	sb->ready = false;
 	sb->notify(sb->notify_ctx, pid, note | STANDBY_NOTE_GONE, sb->argv[0], why);
@@ -341,6 +351,19 @@ void standby_event(struct standby *sb)
 		standby_gone(sb, STANDBY_NOTE_FAILED, "a message out of turn");
 	else
 		standby_gone(sb, STANDBY_NOTE_DIED, NULL); /* EOF */
+}
+
+void standby_exited(struct standby *sb)
+{
+	struct pollfd p = { sb->fd, POLLIN, 0 };
+
+	if (!sb->pid)
+		return;
+	/* What it said before it died comes first ('R', a refusal). */
+	if (poll(&p, 1, 0) == 1 && (p.revents & POLLIN))
+		standby_event(sb);
+	if (sb->pid)
+		standby_gone(sb, STANDBY_NOTE_DIED, NULL);
 }
 
 /* ---- giving it a domain ---------------------------------------------------- */
@@ -445,14 +468,18 @@ static int standby_answer(struct standby *sb, int32_t *ret)
 	ssize_t n;
 
 	for (;;) {
-		struct pollfd p = { sb->fd, POLLIN, 0 };
+		struct pollfd p[2] = { { sb->fd, POLLIN, 0 }, { sb->pidfd, POLLIN, 0 } };
 		uint64_t now = standby_now_ns();
 
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		if (poll(&p, 1, (int)((deadline - now + 999999) / 1000000)) <= 0)
+		if (poll(p, 2, (int)((deadline - now + 999999) / 1000000)) <= 0)
 			continue; /* EINTR, or the deadline: checked above */
 		n = recv(sb->fd, b, sizeof(b), MSG_DONTWAIT);
+		/* Exited with nothing said: dead, though a child its
+		 * constructors forked may keep the socket from EOF. */
+		if (n < 0 && errno == EAGAIN && p[1].revents)
+			return -EPIPE;
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n <= 0)
@@ -675,6 +702,19 @@ static int standby_free_slot(const struct standby *sb)
 }
 
 /* Both ends at fd_base and up, close-on-exec (fds 3.. stay free). */
+/* A pidfd of pid at or above fd_base (the spawner keeps 3.. free), or -1
+ * where the kernel has none: then only its socket's EOF tells its death. */
+static int standby_pidfd_open(const struct standby *sb, pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0), moved;
+
+	if (fd < 0)
+		return -1;
+	moved = fcntl(fd, F_DUPFD_CLOEXEC, sb->fd_base);
+	close(fd);
+	return moved;
+}
+
 static int standby_socketpair(const struct standby *sb, int sv[2])
 {
 	int tmp[2], i;
@@ -720,6 +760,7 @@ static void standby_clone(struct standby *sb, unsigned int slot, const struct st
 	}
 	sb->pid = pid;
 	sb->fd = sv[0];
+	sb->pidfd = standby_pidfd_open(sb, pid);
 	sb->slot = slot;
 	sb->id = *id;
 	sb->ready = false;

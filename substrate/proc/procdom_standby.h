@@ -111,7 +111,10 @@ typedef void (*standby_notify_fn)(void *ctx, pid_t pid, unsigned int note, const
 struct standby {
 	/* The one template: pid 0 when there is none. */
 	pid_t pid;
-	int fd;			 /* our end of its socket */
+	int fd; /* our end of its socket */
+	/* Its pidfd (-1 if the kernel has none): readable once it exits, even
+	 * while a child its constructors forked holds its socket open. */
+	int pidfd;
 	unsigned int slot;	 /* its index in slots[] */
 	bool ready;		 /* it said so */
 	unsigned int served;	 /* domains it made */
@@ -152,8 +155,12 @@ struct standby_req {
 int standby_init(struct standby *sb, pid_t *slots, uint32_t *busy, size_t stack_size, int fd_base,
 		 char **env_base, unsigned int nr_env, pid_t host, standby_notify_fn notify,
 		 void *ctx);
-/* Its socket, for the spawner's poll (-1: none). */
+/* Its socket and its pidfd, for the spawner's poll (-1: none). */
 int standby_fd(const struct standby *sb);
+int standby_pidfd(const struct standby *sb);
+/* Its pidfd is readable: it exited (given up, as dead, unless an answer
+ * or a message it sent first is still to be read: standby_event's). */
+void standby_exited(struct standby *sb);
 /* Its socket is readable: it said ready, or it is gone. */
 void standby_event(struct standby *sb);
 /*

@@ -21,7 +21,9 @@
  *   fork=PATH before it says ready, forks a child (in its process group,
  *             its child, not the host's) that waits for ever, as a guest
  *             constructor could, and writes that child's pid to PATH; then
- *             answers each request -EINVAL
+ *             answers each request -EINVAL. The child closes the socket.
+ *   keep=PATH as fork=PATH, but the child keeps the template's socket
+ *             open (a fork inherits every fd), as a careless constructor's
  *
  * Without XENON_STANDBY (started cold) it just waits, as a domain would.
  */
@@ -30,6 +32,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +70,7 @@ static pid_t host_child(void)
 
 /* A constructor's child (fork=PATH): it outlives us unless killed with our
  * group (fork leaves it no parent-death signal). Its pid goes to path. */
-static int fork_child(int sock, const char *path)
+static int fork_child(int sock, const char *path, bool keep_sock)
 {
 	char line[32];
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), n;
@@ -77,7 +80,8 @@ static int fork_child(int sock, const char *path)
 		return -1;
 	pid = fork();
 	if (pid == 0) {
-		close(sock);
+		if (!keep_sock)
+			close(sock);
 		prctl(PR_SET_NAME, "liar-forked");
 		for (;;)
 			pause();
@@ -111,7 +115,7 @@ static int serve(int fd, const char *mode)
 			a[0] = nr++ % 3 < 2 ? -EAGAIN : host_child();
 		} else if (!strcmp(mode, "die")) {
 			return 3;
-		} else if (!strncmp(mode, "fork=", 5)) {
+		} else if (!strncmp(mode, "fork=", 5) || !strncmp(mode, "keep=", 5)) {
 			a[0] = -EINVAL;
 		} else {
 			prctl(PR_SET_NAME, "liar-guest");
@@ -163,7 +167,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "refuse"))
 		return send(fd, refusal, sizeof(refusal) - 1, 0) > 0 ? 2 : 1;
-	if (!strncmp(mode, "fork=", 5) && fork_child(fd, mode + 5) < 0)
+	if (!strncmp(mode, "fork=", 5) && fork_child(fd, mode + 5, false) < 0)
+		return 1;
+	if (!strncmp(mode, "keep=", 5) && fork_child(fd, mode + 5, true) < 0)
 		return 1;
 	if (send(fd, &c, 1, 0) != 1)
 		return 1;
