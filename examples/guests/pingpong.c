@@ -18,6 +18,7 @@
 #include <xen/sched.h>
 
 static volatile unsigned long pp_count;
+static unsigned long pp_blocks_masked; /* SCHEDOP_block returned with events off */
 static evtchn_port_t pp_port;
 static int pp_pong;
 
@@ -33,12 +34,15 @@ static irqreturn_t pp_handler(int irq, void *dev_id)
 }
 
 /* Sleep until the handler ran `want` times. Events off while testing, so
- * SCHEDOP_block (which turns them on and checks) cannot miss one. */
+ * SCHEDOP_block (which turns them on and checks) cannot miss one. As from
+ * Xen's, it returns with them on (counted otherwise: the tests want 0). */
 static void pp_wait(unsigned long want)
 {
 	xen_irq_disable();
 	while (pp_count < want) {
 		xen_block();
+		if (xg_irqs_disabled(xen_guest_current()))
+			pp_blocks_masked++;
 		xen_irq_disable();
 	}
 	xen_irq_enable();
@@ -78,9 +82,10 @@ static void pp_stats(const char *what)
 
 	procdom_rt_stats(&st);
 	printf("pingpong: %s stats: hypercalls %llu fast_sends %llu local_blocks %llu sleeps "
-	       "%llu\n",
+	       "%llu blocks_left_masked %lu\n",
 	       what, (unsigned long long)st.hypercalls, (unsigned long long)st.fast_sends,
-	       (unsigned long long)st.local_blocks, (unsigned long long)st.sleeps);
+	       (unsigned long long)st.local_blocks, (unsigned long long)st.sleeps,
+	       pp_blocks_masked);
 }
 
 /* Poll our port's status (10 s at most) until the peer has let it go. */

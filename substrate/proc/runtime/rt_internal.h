@@ -110,6 +110,10 @@ struct procdom_vcpu {
 	/* A local SCHEDOP_poll spun and handed the sleep to xenon-hvd: its
 	 * HV_ACT_POLL wait starts asleep (rt_poll.c). This thread only. */
 	bool poll_spun;
+	/* The local SCHEDOP_block saw upcall_pending during its quiet spin
+	 * and left the mask set: rt_deliver runs that upcall without
+	 * masking again, then unmasks (rt_hypercall.c). This thread only. */
+	bool upcall_held;
 };
 
 struct procdom_peer {
@@ -202,6 +206,10 @@ int rt_wait(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t d
  * why). */
 bool rt_wait_spin(struct procdom_vcpu_page *pg, rt_cond_fn cond, void *arg, uint64_t spin_ns,
 		  uint64_t deadline_ns, bool yield, bool quiet);
+/* cond held for the calling vCPU, whose page is pg: ask for the lines its
+ * upcall is about to write (its vcpu_info, the pending words its selector
+ * names) all at once. Only a hint. */
+void rt_upcall_prefetch_lines(struct procdom_vcpu_page *pg);
 /* The waiting vCPU is running again (seq_cst store of RUNNING). */
 void rt_wait_running(struct procdom_vcpu_page *pg);
 

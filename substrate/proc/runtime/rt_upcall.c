@@ -51,6 +51,7 @@ void rt_deliver(struct procdom_vcpu *v)
 {
 	struct xen_guest *g = v->rt->guest;
 	struct vcpu_info *vi;
+	bool held;
 
 	if (!g || !g->ready || v->id >= g->nr_vcpus)
 		return;
@@ -58,8 +59,14 @@ void rt_deliver(struct procdom_vcpu *v)
 	/* The seq_cst mask store pairs with the library's xg_irq_enable()
 	 * (clear mask, then test pending) and with the notifier's exchange of
 	 * upcall_pending: pending raised while masked is seen on the re-test. */
-	while (rt_upcall_due(vi)) {
-		__atomic_store_n(&vi->evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
+	/* One instruction: of this thread and an upcall signal landing on it
+	 * here, exactly one takes a held upcall (the other finds the mask
+	 * still set, nothing due). */
+	held = __atomic_exchange_n(&v->upcall_held, false, __ATOMIC_RELAXED);
+	while (held || rt_upcall_due(vi)) {
+		if (!held)
+			__atomic_store_n(&vi->evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
+		held = false;
 		rt_stat_inc(&v->rt->stats.upcalls);
 		xg_evtchn_do_upcall(g);
 		__atomic_store_n(&vi->evtchn_upcall_mask, 0, __ATOMIC_SEQ_CST);

@@ -89,7 +89,7 @@ static inline void rt_prefetchw(const void *p)
  */
 #define RT_PREFETCH_WORDS 4 /* selector words looked at */
 
-static void rt_upcall_prefetch(struct procdom_vcpu_page *pg)
+void rt_upcall_prefetch_lines(struct procdom_vcpu_page *pg)
 {
 	struct procdom_vcpu *v = rt_self();
 	struct xen_guest *g;
@@ -97,7 +97,6 @@ static void rt_upcall_prefetch(struct procdom_vcpu_page *pg)
 	xen_ulong_t sel;
 	unsigned int i;
 
-	rt_prefetchw(&pg->state);
 	if (!v || !v->page || &v->page->base != pg || !(g = v->rt->guest) || !g->ready ||
 	    v->id >= g->nr_vcpus)
 		return;
@@ -108,6 +107,12 @@ static void rt_upcall_prefetch(struct procdom_vcpu_page *pg)
 		rt_prefetchw(&g->shared_info->evtchn_pending[__builtin_ctzl(sel)]);
 		sel &= sel - 1;
 	}
+}
+
+static void rt_upcall_prefetch(struct procdom_vcpu_page *pg)
+{
+	rt_prefetchw(&pg->state);
+	rt_upcall_prefetch_lines(pg);
 }
 
 /* The clock costs ~40 ns a read here: look at it once per RT_SPIN_BATCH
