@@ -1,7 +1,8 @@
 /*
  * Event channels between two process domains, end to end, beside host
  * baselines measured in the same run (reference/floors.md; the cache-line
- * ping-pong both before and after the domains run, one median of both):
+ * ping-pong both before and after the domains run, one median of both,
+ * and around each pair of domains; see "Placement" below):
  *
  *   proc-event-rtt-polling   round trip, both vCPUs awake (fast send path,
  *                            no system call), delivered by upcall to a
@@ -19,10 +20,27 @@
  *                                                 vs 1-byte writes on a UNIX
  *                                                    stream, bytes read/s
  *
- * It starts its own xenon-hvd in a fresh run dir (xenon up), creates two
- * evbench domains (examples/guests/evbench.c) bound to each other at
- * creation, collects their per-repetition figures from their logs, and
- * stops the daemon (xenon down).
+ * It starts its own xenon-hvd in a fresh run dir (xenon up), creates
+ * PAIRS pairs of evbench domains (examples/guests/evbench.c), each pair
+ * bound to each other at creation, runs the pairs one after another,
+ * collects their per-repetition figures from their logs, and stops the
+ * daemon (xenon down).
+ *
+ * Placement. On this shared VM one line's ping-pong costs from ~200 to
+ * ~360 ns by where it lies (a page's figure is steady from pass to pass,
+ * another page's is not the same), and the masked-port round trip comes
+ * in two modes (~280 and ~370 ns), steady for one pair of domains and
+ * the same on both of its ports' lines, not following which CPU each
+ * domain runs on (pinned both ways) nor the cache-line measured just
+ * before and just after that pair. One pair is thus one draw. So:
+ *   - every pair is created before any runs (pages of its own each), and
+ *     the masked-port round trip is run on ports 12 and 524 in turn (one
+ *     line of the pending bitmap each); the figure is the median over all
+ *     of them, each placement's median printed beside it;
+ *   - the line baselines are on lines of their own, all held at once, and
+ *     the cache-line ping-pong and the floor are also measured just before
+ *     and just after each pair: proc-event-rtt-pollport-paired is the
+ *     median over the pairs of the ratio at that moment.
  *
  *   bench-proc-event [XENON_CLI GUESTS_DIR]   (default: next to this binary)
  */
@@ -46,7 +64,14 @@
 
 #define REPS 5
 #define RTT_N 20000
-#define MAX_REPS 16
+/* Domain pairs, one after another, all created first so that each has
+ * pages of its own; and the masked-port round trip on ports 12 and 524,
+ * one per line of the pending bitmap (evbench.pollgroups; ports below
+ * 1024, the send table's): see "Placement" at the top. */
+#define PAIRS 3
+#define POLL_GROUPS 2
+#define MAX_REPS (REPS * PAIRS)
+#define MAX_PP (MAX_REPS * POLL_GROUPS)
 
 static int cmp_u64(const void *a, const void *b)
 {
@@ -130,16 +155,12 @@ static void cl_answer(void *ctx, uint32_t i)
 	__atomic_store_n(&s->word[1], i, __ATOMIC_RELEASE);
 }
 
-static double base_cacheline(uint64_t *t)
+/* Rep k's line: page k of the region, a line of its own in that page. */
+static double base_cacheline(uint64_t *t, uint8_t *region, unsigned int k)
 {
-	struct shm *s = shm_new();
-	double med;
+	struct shm *s = (struct shm *)(region + (size_t)k * 4096 + 64 * ((k * 5) % 62));
 
-	if (!s)
-		return 0;
-	med = rtt_two_procs(t, RTT_N, s, cl_ask, cl_answer);
-	munmap(s, 4096);
-	return med;
+	return rtt_two_procs(t, RTT_N, s, cl_ask, cl_answer);
 }
 
 /*
@@ -152,6 +173,9 @@ static double base_cacheline(uint64_t *t)
  * where the ping-pong needs two: the exact ABI's cost before any code.
  */
 #define FLOOR_PENDING_OFF 2048
+#define NR_SAMPLES (2 * REPS) /* of each line baseline: before and after */
+/* ... and two more around each pair of domains: before it, after it */
+#define NR_LINES (NR_SAMPLES + 2 * PAIRS)
 
 struct floor_words {
 	uint64_t *ask, *answer; /* the asker's and the answerer's pending word */
@@ -182,22 +206,15 @@ static void floor_answer(void *ctx, uint32_t i)
 	__atomic_fetch_or(f->ask, 1, __ATOMIC_SEQ_CST);
 }
 
-static double base_pending_floor(uint64_t *t)
+/* Rep k: pages k and NR_LINES + k of the region, the pending line of
+ * ports 512 * (k % 8) onwards (as the masked-port round trip's groups). */
+static double base_pending_floor(uint64_t *t, uint8_t *region, unsigned int k)
 {
-	uint8_t *a = (uint8_t *)shm_new(), *b = (uint8_t *)shm_new();
-	double med = 0;
+	size_t off = FLOOR_PENDING_OFF + 64 * (k % POLL_GROUPS);
+	struct floor_words f = { (uint64_t *)(region + (size_t)k * 4096 + off),
+				 (uint64_t *)(region + (size_t)(NR_LINES + k) * 4096 + off) };
 
-	if (a && b) {
-		struct floor_words f = { (uint64_t *)(a + FLOOR_PENDING_OFF),
-					 (uint64_t *)(b + FLOOR_PENDING_OFF) };
-
-		med = rtt_two_procs(t, RTT_N, &f, floor_ask, floor_answer);
-	}
-	if (a)
-		munmap(a, 4096);
-	if (b)
-		munmap(b, 4096);
-	return med;
+	return rtt_two_procs(t, RTT_N, &f, floor_ask, floor_answer);
 }
 
 /* Futex round trip, always sleep/wake: each side FUTEX_WAITs (shared) at
@@ -288,18 +305,22 @@ struct dom_fig {
 	unsigned long long poll_rtts;
 	/* Round trips on a masked port, both sides in SCHEDOP_poll. */
 	unsigned int pp_reps;
-	double pollport[MAX_REPS];
+	double pollport[MAX_PP];
+	unsigned int pp_where[MAX_PP]; /* pair * 10000 + port */
+	/* The cache-line ping-pong and the floor just before and just after
+	 * each pair ran (the machine's state drifts over seconds). */
+	double cl_around[PAIRS][2], pf_around[PAIRS][2];
 	unsigned long long pp_syscalls;
 };
 
-static void parse_logs(const char *rd, struct dom_fig *fig)
+static void parse_logs(const char *rd, unsigned int pair, struct dom_fig *fig)
 {
 	char path[4400], line[512];
-	unsigned long long r, a, b, c, d, e;
+	unsigned long long r, a, b, c, d, e, port;
 	FILE *f;
 	int got;
 
-	snprintf(path, sizeof(path), "%s/domain-3.log", rd);
+	snprintf(path, sizeof(path), "%s/domain-%u.log", rd, 3 + 2 * pair);
 	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f)) {
 		got = sscanf(
@@ -318,28 +339,88 @@ static void parse_logs(const char *rd, struct dom_fig *fig)
 			fig->oneway_sends[fig->reps++] = (double)c * 1e9 / (double)d;
 			fig->oneway_ns += (double)d;
 		}
-		if (sscanf(line, "evbench: rep %llu rtt_pollport_ns %llu poll_syscalls %llu", &r,
-			   &a, &e) == 3 &&
-		    fig->pp_reps < MAX_REPS) {
+		port = 0;
+		if (sscanf(line,
+			   "evbench: rep %llu rtt_pollport_ns %llu poll_syscalls %llu port %llu",
+			   &r, &a, &e, &port) >= 3 &&
+		    fig->pp_reps < MAX_PP) {
+			fig->pp_where[fig->pp_reps] = pair * 10000 + (unsigned int)(port % 10000);
 			fig->pollport[fig->pp_reps++] = (double)a;
 			fig->pp_syscalls += e;
 		}
-		sscanf(line, "evbench: ping fast_sends %llu hypercalls %llu", &fig->ping_fast,
-		       &fig->ping_hc);
+		if (sscanf(line, "evbench: ping fast_sends %llu hypercalls %llu", &a, &b) == 2) {
+			fig->ping_fast += a;
+			fig->ping_hc += b;
+		}
 	}
 	if (f)
 		fclose(f);
-	snprintf(path, sizeof(path), "%s/domain-2.log", rd);
+	snprintf(path, sizeof(path), "%s/domain-%u.log", rd, 2 + 2 * pair);
 	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "evbench: pong oneway_events %llu sleeps %llu", &a,
-			   &fig->pong_sleeps) == 2)
-			fig->oneway_events = (double)a;
-		sscanf(line, "evbench: pong fast_sends %llu hypercalls %llu", &fig->pong_fast,
-		       &fig->pong_hc);
+		if (sscanf(line, "evbench: pong oneway_events %llu sleeps %llu", &a, &b) == 2) {
+			fig->oneway_events += (double)a;
+			fig->pong_sleeps += b;
+		}
+		if (sscanf(line, "evbench: pong fast_sends %llu hypercalls %llu", &a, &b) == 2) {
+			fig->pong_fast += a;
+			fig->pong_hc += b;
+		}
 	}
 	if (f)
 		fclose(f);
+}
+
+/* The masked-port round trip placement by placement (a pair's port: its
+ * own two pending lines), each the median of its repetitions. */
+static void pollport_by_placement(const struct dom_fig *fig)
+{
+	double v[MAX_PP];
+	unsigned int i, j, n, seen[MAX_PP], nr_seen = 0;
+
+	printf("# masked-port round trip by placement (pair/port: median of its reps):");
+	for (i = 0; i < fig->pp_reps; i++) {
+		for (j = 0; j < nr_seen && seen[j] != fig->pp_where[i]; j++)
+			;
+		if (j < nr_seen)
+			continue;
+		seen[nr_seen++] = fig->pp_where[i];
+		for (j = n = 0; j < fig->pp_reps; j++)
+			if (fig->pp_where[j] == fig->pp_where[i])
+				v[n++] = fig->pollport[j];
+		printf(" %u/%u: %.0f", fig->pp_where[i] / 10000, fig->pp_where[i] % 10000,
+		       bench_summarise(v, n).median);
+	}
+	printf(" ns\n");
+}
+
+/* Each pair's masked-port round trip against the cache-line ping-pong and
+ * the floor measured just before and just after it (their mean): the
+ * ratio at the same moment, and the median over the pairs. */
+static void pollport_paired(const struct dom_fig *fig)
+{
+	double rc[PAIRS], rf[PAIRS], v[MAX_PP];
+	unsigned int k, i, n;
+
+	for (k = 0; k < PAIRS; k++) {
+		double cl = (fig->cl_around[k][0] + fig->cl_around[k][1]) / 2;
+		double pf = (fig->pf_around[k][0] + fig->pf_around[k][1]) / 2;
+
+		for (i = n = 0; i < fig->pp_reps; i++)
+			if (fig->pp_where[i] / 10000 == k)
+				v[n++] = fig->pollport[i];
+		rc[k] = n && cl > 0 ? bench_summarise(v, n).median / cl : 0;
+		rf[k] = n && pf > 0 ? bench_summarise(v, n).median / pf : 0;
+		printf("# pair %u: masked-port %.0f ns; around it: cache-line %.0f, %.0f ns, floor "
+		       "%.0f, %.0f ns; ratios %.2f, %.2f\n",
+		       k, n ? bench_summarise(v, n).median : 0, fig->cl_around[k][0],
+		       fig->cl_around[k][1], fig->pf_around[k][0], fig->pf_around[k][1], rc[k],
+		       rf[k]);
+	}
+	printf("proc-event-rtt-pollport-paired: median ratio %.2f over %u pairs (%.2f..%.2f) to "
+	       "the cache-line measured around each pair; to the floor %.2f\n",
+	       bench_summarise(rc, PAIRS).median, PAIRS, bench_summarise(rc, PAIRS).min,
+	       bench_summarise(rc, PAIRS).max, bench_summarise(rf, PAIRS).median);
 }
 
 static int write_cfg(const char *path, const char *name, int domid, const char *kernel,
@@ -350,50 +431,97 @@ static int write_cfg(const char *path, const char *name, int domid, const char *
 	if (!f)
 		return -1;
 	fprintf(f,
-		"name = \"%s\"\ntype = \"process\"\nkernel = \"%s\"\nmemory = 4\nvcpus = 1\n"
+		"name = \"%s%d\"\ntype = \"process\"\nkernel = \"%s\"\nmemory = 4\nvcpus = 1\n"
 		"domid = %d\nextra = \"%s\"\n%s\n",
-		name, kernel, domid, extra, more);
+		name, domid, kernel, domid, extra, more);
 	return fclose(f);
 }
 
-static int run_domains(const char *x, const char *guests, struct dom_fig *fig)
+/* Ping's channels, bound at creation: 10 (round trips), 11 (one-way) and
+ * the masked-port group 12 + 512 g. */
+static void chan_lines(char *buf, size_t len, unsigned int pong)
+{
+	char res[2048] = "", bind[2048] = "";
+	size_t rl = 0, bl = 0;
+	unsigned int k, port;
+
+	for (k = 0; k < 2 + POLL_GROUPS; k++) {
+		port = k < 2 ? 10 + k : 12 + 512 * (k - 2);
+		rl += (size_t)snprintf(res + rl, sizeof(res) - rl,
+				       "%s\"domain=%u,port=%u,remote=self\"", k ? ", " : "", pong,
+				       port);
+		bl += (size_t)snprintf(bind + bl, sizeof(bind) - bl,
+				       "%s\"port=%u,remote=%u,remote_port=%u\"", k ? ", " : "",
+				       port, pong, port);
+	}
+	snprintf(buf, len, "evtchn_reserve = [ %s ]\nevtchn_bind = [ %s ]", res, bind);
+}
+
+struct line_bases {
+	uint64_t *t;
+	uint8_t *cl_region, *pf_region; /* NR_LINES (pairs of) pages */
+};
+
+static int run_domains(const char *x, const char *guests, struct dom_fig *fig,
+		       const struct line_bases *lb)
 {
 	char dir[] = "/tmp/xenon-bench-event.XXXXXX", rd[4200], cfg[4300], kernel[4200];
-	char extra[256], l2[4300], l3[4300];
+	char extra[256], l2[4300], l3[4300], chans[4500];
+	unsigned int k, pong;
 	int i, rc = -1;
 
 	if (!mkdtemp(dir))
 		return -1;
 	snprintf(rd, sizeof(rd), "%s/run", dir);
 	snprintf(kernel, sizeof(kernel), "%s/evbench", guests);
-	snprintf(l2, sizeof(l2), "%s/domain-2.log", rd);
-	snprintf(l3, sizeof(l3), "%s/domain-3.log", rd);
 	if (bench_run_cmd("timeout 20 %s --run-dir %s up >/dev/null", x, rd) != 0)
 		goto out_rm;
-	snprintf(cfg, sizeof(cfg), "%s/pong.cfg", dir);
-	snprintf(extra, sizeof(extra), "evbench.reps=%d evbench.n=%d", REPS, RTT_N);
-	write_cfg(cfg, "pong", 2, kernel, extra, "");
-	if (bench_run_cmd("timeout 10 %s --run-dir %s create -p %s >/dev/null", x, rd, cfg) != 0)
-		goto out_down;
-	snprintf(cfg, sizeof(cfg), "%s/ping.cfg", dir);
-	snprintf(extra, sizeof(extra), "evbench.reps=%d evbench.n=%d evbench.role=ping", REPS,
-		 RTT_N);
-	write_cfg(cfg, "ping", 3, kernel, extra,
-		  "evtchn_reserve = [ \"domain=2,port=10,remote=self\", "
-		  "\"domain=2,port=11,remote=self\", \"domain=2,port=12,remote=self\" ]\n"
-		  "evtchn_bind = [ \"port=10,remote=2,remote_port=10\", "
-		  "\"port=11,remote=2,remote_port=11\", \"port=12,remote=2,remote_port=12\" ]");
-	if (bench_run_cmd("timeout 10 %s --run-dir %s create %s >/dev/null", x, rd, cfg) != 0 ||
-	    bench_run_cmd("timeout 10 %s --run-dir %s unpause 2 >/dev/null", x, rd) != 0)
-		goto out_down;
-	for (i = 0; i < 1200 &&
-		    !(bench_log_has(l2, "evbench: done") && bench_log_has(l3, "evbench: done"));
-	     i++)
-		usleep(100000);
-	parse_logs(rd, fig);
-	rc = fig->reps ? 0 : -1;
-	if (rc)
-		bench_run_cmd("tail -n 5 %s %s %s/hvd.log >&2", l2, l3, rd);
+	/* Every pair created (paused) before any runs: each has pages of its
+	 * own, none reused from a pair that ended. */
+	for (k = 0; k < PAIRS; k++) {
+		pong = 2 + 2 * k;
+		snprintf(cfg, sizeof(cfg), "%s/pong%u.cfg", dir, k);
+		snprintf(extra, sizeof(extra), "evbench.reps=%d evbench.n=%d evbench.pollgroups=%d",
+			 REPS, RTT_N, POLL_GROUPS);
+		write_cfg(cfg, "pong", (int)pong, kernel, extra, "");
+		if (bench_run_cmd("timeout 10 %s --run-dir %s create -p %s >/dev/null", x, rd,
+				  cfg) != 0)
+			goto out_down;
+		snprintf(cfg, sizeof(cfg), "%s/ping%u.cfg", dir, k);
+		snprintf(extra, sizeof(extra),
+			 "evbench.reps=%d evbench.n=%d evbench.pollgroups=%d evbench.role=ping",
+			 REPS, RTT_N, POLL_GROUPS);
+		chan_lines(chans, sizeof(chans), pong);
+		write_cfg(cfg, "ping", (int)pong + 1, kernel, extra, chans);
+		if (bench_run_cmd("timeout 10 %s --run-dir %s create -p %s >/dev/null", x, rd,
+				  cfg) != 0)
+			goto out_down;
+	}
+	for (k = 0; k < PAIRS; k++) {
+		pong = 2 + 2 * k;
+		snprintf(l2, sizeof(l2), "%s/domain-%u.log", rd, pong);
+		snprintf(l3, sizeof(l3), "%s/domain-%u.log", rd, pong + 1);
+		fig->cl_around[k][0] = base_cacheline(lb->t, lb->cl_region, NR_SAMPLES + 2 * k);
+		fig->pf_around[k][0] = base_pending_floor(lb->t, lb->pf_region, NR_SAMPLES + 2 * k);
+		if (bench_run_cmd("timeout 10 %s --run-dir %s unpause %u >/dev/null", x, rd,
+				  pong) != 0 ||
+		    bench_run_cmd("timeout 10 %s --run-dir %s unpause %u >/dev/null", x, rd,
+				  pong + 1) != 0)
+			goto out_down;
+		for (i = 0; i < 1200 && !(bench_log_has(l2, "evbench: done") &&
+					  bench_log_has(l3, "evbench: done"));
+		     i++)
+			usleep(100000);
+		fig->cl_around[k][1] = base_cacheline(lb->t, lb->cl_region, NR_SAMPLES + 2 * k + 1);
+		fig->pf_around[k][1] =
+			base_pending_floor(lb->t, lb->pf_region, NR_SAMPLES + 2 * k + 1);
+		parse_logs(rd, k, fig);
+		if (fig->reps < (k + 1) * REPS) {
+			bench_run_cmd("tail -n 5 %s %s %s/hvd.log >&2", l2, l3, rd);
+			goto out_down;
+		}
+	}
+	rc = 0;
 out_down:
 	bench_run_cmd("timeout 20 %s --run-dir %s down >/dev/null", x, rd);
 out_rm:
@@ -408,6 +536,14 @@ int main(int argc, char **argv)
 	struct bench_stat s_cl, s_pf, s_fx, s_ux, s_uo, s;
 	struct dom_fig fig = { 0 };
 	uint64_t *t = calloc(RTT_N, sizeof(*t));
+	/* Every line baseline on lines of its own, all held at once (see
+	 * "Placement"): the cache-line's NR_SAMPLES pages, the floor's two
+	 * sets of NR_SAMPLES pages. */
+	uint8_t *cl_region = mmap(NULL, NR_LINES * 4096, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint8_t *pf_region = mmap(NULL, 2 * NR_LINES * 4096, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct line_bases lb = { t, cl_region, pf_region };
 	int r;
 
 	if (argc == 3) {
@@ -417,24 +553,24 @@ int main(int argc, char **argv)
 		bench_sibling(x, sizeof(x), "tools/xenon/xenon");
 		bench_sibling(guests, sizeof(guests), "examples/guests");
 	}
-	if (!t)
+	if (!t || cl_region == MAP_FAILED || pf_region == MAP_FAILED)
 		return 2;
 	for (r = 0; r < REPS; r++) {
-		cl[r] = base_cacheline(t);
-		pf[r] = base_pending_floor(t);
+		cl[r] = base_cacheline(t, cl_region, (unsigned int)r);
+		pf[r] = base_pending_floor(t, pf_region, (unsigned int)r);
 		fx[r] = base_futex(t, RTT_N / 4);
 		ux[r] = bench_unix_rtt_ns(RTT_N / 4);
 		uo[r] = base_unix_oneway(200000000ULL);
 	}
-	if (run_domains(x, guests, &fig) < 0) {
+	if (run_domains(x, guests, &fig, &lb) < 0) {
 		fprintf(stderr, "bench-proc-event: the domains did not report (xenon %s)\n", x);
 		return 2;
 	}
 	/* The cache-line floor again after the domains: this shared machine
 	 * drifts, and the round trips are held against the floor around them. */
 	for (r = 0; r < REPS; r++) {
-		cl[REPS + r] = base_cacheline(t);
-		pf[REPS + r] = base_pending_floor(t);
+		cl[REPS + r] = base_cacheline(t, cl_region, (unsigned int)(REPS + r));
+		pf[REPS + r] = base_pending_floor(t, pf_region, (unsigned int)(REPS + r));
 	}
 	s_cl = bench_summarise(cl, 2 * REPS);
 	s_pf = bench_summarise(pf, 2 * REPS);
@@ -458,6 +594,8 @@ int main(int argc, char **argv)
 		printf("# masked-port round trips (SCHEDOP_poll both sides): %llu system calls in "
 		       "%llu round trips\n",
 		       fig.pp_syscalls, (unsigned long long)fig.pp_reps * RTT_N);
+		pollport_by_placement(&fig);
+		pollport_paired(&fig);
 		s = bench_summarise(fig.pollport, fig.pp_reps);
 		bench_report("proc-event-rtt-pollport", "ns", s, s_cl.median);
 		bench_report("proc-event-rtt-pollport-vs-floor", "ns", s, s_pf.median);
@@ -481,6 +619,8 @@ int main(int argc, char **argv)
 	       "UNIX stream %.0f ns (%.0f..%.0f)\n",
 	       s_cl.median, s_cl.min, s_cl.max, s_fx.median, s_fx.min, s_fx.max, s_ux.median,
 	       s_ux.min, s_ux.max);
+	munmap(cl_region, NR_LINES * 4096);
+	munmap(pf_region, 2 * NR_LINES * 4096);
 	free(t);
 	return 0;
 }

@@ -6,6 +6,10 @@
  *   evbench.oneway=Q  one-way: ping sends as fast as it can, pong counts
  *   evbench.pollrtt=S round trips on a masked port, both sides waiting in
  *                     SCHEDOP_poll with upcalls masked (no handler)
+ *   evbench.pollgroups=K  ... on each of the K ports S, S + 512, S + 1024,
+ *                     ... in turn: one per line of the pending bitmap
+ *                     (512 ports a line), so K placements of the lines
+ *                     the round trip uses, each side's (K <= 8)
  *   evbench.role=ping (one side), evbench.reps=R evbench.n=N
  *   evbench.gap_us=G  (ping) idle time before each "peer asleep" round trip
  *   evbench.ms=T      (ping) length of the one-way phase
@@ -24,13 +28,14 @@
  * the other. 0 unless a vCPU lost its CPU long enough to fall asleep.)
  *
  * then one round trip on P as a marker, then R repetitions of N round
- * trips on S, the way a kernel waits for one event with the CPU its own
+ * trips on each of the K ports in turn, the way a kernel waits for one
+ * event with the CPU its own
  * (Linux's PV spinlock kick: the port masked, SCHEDOP_poll, clear, go on):
- * each side polls S until it is pending, clears it and (pong) sends back.
- * The send is the same exact 2-level send; a masked port sets no selector
- * and no upcall flag, so the event is its pending bit alone:
+ * each side polls the port until it is pending, clears it and (pong) sends
+ * back. The send is the same exact 2-level send; a masked port sets no
+ * selector and no upcall flag, so the event is its pending bit alone:
  *
- *   evbench: rep 0 rtt_pollport_ns 412 poll_syscalls 0
+ *   evbench: rep 0 rtt_pollport_ns 412 poll_syscalls 0 port 12
  *
  * Pong prints how many one-way events it handled (coalesced sends count
  * once, as in Xen):
@@ -46,8 +51,12 @@
 
 #include <xen/sched.h>
 
+#define EB_MAX_POLL_GROUPS 8
+#define EB_PORTS_PER_LINE 512 /* 64 bytes of evtchn_pending */
+
 static volatile unsigned long eb_rtt_count, eb_oneway_count;
-static evtchn_port_t eb_rtt, eb_oneway, eb_pollp;
+static evtchn_port_t eb_rtt, eb_oneway, eb_pollp, eb_poll_ports[EB_MAX_POLL_GROUPS];
+static unsigned long eb_poll_groups = 1;
 static int eb_pong;
 
 static irqreturn_t eb_rtt_handler(int irq, void *dev_id)
@@ -158,14 +167,18 @@ static uint64_t eb_rtt_pollport(uint64_t *t, unsigned long n, unsigned long long
 	return t[n / 2];
 }
 
-static void eb_pollport_serve(unsigned long count)
+/* Pong's side of ping's schedule: n round trips on each port in turn. */
+static void eb_pollport_serve(unsigned long reps, unsigned long n)
 {
-	unsigned long i;
+	unsigned long r, i;
 
 	xen_irq_disable();
-	for (i = 0; i < count; i++) {
-		eb_poll_take();
-		notify_remote_via_evtchn(eb_pollp);
+	for (r = 0; r < reps * eb_poll_groups; r++) {
+		eb_pollp = eb_poll_ports[r % eb_poll_groups];
+		for (i = 0; i < n; i++) {
+			eb_poll_take();
+			notify_remote_via_evtchn(eb_pollp);
+		}
 	}
 	xen_irq_enable();
 }
@@ -199,11 +212,14 @@ static void eb_ping(const start_info_t *si)
 	want = eb_rtt_count + 1;
 	notify_remote_via_evtchn(eb_rtt);
 	eb_wait(want);
-	for (r = 0; t && n && r < reps; r++) {
-		uint64_t med = eb_rtt_pollport(t, n, &syscalls);
+	for (r = 0; t && n && r < reps * eb_poll_groups; r++) {
+		uint64_t med;
 
-		printf("evbench: rep %lu rtt_pollport_ns %llu poll_syscalls %llu\n", r,
-		       (unsigned long long)med, syscalls);
+		eb_pollp = eb_poll_ports[r % eb_poll_groups];
+		med = eb_rtt_pollport(t, n, &syscalls);
+
+		printf("evbench: rep %lu rtt_pollport_ns %llu poll_syscalls %llu port %u\n",
+		       r / eb_poll_groups, (unsigned long long)med, syscalls, eb_pollp);
 	}
 	free(t);
 }
@@ -217,7 +233,13 @@ void start_kernel(start_info_t *si)
 	eb_rtt = (evtchn_port_t)guest_arg(si, "evbench.rtt", 10);
 	eb_oneway = (evtchn_port_t)guest_arg(si, "evbench.oneway", 11);
 	eb_pollp = (evtchn_port_t)guest_arg(si, "evbench.pollrtt", 12);
-	mask_evtchn(eb_pollp);
+	eb_poll_groups = guest_arg(si, "evbench.pollgroups", 1);
+	if (eb_poll_groups < 1 || eb_poll_groups > EB_MAX_POLL_GROUPS)
+		eb_poll_groups = 1;
+	for (unsigned long g = 0; g < eb_poll_groups; g++) {
+		eb_poll_ports[g] = eb_pollp + (evtchn_port_t)(g * EB_PORTS_PER_LINE);
+		mask_evtchn(eb_poll_ports[g]);
+	}
 	rc = bind_evtchn_to_irqhandler(eb_rtt, eb_rtt_handler, 0, "evbench-rtt", NULL);
 	if (rc >= 0)
 		rc = bind_evtchn_to_irqhandler(eb_oneway, eb_oneway_handler, 0, "evbench-1way",
@@ -233,7 +255,7 @@ void start_kernel(start_info_t *si)
 		unsigned long n = guest_arg(si, "evbench.n", 20000);
 
 		eb_wait(reps * (n + (n / 10 ? n / 10 : 1)) + 1);
-		eb_pollport_serve(reps * n);
+		eb_pollport_serve(reps, n);
 	} else {
 		eb_ping(si);
 	}
