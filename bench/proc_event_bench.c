@@ -26,9 +26,9 @@
  * collects their per-repetition figures from their logs, and stops the
  * daemon (xenon down).
  *
- * Placement. On this shared VM one line's ping-pong costs from ~200 to
- * ~360 ns by where it lies (a page's figure is steady from pass to pass,
- * another page's is not the same), and the masked-port round trip comes
+ * Placement. On this shared VM a ping-pong on two lines of one page costs
+ * ~280-320 ns by which page (steady for a page from pass to pass), and
+ * the masked-port round trip comes
  * in two modes (~280 and ~370 ns), steady for one pair of domains and
  * the same on both of its ports' lines, not following which CPU each
  * domain runs on (pinned both ways) nor the cache-line measured just
