@@ -28,8 +28,8 @@
  *
  * Placement. On this shared VM a ping-pong on two lines of one page costs
  * ~280-320 ns by which page (steady for a page from pass to pass), and
- * the masked-port round trip comes
- * in two modes (~280 and ~370 ns), steady for one pair of domains and
+ * the masked-port round trip comes in two modes (~280 and ~370 ns),
+ * steady for one pair of domains and
  * the same on both of its ports' lines, not following which CPU each
  * domain runs on (pinned both ways) nor the cache-line measured just
  * before and just after that pair. One pair is thus one draw. So:
@@ -174,8 +174,9 @@ static double base_cacheline(uint64_t *t, uint8_t *region, unsigned int k)
  */
 #define FLOOR_PENDING_OFF 2048
 #define NR_SAMPLES (2 * REPS) /* of each line baseline: before and after */
-/* ... and two more around each pair of domains: before it, after it */
-#define NR_LINES (NR_SAMPLES + 2 * PAIRS)
+/* ... and one more for each pair of domains, measured before it and after
+ * it on the same line(s), so the two differ only in time */
+#define NR_LINES (NR_SAMPLES + PAIRS)
 
 struct floor_words {
 	uint64_t *ask, *answer; /* the asker's and the answerer's pending word */
@@ -207,7 +208,8 @@ static void floor_answer(void *ctx, uint32_t i)
 }
 
 /* Rep k: pages k and NR_LINES + k of the region, the pending line of
- * ports 512 * (k % 8) onwards (as the masked-port round trip's groups). */
+ * ports 512 * (k % POLL_GROUPS) onwards (as the masked-port round trip's
+ * ports). */
 static double base_pending_floor(uint64_t *t, uint8_t *region, unsigned int k)
 {
 	size_t off = FLOOR_PENDING_OFF + 64 * (k % POLL_GROUPS);
@@ -306,7 +308,7 @@ struct dom_fig {
 	/* Round trips on a masked port, both sides in SCHEDOP_poll. */
 	unsigned int pp_reps;
 	double pollport[MAX_PP];
-	unsigned int pp_where[MAX_PP]; /* pair * 10000 + port */
+	unsigned int pp_pair[MAX_PP], pp_port[MAX_PP];
 	/* The cache-line ping-pong and the floor just before and just after
 	 * each pair ran (the machine's state drifts over seconds). */
 	double cl_around[PAIRS][2], pf_around[PAIRS][2];
@@ -344,7 +346,8 @@ static void parse_logs(const char *rd, unsigned int pair, struct dom_fig *fig)
 			   "evbench: rep %llu rtt_pollport_ns %llu poll_syscalls %llu port %llu",
 			   &r, &a, &e, &port) >= 3 &&
 		    fig->pp_reps < MAX_PP) {
-			fig->pp_where[fig->pp_reps] = pair * 10000 + (unsigned int)(port % 10000);
+			fig->pp_pair[fig->pp_reps] = pair;
+			fig->pp_port[fig->pp_reps] = (unsigned int)port;
 			fig->pollport[fig->pp_reps++] = (double)a;
 			fig->pp_syscalls += e;
 		}
@@ -376,19 +379,21 @@ static void parse_logs(const char *rd, unsigned int pair, struct dom_fig *fig)
 static void pollport_by_placement(const struct dom_fig *fig)
 {
 	double v[MAX_PP];
-	unsigned int i, j, n, seen[MAX_PP], nr_seen = 0;
+	unsigned int i, j, n;
 
 	printf("# masked-port round trip by placement (pair/port: median of its reps):");
 	for (i = 0; i < fig->pp_reps; i++) {
-		for (j = 0; j < nr_seen && seen[j] != fig->pp_where[i]; j++)
+		for (j = 0; j < i && (fig->pp_pair[j] != fig->pp_pair[i] ||
+				      fig->pp_port[j] != fig->pp_port[i]);
+		     j++)
 			;
-		if (j < nr_seen)
+		if (j < i) /* printed already */
 			continue;
-		seen[nr_seen++] = fig->pp_where[i];
 		for (j = n = 0; j < fig->pp_reps; j++)
-			if (fig->pp_where[j] == fig->pp_where[i])
+			if (fig->pp_pair[j] == fig->pp_pair[i] &&
+			    fig->pp_port[j] == fig->pp_port[i])
 				v[n++] = fig->pollport[j];
-		printf(" %u/%u: %.0f", fig->pp_where[i] / 10000, fig->pp_where[i] % 10000,
+		printf(" %u/%u: %.0f", fig->pp_pair[i], fig->pp_port[i],
 		       bench_summarise(v, n).median);
 	}
 	printf(" ns\n");
@@ -399,7 +404,7 @@ static void pollport_by_placement(const struct dom_fig *fig)
  * ratio at the same moment, and the median over the pairs. */
 static void pollport_paired(const struct dom_fig *fig)
 {
-	double rc[PAIRS], rf[PAIRS], v[MAX_PP];
+	double rc[PAIRS], rf[PAIRS], v[MAX_PP], med;
 	unsigned int k, i, n;
 
 	for (k = 0; k < PAIRS; k++) {
@@ -407,15 +412,15 @@ static void pollport_paired(const struct dom_fig *fig)
 		double pf = (fig->pf_around[k][0] + fig->pf_around[k][1]) / 2;
 
 		for (i = n = 0; i < fig->pp_reps; i++)
-			if (fig->pp_where[i] / 10000 == k)
+			if (fig->pp_pair[i] == k)
 				v[n++] = fig->pollport[i];
-		rc[k] = n && cl > 0 ? bench_summarise(v, n).median / cl : 0;
-		rf[k] = n && pf > 0 ? bench_summarise(v, n).median / pf : 0;
+		med = n ? bench_summarise(v, n).median : 0;
+		rc[k] = cl > 0 ? med / cl : 0;
+		rf[k] = pf > 0 ? med / pf : 0;
 		printf("# pair %u: masked-port %.0f ns; around it: cache-line %.0f, %.0f ns, floor "
 		       "%.0f, %.0f ns; ratios %.2f, %.2f\n",
-		       k, n ? bench_summarise(v, n).median : 0, fig->cl_around[k][0],
-		       fig->cl_around[k][1], fig->pf_around[k][0], fig->pf_around[k][1], rc[k],
-		       rf[k]);
+		       k, med, fig->cl_around[k][0], fig->cl_around[k][1], fig->pf_around[k][0],
+		       fig->pf_around[k][1], rc[k], rf[k]);
 	}
 	printf("proc-event-rtt-pollport-paired: median ratio %.2f over %u pairs (%.2f..%.2f) to "
 	       "the cache-line measured around each pair; to the floor %.2f\n",
@@ -501,8 +506,8 @@ static int run_domains(const char *x, const char *guests, struct dom_fig *fig,
 		pong = 2 + 2 * k;
 		snprintf(l2, sizeof(l2), "%s/domain-%u.log", rd, pong);
 		snprintf(l3, sizeof(l3), "%s/domain-%u.log", rd, pong + 1);
-		fig->cl_around[k][0] = base_cacheline(lb->t, lb->cl_region, NR_SAMPLES + 2 * k);
-		fig->pf_around[k][0] = base_pending_floor(lb->t, lb->pf_region, NR_SAMPLES + 2 * k);
+		fig->cl_around[k][0] = base_cacheline(lb->t, lb->cl_region, NR_SAMPLES + k);
+		fig->pf_around[k][0] = base_pending_floor(lb->t, lb->pf_region, NR_SAMPLES + k);
 		if (bench_run_cmd("timeout 10 %s --run-dir %s unpause %u >/dev/null", x, rd,
 				  pong) != 0 ||
 		    bench_run_cmd("timeout 10 %s --run-dir %s unpause %u >/dev/null", x, rd,
@@ -512,11 +517,14 @@ static int run_domains(const char *x, const char *guests, struct dom_fig *fig,
 					  bench_log_has(l3, "evbench: done"));
 		     i++)
 			usleep(100000);
-		fig->cl_around[k][1] = base_cacheline(lb->t, lb->cl_region, NR_SAMPLES + 2 * k + 1);
-		fig->pf_around[k][1] =
-			base_pending_floor(lb->t, lb->pf_region, NR_SAMPLES + 2 * k + 1);
+		fig->cl_around[k][1] = base_cacheline(lb->t, lb->cl_region, NR_SAMPLES + k);
+		fig->pf_around[k][1] = base_pending_floor(lb->t, lb->pf_region, NR_SAMPLES + k);
 		parse_logs(rd, k, fig);
-		if (fig->reps < (k + 1) * REPS) {
+		/* A pair that did not finish, or left a phase short, is not a
+		 * figure (and would run on beside the next pair). */
+		if (!bench_log_has(l2, "evbench: done") || !bench_log_has(l3, "evbench: done") ||
+		    fig->reps != (k + 1) * REPS || fig->pp_reps != (k + 1) * REPS * POLL_GROUPS) {
+			fprintf(stderr, "bench-proc-event: pair %u did not finish\n", k);
 			bench_run_cmd("tail -n 5 %s %s %s/hvd.log >&2", l2, l3, rd);
 			goto out_down;
 		}
@@ -537,8 +545,8 @@ int main(int argc, char **argv)
 	struct dom_fig fig = { 0 };
 	uint64_t *t = calloc(RTT_N, sizeof(*t));
 	/* Every line baseline on lines of its own, all held at once (see
-	 * "Placement"): the cache-line's NR_SAMPLES pages, the floor's two
-	 * sets of NR_SAMPLES pages. */
+	 * "Placement"): the cache-line's NR_LINES pages, the floor's two
+	 * sets of NR_LINES pages. */
 	uint8_t *cl_region = mmap(NULL, NR_LINES * 4096, PROT_READ | PROT_WRITE,
 				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	uint8_t *pf_region = mmap(NULL, 2 * NR_LINES * 4096, PROT_READ | PROT_WRITE,
@@ -591,12 +599,17 @@ int main(int argc, char **argv)
 	bench_report("proc-event-rtt-polling", "ns", s, s_cl.median);
 	bench_report("proc-event-rtt-polling-vs-unix", "ns", s, s_ux.median);
 	if (fig.pp_reps) {
+		double all[MAX_PP];
+
 		printf("# masked-port round trips (SCHEDOP_poll both sides): %llu system calls in "
 		       "%llu round trips\n",
 		       fig.pp_syscalls, (unsigned long long)fig.pp_reps * RTT_N);
 		pollport_by_placement(&fig);
 		pollport_paired(&fig);
-		s = bench_summarise(fig.pollport, fig.pp_reps);
+		/* A copy: bench_summarise sorts, and pollport[] lines up with
+		 * pp_pair[] and pp_port[]. */
+		memcpy(all, fig.pollport, sizeof(all));
+		s = bench_summarise(all, fig.pp_reps);
 		bench_report("proc-event-rtt-pollport", "ns", s, s_cl.median);
 		bench_report("proc-event-rtt-pollport-vs-floor", "ns", s, s_pf.median);
 	}
