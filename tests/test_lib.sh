@@ -41,6 +41,7 @@ gone() {
 	st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
 	[ "$st" = Z ]
 }
+ppid_of() { awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null; }
 tagged() { grep -lzxF "$TAG" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | sort -n; }
 live_tagged() {
 	local p

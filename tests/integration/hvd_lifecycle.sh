@@ -82,7 +82,6 @@ check "term: xenstored runs" test -n "$XS"
 # blkback's own READY.
 BB=$(cat "$RUN/blkback/blkback.pid" 2>/dev/null)
 check "term: xenon-blkback runs (pid ${BB:-none})" test -n "$BB" -a -d "/proc/${BB:-0}"
-ppid_of() { awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null; }
 check "term: xenon-blkback is xenon-hvd's child" test "$(ppid_of "${BB:-0}")" = "$H"
 # hvd, its spawner, xenstored, consoled, blkback, the monitor, two guests:
 # the tag sees them all.

@@ -44,7 +44,6 @@ export XENON_RUN_DIR=$RUN XENSTORED_PATH=$RUN/xenstore/socket
 UNTIL_STEP=0.1
 
 count() { "$@" | wc -l; }
-ppid_of() { awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null; }
 stopped() { [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = T ]; }
 pid_of() {
 	"$XENON" list --json | python3 -c "import json,sys; print([x['pid'] for x in json.load(sys.stdin) if x['domid']==$1][0])"

@@ -77,7 +77,6 @@ pid_of() { # domid
 	"$X" $R list --json | python3 -c \
 		"import json,sys; print([x['pid'] for x in json.load(sys.stdin) if x['domid']==$1][0])"
 }
-ppid_of() { awk '{ print $4 }' "/proc/$1/stat" 2>/dev/null; }
 cmdline() { tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null; }
 fds_of() { # pid: "fd:target" per fd, sorted by fd
 	local f
@@ -207,8 +206,7 @@ services() { ps -o pid=,comm= --ppid "$HVD" | grep -E 'xenon-(xenstored|consoled
 SVC=$(services)
 # The domains made above (g41..g45) still run (they block after "view:
 # done"): the sweep must know their processes as the domains' own.
-live_of() { for p in $1; do [ -d "/proc/$p" ] && ! is_zombie "$p" && echo "$p"; done | tr '\n' ' '; }
-is_zombie() { [ "$(ps -o stat= -p "$1" | cut -c1)" = Z ]; }
+live_of() { for p in $1; do gone "$p" || echo "$p"; done | tr '\n' ' '; }
 LIVE=$(live_of "$PIDS")
 mkfifo "$D/cs.out"
 "$CLONE_STOP" "${SB7:-0}" >"$D/cs.out" 2>"$D/cs.err" &
