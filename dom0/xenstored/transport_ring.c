@@ -272,6 +272,14 @@ static void ring_process(struct xs_ring *r)
 	}
 }
 
+/* The guest has written request bytes we have not taken (in range or not:
+ * ring_read judges). Looked at first, so that a pass with nothing to read
+ * takes no input buffer. */
+static bool ring_has_requests(const struct xs_ring *r)
+{
+	return RING_READ_ONCE(r->intf->req_prod) != RING_READ_ONCE(r->intf->req_cons);
+}
+
 /* Pulls request bytes, runs requests, pushes responses: true if any moved. */
 static bool ring_pass(struct xs_ring *r)
 {
@@ -279,7 +287,7 @@ static bool ring_pass(struct xs_ring *r)
 	bool moved;
 	char *dst;
 
-	if (ring_may_take(r)) {
+	if (ring_may_take(r) && ring_has_requests(r)) {
 		dst = xs_inbuf_space(&r->in, &room);
 		if (!dst) {
 			ring_fail(r, XENSTORE_ERROR_COMM, "no memory for its requests");
