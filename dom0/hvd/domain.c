@@ -106,8 +106,6 @@ static struct hvd_domain *hvd_domain_new(struct hvd *h, domid_t domid, struct pr
 	hd->born_prev = h->born_last;
 	if (h->born_last)
 		h->born_last->born_next = hd;
-	else
-		h->born_first = hd;
 	h->born_last = hd;
 	h->doms[domid] = hd;
 	domid_set_add(&h->domids, domid);
@@ -122,8 +120,6 @@ static void hvd_domain_free(struct hvd_domain *hd)
 	hvd_domain_unqueue_reap(hd);
 	if (hd->born_prev)
 		hd->born_prev->born_next = hd->born_next;
-	else
-		h->born_first = hd->born_next;
 	if (hd->born_next)
 		hd->born_next->born_prev = hd->born_prev;
 	else

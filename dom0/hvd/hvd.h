@@ -89,8 +89,8 @@ struct hvd_domain {
 	bool pid_watched;      /* ... its pidfd too (once its program started) */
 	bool reap_queued;      /* on h->reap_list (dead or shutdown_pending) */
 	struct hvd_domain *reap_next;
-	/* Its place in the order of creation (LIST_NEW's cursor), on
-	 * h->born_first/born_last, oldest first. */
+	/* Its place in the order of creation (LIST_NEW's cursor): a list
+	 * ending at h->born_last, the newest (born_prev walks back). */
 	uint64_t born;
 	struct hvd_domain *born_prev, *born_next;
 };
@@ -171,7 +171,7 @@ struct hvd {
 	struct domid_set domids;  /* the ids doms[] holds (domain.c) */
 	/* doms[] in the order of creation; the last one's hvd_domain.born is
 	 * born_seq (0: none yet). */
-	struct hvd_domain *born_first, *born_last;
+	struct hvd_domain *born_last;
 	uint64_t born_seq;
 	struct hvd_domain *reap_list; /* to tear down after this iteration */
 
