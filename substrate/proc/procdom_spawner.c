@@ -900,8 +900,10 @@ unsigned int procdom_spawner_destroy(struct procdom_spawner *sp)
 	while (waitpid(sp->pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	n = spawner_reap_unanswered(sp);
-	/* Logged by itself, not counted in n: those were no request's. */
-	if (sp->opts.known)
+	/* Logged by itself, not counted in n: those were no request's. Only
+	 * with templates: without them no such child can exist, and the host
+	 * keeps every child it has. */
+	if (sp->opts.known && sp->opts.standby)
 		spawner_sweep(sp, true);
 	munmap(sp->slots, SPAWNER_SLOTS_SIZE);
 	free(sp);

@@ -701,7 +701,6 @@ static int standby_free_slot(const struct standby *sb)
 	return -1;
 }
 
-/* Both ends at fd_base and up, close-on-exec (fds 3.. stay free). */
 /* A pidfd of pid at or above fd_base (the spawner keeps 3.. free), or -1
  * where the kernel has none: then only its socket's EOF tells its death. */
 static int standby_pidfd_open(const struct standby *sb, pid_t pid)
@@ -715,6 +714,7 @@ static int standby_pidfd_open(const struct standby *sb, pid_t pid)
 	return moved;
 }
 
+/* Both ends at fd_base and up, close-on-exec (fds 3.. stay free). */
 static int standby_socketpair(const struct standby *sb, int sv[2])
 {
 	int tmp[2], i;

@@ -1485,3 +1485,25 @@ Test(sweep, procdom_destroy_sweeps_without_a_spawner)
 	cr_assert_eq(logged_with("unanswered"), 0, "counted twice");
 	cr_assert_eq(children_of_self(NULL, 0), 0);
 }
+
+/* Without templates no child nobody was told of can exist, so destroying a
+ * spawner looks for none: a child of the host's that opts.known does not
+ * name is the host's business, and outlives the spawner. */
+Test(standby, destroy_without_templates_kills_no_child_of_the_host)
+{
+	struct procdom_spawner_opts o = { .standby = false, .log = note, .known = known };
+	struct procdom_spawner *sp;
+	pid_t child = fork();
+
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	cr_assert_eq(procdom_spawner_create_opts(&sp, &o), 0);
+	cr_assert_not(procdom_spawner_has_standby(sp));
+	procdom_spawner_destroy(sp);
+	cr_expect_not(gone(child), "the host's child was swept");
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+}
