@@ -159,32 +159,46 @@ static struct be_dev *find_dev(struct xbbe *be, unsigned int fe, unsigned int id
 
 /* ---- writes that never re-create a removed directory ---- */
 
-/* Writes path = value if the device's directory (<nodename>) exists, in
- * one transaction (retried on conflicts): 0, -ENOENT, -errno. */
-static int write_path_if_exists(struct xbbe_dev *dev, const char *path, const char *value)
-{
-	struct xs_handle *xs = dev->be->xs;
+/* What a guarded write checks inside its transaction: 0 to write, or the
+ * errno that ends it (the transaction aborted). */
+typedef int txn_check_fn(struct xbbe *be, xs_transaction_t t, const void *arg);
 
+/* path = value in one transaction, if check says so there (retried on
+ * conflicts): 0, -errno from check, or -errno of the store. */
+static int txn_write_checked(struct xbbe *be, const char *path, const char *value,
+			     txn_check_fn *check, const void *arg)
+{
 	for (int i = 0; i < TXN_RETRIES; i++) {
-		xs_transaction_t t = xs_transaction_start(xs);
-		int err = 0;
+		xs_transaction_t t = xs_transaction_start(be->xs);
+		int err;
 
 		if (t == XBT_NULL)
 			return errno ? -errno : -EIO;
-		if (!node_exists(dev->be, t, dev->nodename))
-			err = ENOENT;
-		else if (!xs_write(xs, t, path, value, strlen(value)))
+		err = check(be, t, arg);
+		if (!err && !xs_write(be->xs, t, path, value, strlen(value)))
 			err = errno ? errno : EIO;
 		if (err) {
-			xs_transaction_end(xs, t, true);
+			xs_transaction_end(be->xs, t, true);
 			return -err;
 		}
-		if (xs_transaction_end(xs, t, false))
+		if (xs_transaction_end(be->xs, t, false))
 			return 0;
 		if (errno != EAGAIN)
 			return -errno;
 	}
 	return -EAGAIN;
+}
+
+static int dir_exists(struct xbbe *be, xs_transaction_t t, const void *dir)
+{
+	return node_exists(be, t, dir) ? 0 : ENOENT;
+}
+
+/* Writes path = value if the device's directory (<nodename>) exists:
+ * 0, -ENOENT, -errno. */
+static int write_path_if_exists(struct xbbe_dev *dev, const char *path, const char *value)
+{
+	return txn_write_checked(dev->be, path, value, dir_exists, dev->nodename);
 }
 
 /* <nodename>/<node> = value if <nodename> exists. */
@@ -374,41 +388,40 @@ static void remove_backend_dir(struct xbbe *be, struct be_dev *d)
  * read) only: one that reads otherwise is a new incarnation the toolstack
  * made for a new domain with the same domid (the top of this file), which
  * must keep its state: -ESTALE. -ENOENT: our directory is gone. */
+struct state_is {
+	const char *path;
+	unsigned int want;
+};
+
+/* The state node reads exactly want. */
+static int state_unchanged(struct xbbe *be, xs_transaction_t t, const void *arg)
+{
+	const struct state_is *si = arg;
+	unsigned int len;
+	unsigned long st;
+	char *v = xs_read(be->xs, t, si->path, &len);
+	int err = 0;
+
+	if (!v)
+		err = errno == ENOENT || !errno ? ENOENT : errno;
+	else if (parse_uint(v, len, XenbusStateReconfigured, &st) || st != si->want)
+		err = ESTALE;
+	free(v);
+	return err;
+}
+
 static int close_if_ours(struct xbbe *be, struct be_dev *d)
 {
 	char state[PATH_MAX_BE + 8], value[8];
+	struct state_is si = { state, d->pub.state };
+	int rc;
 
 	snprintf(state, sizeof(state), "%s/state", d->pub.nodename);
 	snprintf(value, sizeof(value), "%u", (unsigned int)XenbusStateClosed);
-	for (int i = 0; i < TXN_RETRIES; i++) {
-		xs_transaction_t t = xs_transaction_start(be->xs);
-		unsigned int len;
-		unsigned long st;
-		char *v;
-		int err = 0;
-
-		if (t == XBT_NULL)
-			return errno ? -errno : -EIO;
-		v = xs_read(be->xs, t, state, &len);
-		if (!v)
-			err = errno == ENOENT || !errno ? ENOENT : errno;
-		else if (parse_uint(v, len, XenbusStateReconfigured, &st) || st != d->pub.state)
-			err = ESTALE;
-		else if (!xs_write(be->xs, t, state, value, strlen(value)))
-			err = errno ? errno : EIO;
-		free(v);
-		if (err) {
-			xs_transaction_end(be->xs, t, true);
-			return -err;
-		}
-		if (xs_transaction_end(be->xs, t, false)) {
-			d->pub.state = XenbusStateClosed;
-			return 0;
-		}
-		if (errno != EAGAIN)
-			return -errno;
-	}
-	return -EAGAIN;
+	rc = txn_write_checked(be, state, value, state_unchanged, &si);
+	if (rc == 0)
+		d->pub.state = XenbusStateClosed;
+	return rc;
 }
 
 /* The front end is gone for good: see the top of this file. The device
