@@ -630,18 +630,16 @@ static void procdom_spawn_quiet_wait(struct procdom_domain *d)
 
 void procdom_domain_kill(struct procdom_domain *d)
 {
-	int status;
+	pid_t pid;
 
 	procdom_spawn_quiet_wait(d);
 	if (!d->pid || d->reaped)
 		return;
-	kill(-d->pid, SIGKILL);
-	/* The leader by its pid too: should it not lead its group (yet), the
-	 * wait below must still end. */
-	kill(d->pid, SIGKILL);
-	/* SIGKILL ends even a stopped process; the wait is short. */
-	while (waitpid(d->pid, &status, 0) < 0 && errno == EINTR)
-		;
+	/* Its group and the leader by its pid too (should it not lead the
+	 * group yet, the wait must still end); SIGKILL ends even a stopped
+	 * process, so the wait is short. */
+	pid = d->pid;
+	procdom_children_kill(&pid, 1, PROCDOM_KILL_GROUP | PROCDOM_KILL_BLOCK);
 	d->reaped = true;
 }
 
