@@ -384,10 +384,6 @@ static void remove_backend_dir(struct xbbe *be, struct be_dev *d)
 	}
 }
 
-/* Closed written, in one transaction, over the state we last wrote (or
- * read) only: one that reads otherwise is a new incarnation the toolstack
- * made for a new domain with the same domid (the top of this file), which
- * must keep its state: -ESTALE. -ENOENT: our directory is gone. */
 struct state_is {
 	const char *path;
 	unsigned int want;
@@ -410,6 +406,10 @@ static int state_unchanged(struct xbbe *be, xs_transaction_t t, const void *arg)
 	return err;
 }
 
+/* Closed written, in one transaction, over the state we last wrote (or
+ * read) only: one that reads otherwise is a new incarnation the toolstack
+ * made for a new domain with the same domid (the top of this file), which
+ * must keep its state: -ESTALE. -ENOENT: our directory is gone. */
 static int close_if_ours(struct xbbe *be, struct be_dev *d)
 {
 	char state[PATH_MAX_BE + 8], value[8];
