@@ -264,7 +264,8 @@ static void cd_set_bare(struct cd *cd, const struct procdom_ctl_dominfo *d)
 }
 
 /*
- * The domain its console was attached for, by LIST's pid. A domain seen
+ * Whether a LIST row's pid is the domain we know under its domid (a
+ * console's, a waiting row's; *known, taken if still 0). A domain seen
  * while its process was still starting is listed with pid 0 (xenon-hvd
  * learns the pid when the spawner answers, which may come after the
  * toolstack has introduced it): the first pid listed after that is its
@@ -273,14 +274,23 @@ static void cd_set_bare(struct cd *cd, const struct procdom_ctl_dominfo *d)
  * reached us, would be taken for the first: that needs a destroy and a
  * new create inside the few milliseconds of a start.)
  */
+static bool cd_pid_match(int32_t *known, int32_t listed)
+{
+	if (!*known && listed > 0)
+		*known = listed;
+	return *known == listed;
+}
+
+/* The domain its console was attached for. */
 static bool cd_same_domain(struct cd_console *con, const struct procdom_ctl_dominfo *d)
 {
-	if (!con->pid && d->pid > 0) {
+	int32_t was = con->pid;
+	bool same = cd_pid_match(&con->pid, d->pid);
+
+	if (!was && con->pid)
 		cd_log(con->cd, CD_DEBUG, "d%u: its process started, pid %d", d->domid,
 		       (int)d->pid);
-		con->pid = d->pid;
-	}
-	return con->pid == d->pid;
+	return same;
 }
 
 /*
@@ -374,7 +384,7 @@ static int cd_still_there(struct cd *cd, struct procdom_ctl_dominfo *w)
 		cd_log(cd, CD_WARN, "d%u: asking xenon-hvd: %s", w->domid, strerror(-err));
 		return err;
 	}
-	if (!cd_running(&d) || (w->pid && w->pid != d.pid))
+	if (!cd_running(&d) || !cd_pid_match(&w->pid, d.pid))
 		return 0;
 	*w = d;
 	return 1;
@@ -427,8 +437,7 @@ static void cd_check_waiting(struct cd *cd)
 		struct procdom_ctl_dominfo *w = &cd->waiting[i];
 		const struct procdom_ctl_dominfo *d = xenon_domains_find(&cd->doms, w->domid);
 
-		if (d && cd_running(d) && (!w->pid || w->pid == d->pid)) {
-			w->pid = d->pid;
+		if (d && cd_running(d) && cd_pid_match(&w->pid, d->pid)) {
 			i++;
 		} else {
 			cd->waiting[i] = cd->waiting[--cd->nr_waiting];
