@@ -28,8 +28,9 @@
  * asks), and no spawn runs while a domain's creation is still settling
  * (its process, consoled, the spawner's log and template work) and is
  * charged for it. A count below 10 is run 7 times from scratch (daemons,
- * both baseline bursts) and its headline is the median of the runs'
- * medians: one domain is one sample. Every run's figures are printed.
+ * both baseline bursts), one of 20 or more --runs times (default 3), and
+ * its headline is the median of the runs' medians. Every run's figures
+ * are printed.
  *
  * Warm-up: each run first creates one domain of the same program (kept,
  * idle, outside every figure but its own line) and spawns one tiny
@@ -886,29 +887,31 @@ static int domains_run(struct run *r, unsigned int n, struct domain_mem *m)
 
 /* ---- report ------------------------------------------------------------- */
 
-static double median_of(const double *v, unsigned int n)
+/* bench_summarise of a copy: v keeps its order (creation order, which
+ * the scaling line reads). */
+static struct bench_stat summary_of(const double *v, unsigned int n)
 {
 	static double tmp[2 * MAX_COUNT];
 
 	memcpy(tmp, v, n * sizeof(*v));
-	return bench_summarise(tmp, n).median;
+	return bench_summarise(tmp, n);
+}
+
+static double median_of(const double *v, unsigned int n)
+{
+	return summary_of(v, n).median;
 }
 
 /* The headline: median ms per domain beside the baseline's (nr_base
- * samples: both bursts). Under FRESH_RUNS (n < 10) each run's median is
- * one sample (fresh daemons and baseline every time) and the line gives
- * their median. */
+ * samples: both bursts). A count run several times (FRESH_RUNS under 10,
+ * --runs from 20) gives one sample per run, each run's median (fresh
+ * daemons and baseline every time), and the line gives their median. */
 static void report_ms(unsigned int n, const double *ms, unsigned int nr, const double *base_ms,
 		      unsigned int nr_base, const char *what)
 {
-	static double tmp[2 * MAX_COUNT];
-	struct bench_stat s;
-	double base;
+	double base = median_of(base_ms, nr_base);
+	struct bench_stat s = summary_of(ms, nr);
 
-	memcpy(tmp, base_ms, nr_base * sizeof(*tmp));
-	base = bench_summarise(tmp, nr_base).median;
-	memcpy(tmp, ms, nr * sizeof(*tmp));
-	s = bench_summarise(tmp, nr);
 	printf("proc-create-%u (ms per domain): median %.3f (%.3f..%.3f), baseline %.3f, ratio "
 	       "%.1f%s\n",
 	       n, s.median, s.min, s.max, base, s.median / base, what);
@@ -935,7 +938,7 @@ static bool run_has(const struct run *r, int who)
 static void report_cpu(unsigned int n, struct run *r, const struct baseline *b)
 {
 	double base = median_of(b->cpu_ms, 2 * n);
-	struct bench_stat s = bench_summarise(r->cpu_ms, n);
+	struct bench_stat s = summary_of(r->cpu_ms, n);
 
 	printf("proc-create-%u CPU ms per domain (all processes involved): median %.3f "
 	       "(%.3f..%.3f), baseline %.3f, ratio %.1f\n",
@@ -1176,7 +1179,8 @@ static void fresh_run_print(unsigned int n, unsigned int k, const struct run *r,
 	       cpu_base, cpu / cpu_base, r->first_forked ? ", forked" : "");
 }
 
-/* The CPU line of FRESH_RUNS runs: the median of their medians. */
+/* The CPU line of a count run several times: the median of the runs'
+ * medians. */
 static void fresh_cpu_print(unsigned int n, double *cpu, double *cpu_base, unsigned int nr)
 {
 	struct bench_stat s = bench_summarise(cpu, nr);

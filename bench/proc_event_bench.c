@@ -38,9 +38,10 @@
  *     line of the pending bitmap each); the figure is the median over all
  *     of them, each placement's median printed beside it;
  *   - the line baselines are on lines of their own, all held at once, and
- *     the cache-line ping-pong and the floor are also measured just before
- *     and just after each pair: proc-event-rtt-pollport-paired is the
- *     median over the pairs of the ratio at that moment.
+ *     the cache-line ping-pong and the floor (on each pending line the
+ *     pair's ports use, averaged) are also measured just before and just
+ *     after each pair: proc-event-rtt-pollport-paired is the median over
+ *     the pairs of the ratio at that moment.
  *
  *   bench-proc-event [XENON_CLI GUESTS_DIR]   (default: next to this binary)
  */
@@ -174,9 +175,12 @@ static double base_cacheline(uint64_t *t, uint8_t *region, unsigned int k)
  */
 #define FLOOR_PENDING_OFF 2048
 #define NR_SAMPLES (2 * REPS) /* of each line baseline: before and after */
-/* ... and one more for each pair of domains, measured before it and after
- * it on the same line(s), so the two differ only in time */
-#define NR_LINES (NR_SAMPLES + PAIRS)
+/* ... and, for each pair of domains, lines measured before it and after
+ * it (the same ones, so the two differ only in time): the cache-line's
+ * NR_SAMPLES + k, the floor's NR_SAMPLES + k * POLL_GROUPS + g, one per
+ * pending line the pair's ports use */
+#define NR_LINES (NR_SAMPLES + PAIRS * POLL_GROUPS)
+_Static_assert(NR_SAMPLES % POLL_GROUPS == 0, "floor sample k's pending line is k % POLL_GROUPS");
 
 struct floor_words {
 	uint64_t *ask, *answer; /* the asker's and the answerer's pending word */
@@ -217,6 +221,17 @@ static double base_pending_floor(uint64_t *t, uint8_t *region, unsigned int k)
 				 (uint64_t *)(region + (size_t)(NR_LINES + k) * 4096 + off) };
 
 	return rtt_two_procs(t, RTT_N, &f, floor_ask, floor_answer);
+}
+
+/* The floor around pair k: the mean over the pending lines its ports use,
+ * as its masked-port figure is a median over those ports. */
+static double floor_around(uint64_t *t, uint8_t *region, unsigned int k)
+{
+	double sum = 0;
+
+	for (unsigned int g = 0; g < POLL_GROUPS; g++)
+		sum += base_pending_floor(t, region, NR_SAMPLES + k * POLL_GROUPS + g);
+	return sum / POLL_GROUPS;
 }
 
 /* Futex round trip, always sleep/wake: each side FUTEX_WAITs (shared) at
@@ -405,6 +420,7 @@ static void pollport_by_placement(const struct dom_fig *fig)
 static void pollport_paired(const struct dom_fig *fig)
 {
 	double rc[PAIRS], rf[PAIRS], v[MAX_PP], med;
+	struct bench_stat sc;
 	unsigned int k, i, n;
 
 	for (k = 0; k < PAIRS; k++) {
@@ -422,10 +438,10 @@ static void pollport_paired(const struct dom_fig *fig)
 		       k, med, fig->cl_around[k][0], fig->cl_around[k][1], fig->pf_around[k][0],
 		       fig->pf_around[k][1], rc[k], rf[k]);
 	}
+	sc = bench_summarise(rc, PAIRS);
 	printf("proc-event-rtt-pollport-paired: median ratio %.2f over %u pairs (%.2f..%.2f) to "
 	       "the cache-line measured around each pair; to the floor %.2f\n",
-	       bench_summarise(rc, PAIRS).median, PAIRS, bench_summarise(rc, PAIRS).min,
-	       bench_summarise(rc, PAIRS).max, bench_summarise(rf, PAIRS).median);
+	       sc.median, PAIRS, sc.min, sc.max, bench_summarise(rf, PAIRS).median);
 }
 
 static int write_cfg(const char *path, const char *name, int domid, const char *kernel,
@@ -507,7 +523,7 @@ static int run_domains(const char *x, const char *guests, struct dom_fig *fig,
 		snprintf(l2, sizeof(l2), "%s/domain-%u.log", rd, pong);
 		snprintf(l3, sizeof(l3), "%s/domain-%u.log", rd, pong + 1);
 		fig->cl_around[k][0] = base_cacheline(lb->t, lb->cl_region, NR_SAMPLES + k);
-		fig->pf_around[k][0] = base_pending_floor(lb->t, lb->pf_region, NR_SAMPLES + k);
+		fig->pf_around[k][0] = floor_around(lb->t, lb->pf_region, k);
 		if (bench_run_cmd("timeout 10 %s --run-dir %s unpause %u >/dev/null", x, rd,
 				  pong) != 0 ||
 		    bench_run_cmd("timeout 10 %s --run-dir %s unpause %u >/dev/null", x, rd,
@@ -518,7 +534,7 @@ static int run_domains(const char *x, const char *guests, struct dom_fig *fig,
 		     i++)
 			usleep(100000);
 		fig->cl_around[k][1] = base_cacheline(lb->t, lb->cl_region, NR_SAMPLES + k);
-		fig->pf_around[k][1] = base_pending_floor(lb->t, lb->pf_region, NR_SAMPLES + k);
+		fig->pf_around[k][1] = floor_around(lb->t, lb->pf_region, k);
 		parse_logs(rd, k, fig);
 		/* A pair that did not finish, or left a phase short, is not a
 		 * figure (and would run on beside the next pair). */

@@ -9,7 +9,10 @@
  *   evbench.pollgroups=K  ... on each of the K ports S, S + 512, S + 1024,
  *                     ... in turn: one per line of the pending bitmap
  *                     (512 ports a line), so K placements of the lines
- *                     the round trip uses, each side's (K <= 8)
+ *                     the round trip uses, each side's (K <= 8; a port
+ *                     >= 1024 is past the runtime's send table and
+ *                     sends by hypercall: another path, so keep
+ *                     S + 512 (K - 1) < 1024 to measure the fast one)
  *   evbench.role=ping (one side), evbench.reps=R evbench.n=N
  *   evbench.gap_us=G  (ping) idle time before each "peer asleep" round trip
  *   evbench.ms=T      (ping) length of the one-way phase
