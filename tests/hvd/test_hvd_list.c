@@ -502,9 +502,15 @@ static size_t fake_list_new(enum fake_mode mode, uint64_t cursor, int64_t ask, u
 		ask = PROCDOM_CTL_LIST_MAX;
 	if (mode == FAKE_MORE)
 		ask++;
+	/* One short page: only the check these modes are for can stop the
+	 * call (full pages would end at XENON_DOMAINS_MAX whatever they say). */
+	if (mode == FAKE_STUCK || mode == FAKE_HIGH)
+		ask = 1;
 	for (; n < (size_t)ask && (mode != FAKE_EVERY || id < DOMID_FIRST_RESERVED); id++, n++) {
-		struct procdom_ctl_dominfo d = { .domid = (uint32_t)(id % DOMID_FIRST_RESERVED),
-						 .max_pages = 1 };
+		struct procdom_ctl_dominfo d = {
+			.domid = (uint32_t)(mode == FAKE_HIGH ? id : id % DOMID_FIRST_RESERVED),
+			.max_pages = 1
+		};
 
 		memcpy(out + sizeof(next) + n * sizeof(d), &d, sizeof(d));
 	}

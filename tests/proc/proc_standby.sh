@@ -232,7 +232,7 @@ if [ "$line" = seized ]; then
 	# reaped yet would still be listed before it.
 	t "  ... the dom0 services live on" test "$(services)" = "$SVC"
 	t "  ... and so do the five domains' processes (known to the sweep)" \
-		eval '[ -n "$LIVE" ] && [ "$(live_of "$LIVE")" = "$LIVE" ] && [ "$LIVE" = "$(live_of "$PIDS")" ]'
+		eval '[ "$(echo $LIVE | wc -w)" = 5 ] && [ "$LIVE" = "$(live_of "$PIDS")" ]'
 	t "  ... none of them restarted" eval '! grep -Eq "(xenstored|consoled|blkback|monitor) (restart [0-9]|exited)" "$RD/hvd.log"'
 else
 	exec 5<&-
